@@ -1,0 +1,185 @@
+//! A dispatched event: name, sequence, id, shard and the data as received.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::envelope::Envelope;
+use crate::error::DecodeError;
+use crate::opcode::OpCode;
+use crate::shard::ShardId;
+
+/// One op 0 frame: an event as QQ sent it, with its data left as raw JSON.
+///
+/// Every dispatch the gateway sends is emitted as one of these, READY and RESUMED
+/// included, and event names qqgw does not know are emitted like any other. The data is
+/// parsed only when asked for: [`parse`](Self::parse) into any serde type, or into the
+/// typed models of [`crate::model`].
+///
+/// # Examples
+///
+/// ```
+/// use qqgw_proto::{Dispatch, ShardId};
+///
+/// let frame = r#"{"op":0,"s":50,"t":"GROUP_ADD_ROBOT","id":"GROUP_ADD_ROBOT:31b4","d":{"group_openid":"CFFD","timestamp":1699240248}}"#;
+/// let dispatch = Dispatch::from_frame(frame, ShardId::ONE).unwrap();
+/// assert_eq!(dispatch.name(), "GROUP_ADD_ROBOT");
+/// assert_eq!(dispatch.seq(), Some(50));
+/// assert_eq!(dispatch.id(), Some("GROUP_ADD_ROBOT:31b4"));
+///
+/// #[derive(serde::Deserialize)]
+/// struct Added<'a> { group_openid: &'a str, timestamp: u64 }
+/// let added: Added<'_> = dispatch.parse().unwrap();
+/// assert_eq!((added.group_openid, added.timestamp), ("CFFD", 1699240248));
+/// ```
+#[derive(Clone)]
+pub struct Dispatch {
+    seq: Option<u64>,
+    name: Box<str>,
+    id: Option<Box<str>>,
+    shard: ShardId,
+    data: Box<RawValue>,
+}
+
+impl Dispatch {
+    /// A dispatch from its parts, for tests and for other delivery paths (webhooks).
+    #[must_use]
+    pub fn new(
+        name: impl Into<Box<str>>,
+        seq: Option<u64>,
+        id: Option<Box<str>>,
+        shard: ShardId,
+        data: Box<RawValue>,
+    ) -> Self {
+        Self { seq, name: name.into(), id, shard, data }
+    }
+
+    /// Parses one op 0 frame.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`] if the text is not a JSON envelope, not op 0, or lacks `t` or `d`.
+    pub fn from_frame(text: &str, shard: ShardId) -> Result<Self, DecodeError> {
+        let env = Envelope::parse(text)?;
+        if OpCode::from_u64(env.op) != Some(OpCode::Dispatch) {
+            return Err(DecodeError::UnexpectedOpcode { op: env.op });
+        }
+        Self::from_envelope(&env, shard)
+    }
+
+    /// Builds the dispatch of an op 0 envelope (the one copy of `t`, `id` and `d`).
+    pub(crate) fn from_envelope(env: &Envelope<'_>, shard: ShardId) -> Result<Self, DecodeError> {
+        let Some(name) = env.t.as_deref() else {
+            return Err(DecodeError::DispatchWithoutName { seq: env.s });
+        };
+        let Some(data) = env.d else {
+            return Err(DecodeError::DispatchWithoutData { name: name.to_owned(), seq: env.s });
+        };
+        Ok(Self {
+            seq: env.s,
+            name: name.into(),
+            id: env.id.as_deref().map(Into::into),
+            shard,
+            data: data.to_owned(),
+        })
+    }
+
+    /// The sequence number `s`, if the frame carried one.
+    #[must_use]
+    pub fn seq(&self) -> Option<u64> {
+        self.seq
+    }
+
+    /// The event name `t`, e.g. `"AT_MESSAGE_CREATE"`.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The event id (`"<T>:<opaque>"`), which passive replies quote, if the frame carried one.
+    #[must_use]
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// The shard the event arrived on.
+    #[must_use]
+    pub fn shard(&self) -> ShardId {
+        self.shard
+    }
+
+    /// The data `d`, exactly as received.
+    #[must_use]
+    pub fn data(&self) -> &RawValue {
+        &self.data
+    }
+
+    /// Takes the data `d` out.
+    #[must_use]
+    pub fn into_data(self) -> Box<RawValue> {
+        self.data
+    }
+
+    /// Parses the data into `T`, borrowing from it where `T` allows.
+    ///
+    /// # Errors
+    ///
+    /// serde_json's error if `d` does not fit `T`.
+    pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.data.get())
+    }
+}
+
+/// Two dispatches are equal when every part is, the data compared as received text.
+impl PartialEq for Dispatch {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq
+            && self.name == other.name
+            && self.id == other.id
+            && self.shard == other.shard
+            && self.data.get() == other.data.get()
+    }
+}
+
+impl Eq for Dispatch {}
+
+impl fmt::Debug for Dispatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dispatch")
+            .field("name", &self.name)
+            .field("seq", &self.seq)
+            .field("id", &self.id)
+            .field("shard", &self.shard)
+            .field("data", &crate::error::snippet(self.data.get()))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_non_dispatch_and_incomplete_frames() {
+        let one = ShardId::ONE;
+        assert!(matches!(
+            Dispatch::from_frame(r#"{"op":11}"#, one),
+            Err(DecodeError::UnexpectedOpcode { op: 11 })
+        ));
+        assert!(matches!(
+            Dispatch::from_frame(r#"{"op":0,"s":3,"d":{}}"#, one),
+            Err(DecodeError::DispatchWithoutName { seq: Some(3) })
+        ));
+        assert!(matches!(
+            Dispatch::from_frame(r#"{"op":0,"t":"X"}"#, one),
+            Err(DecodeError::DispatchWithoutData { .. })
+        ));
+    }
+
+    #[test]
+    fn keeps_resumed_empty_string_data() {
+        let d = Dispatch::from_frame(r#"{"op":0,"s":2002,"t":"RESUMED","d":""}"#, ShardId::ONE);
+        assert!(d.is_ok_and(|d| d.data().get() == "\"\"" && d.id().is_none()));
+    }
+}

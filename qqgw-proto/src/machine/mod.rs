@@ -1,0 +1,5 @@
+//! The gateway state machine.
+
+mod state;
+
+pub use state::State;
