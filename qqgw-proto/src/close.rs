@@ -148,7 +148,7 @@ impl CloseCode {
             4900..=4913 => "internal error",
             4914 => "bot taken offline, sandbox only",
             4915 => "bot banned",
-            4000..=4999 => "unknown gateway code",
+            4003 | 4005 | 4015..=4899 | 4916..=4999 => "unknown gateway code",
             _ => "transport closure",
         }
     }
@@ -190,8 +190,7 @@ impl<'a> CloseFrame<'a> {
         CloseFrame { code: CloseCode::RECONNECTING, reason: Cow::Borrowed("reconnecting") };
 
     /// What qqgw sends when the session is over anyway (a non-resumable op 9).
-    pub const NORMAL: CloseFrame<'static> =
-        CloseFrame { code: CloseCode::NORMAL, reason: Cow::Borrowed("") };
+    pub const NORMAL: CloseFrame<'static> = CloseFrame { code: CloseCode::NORMAL, reason: Cow::Borrowed("") };
 
     /// A close frame.
     #[must_use]

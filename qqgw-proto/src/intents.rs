@@ -112,10 +112,7 @@ mod tests {
             | Intents::INTERACTION;
         // The mask of the IDENTIFY fixture.
         assert_eq!(fixture.bits(), 1_174_410_243);
-        assert_eq!(
-            (Intents::GROUP_AND_C2C_EVENT | Intents::INTERACTION).bits(),
-            100_663_296
-        );
+        assert_eq!((Intents::GROUP_AND_C2C_EVENT | Intents::INTERACTION).bits(), 100_663_296);
     }
 
     #[test]

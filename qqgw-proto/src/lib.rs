@@ -1,23 +1,42 @@
-//! The sans-IO protocol core of the QQ Bot gateway.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod backoff;
 mod close;
+mod config;
 mod dispatch;
 mod envelope;
 mod error;
 mod intents;
+mod limiter;
 mod machine;
 pub mod model;
 mod opcode;
+mod outgoing;
+mod rng;
+mod session;
 mod shard;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time;
+mod token;
 
+pub use backoff::Backoff;
 pub use close::{CloseAction, CloseCode, CloseFrame};
+pub use config::{Config, ConfigBuilder};
 pub use dispatch::Dispatch;
 pub use envelope::Envelope;
 pub use error::{ConfigError, DecodeError, FatalError, TokenError, UsageError};
 pub use intents::Intents;
-pub use machine::State;
+pub use limiter::{IDENTIFY_WINDOW, IdentifyLimiter, SessionStartLimit};
+pub use machine::{
+    DEFAULT_HEARTBEAT_INTERVAL, Disconnect, DisconnectCause, Event, GatewayMachine, Input, Latency,
+    MAX_HEARTBEAT_INTERVAL, MIN_HEARTBEAT_INTERVAL, Metrics, Output, Reconnect, State, TOKEN_REFRESH_MARGIN,
+    Timer,
+};
 pub use opcode::OpCode;
+pub use session::Session;
 pub use shard::{InvalidShard, ShardId, shard_for_guild};
 pub use time::Instant;
+pub use token::{AccessToken, Credentials, parse_token_response};

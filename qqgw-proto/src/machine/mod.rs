@@ -1,5 +1,794 @@
 //! The gateway state machine.
 
+mod dedup;
+mod io;
+mod metrics;
 mod state;
+mod timer;
 
+use std::collections::VecDeque;
+
+use core::time::Duration;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::backoff::Backoff;
+use crate::close::{CloseAction, CloseFrame};
+use crate::config::Config;
+use crate::dispatch::Dispatch;
+use crate::envelope::Envelope;
+use crate::error::{DecodeError, FatalError, TokenError, UsageError, snippet};
+use crate::intents::Intents;
+use crate::limiter::IdentifyLimiter;
+use crate::opcode::OpCode;
+use crate::outgoing;
+use crate::rng::Rng;
+use crate::session::Session;
+use crate::shard::ShardId;
+use crate::time::Instant;
+use crate::token::{AccessToken, Secret};
+
+use dedup::RecentIds;
+pub use io::{Disconnect, DisconnectCause, Event, Input, Output, Reconnect};
+pub use metrics::{Latency, Metrics};
 pub use state::State;
+pub use timer::Timer;
+use timer::TimerTable;
+
+/// The heartbeat interval used when HELLO does not give a usable one (QQ's documented value).
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(45_000);
+/// The shortest heartbeat interval the machine accepts from HELLO; shorter ones are raised.
+pub const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(50);
+/// The longest heartbeat interval the machine accepts from HELLO; longer ones are lowered.
+pub const MAX_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(600);
+/// A token expiring sooner than this is refreshed before it is used. QQ hands out a new
+/// token only in the last 60 s of the old one's life, and the old one stays valid meanwhile.
+pub const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(60);
+/// A RESUME refused this many times in a row is given up for a fresh IDENTIFY.
+const RESUME_ATTEMPTS: u32 = 2;
+
+/// The sans-IO QQ Bot gateway connection: every protocol decision, no IO.
+///
+/// A `GatewayMachine` is told what happened — a connection opened, a frame arrived, the
+/// connection closed, time passed, a token arrived — and answers with [`Output`]s: open a
+/// connection, send a frame, close, emit an event, fetch a token, sleep. It never reads a
+/// clock, a socket or a random source: every call carries the caller's `now`, and jitter
+/// comes from the config's seed, so the same inputs give the same outputs.
+///
+/// # The drain contract
+///
+/// After every call that changes the machine — [`new`](Self::new),
+/// [`handle_input`](Self::handle_input), [`handle_timeout`](Self::handle_timeout),
+/// [`close`](Self::close) — call [`poll_output`](Self::poll_output) until it returns
+/// [`Output::Sleep`], acting on each output in order. Calling `handle_*` from inside the
+/// drain (for example to report [`Input::Connected`] right after [`Output::Connect`]) is
+/// fine. Then wait for the next input or for the instant `Sleep` names, whichever comes
+/// first, and call [`handle_timeout`](Self::handle_timeout) at that instant. Spurious or
+/// early `handle_timeout` calls do nothing. Polling again after `Sleep` yields `Sleep`
+/// again.
+///
+/// `now` must not go backwards; an earlier `now` is treated as the latest one seen.
+///
+/// # Errors
+///
+/// Split by fault: input that does not fit the contract is refused with a [`UsageError`]
+/// and changes nothing; garbage from QQ is an [`Event::DecodeFailed`] and the connection
+/// goes on; a condition that ends the connection for good is exactly one [`Event::Fatal`],
+/// the last event. No input makes the machine panic.
+///
+/// # Examples
+///
+/// A run loop over a scripted transport (an adapter does the same over a real socket):
+///
+/// ```
+/// use core::time::Duration;
+/// use std::collections::VecDeque;
+/// use qqgw_proto::{AccessToken, Config, Event, GatewayMachine, Input, Instant, Intents, Output};
+///
+/// let config = Config::builder("wss://gateway.example/websocket/", Intents::non_privileged())
+///     .build()
+///     .unwrap();
+/// let mut now = Instant::ZERO;
+/// let mut machine = GatewayMachine::new(config, now);
+/// let mut inbox: VecDeque<&str> = VecDeque::new(); // frames "the server" will send
+/// let mut names = Vec::new();
+///
+/// while names.len() < 2 {
+///     // 1. Drain until Sleep.
+///     let deadline = loop {
+///         match machine.poll_output() {
+///             Output::RefreshToken => {
+///                 let token = AccessToken::new("token", now + Duration::from_secs(7200));
+///                 machine.handle_input(now, Input::Token(token)).unwrap();
+///             }
+///             Output::Connect(_url) => {
+///                 machine.handle_input(now, Input::Connected).unwrap();
+///                 inbox.push_back(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#);
+///             }
+///             Output::Send(frame) if frame.starts_with(r#"{"op":2"#) => {
+///                 inbox.push_back(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"abc"}}"#);
+///                 inbox.push_back(r#"{"op":0,"s":2,"t":"AT_MESSAGE_CREATE","id":"AT_MESSAGE_CREATE:1","d":{}}"#);
+///             }
+///             Output::Send(_heartbeat) => {}
+///             Output::Close(_frame) => machine.handle_input(now, Input::Closed(None)).unwrap(),
+///             Output::Emit(Event::Dispatch(d)) => names.push(d.name().to_owned()),
+///             Output::Emit(_other) => {}
+///             Output::Sleep(deadline) => break deadline,
+///             _ => {}
+///         }
+///     };
+///     // 2. Wait for input or the deadline.
+///     match (inbox.pop_front(), deadline) {
+///         (Some(frame), _) => machine.handle_input(now, Input::Text(frame)).unwrap(),
+///         (None, Some(at)) => {
+///             now = at;
+///             machine.handle_timeout(now);
+///         }
+///         (None, None) => break,
+///     }
+/// }
+/// assert_eq!(names, ["READY", "AT_MESSAGE_CREATE"]);
+/// assert!(machine.is_ready());
+/// assert_eq!(machine.session_id(), Some("abc"));
+/// ```
+#[derive(Debug)]
+pub struct GatewayMachine {
+    url: String,
+    intents: Intents,
+    shard: ShardId,
+    backoff: Backoff,
+    reconnect_jitter: Duration,
+    handshake_timeout: Duration,
+    limiter: IdentifyLimiter,
+    rng: Rng,
+
+    now: Instant,
+    state: State,
+    state_since: Instant,
+    timers: TimerTable,
+    out: VecDeque<Output>,
+
+    session_id: Option<String>,
+    last_seq: Option<u64>,
+    token: Option<AccessToken>,
+    conn: Connection,
+    /// Consecutive attempts that failed before becoming healthy.
+    failures: u32,
+    /// Consecutive RESUMEs that did not reach RESUMED.
+    resume_refusals: u32,
+    /// Why the machine is closing the connection itself.
+    closing: Option<Closing>,
+    /// A graceful close asked for while a connection was being opened.
+    close_requested: bool,
+
+    heartbeat_interval: Duration,
+    /// When the unacknowledged heartbeat was sent.
+    pending_ack: Option<Instant>,
+    latency: Latency,
+    metrics: Metrics,
+    recent_ids: RecentIds,
+}
+
+/// Facts about the current connection.
+#[derive(Debug, Default)]
+struct Connection {
+    /// `QQBot {token}`, taken when the connection was asked for.
+    authorization: Secret,
+    plan: Plan,
+    sent_auth: bool,
+    authenticated: bool,
+    acked: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    #[default]
+    Identify,
+    Resume,
+}
+
+#[derive(Debug)]
+enum Closing {
+    Graceful,
+    Reconnect(DisconnectCause),
+}
+
+impl GatewayMachine {
+    /// A machine for `config`, started at `now`. Its first outputs ask for a token and a
+    /// connection; drain them (see the [drain contract](Self#the-drain-contract)).
+    #[must_use]
+    pub fn new(mut config: Config, now: Instant) -> Self {
+        let limiter = config.take_limiter(now);
+        let (session_id, last_seq) = match config.session.take() {
+            Some(s) => (Some(s.id), (s.seq > 0).then_some(s.seq)),
+            None => (None, None),
+        };
+        let mut machine = Self {
+            url: config.url,
+            intents: config.intents,
+            shard: config.shard,
+            backoff: config.backoff,
+            reconnect_jitter: config.reconnect_jitter,
+            handshake_timeout: config.handshake_timeout,
+            limiter,
+            rng: Rng::new(config.seed),
+            now,
+            state: State::Disconnected,
+            state_since: now,
+            timers: TimerTable::default(),
+            out: VecDeque::new(),
+            session_id,
+            last_seq,
+            token: None,
+            conn: Connection::default(),
+            failures: 0,
+            resume_refusals: 0,
+            closing: None,
+            close_requested: false,
+            heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
+            pending_ack: None,
+            latency: Latency::default(),
+            metrics: Metrics::default(),
+            recent_ids: RecentIds::default(),
+        };
+        machine.begin_attempt(false);
+        machine
+    }
+
+    // ----- inputs -----
+
+    /// Tells the machine what happened at `now`. Drain [`poll_output`](Self::poll_output)
+    /// afterwards.
+    ///
+    /// # Errors
+    ///
+    /// [`UsageError`] if the input does not fit the machine's state (nothing changes), or
+    /// the machine has stopped.
+    pub fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), UsageError> {
+        if self.state == State::Terminated {
+            return Err(UsageError::Terminated);
+        }
+        let unexpected = UsageError::UnexpectedInput { input: input.name(), state: self.state };
+        self.advance(now);
+        match input {
+            Input::Connected if self.state == State::Connecting => self.on_connected(),
+            Input::ConnectFailed if self.state == State::Connecting => self.on_connect_failed(),
+            Input::Closed(_) if self.state == State::Connecting => self.on_connect_failed(),
+            Input::Text(text) if self.has_open_connection() => self.on_text(text),
+            Input::Binary(bytes) if self.has_open_connection() => match core::str::from_utf8(bytes) {
+                Ok(text) => self.on_text(text),
+                Err(_) => self.decode_failed(DecodeError::Binary { len: bytes.len() }),
+            },
+            Input::Closed(frame) if self.has_open_connection() => self.on_closed(frame),
+            Input::Token(token) => {
+                self.token = Some(token);
+                if self.state == State::AwaitingToken {
+                    self.begin_attempt(true);
+                }
+            }
+            Input::TokenFailed(error) if self.state == State::AwaitingToken => self.on_token_failed(error),
+            _ => return Err(unexpected),
+        }
+        self.fire_timers();
+        Ok(())
+    }
+
+    /// Tells the machine that time has passed. Fires every timer due at `now`; calls when
+    /// none is due do nothing. Drain [`poll_output`](Self::poll_output) afterwards.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.state != State::Terminated {
+            self.advance(now);
+            self.fire_timers();
+        }
+    }
+
+    /// Closes gracefully: the connection (if any) is closed with a code that keeps the
+    /// session, and then [`Event::Closed`] carries the session, to resume after a
+    /// restart. Drain [`poll_output`](Self::poll_output) afterwards.
+    ///
+    /// # Errors
+    ///
+    /// [`UsageError::Terminated`] if the machine has already stopped.
+    pub fn close(&mut self, now: Instant) -> Result<(), UsageError> {
+        if self.state == State::Terminated {
+            return Err(UsageError::Terminated);
+        }
+        self.advance(now);
+        match self.state {
+            State::Connecting => self.close_requested = true,
+            State::Closing => self.closing = Some(Closing::Graceful),
+            state if state.has_connection() => {
+                self.start_close(CloseFrame::new(CloseFrame::RESUME.code, "closing"), Closing::Graceful);
+            }
+            _ => self.finish_graceful(),
+        }
+        Ok(())
+    }
+
+    // ----- outputs -----
+
+    /// The next thing to do. Call until it returns [`Output::Sleep`] (see the
+    /// [drain contract](Self#the-drain-contract)).
+    pub fn poll_output(&mut self) -> Output {
+        self.out.pop_front().unwrap_or_else(|| Output::Sleep(self.poll_timeout()))
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called, if ever.
+    /// Always later than the last `now` the machine was told.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next().map(|(_, at)| at)
+    }
+
+    /// The timer behind [`poll_timeout`](Self::poll_timeout), to see why the machine will wake.
+    #[must_use]
+    pub fn next_timer(&self) -> Option<(Timer, Instant)> {
+        self.timers.next()
+    }
+
+    // ----- getters -----
+
+    /// Where the machine is.
+    #[must_use]
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Whether the connection is authenticated (READY or RESUMED received) and events flow.
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        self.state == State::Active
+    }
+
+    /// Whether the machine will go on connecting: false once it has stopped for good.
+    #[must_use]
+    pub fn can_reconnect(&self) -> bool {
+        self.state != State::Terminated
+            && !self.close_requested
+            && !matches!(self.closing, Some(Closing::Graceful))
+    }
+
+    /// The current session's id, if there is one to resume.
+    #[must_use]
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+
+    /// The last sequence number delivered in the current session.
+    #[must_use]
+    pub fn last_sequence(&self) -> Option<u64> {
+        self.last_seq
+    }
+
+    /// The session to keep for a restart, if there is one.
+    #[must_use]
+    pub fn session(&self) -> Option<Session> {
+        let id = self.session_id.clone()?;
+        Some(Session { id, seq: self.last_seq.unwrap_or(0), shard: self.shard })
+    }
+
+    /// The shard this machine connects as.
+    #[must_use]
+    pub fn shard(&self) -> ShardId {
+        self.shard
+    }
+
+    /// The intents sent in IDENTIFY.
+    #[must_use]
+    pub fn intents(&self) -> Intents {
+        self.intents
+    }
+
+    /// The heartbeat interval in use (from the last HELLO).
+    #[must_use]
+    pub fn heartbeat_interval(&self) -> Duration {
+        self.heartbeat_interval
+    }
+
+    /// Heartbeat round trips.
+    #[must_use]
+    pub fn latency(&self) -> &Latency {
+        &self.latency
+    }
+
+    /// A snapshot of the counters, with the time in the current state counted up to the
+    /// last `now` the machine was told.
+    #[must_use]
+    pub fn metrics(&self) -> Metrics {
+        let mut metrics = self.metrics.clone();
+        if let Some(t) = metrics.time_in.get_mut(self.state.index()) {
+            *t = t.saturating_add(self.now.saturating_duration_since(self.state_since));
+        }
+        metrics
+    }
+
+    // ----- the protocol -----
+
+    fn advance(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+    }
+
+    fn set_state(&mut self, state: State) {
+        let spent = self.now.saturating_duration_since(self.state_since);
+        if let Some(t) = self.metrics.time_in.get_mut(self.state.index()) {
+            *t = t.saturating_add(spent);
+        }
+        self.state = state;
+        self.state_since = self.now;
+    }
+
+    fn has_open_connection(&self) -> bool {
+        self.state.has_connection() && self.state != State::Connecting
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.out.push_back(Output::Emit(event));
+    }
+
+    fn decode_failed(&mut self, error: DecodeError) {
+        self.metrics.decode_failures += 1;
+        self.emit(Event::DecodeFailed(error));
+    }
+
+    /// Starts the next connection attempt: a usable token first, then an IDENTIFY slot if
+    /// the attempt will IDENTIFY, then the connection.
+    fn begin_attempt(&mut self, token_just_arrived: bool) {
+        if self.close_requested {
+            return self.finish_graceful();
+        }
+        let now = self.now;
+        // A token delivered on request is used if it has not expired; one held from
+        // before must outlive the refresh margin.
+        let needed_until = if token_just_arrived { now } else { now + TOKEN_REFRESH_MARGIN };
+        let authorization = match &self.token {
+            Some(token) if token.expires_at() > needed_until => Secret(token.authorization()),
+            Some(_) if token_just_arrived => {
+                self.token = None;
+                return self.on_token_failed(TokenError::Unavailable(
+                    "the token delivered has already expired".into(),
+                ));
+            }
+            _ => {
+                self.set_state(State::AwaitingToken);
+                self.metrics.token_refreshes += 1;
+                self.out.push_back(Output::RefreshToken);
+                return;
+            }
+        };
+        let plan = if self.session_id.is_some() { Plan::Resume } else { Plan::Identify };
+        if plan == Plan::Identify {
+            if let Err(at) = self.limiter.try_acquire(now) {
+                self.set_state(State::AwaitingIdentifySlot);
+                self.timers.set(Timer::Reconnect, at.max(now + Duration::from_millis(1)));
+                return;
+            }
+        }
+        self.conn = Connection { authorization, plan, ..Connection::default() };
+        self.set_state(State::Connecting);
+        self.metrics.connects += 1;
+        self.out.push_back(Output::Connect(self.url.clone()));
+    }
+
+    fn on_token_failed(&mut self, error: TokenError) {
+        match error {
+            TokenError::Rejected { code, message } => {
+                self.fatal(FatalError::CredentialsRejected { code, message })
+            }
+            TokenError::Unavailable(reason) => {
+                self.failures = self.failures.saturating_add(1);
+                let delay = self.backoff.delay(self.failures, &mut self.rng);
+                self.schedule_attempt(DisconnectCause::TokenUnavailable(reason), delay);
+            }
+        }
+    }
+
+    fn on_connected(&mut self) {
+        self.set_state(State::AwaitingHello);
+        self.timers.set(Timer::Handshake, self.now + self.handshake_timeout);
+        if self.close_requested {
+            self.close_requested = false;
+            self.start_close(CloseFrame::new(CloseFrame::RESUME.code, "closing"), Closing::Graceful);
+        }
+    }
+
+    fn on_connect_failed(&mut self) {
+        self.metrics.connect_failures += 1;
+        if self.close_requested {
+            self.finish_graceful();
+        } else {
+            self.connection_ended(DisconnectCause::ConnectFailed);
+        }
+    }
+
+    fn on_closed(&mut self, frame: Option<CloseFrame<'_>>) {
+        match self.closing.take() {
+            Some(Closing::Graceful) => self.finish_graceful(),
+            Some(Closing::Reconnect(cause)) => self.connection_ended(cause),
+            None => self.connection_ended(match frame {
+                Some(frame) => DisconnectCause::Closed(frame.into_owned()),
+                None => DisconnectCause::Dropped,
+            }),
+        }
+    }
+
+    fn on_text(&mut self, text: &str) {
+        if self.state == State::Closing {
+            return; // in flight before our close; QQ replays what matters after a RESUME
+        }
+        let env = match Envelope::parse(text) {
+            Ok(env) => env,
+            Err(error) => return self.decode_failed(error),
+        };
+        match OpCode::from_u64(env.op) {
+            Some(OpCode::Dispatch) => self.on_dispatch(&env),
+            Some(OpCode::Hello) => self.on_hello(env.d),
+            Some(OpCode::HeartbeatAck) => self.on_heartbeat_ack(),
+            Some(OpCode::Heartbeat) => self.send_heartbeat(),
+            Some(OpCode::Reconnect) => {
+                self.start_close(CloseFrame::RESUME, Closing::Reconnect(DisconnectCause::ReconnectRequested));
+            }
+            Some(OpCode::InvalidSession) => {
+                let resumable = env.d.is_some_and(|d| d.get() == "true");
+                let frame = if resumable { CloseFrame::RESUME } else { CloseFrame::NORMAL };
+                self.start_close(frame, Closing::Reconnect(DisconnectCause::InvalidSession { resumable }));
+            }
+            _ => self.decode_failed(DecodeError::UnexpectedOpcode { op: env.op }),
+        }
+    }
+
+    fn on_hello(&mut self, d: Option<&RawValue>) {
+        if self.state != State::AwaitingHello {
+            return self.decode_failed(DecodeError::UnexpectedHello);
+        }
+        #[derive(Deserialize)]
+        struct Hello {
+            heartbeat_interval: u64,
+        }
+        let interval = d
+            .and_then(|d| serde_json::from_str::<Hello>(d.get()).ok())
+            .map(|hello| hello.heartbeat_interval)
+            .filter(|&ms| ms > 0);
+        self.heartbeat_interval = match interval {
+            Some(ms) => Duration::from_millis(ms).clamp(MIN_HEARTBEAT_INTERVAL, MAX_HEARTBEAT_INTERVAL),
+            None => {
+                self.decode_failed(DecodeError::InvalidHello {
+                    snippet: snippet(d.map_or("", RawValue::get)),
+                });
+                DEFAULT_HEARTBEAT_INTERVAL
+            }
+        };
+        self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval);
+        let resume = match (&self.session_id, self.conn.plan) {
+            (Some(id), Plan::Resume) => {
+                Some(outgoing::resume(&self.conn.authorization.0, id, self.last_seq.unwrap_or(0)))
+            }
+            _ => None,
+        };
+        if let Some(frame) = resume {
+            self.metrics.resumes += 1;
+            self.out.push_back(Output::Send(frame));
+            self.set_state(State::Resuming);
+        } else {
+            self.forget_session();
+            self.conn.plan = Plan::Identify;
+            self.metrics.identifies += 1;
+            let frame = outgoing::identify(&self.conn.authorization.0, self.intents, self.shard);
+            self.out.push_back(Output::Send(frame));
+            self.set_state(State::Identifying);
+        }
+        self.conn.sent_auth = true;
+    }
+
+    fn on_heartbeat_ack(&mut self) {
+        if let Some(sent) = self.pending_ack.take() {
+            self.latency.record_ack(sent, self.now);
+            self.metrics.heartbeats_acked += 1;
+            self.conn.acked = true;
+            self.note_health();
+        }
+    }
+
+    fn send_heartbeat(&mut self) {
+        self.out.push_back(Output::Send(outgoing::heartbeat(self.last_seq)));
+        self.metrics.heartbeats_sent += 1;
+        self.latency.record_sent(self.now);
+        self.pending_ack.get_or_insert(self.now);
+    }
+
+    fn on_dispatch(&mut self, env: &Envelope<'_>) {
+        let dispatch = match Dispatch::from_envelope(env, self.shard) {
+            Ok(dispatch) => dispatch,
+            Err(error) => {
+                // QQ counts it as delivered; never ask for it again.
+                if let Some(seq) = env.s {
+                    self.advance_seq(seq);
+                }
+                return self.decode_failed(error);
+            }
+        };
+        match dispatch.name() {
+            "READY" => {
+                #[derive(Deserialize)]
+                struct MinimalReady {
+                    session_id: String,
+                }
+                match dispatch.parse::<MinimalReady>() {
+                    Ok(ready) => self.session_id = Some(ready.session_id),
+                    Err(_) => {
+                        self.session_id = None;
+                        self.decode_failed(DecodeError::InvalidReady {
+                            snippet: snippet(dispatch.data().get()),
+                        });
+                    }
+                }
+                self.last_seq = None; // a new session numbers its events afresh
+                self.metrics.readies += 1;
+                self.on_authenticated();
+                self.deliver(dispatch);
+            }
+            "RESUMED" => {
+                self.metrics.resumed += 1;
+                self.on_authenticated();
+                self.deliver(dispatch);
+            }
+            _ => {
+                let seq = dispatch.seq();
+                if seq.is_some_and(|s| self.last_seq.is_some_and(|last| s <= last)) {
+                    self.metrics.replays_dropped += 1;
+                    return;
+                }
+                if dispatch.id().is_some_and(|id| !self.recent_ids.insert(id)) {
+                    if let Some(seq) = seq {
+                        self.advance_seq(seq);
+                    }
+                    self.metrics.duplicates_dropped += 1;
+                    return;
+                }
+                self.deliver(dispatch);
+            }
+        }
+    }
+
+    fn deliver(&mut self, dispatch: Dispatch) {
+        if let Some(seq) = dispatch.seq() {
+            self.advance_seq(seq);
+        }
+        self.metrics.events += 1;
+        self.emit(Event::Dispatch(dispatch));
+    }
+
+    fn advance_seq(&mut self, seq: u64) {
+        self.last_seq = Some(self.last_seq.map_or(seq, |last| last.max(seq)));
+    }
+
+    fn on_authenticated(&mut self) {
+        self.conn.authenticated = true;
+        self.resume_refusals = 0;
+        self.timers.stop(Timer::Handshake);
+        self.set_state(State::Active);
+        self.note_health();
+    }
+
+    /// A connection that is authenticated and has had a heartbeat acknowledged is
+    /// healthy: the backoff count starts over.
+    fn note_health(&mut self) {
+        if self.conn.authenticated && self.conn.acked {
+            self.failures = 0;
+        }
+    }
+
+    fn forget_session(&mut self) {
+        self.session_id = None;
+        self.last_seq = None;
+        self.resume_refusals = 0;
+    }
+
+    fn start_close(&mut self, frame: CloseFrame<'static>, why: Closing) {
+        self.timers.stop(Timer::Heartbeat);
+        self.timers.stop(Timer::Handshake);
+        self.pending_ack = None;
+        self.closing = Some(why);
+        self.set_state(State::Closing);
+        self.out.push_back(Output::Close(frame));
+    }
+
+    /// The connection is gone: apply the close-code policy, the resume limit and the
+    /// backoff rules, and schedule the next attempt.
+    fn connection_ended(&mut self, cause: DisconnectCause) {
+        self.timers.stop(Timer::Heartbeat);
+        self.timers.stop(Timer::Handshake);
+        self.pending_ack = None;
+        self.metrics.disconnects += 1;
+        let conn = core::mem::take(&mut self.conn);
+        let healthy = conn.authenticated && conn.acked;
+
+        let mut forget = false;
+        let mut immediate = healthy;
+        let mut rate_limited = false;
+        match &cause {
+            DisconnectCause::Closed(frame) => {
+                match frame.code.action() {
+                    CloseAction::Fatal => {
+                        let error = FatalError::Closed { code: frame.code, reason: frame.reason.to_string() };
+                        return self.fatal(error);
+                    }
+                    CloseAction::RefreshToken => self.token = None,
+                    CloseAction::Identify => forget = true,
+                    CloseAction::Resume => {}
+                }
+                immediate |= frame.code.is_rotation();
+                rate_limited = frame.code.is_rate_limit();
+            }
+            DisconnectCause::ReconnectRequested => immediate = true,
+            DisconnectCause::InvalidSession { resumable } => forget = !resumable,
+            DisconnectCause::ConnectFailed | DisconnectCause::HandshakeTimeout => immediate = false,
+            DisconnectCause::Dropped | DisconnectCause::Zombie | DisconnectCause::TokenUnavailable(_) => {}
+        }
+        if conn.plan == Plan::Resume && conn.sent_auth && !conn.authenticated {
+            self.resume_refusals += 1;
+            forget |= self.resume_refusals >= RESUME_ATTEMPTS;
+        }
+        if forget {
+            self.forget_session();
+        }
+        let delay = if immediate && !rate_limited {
+            let jitter = u64::try_from(self.reconnect_jitter.as_millis()).unwrap_or(u64::MAX);
+            Duration::from_millis(self.rng.up_to(jitter))
+        } else {
+            self.failures = self.failures.saturating_add(1);
+            let delay = self.backoff.delay(self.failures, &mut self.rng);
+            if rate_limited { delay.max(self.backoff.initial) } else { delay }
+        };
+        self.schedule_attempt(cause, delay);
+    }
+
+    fn schedule_attempt(&mut self, cause: DisconnectCause, delay: Duration) {
+        let at = self.now + delay;
+        let next = if self.session_id.is_some() { Reconnect::Resume } else { Reconnect::Identify };
+        self.emit(Event::Disconnected(Disconnect { cause, next, at }));
+        self.set_state(State::Disconnected);
+        if delay.is_zero() {
+            self.begin_attempt(false);
+        } else {
+            self.timers.set(Timer::Reconnect, at);
+        }
+    }
+
+    fn fatal(&mut self, error: FatalError) {
+        self.timers.stop_all();
+        self.emit(Event::Fatal(error));
+        self.set_state(State::Terminated);
+    }
+
+    fn finish_graceful(&mut self) {
+        self.timers.stop_all();
+        self.close_requested = false;
+        let session = self.session();
+        self.emit(Event::Closed(session));
+        self.set_state(State::Terminated);
+    }
+
+    fn fire_timers(&mut self) {
+        // Each firing re-arms timers only in the future, so this ends; the bound is a guard.
+        for _ in 0..8 {
+            let Some(timer) = self.timers.pop_due(self.now) else { return };
+            match timer {
+                Timer::Reconnect => self.begin_attempt(false),
+                Timer::Heartbeat if self.pending_ack.is_some() => {
+                    self.metrics.zombies += 1;
+                    self.start_close(CloseFrame::RESUME, Closing::Reconnect(DisconnectCause::Zombie));
+                }
+                Timer::Heartbeat => {
+                    self.send_heartbeat();
+                    self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval);
+                }
+                Timer::Handshake => {
+                    self.start_close(
+                        CloseFrame::RESUME,
+                        Closing::Reconnect(DisconnectCause::HandshakeTimeout),
+                    );
+                }
+            }
+        }
+    }
+}

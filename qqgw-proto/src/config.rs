@@ -1,0 +1,164 @@
+//! A machine's configuration, built with documented defaults.
+
+use core::time::Duration;
+
+use crate::backoff::Backoff;
+use crate::error::ConfigError;
+use crate::intents::Intents;
+use crate::limiter::{IdentifyLimiter, SessionStartLimit};
+use crate::session::Session;
+use crate::shard::ShardId;
+use crate::time::Instant;
+
+/// Everything a [`GatewayMachine`](crate::GatewayMachine) needs to know up front.
+///
+/// Built with [`Config::builder`]; see [`ConfigBuilder`] for each setting and its default.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) url: String,
+    pub(crate) intents: Intents,
+    pub(crate) shard: ShardId,
+    pub(crate) session: Option<Session>,
+    pub(crate) backoff: Backoff,
+    pub(crate) reconnect_jitter: Duration,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) seed: u64,
+    pub(crate) limiter: Option<IdentifyLimiter>,
+}
+
+impl Config {
+    /// A builder for a machine connecting to `url` (the `url` that `GET /gateway/bot`
+    /// returned, taken verbatim) with `intents`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use qqgw_proto::{Config, Intents, ShardId};
+    ///
+    /// let config = Config::builder("wss://api.sgroup.qq.com/websocket/", Intents::non_privileged())
+    ///     .shard(ShardId::new(0, 2).unwrap())
+    ///     .handshake_timeout(Duration::from_secs(10))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(config.shard(), ShardId::new(0, 2).unwrap());
+    /// ```
+    pub fn builder(url: impl Into<String>, intents: Intents) -> ConfigBuilder {
+        ConfigBuilder(Config {
+            url: url.into(),
+            intents,
+            shard: ShardId::ONE,
+            session: None,
+            backoff: Backoff::default(),
+            reconnect_jitter: Duration::from_secs(1),
+            handshake_timeout: Duration::from_secs(30),
+            seed: 0,
+            limiter: None,
+        })
+    }
+
+    /// The gateway URL.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The intents sent in IDENTIFY.
+    #[must_use]
+    pub fn intents(&self) -> Intents {
+        self.intents
+    }
+
+    /// The shard.
+    #[must_use]
+    pub fn shard(&self) -> ShardId {
+        self.shard
+    }
+}
+
+/// Builds a [`Config`]. Every setter documents its default.
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ConfigBuilder(Config);
+
+impl ConfigBuilder {
+    /// The shard `[id, total]` sent in IDENTIFY. Default: [`ShardId::ONE`] (`[0, 1]`).
+    pub fn shard(mut self, shard: ShardId) -> Self {
+        self.0.shard = shard;
+        self
+    }
+
+    /// A session to RESUME on the first connection, e.g. one saved before a restart.
+    /// Default: none (the first connection IDENTIFYs).
+    pub fn session(mut self, session: Session) -> Self {
+        self.0.session = Some(session);
+        self
+    }
+
+    /// Backoff for attempts that fail before a connection is healthy.
+    /// Default: [`Backoff::default`] (5 s doubling to 40 s).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.0.backoff = backoff;
+        self
+    }
+
+    /// The most a reconnect that needs no backoff (op 7, 4009, a healthy connection that
+    /// broke) is delayed at random, so that shards do not reconnect in lockstep.
+    /// Default: 1 s.
+    pub fn reconnect_jitter(mut self, jitter: Duration) -> Self {
+        self.0.reconnect_jitter = jitter;
+        self
+    }
+
+    /// How long a new connection may take from open to READY or RESUMED before the
+    /// machine gives up on it (and backs off). Default: 30 s.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.0.handshake_timeout = timeout;
+        self
+    }
+
+    /// The seed of the jitter generator. Give each shard its own for spread-out
+    /// reconnects. Default: 0.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.0.seed = seed;
+        self
+    }
+
+    /// The IDENTIFY pacer to share with the bot's other shards.
+    /// Default: a pacer of this machine's own with [`SessionStartLimit::default`]
+    /// (one IDENTIFY per 5 s, 1000 a day).
+    pub fn identify_limiter(mut self, limiter: IdentifyLimiter) -> Self {
+        self.0.limiter = Some(limiter);
+        self
+    }
+
+    /// The configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for an empty URL, empty intents, or a session of another shard.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let config = self.0;
+        if config.url.trim().is_empty() {
+            return Err(ConfigError::EmptyUrl);
+        }
+        if config.intents.is_empty() {
+            return Err(ConfigError::NoIntents);
+        }
+        if let Some(session) = &config.session {
+            if session.shard != config.shard {
+                return Err(ConfigError::SessionShardMismatch {
+                    session: session.shard,
+                    config: config.shard,
+                });
+            }
+        }
+        Ok(config)
+    }
+}
+
+impl Config {
+    pub(crate) fn take_limiter(&mut self, now: Instant) -> IdentifyLimiter {
+        self.limiter.take().unwrap_or_else(|| IdentifyLimiter::new(SessionStartLimit::default(), now))
+    }
+}

@@ -1,0 +1,132 @@
+//! What goes into the machine and what comes out.
+
+use crate::close::CloseFrame;
+use crate::dispatch::Dispatch;
+use crate::error::{DecodeError, FatalError, TokenError};
+use crate::session::Session;
+use crate::time::Instant;
+use crate::token::AccessToken;
+
+/// Something that happened, told to [`GatewayMachine::handle_input`](crate::GatewayMachine::handle_input).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Input<'a> {
+    /// The WebSocket connection asked for by [`Output::Connect`] is open.
+    Connected,
+    /// The connection asked for by [`Output::Connect`] could not be opened (DNS, TCP, TLS,
+    /// WebSocket handshake, or the adapter's connect timeout).
+    ConnectFailed,
+    /// A text frame.
+    Text(&'a str),
+    /// A binary frame. QQ sends text; a binary frame is read as UTF-8 JSON if it is.
+    Binary(&'a [u8]),
+    /// The connection is gone: the peer's close frame, or `None` when it dropped without
+    /// one. Also reported after an [`Output::Close`], once the socket is closed.
+    Closed(Option<CloseFrame<'a>>),
+    /// An access token, in answer to [`Output::RefreshToken`] (or at any time).
+    Token(AccessToken),
+    /// No access token could be had, in answer to [`Output::RefreshToken`].
+    TokenFailed(TokenError),
+}
+
+impl Input<'_> {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Input::Connected => "Connected",
+            Input::ConnectFailed => "ConnectFailed",
+            Input::Text(_) => "Text",
+            Input::Binary(_) => "Binary",
+            Input::Closed(_) => "Closed",
+            Input::Token(_) => "Token",
+            Input::TokenFailed(_) => "TokenFailed",
+        }
+    }
+}
+
+/// What the machine wants done, from [`GatewayMachine::poll_output`](crate::GatewayMachine::poll_output).
+#[derive(Debug)]
+#[must_use = "every output must be acted on"]
+#[non_exhaustive]
+pub enum Output {
+    /// Open a WebSocket connection to this URL, then report [`Input::Connected`] or
+    /// [`Input::ConnectFailed`]. Bound the attempt with a timeout of your own.
+    Connect(String),
+    /// Send this text frame on the open connection.
+    Send(String),
+    /// Close the open connection with this frame (or abandon it), then report
+    /// [`Input::Closed`] once it is closed. Frames that still arrive meanwhile are ignored.
+    Close(CloseFrame<'static>),
+    /// Hand this event to the application.
+    Emit(Event),
+    /// Fetch a fresh access token, then report [`Input::Token`] or [`Input::TokenFailed`].
+    RefreshToken,
+    /// Nothing more to do now: wait for input, and call
+    /// [`handle_timeout`](crate::GatewayMachine::handle_timeout) at this instant if given.
+    /// Always later than the last `now` the machine was told.
+    Sleep(Option<Instant>),
+}
+
+/// Something for the application.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// An event from QQ (op 0), READY and RESUMED included. Each is emitted once: replays
+    /// after a RESUME, and events QQ pushes twice under one id, are dropped and counted.
+    Dispatch(Dispatch),
+    /// The connection ended; the machine will reconnect as described.
+    Disconnected(Disconnect),
+    /// QQ sent a frame the machine could not use; the connection goes on.
+    DecodeFailed(DecodeError),
+    /// The machine stopped for good. Always the last event.
+    Fatal(FatalError),
+    /// A graceful [`close`](crate::GatewayMachine::close) finished. Always the last event.
+    /// Carries the session, to resume after a restart.
+    Closed(Option<Session>),
+}
+
+/// Why a connection ended, and what comes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Disconnect {
+    /// Why.
+    pub cause: DisconnectCause,
+    /// What the next connection will send.
+    pub next: Reconnect,
+    /// When the next attempt begins (it may first fetch a token or wait for an IDENTIFY slot).
+    pub at: Instant,
+}
+
+/// How the next connection authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reconnect {
+    /// RESUME the session.
+    Resume,
+    /// IDENTIFY afresh.
+    Identify,
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DisconnectCause {
+    /// QQ closed it with this frame.
+    Closed(CloseFrame<'static>),
+    /// It dropped without a close frame.
+    Dropped,
+    /// It could not be opened.
+    ConnectFailed,
+    /// QQ asked for a reconnect (op 7).
+    ReconnectRequested,
+    /// QQ said the session is invalid (op 9); `resumable` is its `d == true`.
+    InvalidSession {
+        /// Whether QQ allowed a RESUME.
+        resumable: bool,
+    },
+    /// A heartbeat went unacknowledged until the next one was due.
+    Zombie,
+    /// READY or RESUMED did not arrive within the handshake timeout.
+    HandshakeTimeout,
+    /// No access token could be had for the attempt (not a connection that ended, but an
+    /// attempt that could not start).
+    TokenUnavailable(String),
+}

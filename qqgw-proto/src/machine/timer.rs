@@ -1,0 +1,65 @@
+//! The machine's deadlines: one slot per timer, the next wake-up is the earliest.
+
+use crate::time::Instant;
+
+/// A deadline the machine keeps.
+///
+/// | timer | armed | fires |
+/// |---|---|---|
+/// | [`Reconnect`](Timer::Reconnect) | after a connection ends, a token failure, or a full identify window | the next connection attempt begins |
+/// | [`Heartbeat`](Timer::Heartbeat) | at HELLO, then after every heartbeat | a heartbeat is sent, or the connection is declared a zombie if the last one is unacknowledged |
+/// | [`Handshake`](Timer::Handshake) | when a connection opens | the connection is given up if READY or RESUMED has not arrived |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Timer {
+    /// Begin the next connection attempt.
+    Reconnect,
+    /// Send the next heartbeat (or detect a zombie connection).
+    Heartbeat,
+    /// Give up on a connection that has not become ready.
+    Handshake,
+}
+
+impl Timer {
+    const ALL: [Timer; 3] = [Timer::Reconnect, Timer::Heartbeat, Timer::Handshake];
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TimerTable([Option<Instant>; 3]);
+
+impl TimerTable {
+    pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
+        if let Some(slot) = self.0.get_mut(timer as usize) {
+            *slot = Some(at);
+        }
+    }
+
+    pub(crate) fn stop(&mut self, timer: Timer) {
+        if let Some(slot) = self.0.get_mut(timer as usize) {
+            *slot = None;
+        }
+    }
+
+    pub(crate) fn stop_all(&mut self) {
+        self.0 = [None; 3];
+    }
+
+    /// The earliest armed timer.
+    pub(crate) fn next(&self) -> Option<(Timer, Instant)> {
+        Timer::ALL
+            .iter()
+            .zip(self.0.iter())
+            .filter_map(|(&timer, at)| at.map(|at| (timer, at)))
+            .min_by_key(|&(_, at)| at)
+    }
+
+    /// Disarms and returns the earliest timer due at `now`.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Timer> {
+        let (timer, at) = self.next()?;
+        if at > now {
+            return None;
+        }
+        self.stop(timer);
+        Some(timer)
+    }
+}

@@ -1,0 +1,724 @@
+//! One test per behaviour of the machine, on a virtual clock against the fake gateway.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use core::time::Duration;
+
+use qqgw_proto::testing::{FakeGateway, Harness, TokenPolicy};
+use qqgw_proto::{
+    AccessToken, CloseAction, CloseCode, Config, ConfigBuilder, DecodeError, DisconnectCause, Event,
+    FatalError, GatewayMachine, IdentifyLimiter, Input, Instant, Intents, Output, Reconnect, Session,
+    SessionStartLimit, ShardId, State, UsageError,
+};
+
+const SEC: Duration = Duration::from_secs(1);
+
+fn builder() -> ConfigBuilder {
+    Config::builder("wss://fake.invalid/websocket/", Intents::non_privileged())
+        .reconnect_jitter(Duration::ZERO)
+}
+
+/// A fake gateway with some settings changed.
+fn gateway(set: impl FnOnce(&mut FakeGateway)) -> FakeGateway {
+    let mut gateway = FakeGateway::default();
+    set(&mut gateway);
+    gateway
+}
+
+fn harness() -> Harness {
+    Harness::new(builder().build().unwrap())
+}
+
+/// A harness whose gateway beats every `interval`.
+fn harness_beating(interval: Duration) -> Harness {
+    let gateway = gateway(|g| g.heartbeat_interval = interval);
+    Harness::with_gateway(builder().build().unwrap(), gateway)
+}
+
+fn ms(n: u64) -> Instant {
+    Instant::from_millis(n)
+}
+
+fn disconnects(h: &Harness) -> Vec<(Instant, DisconnectCause, Reconnect, Instant)> {
+    h.events
+        .iter()
+        .filter_map(|(t, e)| match e {
+            Event::Disconnected(d) => Some((*t, d.cause.clone(), d.next, d.at)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn decode_failures(h: &Harness) -> Vec<DecodeError> {
+    h.events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::DecodeFailed(d) => Some(d.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn fatal(h: &Harness) -> Option<FatalError> {
+    h.events.iter().find_map(|(_, e)| match e {
+        Event::Fatal(f) => Some(f.clone()),
+        _ => None,
+    })
+}
+
+fn seqs(h: &Harness) -> Vec<u64> {
+    h.dispatches().filter_map(qqgw_proto::Dispatch::seq).collect()
+}
+
+#[test]
+fn happy_path_identifies_with_the_documented_fields() {
+    let config =
+        Config::builder("wss://fake.invalid/", Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)
+            .shard(ShardId::new(1, 2).unwrap())
+            .build()
+            .unwrap();
+    let mut h = Harness::new(config);
+    h.run_for(SEC);
+
+    assert!(h.machine.is_ready());
+    assert_eq!(h.machine.state(), State::Active);
+    assert_eq!(h.machine.session_id(), Some("session-1"));
+    assert_eq!(h.machine.last_sequence(), Some(1));
+    assert_eq!(h.gateway.record.connects, [ms(0)]);
+    let (_, identify) = &h.gateway.record.identifies[0];
+    let d: serde_json::Value = serde_json::from_str(identify).unwrap();
+    assert_eq!(d["token"], "QQBot token-1");
+    assert_eq!(d["intents"], 1_107_296_259u32);
+    assert_eq!(d["shard"], serde_json::json!([1, 2]));
+    assert!(d["properties"]["$os"].is_string());
+    assert_eq!(h.dispatch_names(), ["READY"]);
+    assert_eq!(h.dispatches().next().unwrap().shard(), ShardId::new(1, 2).unwrap());
+
+    h.gateway.dispatch("AT_MESSAGE_CREATE", r#"{"content":"hi"}"#);
+    h.run_for(SEC);
+    let last = h.dispatches().last().unwrap();
+    assert_eq!(
+        (last.name(), last.seq(), last.id()),
+        ("AT_MESSAGE_CREATE", Some(2), Some("AT_MESSAGE_CREATE:2"))
+    );
+    assert_eq!(last.data().get(), r#"{"content":"hi"}"#);
+    let m = h.machine.metrics();
+    assert_eq!((m.connects, m.identifies, m.readies, m.events), (1, 1, 1, 2));
+}
+
+#[test]
+fn heartbeats_follow_hellos_interval_and_carry_the_last_seq() {
+    let mut h = harness_beating(Duration::from_millis(41_250));
+    h.run_for(Duration::from_secs(130));
+    let beats = &h.gateway.record.heartbeats;
+    let times: Vec<u64> = beats.iter().map(|(t, _)| t.as_millis()).collect();
+    assert_eq!(times, [41_250, 82_500, 123_750]);
+    assert!(beats.iter().all(|(_, d)| *d == Some(1)), "{beats:?}");
+    assert_eq!(h.machine.heartbeat_interval(), Duration::from_millis(41_250));
+
+    h.gateway.dispatch("GROUP_AT_MESSAGE_CREATE", "{}");
+    h.run_for(Duration::from_secs(41));
+    assert_eq!(h.gateway.record.heartbeats.last().unwrap().1, Some(2));
+    assert_eq!(h.machine.metrics().heartbeats_acked, 4);
+    assert_eq!(h.machine.latency().count(), 4);
+    assert_eq!(h.machine.latency().last(), Some(Duration::ZERO));
+}
+
+#[test]
+fn first_heartbeat_before_any_dispatch_sends_null_and_latency_is_measured() {
+    let config = builder().build().unwrap();
+    let mut now = ms(0);
+    let mut m = GatewayMachine::new(config, now);
+    assert!(matches!(m.poll_output(), Output::RefreshToken));
+    m.handle_input(now, Input::Token(AccessToken::new("t", now + Duration::from_secs(7200)))).unwrap();
+    assert!(matches!(m.poll_output(), Output::Connect(url) if url == "wss://fake.invalid/websocket/"));
+    assert!(matches!(m.poll_output(), Output::Sleep(None)));
+    // No heartbeat before HELLO, however long it takes.
+    m.handle_input(now, Input::Connected).unwrap();
+    assert!(matches!(m.poll_output(), Output::Sleep(Some(t)) if t == ms(30_000)), "handshake timeout");
+    m.handle_input(now, Input::Text(r#"{"op":10,"d":{"heartbeat_interval":5000}}"#)).unwrap();
+    assert!(matches!(m.poll_output(), Output::Send(f) if f.starts_with(r#"{"op":2,"#)));
+    assert!(matches!(m.poll_output(), Output::Sleep(Some(t)) if t == ms(5_000)));
+    now = ms(5_000);
+    m.handle_timeout(now);
+    assert!(matches!(m.poll_output(), Output::Send(f) if f == r#"{"op":1,"d":null}"#));
+    now = ms(5_120);
+    m.handle_input(now, Input::Text(r#"{"op":11}"#)).unwrap();
+    assert_eq!(m.latency().last(), Some(Duration::from_millis(120)));
+    assert_eq!(m.latency().sent_at(), Some(ms(5_000)));
+    assert_eq!(m.latency().acked_at(), Some(ms(5_120)));
+}
+
+#[test]
+fn absurd_hello_intervals_are_clamped_or_replaced() {
+    for (hello, expected) in [
+        (r#"{"op":10,"d":{"heartbeat_interval":1}}"#, Duration::from_millis(50)),
+        (r#"{"op":10,"d":{"heartbeat_interval":99999999999}}"#, Duration::from_secs(600)),
+        (r#"{"op":10,"d":{"heartbeat_interval":0}}"#, Duration::from_secs(45)),
+        (r#"{"op":10,"d":{}}"#, Duration::from_secs(45)),
+        (r#"{"op":10}"#, Duration::from_secs(45)),
+    ] {
+        let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
+        m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+        m.handle_input(ms(0), Input::Connected).unwrap();
+        m.handle_input(ms(0), Input::Text(hello)).unwrap();
+        assert_eq!(m.heartbeat_interval(), expected, "{hello}");
+        let invalid = expected == Duration::from_secs(45);
+        assert_eq!(m.metrics().decode_failures, u64::from(invalid), "{hello}");
+    }
+}
+
+#[test]
+fn zombie_connection_is_closed_and_resumed() {
+    let mut h = harness_beating(Duration::from_secs(10));
+    h.run_for(Duration::from_secs(15)); // one beat acked: healthy
+    h.gateway.ack_heartbeats = false;
+    h.run_for(Duration::from_secs(20));
+    // Beat at 20 s unanswered; at 30 s the next is due: zombie, close with a resumable code.
+    assert_eq!(h.gateway.record.client_closes[0].code, CloseCode(4000));
+    let d = disconnects(&h);
+    assert_eq!(d.len(), 1);
+    assert_eq!((d[0].0, d[0].1.clone(), d[0].2), (ms(30_000), DisconnectCause::Zombie, Reconnect::Resume));
+    // A healthy connection broke: reconnect at once, and RESUME the session.
+    assert_eq!(h.gateway.record.connects, [ms(0), ms(30_000)]);
+    assert_eq!(h.gateway.record.resumes, [(ms(30_000), "session-1".to_owned(), 1)]);
+    assert_eq!(h.machine.metrics().zombies, 1);
+    assert!(h.machine.is_ready());
+}
+
+#[test]
+fn zombie_before_the_first_ack_backs_off() {
+    let gateway = gateway(|g| {
+        g.heartbeat_interval = Duration::from_secs(10);
+        g.ack_heartbeats = false;
+    });
+    let mut h = Harness::with_gateway(builder().seed(3).build().unwrap(), gateway);
+    h.run_for(Duration::from_secs(21));
+    let d = disconnects(&h);
+    assert_eq!(d[0].1, DisconnectCause::Zombie);
+    let wait = d[0].3.saturating_duration_since(d[0].0);
+    assert!(wait >= Duration::from_secs(4) && wait <= Duration::from_secs(5), "{wait:?}");
+}
+
+#[test]
+fn session_rotation_4009_resumes_and_delivers_every_event_exactly_once() {
+    let mut h = harness();
+    h.run_for(SEC);
+    for i in 0..3 {
+        h.gateway.dispatch("C2C_MESSAGE_CREATE", &format!(r#"{{"n":{i}}}"#));
+    }
+    h.run_for(SEC);
+    let closed_at = h.now;
+    h.gateway.close(CloseCode::SESSION_TIMED_OUT);
+    let missed: Vec<u64> =
+        (0..4).map(|i| h.gateway.dispatch("C2C_MESSAGE_CREATE", &format!(r#"{{"n":{}}}"#, 3 + i))).collect();
+    h.run_for(SEC);
+
+    assert_eq!(h.gateway.record.resumes.len(), 1);
+    assert_eq!(h.gateway.record.resumes[0].2, 4, "RESUME carries the last seq delivered");
+    assert_eq!(h.gateway.record.identifies.len(), 1);
+    // Instant reconnect: 4009 is QQ's rotation.
+    assert_eq!(h.gateway.record.connects.len(), 2);
+    assert_eq!(h.gateway.record.connects[1], closed_at);
+    let n: Vec<u64> = h
+        .dispatches()
+        .filter(|d| d.name() == "C2C_MESSAGE_CREATE")
+        .map(|d| d.parse::<serde_json::Value>().unwrap()["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(n, [0, 1, 2, 3, 4, 5, 6]);
+    let s = seqs(&h);
+    assert!(s.windows(2).all(|w| w[0] < w[1]), "{s:?}");
+    assert!(missed.iter().all(|m| s.contains(m)));
+    assert_eq!(h.dispatch_names().last(), Some(&"RESUMED"));
+}
+
+#[test]
+fn replayed_and_repeated_frames_are_dropped_and_counted() {
+    let mut h = harness();
+    h.run_for(SEC);
+    h.gateway.dispatch("MESSAGE_CREATE", "{}"); // s = 2
+    h.gateway.dispatch("MESSAGE_CREATE", "{}"); // s = 3
+    h.run_for(SEC);
+    // A server that replays from the start after a RESUME, and pushes one event twice.
+    h.gateway.send_raw(r#"{"op":0,"s":2,"t":"MESSAGE_CREATE","id":"MESSAGE_CREATE:2","d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":3,"t":"MESSAGE_CREATE","id":"MESSAGE_CREATE:3","d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":9,"t":"MESSAGE_CREATE","id":"MESSAGE_CREATE:3","d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":10,"t":"MESSAGE_CREATE","id":"MESSAGE_CREATE:10","d":{}}"#);
+    h.run_for(SEC);
+    assert_eq!(seqs(&h), [1, 2, 3, 10]);
+    let m = h.machine.metrics();
+    assert_eq!((m.replays_dropped, m.duplicates_dropped, m.events), (2, 1, 4));
+    assert_eq!(h.machine.last_sequence(), Some(10));
+}
+
+#[test]
+fn op7_closes_at_once_and_resumes() {
+    let mut h = harness();
+    h.run_for(SEC);
+    h.gateway.request_reconnect();
+    h.run_for(SEC);
+    assert_eq!(h.gateway.record.client_closes.len(), 1);
+    assert_eq!(h.gateway.record.client_closes[0].code, CloseCode(4000));
+    assert_eq!(disconnects(&h)[0].1, DisconnectCause::ReconnectRequested);
+    assert_eq!(h.gateway.record.connects, [ms(0), ms(1_000)]);
+    assert_eq!(h.gateway.record.resumes.len(), 1);
+    assert!(h.machine.is_ready());
+}
+
+#[test]
+fn op9_true_resumes() {
+    let mut h = harness();
+    h.run_for(SEC);
+    h.gateway.invalidate_session(true);
+    h.run_for(Duration::from_secs(10));
+    assert_eq!(disconnects(&h)[0].1, DisconnectCause::InvalidSession { resumable: true });
+    assert_eq!(disconnects(&h)[0].2, Reconnect::Resume);
+    assert_eq!(h.gateway.record.resumes.len(), 1);
+    assert_eq!(h.gateway.record.identifies.len(), 1);
+}
+
+#[test]
+fn op9_false_identifies_afresh_after_the_pacing_window() {
+    let mut h = harness();
+    h.run_for(SEC);
+    h.gateway.invalidate_session(false);
+    h.run_for(Duration::from_secs(10));
+    assert_eq!(h.gateway.record.client_closes[0].code, CloseCode::NORMAL);
+    assert_eq!(disconnects(&h)[0].2, Reconnect::Identify);
+    assert!(h.gateway.record.resumes.is_empty());
+    let ids: Vec<u64> = h.gateway.record.identifies.iter().map(|(t, _)| t.as_millis()).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[1] - ids[0] >= 5_000, "IDENTIFYs paced: {ids:?}");
+    assert_eq!(h.machine.session_id(), Some("session-2"));
+}
+
+#[test]
+fn every_close_code_of_the_table_and_an_unknown_one() {
+    let table = [
+        (4001, CloseAction::Fatal),
+        (4002, CloseAction::Fatal),
+        (4006, CloseAction::Identify),
+        (4007, CloseAction::Identify),
+        (4008, CloseAction::Resume),
+        (4009, CloseAction::Resume),
+        (4010, CloseAction::Fatal),
+        (4011, CloseAction::Fatal),
+        (4012, CloseAction::Fatal),
+        (4013, CloseAction::Fatal),
+        (4014, CloseAction::Fatal),
+        (4900, CloseAction::Identify),
+        (4905, CloseAction::Identify),
+        (4913, CloseAction::Identify),
+        (4914, CloseAction::Fatal),
+        (4915, CloseAction::Fatal),
+        (4004, CloseAction::RefreshToken),
+        (4321, CloseAction::Identify),
+        (1006, CloseAction::Resume),
+    ];
+    for (code, action) in table {
+        let mut h = harness();
+        h.run_for(Duration::from_secs(50)); // one ACK: healthy
+        h.gateway.close(CloseCode(code));
+        h.run_for(Duration::from_secs(60));
+        let r = &h.gateway.record;
+        match action {
+            CloseAction::Fatal => {
+                assert_eq!(r.connects.len(), 1, "{code}: no retry after a fatal code");
+                let Some(FatalError::Closed { code: c, .. }) = fatal(&h) else {
+                    panic!("{code}: no fatal event")
+                };
+                assert_eq!(c, CloseCode(code));
+                assert!(matches!(h.events.last(), Some((_, Event::Fatal(_)))), "{code}: fatal is last");
+                assert_eq!(h.machine.state(), State::Terminated);
+                assert!(!h.machine.can_reconnect());
+            }
+            CloseAction::Resume | CloseAction::RefreshToken => {
+                assert_eq!((r.resumes.len(), r.identifies.len()), (1, 1), "{code}");
+                assert!(h.machine.is_ready(), "{code}");
+            }
+            CloseAction::Identify => {
+                assert_eq!((r.resumes.len(), r.identifies.len()), (0, 2), "{code}");
+                assert!(h.machine.is_ready(), "{code}");
+            }
+        }
+        assert_eq!(r.tokens, if action == CloseAction::RefreshToken { 2 } else { 1 }, "{code}");
+    }
+}
+
+#[test]
+fn rate_limit_4008_waits_at_least_the_initial_backoff() {
+    let mut h = harness();
+    h.run_for(Duration::from_secs(50));
+    h.gateway.close(CloseCode::RATE_LIMITED);
+    h.run_for(Duration::from_secs(60));
+    let d = disconnects(&h);
+    assert!(d[0].3.saturating_duration_since(d[0].0) >= Duration::from_secs(5));
+    assert_eq!(h.gateway.record.resumes.len(), 1);
+}
+
+#[test]
+fn auth_failure_4004_fetches_a_new_token_then_resumes() {
+    let mut h = harness();
+    h.run_for(Duration::from_secs(50));
+    h.gateway.close(CloseCode::AUTHENTICATION_FAILED);
+    h.run_for(Duration::from_secs(60));
+    assert_eq!(h.gateway.record.tokens, 2);
+    assert_eq!(h.gateway.record.resumes.len(), 1);
+    assert_eq!(h.machine.metrics().token_refreshes, 2);
+}
+
+#[test]
+fn a_token_about_to_expire_is_replaced_before_resume() {
+    let gateway = gateway(|g| g.token_policy = TokenPolicy::Valid(Duration::from_secs(300)));
+    let mut h = Harness::with_gateway(builder().build().unwrap(), gateway);
+    h.run_for(Duration::from_secs(250)); // 50 s left on the token: inside the refresh margin
+    assert_eq!(h.gateway.record.tokens, 1);
+    h.gateway.close(CloseCode::SESSION_TIMED_OUT);
+    h.run_for(SEC);
+    assert_eq!(h.gateway.record.tokens, 2, "a fresh token before RESUME");
+    assert_eq!(h.gateway.record.resumes.len(), 1);
+    // The same again once the token has fully expired.
+    h.run_for(Duration::from_secs(400));
+    h.gateway.close(CloseCode::SESSION_TIMED_OUT);
+    h.run_for(SEC);
+    assert_eq!(h.gateway.record.tokens, 3);
+    assert_eq!(h.gateway.record.resumes.len(), 2);
+}
+
+#[test]
+fn rejected_credentials_are_fatal_without_a_connection() {
+    let gateway = gateway(|g| g.token_policy = TokenPolicy::Rejected);
+    let mut h = Harness::with_gateway(builder().build().unwrap(), gateway);
+    h.run_for(Duration::from_secs(600));
+    assert!(h.gateway.record.connects.is_empty());
+    assert_eq!(h.machine.metrics().token_refreshes, 1, "no retry storm");
+    assert!(matches!(fatal(&h), Some(FatalError::CredentialsRejected { code: 100_016, .. })));
+    assert_eq!(h.events.len(), 1);
+    let err = h.machine.handle_input(h.now, Input::Connected);
+    assert_eq!(err, Err(UsageError::Terminated));
+}
+
+#[test]
+fn unavailable_tokens_are_retried_with_backoff() {
+    let gateway = gateway(|g| g.token_policy = TokenPolicy::Unavailable);
+    let mut h = Harness::with_gateway(builder().build().unwrap(), gateway);
+    h.run_for(Duration::from_secs(30)); // asks at 0, ~5, ~15
+    assert_eq!(h.machine.metrics().token_refreshes, 3);
+    assert!(disconnects(&h).iter().all(|d| matches!(d.1, DisconnectCause::TokenUnavailable(_))));
+    h.gateway.token_policy = TokenPolicy::Valid(Duration::from_secs(7200));
+    h.run_for(Duration::from_secs(40));
+    assert!(h.machine.is_ready());
+}
+
+#[test]
+fn garbage_frames_are_reported_and_survived() {
+    let mut h = harness();
+    h.run_for(SEC);
+    h.gateway.send_raw("not json");
+    h.gateway.send_raw(r#"{"op":3,"d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":2,"t":"MESSAGE_CREATE"}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":3,"d":{}}"#);
+    h.gateway.send_raw(r#"{"op":10,"d":{"heartbeat_interval":1}}"#);
+    h.gateway.send_raw(r#"[1,2,3]"#);
+    h.gateway.send_raw(r#"{"op":0,"s":"x","t":"A","d":{}}"#);
+    h.run_for(SEC);
+    let now = h.now;
+    h.machine.handle_input(now, Input::Binary(&[0xff, 0xfe, 0x00])).unwrap();
+    h.machine.handle_input(now, Input::Binary(br#"{"op":11}"#)).unwrap();
+    h.gateway.send_raw(r#"{"op":0,"s":4,"t":"AT_MESSAGE_CREATE","d":{}}"#);
+    h.run_for(SEC);
+
+    let failures = decode_failures(&h);
+    assert_eq!(failures.len(), 8, "{failures:?}");
+    assert!(matches!(failures[0], DecodeError::Json { .. }));
+    assert!(matches!(failures[1], DecodeError::UnexpectedOpcode { op: 3 }));
+    assert!(matches!(failures[2], DecodeError::DispatchWithoutData { .. }));
+    assert!(matches!(failures[3], DecodeError::DispatchWithoutName { seq: Some(3) }));
+    assert!(matches!(failures[4], DecodeError::UnexpectedHello));
+    assert!(matches!(failures[7], DecodeError::Binary { len: 3 }));
+    assert!(h.machine.is_ready());
+    assert_eq!(h.machine.heartbeat_interval(), Duration::from_secs(45), "a second HELLO changes nothing");
+    // The garbage dispatches advanced the sequence; the next event still arrives.
+    assert_eq!(seqs(&h), [1, 4]);
+    assert_eq!(h.machine.metrics().decode_failures, 8);
+}
+
+#[test]
+fn unknown_events_are_emitted_not_dropped() {
+    let mut h = harness();
+    h.run_for(SEC);
+    let frame = std::fs::read_to_string(fixture("UNKNOWN_FUTURE_EVENT")).unwrap();
+    h.gateway.send_raw(frame);
+    h.run_for(SEC);
+    let d = h.dispatches().last().unwrap();
+    assert_eq!(d.name(), "FUTURE_EXAMPLE_EVENT_CREATE");
+    assert_eq!(d.seq(), Some(51));
+    assert!(d.data().get().contains(r#""labels": ["a", "b"]"#));
+}
+
+#[test]
+fn backoff_grows_caps_jitters_and_resets_after_health() {
+    let gateway = gateway(|g| g.refuse_connects = 7);
+    let mut h = Harness::with_gateway(builder().seed(11).build().unwrap(), gateway);
+    h.run_for(Duration::from_secs(300));
+    let c = &h.gateway.record.connects;
+    assert_eq!(c.len(), 8);
+    let gaps: Vec<u64> = c.windows(2).map(|w| w[1].as_millis() - w[0].as_millis()).collect();
+    let nominal = [5_000, 10_000, 20_000, 40_000, 40_000, 40_000, 40_000];
+    for (gap, nominal) in gaps.iter().zip(nominal) {
+        assert!(*gap <= nominal && *gap >= nominal - nominal / 5, "{gaps:?}");
+    }
+    assert!(h.machine.is_ready());
+    // Healthy now (a heartbeat was acked); the next failures start from 5 s again.
+    h.gateway.refuse_connects = 1;
+    h.gateway.drop_connection();
+    let dropped_at = h.now;
+    h.run_for(Duration::from_secs(20));
+    let c = &h.gateway.record.connects;
+    assert_eq!(c.len(), 10);
+    assert_eq!(c[8], dropped_at, "a healthy connection reconnects at once");
+    let gap = c[9].as_millis() - c[8].as_millis();
+    assert!((4_000..=5_000).contains(&gap), "{gap}");
+}
+
+#[test]
+fn reconnect_jitter_is_bounded() {
+    let mut seen = std::collections::BTreeSet::new();
+    for seed in 0..40 {
+        let config = builder().reconnect_jitter(SEC).seed(seed).build().unwrap();
+        let mut h = Harness::new(config);
+        h.run_for(SEC);
+        h.gateway.close(CloseCode::SESSION_TIMED_OUT);
+        h.run_for(Duration::from_secs(2));
+        let wait = h.gateway.record.connects[1].as_millis() - 1_000;
+        assert!(wait <= 1_000, "{wait}");
+        seen.insert(wait);
+    }
+    assert!(seen.len() > 10, "jitter spreads reconnects: {seen:?}");
+}
+
+#[test]
+fn three_shards_share_one_identify_limiter() {
+    let limiter = IdentifyLimiter::new(SessionStartLimit::default(), ms(0));
+    let mut shards: Vec<Harness> = (0..3)
+        .map(|i| {
+            let config = builder()
+                .shard(ShardId::new(i, 3).unwrap())
+                .identify_limiter(limiter.clone())
+                .build()
+                .unwrap();
+            Harness::new(config)
+        })
+        .collect();
+    for step in 0..=300 {
+        for h in &mut shards {
+            h.run_until(ms(step * 100));
+        }
+    }
+    let mut times: Vec<u64> =
+        shards.iter().flat_map(|h| h.gateway.record.identifies.iter().map(|(t, _)| t.as_millis())).collect();
+    times.sort_unstable();
+    assert_eq!(times, [0, 5_000, 10_000]);
+    assert!(shards.iter().all(|h| h.machine.is_ready()));
+    assert_eq!(limiter.remaining(), 997);
+    // Each waited in AwaitingIdentifySlot, not connected.
+    assert_eq!(shards[2].machine.metrics().time_in(State::AwaitingIdentifySlot), Duration::from_secs(10));
+}
+
+#[test]
+fn identify_waits_for_the_daily_reset_when_remaining_is_spent() {
+    let limit = SessionStartLimit { total: 1000, remaining: 0, reset_after: 3_600_000, max_concurrency: 1 };
+    let config = builder().identify_limiter(IdentifyLimiter::new(limit, ms(0))).build().unwrap();
+    let mut h = Harness::new(config);
+    h.run_for(Duration::from_secs(3_599));
+    assert!(h.gateway.record.connects.is_empty());
+    assert_eq!(h.machine.state(), State::AwaitingIdentifySlot);
+    h.run_for(Duration::from_secs(2));
+    assert!(h.machine.is_ready());
+}
+
+#[test]
+fn resume_refused_twice_falls_back_to_identify() {
+    let mut h = harness();
+    h.run_for(Duration::from_secs(50));
+    h.gateway.refuse_resumes = 2;
+    h.gateway.refuse_resumes_with = Some(CloseCode::ABNORMAL);
+    h.gateway.close(CloseCode::SESSION_TIMED_OUT);
+    h.run_for(Duration::from_secs(60));
+    let r = &h.gateway.record;
+    assert_eq!(r.resumes.len(), 2);
+    assert_eq!(r.identifies.len(), 2);
+    let d = disconnects(&h);
+    assert_eq!(
+        d.iter().map(|d| d.2).collect::<Vec<_>>(),
+        [Reconnect::Resume, Reconnect::Resume, Reconnect::Identify]
+    );
+    assert_eq!(h.machine.session_id(), Some("session-2"));
+}
+
+#[test]
+fn handshake_timeout_gives_up_and_backs_off() {
+    let config = builder().handshake_timeout(Duration::from_secs(10)).build().unwrap();
+    let mut m = GatewayMachine::new(config, ms(0));
+    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+    m.handle_input(ms(0), Input::Connected).unwrap();
+    let _ = std::iter::from_fn(|| match m.poll_output() {
+        Output::Sleep(_) => None,
+        o => Some(o),
+    })
+    .count();
+    m.handle_timeout(ms(10_000));
+    assert!(matches!(m.poll_output(), Output::Close(f) if f.code == CloseCode(4000)));
+    m.handle_input(ms(10_050), Input::Closed(None)).unwrap();
+    let Output::Emit(Event::Disconnected(d)) = m.poll_output() else { panic!() };
+    assert_eq!(d.cause, DisconnectCause::HandshakeTimeout);
+    assert!(d.at >= ms(14_050) && d.at <= ms(15_050));
+}
+
+#[test]
+fn graceful_close_returns_the_session_and_stops() {
+    let mut h = harness();
+    h.run_for(SEC);
+    h.gateway.dispatch("AT_MESSAGE_CREATE", "{}");
+    h.run_for(SEC);
+    h.machine.close(h.now).unwrap();
+    h.run_for(Duration::from_secs(600));
+    assert_eq!(h.gateway.record.client_closes[0].code, CloseCode(4000));
+    assert_eq!(h.gateway.record.connects.len(), 1, "no reconnect after a graceful close");
+    let Some((_, Event::Closed(Some(session)))) = h.events.last() else { panic!("{:?}", h.events.last()) };
+    assert_eq!(session, &Session::new("session-1", 2, ShardId::ONE));
+    assert_eq!(h.machine.state(), State::Terminated);
+    assert_eq!(h.machine.close(h.now), Err(UsageError::Terminated));
+}
+
+#[test]
+fn graceful_close_while_disconnected_or_connecting() {
+    // While waiting to reconnect: at once, no connection.
+    let gateway = gateway(|g| g.refuse_connects = 5);
+    let mut h = Harness::with_gateway(builder().build().unwrap(), gateway);
+    h.run_for(SEC);
+    h.machine.close(h.now).unwrap();
+    h.run_for(Duration::from_secs(100));
+    assert_eq!(h.gateway.record.connects.len(), 1);
+    assert!(matches!(h.events.last(), Some((_, Event::Closed(None)))));
+
+    // While a connection is being opened: it is closed as soon as it opens.
+    let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
+    assert!(matches!(m.poll_output(), Output::RefreshToken));
+    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+    assert!(matches!(m.poll_output(), Output::Connect(_)));
+    m.close(ms(1)).unwrap();
+    assert!(!m.can_reconnect());
+    m.handle_input(ms(2), Input::Connected).unwrap();
+    assert!(matches!(m.poll_output(), Output::Close(_)));
+    m.handle_input(ms(3), Input::Closed(None)).unwrap();
+    assert!(matches!(m.poll_output(), Output::Emit(Event::Closed(None))));
+    assert_eq!(m.state(), State::Terminated);
+}
+
+#[test]
+fn a_session_restored_from_serde_is_resumed() {
+    let saved = serde_json::to_string(&Session::new("restored-1", 77, ShardId::ONE)).unwrap();
+    let session: Session = serde_json::from_str(&saved).unwrap();
+    let mut gateway = FakeGateway::default();
+    // The fake knows the session as if from before the restart.
+    gateway.dispatch("X", "{}");
+    let config = builder().session(session).build().unwrap();
+    let mut h = Harness::with_gateway(config, gateway);
+    h.run_for(Duration::from_secs(10));
+    assert_eq!(h.gateway.record.resumes, [(ms(0), "restored-1".to_owned(), 77)]);
+    // The fake did not know it: op 9 false, and the machine identifies afresh.
+    assert_eq!(h.gateway.record.identifies.len(), 1);
+    assert!(h.machine.is_ready());
+}
+
+#[test]
+fn a_session_of_another_shard_is_refused() {
+    let err =
+        builder().shard(ShardId::new(1, 2).unwrap()).session(Session::new("s", 1, ShardId::ONE)).build();
+    assert!(matches!(err, Err(qqgw_proto::ConfigError::SessionShardMismatch { .. })));
+    assert!(matches!(Config::builder(" ", Intents::GUILDS).build(), Err(qqgw_proto::ConfigError::EmptyUrl)));
+    assert!(matches!(
+        Config::builder("ws://x", Intents::empty()).build(),
+        Err(qqgw_proto::ConfigError::NoIntents)
+    ));
+}
+
+#[test]
+fn inputs_out_of_place_are_usage_errors_that_change_nothing() {
+    let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
+    assert!(matches!(m.poll_output(), Output::RefreshToken));
+    for input in [Input::Connected, Input::Text("{}"), Input::Closed(None), Input::ConnectFailed] {
+        let err = m.handle_input(ms(0), input).unwrap_err();
+        assert!(matches!(err, UsageError::UnexpectedInput { state: State::AwaitingToken, .. }), "{err}");
+    }
+    assert_eq!(m.state(), State::AwaitingToken);
+    assert!(matches!(m.poll_output(), Output::Sleep(None)));
+}
+
+#[test]
+fn time_going_backwards_is_clamped() {
+    let mut h = harness();
+    h.run_for(Duration::from_secs(100));
+    let before = h.machine.poll_timeout().unwrap();
+    h.machine.handle_timeout(ms(1));
+    h.machine.handle_input(ms(2), Input::Text(r#"{"op":11}"#)).unwrap();
+    assert_eq!(h.machine.poll_timeout(), Some(before));
+    assert!(before > h.now);
+}
+
+#[test]
+fn metrics_count_time_in_each_state() {
+    let mut h = harness_beating(Duration::from_secs(10));
+    h.run_for(Duration::from_secs(100));
+    let m = h.machine.metrics();
+    assert_eq!(m.time_in(State::Active), Duration::from_secs(100));
+    assert_eq!(m.heartbeats_sent, 10);
+    assert_eq!(m.heartbeats_acked, 10);
+    let total: Duration = m.time_in.iter().sum();
+    assert_eq!(total, Duration::from_secs(100));
+}
+
+#[test]
+fn tokens_are_redacted_in_debug() {
+    let token = AccessToken::new("super-secret-token", ms(5));
+    let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
+    m.handle_input(ms(0), Input::Token(token.clone())).unwrap();
+    let all = format!("{token:?} {m:?} {:?}", Input::Token(token.clone()));
+    assert!(!all.contains("super-secret-token"), "{all}");
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/frames")
+        .join(format!("{name}.json"))
+}
+
+#[test]
+fn every_fixture_decodes_and_every_dispatch_fixture_flows_through_the_machine() {
+    let dir = fixture("HELLO").parent().unwrap().to_owned();
+    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    assert!(names.len() >= 22, "{dir:?}");
+    let mut h = harness();
+    h.run_for(SEC);
+    let mut dispatches = 0;
+    for path in &names {
+        let text = std::fs::read_to_string(path).unwrap();
+        let env = qqgw_proto::Envelope::parse(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        if env.op == 0 {
+            let d = qqgw_proto::Dispatch::from_frame(&text, ShardId::ONE).unwrap();
+            assert_eq!(Some(d.name()), env.t.as_deref());
+            if !matches!(d.name(), "READY" | "RESUMED") {
+                dispatches += 1;
+                // Give each its own fresh seq so none counts as a replay.
+                let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let mut value = value;
+                value["s"] = serde_json::json!(100 + dispatches);
+                h.gateway.send_raw(value.to_string());
+            }
+        }
+    }
+    h.run_for(SEC);
+    assert_eq!(h.machine.metrics().events, 1 + dispatches);
+    assert!(decode_failures(&h).is_empty());
+}
