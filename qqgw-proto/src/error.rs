@@ -75,6 +75,12 @@ pub enum DecodeError {
         /// The start of HELLO's data.
         snippet: String,
     },
+    /// A dispatch before HELLO, when no session can exist yet; ignored.
+    #[error("dispatch {name} before HELLO was ignored")]
+    DispatchBeforeHello {
+        /// The event name.
+        name: String,
+    },
     /// A second HELLO on one connection; ignored.
     #[error("a second HELLO on the same connection was ignored")]
     UnexpectedHello,

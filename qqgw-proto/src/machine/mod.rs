@@ -520,10 +520,16 @@ impl GatewayMachine {
             Err(error) => return self.decode_failed(error),
         };
         match OpCode::from_u64(env.op) {
+            Some(OpCode::Dispatch) if self.state == State::AwaitingHello => {
+                let name = env.t.as_deref().unwrap_or_default().to_owned();
+                self.decode_failed(DecodeError::DispatchBeforeHello { name });
+            }
             Some(OpCode::Dispatch) => self.on_dispatch(&env),
             Some(OpCode::Hello) => self.on_hello(env.d),
             Some(OpCode::HeartbeatAck) => self.on_heartbeat_ack(),
-            Some(OpCode::Heartbeat) => self.send_heartbeat(),
+            // QQ asks for a heartbeat; there is none to send before HELLO.
+            Some(OpCode::Heartbeat) if self.state != State::AwaitingHello => self.send_heartbeat(),
+            Some(OpCode::Heartbeat) => {}
             Some(OpCode::Reconnect) => {
                 self.start_close(CloseFrame::RESUME, Closing::Reconnect(DisconnectCause::ReconnectRequested));
             }
