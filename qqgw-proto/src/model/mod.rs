@@ -94,6 +94,16 @@ macro_rules! intent_of {
     };
 }
 
+/// The docs of one table row's intent.
+macro_rules! intent_doc {
+    (none) => {
+        "Always delivered; needs no intent."
+    };
+    ($bit:ident) => {
+        concat!("Needs [`Intents::", stringify!($bit), "`].")
+    };
+}
+
 /// The one table of events. Each row: `NAME => Variant(Model), INTENT, "what it is";`.
 /// It generates [`EventKind`] (with its name and intent mappings) and [`TypedEvent`]
 /// (with the parse from a dispatch). Nothing else lists event names.
@@ -107,7 +117,7 @@ macro_rules! events {
         #[non_exhaustive]
         pub enum EventKind {
             $(
-                #[doc = concat!("`", stringify!($name), "` (intent `", stringify!($intent), "`): ", $doc)]
+                #[doc = concat!("`", stringify!($name), "`: ", $doc, "\n\n", intent_doc!($intent))]
                 $variant,
             )*
             /// An event name qqgw does not know, as received.
