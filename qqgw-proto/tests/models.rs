@@ -1,11 +1,6 @@
 //! The typed event models against the shared fixture frames, QQ's intents table, and
 //! the inconsistent forms QQ is known to send.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::path::PathBuf;
 
@@ -16,10 +11,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 fn frames_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/frames"
-    ))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/frames"))
 }
 
 fn fixture(name: &str) -> Dispatch {
@@ -61,14 +53,8 @@ const SECTION_6: &[(&str, Option<Intents>)] = &[
     ("GUILD_MEMBER_REMOVE", Some(Intents::GUILD_MEMBERS)),
     ("MESSAGE_CREATE", Some(Intents::GUILD_MESSAGES)),
     ("MESSAGE_DELETE", Some(Intents::GUILD_MESSAGES)),
-    (
-        "MESSAGE_REACTION_ADD",
-        Some(Intents::GUILD_MESSAGE_REACTIONS),
-    ),
-    (
-        "MESSAGE_REACTION_REMOVE",
-        Some(Intents::GUILD_MESSAGE_REACTIONS),
-    ),
+    ("MESSAGE_REACTION_ADD", Some(Intents::GUILD_MESSAGE_REACTIONS)),
+    ("MESSAGE_REACTION_REMOVE", Some(Intents::GUILD_MESSAGE_REACTIONS)),
     ("DIRECT_MESSAGE_CREATE", Some(Intents::DIRECT_MESSAGE)),
     ("DIRECT_MESSAGE_DELETE", Some(Intents::DIRECT_MESSAGE)),
     ("OPEN_FORUM_THREAD_CREATE", Some(Intents::OPEN_FORUMS_EVENT)),
@@ -78,14 +64,8 @@ const SECTION_6: &[(&str, Option<Intents>)] = &[
     ("OPEN_FORUM_POST_DELETE", Some(Intents::OPEN_FORUMS_EVENT)),
     ("OPEN_FORUM_REPLY_CREATE", Some(Intents::OPEN_FORUMS_EVENT)),
     ("OPEN_FORUM_REPLY_DELETE", Some(Intents::OPEN_FORUMS_EVENT)),
-    (
-        "AUDIO_OR_LIVE_CHANNEL_MEMBER_ENTER",
-        Some(Intents::AUDIO_OR_LIVE_CHANNEL_MEMBER),
-    ),
-    (
-        "AUDIO_OR_LIVE_CHANNEL_MEMBER_EXIT",
-        Some(Intents::AUDIO_OR_LIVE_CHANNEL_MEMBER),
-    ),
+    ("AUDIO_OR_LIVE_CHANNEL_MEMBER_ENTER", Some(Intents::AUDIO_OR_LIVE_CHANNEL_MEMBER)),
+    ("AUDIO_OR_LIVE_CHANNEL_MEMBER_EXIT", Some(Intents::AUDIO_OR_LIVE_CHANNEL_MEMBER)),
     ("ENTER_AIO", Some(Intents::ENTER_AIO)),
     ("GROUP_MEMBER_ADD", Some(Intents::GROUP_MEMBERS)),
     ("GROUP_MEMBER_REMOVE", Some(Intents::GROUP_MEMBERS)),
@@ -94,19 +74,13 @@ const SECTION_6: &[(&str, Option<Intents>)] = &[
     ("FRIEND_DEL", Some(Intents::GROUP_AND_C2C_EVENT)),
     ("C2C_MSG_REJECT", Some(Intents::GROUP_AND_C2C_EVENT)),
     ("C2C_MSG_RECEIVE", Some(Intents::GROUP_AND_C2C_EVENT)),
-    (
-        "GROUP_AT_MESSAGE_CREATE",
-        Some(Intents::GROUP_AND_C2C_EVENT),
-    ),
+    ("GROUP_AT_MESSAGE_CREATE", Some(Intents::GROUP_AND_C2C_EVENT)),
     ("GROUP_MESSAGE_CREATE", Some(Intents::GROUP_AND_C2C_EVENT)),
     ("GROUP_ADD_ROBOT", Some(Intents::GROUP_AND_C2C_EVENT)),
     ("GROUP_DEL_ROBOT", Some(Intents::GROUP_AND_C2C_EVENT)),
     ("GROUP_MSG_REJECT", Some(Intents::GROUP_AND_C2C_EVENT)),
     ("GROUP_MSG_RECEIVE", Some(Intents::GROUP_AND_C2C_EVENT)),
-    (
-        "SUBSCRIBE_MESSAGE_STATUS",
-        Some(Intents::GROUP_AND_C2C_EVENT),
-    ),
+    ("SUBSCRIBE_MESSAGE_STATUS", Some(Intents::GROUP_AND_C2C_EVENT)),
     ("INTERACTION_CREATE", Some(Intents::INTERACTION)),
     ("MESSAGE_AUDIT_PASS", Some(Intents::MESSAGE_AUDIT)),
     ("MESSAGE_AUDIT_REJECT", Some(Intents::MESSAGE_AUDIT)),
@@ -123,10 +97,7 @@ const SECTION_6: &[(&str, Option<Intents>)] = &[
     ("AUDIO_ON_MIC", Some(Intents::AUDIO_ACTION)),
     ("AUDIO_OFF_MIC", Some(Intents::AUDIO_ACTION)),
     ("AT_MESSAGE_CREATE", Some(Intents::PUBLIC_GUILD_MESSAGES)),
-    (
-        "PUBLIC_MESSAGE_DELETE",
-        Some(Intents::PUBLIC_GUILD_MESSAGES),
-    ),
+    ("PUBLIC_MESSAGE_DELETE", Some(Intents::PUBLIC_GUILD_MESSAGES)),
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -146,8 +117,8 @@ fn every_dispatch_fixture_parses_into_its_kind() {
             continue;
         }
         let dispatch = Dispatch::from_frame(&text, ShardId::ONE).unwrap();
-        let event = TypedEvent::from_dispatch(&dispatch)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let event =
+            TypedEvent::from_dispatch(&dispatch).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(event.name(), dispatch.name(), "{}", path.display());
         assert_eq!(event.kind(), EventKind::from_name(dispatch.name()));
         seen += 1;
@@ -158,14 +129,9 @@ fn every_dispatch_fixture_parses_into_its_kind() {
 
 #[test]
 fn ready() {
-    let TypedEvent::Ready(ready) = typed("READY") else {
-        panic!("not READY")
-    };
+    let TypedEvent::Ready(ready) = typed("READY") else { panic!("not READY") };
     assert_eq!(ready.version, Some(1));
-    assert_eq!(
-        ready.session_id.as_deref(),
-        Some("082ee18c-0be3-491b-9d8b-fbd95c51673a")
-    );
+    assert_eq!(ready.session_id.as_deref(), Some("082ee18c-0be3-491b-9d8b-fbd95c51673a"));
     let user = ready.user.unwrap();
     assert_eq!(user.id.as_deref(), Some("6158788878435714165"));
     assert_eq!(user.username.as_deref(), Some("群pro测试机器人"));
@@ -177,24 +143,16 @@ fn ready() {
 fn resumed_from_the_empty_string() {
     let d = fixture("RESUMED");
     assert_eq!(d.data().get(), r#""""#);
-    assert!(matches!(
-        TypedEvent::from_dispatch(&d),
-        Ok(TypedEvent::Resumed(_))
-    ));
+    assert!(matches!(TypedEvent::from_dispatch(&d), Ok(TypedEvent::Resumed(_))));
     // An object (or anything else) is fine too.
     for data in ["{}", r#"{"x":1}"#, "null", "0"] {
-        assert!(
-            matches!(parse("RESUMED", data), Ok(TypedEvent::Resumed(_))),
-            "{data}"
-        );
+        assert!(matches!(parse("RESUMED", data), Ok(TypedEvent::Resumed(_))), "{data}");
     }
 }
 
 #[test]
 fn guild_create() {
-    let TypedEvent::GuildCreate(guild) = typed("GUILD_CREATE") else {
-        panic!()
-    };
+    let TypedEvent::GuildCreate(guild) = typed("GUILD_CREATE") else { panic!() };
     assert_eq!(guild.id.as_deref(), Some("5233096270906057162"));
     assert_eq!(guild.name.as_deref(), Some("频道名称"));
     assert_eq!(guild.description.as_deref(), Some("频道介绍"));
@@ -202,12 +160,7 @@ fn guild_create() {
     assert_eq!(guild.op_user_id.as_deref(), Some("11528069550601428493"));
     assert_eq!(guild.member_count, Some(17));
     assert_eq!(guild.max_members, Some(300));
-    assert!(
-        guild
-            .icon
-            .unwrap()
-            .ends_with("311cfc87ce394c62b7c9f0508658cf25.png")
-    );
+    assert!(guild.icon.unwrap().ends_with("311cfc87ce394c62b7c9f0508658cf25.png"));
     // 2021-10-21T11:20:18+08:00
     assert_eq!(secs(guild.joined_at.as_ref()), Some(1_634_786_418));
     assert_eq!(guild.owner, None);
@@ -215,38 +168,22 @@ fn guild_create() {
 
 #[test]
 fn at_message_create() {
-    let TypedEvent::AtMessageCreate(msg) = typed("AT_MESSAGE_CREATE") else {
-        panic!()
-    };
-    assert_eq!(
-        msg.id.as_deref(),
-        Some("08cac39bf6d0aaeccf4810bcaae7d801380248cee6f8a406")
-    );
+    let TypedEvent::AtMessageCreate(msg) = typed("AT_MESSAGE_CREATE") else { panic!() };
+    assert_eq!(msg.id.as_deref(), Some("08cac39bf6d0aaeccf4810bcaae7d801380248cee6f8a406"));
     assert_eq!(msg.channel_id.as_deref(), Some("454677820"));
     assert_eq!(msg.guild_id.as_deref(), Some("5233096270906057162"));
-    assert_eq!(
-        msg.content.as_deref(),
-        Some("<@!6158788878435714165> /天气 深圳")
-    );
+    assert_eq!(msg.content.as_deref(), Some("<@!6158788878435714165> /天气 深圳"));
     assert_eq!(msg.seq, Some(101));
     assert_eq!(msg.seq_in_channel.as_deref(), Some("101"));
     // 2024-05-20T15:14:58+08:00
     assert_eq!(secs(msg.timestamp.as_ref()), Some(1_716_189_298));
-    assert_eq!(
-        msg.timestamp.as_ref().unwrap().as_text(),
-        Some("2024-05-20T15:14:58+08:00")
-    );
+    assert_eq!(msg.timestamp.as_ref().unwrap().as_text(), Some("2024-05-20T15:14:58+08:00"));
 
     let author = msg.author.unwrap();
     assert_eq!(author.id.as_deref(), Some("11528069550601428493"));
     assert_eq!(author.username.as_deref(), Some("小明"));
     assert_eq!(author.bot, Some(false));
-    assert!(
-        author
-            .avatar
-            .unwrap()
-            .starts_with("http://thirdqq.qlogo.cn/")
-    );
+    assert!(author.avatar.unwrap().starts_with("http://thirdqq.qlogo.cn/"));
 
     let member = msg.member.unwrap();
     assert_eq!(member.nick.as_deref(), Some(""));
@@ -257,17 +194,12 @@ fn at_message_create() {
     assert_eq!(msg.mentions[0].id.as_deref(), Some("6158788878435714165"));
     assert_eq!(msg.mentions[0].bot, Some(true));
     assert!(msg.attachments.is_empty() && msg.embeds.is_empty());
-    assert_eq!(
-        (msg.ark, msg.message_reference, msg.direct_message),
-        (None, None, None)
-    );
+    assert_eq!((msg.ark, msg.message_reference, msg.direct_message), (None, None, None));
 }
 
 #[test]
 fn message_create() {
-    let TypedEvent::MessageCreate(msg) = typed("MESSAGE_CREATE") else {
-        panic!()
-    };
+    let TypedEvent::MessageCreate(msg) = typed("MESSAGE_CREATE") else { panic!() };
     assert_eq!(msg.content.as_deref(), Some("今晚八点开黑"));
     assert_eq!(msg.member.unwrap().roles, ["1", "4"]);
     assert_eq!(msg.seq, Some(102));
@@ -277,9 +209,7 @@ fn message_create() {
 
 #[test]
 fn direct_message_create() {
-    let TypedEvent::DirectMessageCreate(msg) = typed("DIRECT_MESSAGE_CREATE") else {
-        panic!()
-    };
+    let TypedEvent::DirectMessageCreate(msg) = typed("DIRECT_MESSAGE_CREATE") else { panic!() };
     assert_eq!(msg.direct_message, Some(true));
     assert_eq!(msg.guild_id.as_deref(), Some("8163871283724553234"));
     assert_eq!(msg.src_guild_id.as_deref(), Some("5233096270906057162"));
@@ -288,29 +218,18 @@ fn direct_message_create() {
     let member = msg.member.unwrap();
     assert_eq!(member.nick, None);
     assert!(member.roles.is_empty());
-    assert_eq!(
-        secs(member.joined_at.as_ref()),
-        secs(msg.timestamp.as_ref())
-    );
+    assert_eq!(secs(member.joined_at.as_ref()), secs(msg.timestamp.as_ref()));
 }
 
 #[test]
 fn c2c_message_create() {
-    let TypedEvent::C2cMessageCreate(msg) = typed("C2C_MESSAGE_CREATE") else {
-        panic!()
-    };
+    let TypedEvent::C2cMessageCreate(msg) = typed("C2C_MESSAGE_CREATE") else { panic!() };
     assert!(msg.id.as_deref().unwrap().starts_with("ROBOT1.0_kQ3"));
     assert_eq!(msg.content.as_deref(), Some("帮我查一下明天的天气"));
     let author = msg.author.unwrap();
-    assert_eq!(
-        author.user_openid.as_deref(),
-        Some("98A58ADB883A82F3EDCA2A5904B771AA")
-    );
+    assert_eq!(author.user_openid.as_deref(), Some("98A58ADB883A82F3EDCA2A5904B771AA"));
     assert_eq!(author.union_openid, author.id);
-    assert_eq!(
-        msg.message_scene.unwrap().source.as_deref(),
-        Some("default")
-    );
+    assert_eq!(msg.message_scene.unwrap().source.as_deref(), Some("default"));
     assert_eq!(msg.message_type, Some(0));
     // 2025-05-14T21:29:29+08:00
     assert_eq!(secs(msg.timestamp.as_ref()), Some(1_747_229_369));
@@ -318,20 +237,12 @@ fn c2c_message_create() {
 
 #[test]
 fn group_at_message_create() {
-    let TypedEvent::GroupAtMessageCreate(msg) = typed("GROUP_AT_MESSAGE_CREATE") else {
-        panic!()
-    };
+    let TypedEvent::GroupAtMessageCreate(msg) = typed("GROUP_AT_MESSAGE_CREATE") else { panic!() };
     assert_eq!(msg.content.as_deref(), Some(" /签到"));
-    assert_eq!(
-        msg.group_openid.as_deref(),
-        Some("CFFDCCFEE6E05C2B55A6579820565387")
-    );
+    assert_eq!(msg.group_openid.as_deref(), Some("CFFDCCFEE6E05C2B55A6579820565387"));
     assert_eq!(msg.group_id, msg.group_openid);
     let author = msg.author.unwrap();
-    assert_eq!(
-        author.member_openid.as_deref(),
-        Some("E76A336E66207703B5EDEFD5B99AF7BE")
-    );
+    assert_eq!(author.member_openid.as_deref(), Some("E76A336E66207703B5EDEFD5B99AF7BE"));
     assert_eq!((author.bot, author.member_role), (None, None));
     assert!(msg.mentions.is_empty());
     assert_eq!(secs(msg.timestamp.as_ref()), Some(1_757_344_414));
@@ -339,9 +250,7 @@ fn group_at_message_create() {
 
 #[test]
 fn guild_member_add() {
-    let TypedEvent::GuildMemberAdd(member) = typed("GUILD_MEMBER_ADD") else {
-        panic!()
-    };
+    let TypedEvent::GuildMemberAdd(member) = typed("GUILD_MEMBER_ADD") else { panic!() };
     assert_eq!(member.guild_id.as_deref(), Some("5233096270906057162"));
     assert_eq!(member.op_user_id.as_deref(), Some("11528069550601428493"));
     assert_eq!(member.roles, ["1"]);
@@ -354,16 +263,11 @@ fn guild_member_add() {
 
 #[test]
 fn message_reaction_add_with_string_target_type() {
-    let TypedEvent::MessageReactionAdd(reaction) = typed("MESSAGE_REACTION_ADD") else {
-        panic!()
-    };
+    let TypedEvent::MessageReactionAdd(reaction) = typed("MESSAGE_REACTION_ADD") else { panic!() };
     assert_eq!(reaction.user_id.as_deref(), Some("11528069550601428493"));
     assert_eq!(reaction.channel_id.as_deref(), Some("454677820"));
     let target = reaction.target.unwrap();
-    assert_eq!(
-        target.id.as_deref(),
-        Some("08cac39bf6d0aaeccf4810bcaae7d801380248cee6f8a406")
-    );
+    assert_eq!(target.id.as_deref(), Some("08cac39bf6d0aaeccf4810bcaae7d801380248cee6f8a406"));
     assert_eq!(target.kind, Some(ReactionTargetType::Message));
     let emoji = reaction.emoji.unwrap();
     assert_eq!((emoji.id.as_deref(), emoji.kind), (Some("89"), Some(1)));
@@ -371,23 +275,12 @@ fn message_reaction_add_with_string_target_type() {
 
 #[test]
 fn interaction_create() {
-    let TypedEvent::InteractionCreate(it) = typed("INTERACTION_CREATE") else {
-        panic!()
-    };
-    assert_eq!(
-        it.id.as_deref(),
-        Some("30540ff7-9d8f-4737-83f1-e116ce6afa8b")
-    );
-    assert_eq!(
-        (it.kind, it.chat_type, it.version),
-        (Some(11), Some(1), Some(1))
-    );
+    let TypedEvent::InteractionCreate(it) = typed("INTERACTION_CREATE") else { panic!() };
+    assert_eq!(it.id.as_deref(), Some("30540ff7-9d8f-4737-83f1-e116ce6afa8b"));
+    assert_eq!((it.kind, it.chat_type, it.version), (Some(11), Some(1), Some(1)));
     assert_eq!(it.scene.as_deref(), Some("group"));
     assert_eq!(it.application_id.as_deref(), Some("102012345"));
-    assert_eq!(
-        it.group_member_openid.as_deref(),
-        Some("E76A336E66207703B5EDEFD5B99AF7BE")
-    );
+    assert_eq!(it.group_member_openid.as_deref(), Some("E76A336E66207703B5EDEFD5B99AF7BE"));
     let data = it.data.unwrap();
     assert_eq!(data.kind, Some(11));
     let resolved = data.resolved.unwrap();
@@ -399,17 +292,9 @@ fn interaction_create() {
 
 #[test]
 fn group_add_robot_with_unix_timestamp() {
-    let TypedEvent::GroupAddRobot(ev) = typed("GROUP_ADD_ROBOT") else {
-        panic!()
-    };
-    assert_eq!(
-        ev.group_openid.as_deref(),
-        Some("CFFDCCFEE6E05C2B55A6579820565387")
-    );
-    assert_eq!(
-        ev.op_member_openid.as_deref(),
-        Some("E76A336E66207703B5EDEFD5B99AF7BE")
-    );
+    let TypedEvent::GroupAddRobot(ev) = typed("GROUP_ADD_ROBOT") else { panic!() };
+    assert_eq!(ev.group_openid.as_deref(), Some("CFFDCCFEE6E05C2B55A6579820565387"));
+    assert_eq!(ev.op_member_openid.as_deref(), Some("E76A336E66207703B5EDEFD5B99AF7BE"));
     assert_eq!(ev.timestamp, Some(Timestamp::Unix(1_699_240_248)));
 }
 
@@ -417,14 +302,8 @@ fn group_add_robot_with_unix_timestamp() {
 fn unknown_future_event() {
     let d = fixture("UNKNOWN_FUTURE_EVENT");
     let event = TypedEvent::from_dispatch(&d).unwrap();
-    assert_eq!(
-        event,
-        TypedEvent::Unknown("FUTURE_EXAMPLE_EVENT_CREATE".into())
-    );
-    assert_eq!(
-        event.kind(),
-        EventKind::Unknown("FUTURE_EXAMPLE_EVENT_CREATE".into())
-    );
+    assert_eq!(event, TypedEvent::Unknown("FUTURE_EXAMPLE_EVENT_CREATE".into()));
+    assert_eq!(event.kind(), EventKind::Unknown("FUTURE_EXAMPLE_EVENT_CREATE".into()));
     assert_eq!(event.kind().intent(), None);
     // The data is still in the dispatch.
     assert!(d.data().get().contains("\"ratio\": 0.75"));
@@ -469,13 +348,7 @@ fn every_kind_round_trips_its_name() {
 
 #[test]
 fn unknown_names() {
-    for name in [
-        "FUTURE_EVENT",
-        "at_message_create",
-        "",
-        " READY",
-        "THREAD_CREATE",
-    ] {
+    for name in ["FUTURE_EVENT", "at_message_create", "", " READY", "THREAD_CREATE"] {
         let kind = EventKind::from_name(name);
         assert_eq!(kind, EventKind::Unknown(name.into()));
         assert_eq!(kind.as_str(), name);
@@ -499,10 +372,7 @@ fn coverage_of_handled_kinds() {
     let intents = Intents::non_privileged() | Intents::INTERACTION;
     assert_eq!(
         intents.uncovered(&handled),
-        [
-            EventKind::GroupAtMessageCreate,
-            EventKind::from_name("SOMETHING_NEW")
-        ]
+        [EventKind::GroupAtMessageCreate, EventKind::from_name("SOMETHING_NEW")]
     );
     assert_eq!(
         Intents::for_events(&handled),
@@ -511,11 +381,7 @@ fn coverage_of_handled_kinds() {
             | Intents::INTERACTION
             | Intents::GUILD_MEMBERS
     );
-    assert!(
-        Intents::empty()
-            .uncovered(&[EventKind::Ready, EventKind::Resumed])
-            .is_empty()
-    );
+    assert!(Intents::empty().uncovered(&[EventKind::Ready, EventKind::Resumed]).is_empty());
     assert_eq!(Intents::for_events(EventKind::ALL), Intents::all());
 }
 
@@ -534,19 +400,12 @@ fn every_kind_accepts_an_empty_object() {
 fn unknown_fields_are_ignored() {
     let data = r#"{"id":"1","content":"hi","brand_new":{"nested":[1,2,3]},"another":null,
         "author":{"id":"2","future_flag":true},"member":{"roles":["1"],"extra":7}}"#;
-    let TypedEvent::AtMessageCreate(msg) = parse("AT_MESSAGE_CREATE", data).unwrap() else {
-        panic!()
-    };
+    let TypedEvent::AtMessageCreate(msg) = parse("AT_MESSAGE_CREATE", data).unwrap() else { panic!() };
     assert_eq!(msg.content.as_deref(), Some("hi"));
     assert_eq!(msg.author.unwrap().id.as_deref(), Some("2"));
 
     // Every fixture still parses to the same model with extra fields everywhere.
-    for name in [
-        "GUILD_CREATE",
-        "INTERACTION_CREATE",
-        "C2C_MESSAGE_CREATE",
-        "READY",
-    ] {
+    for name in ["GUILD_CREATE", "INTERACTION_CREATE", "C2C_MESSAGE_CREATE", "READY"] {
         let d = fixture(name);
         let mut value: Value = serde_json::from_str(d.data().get()).unwrap();
         value["zz_unknown"] = serde_json::json!({"a": [1, "b", null]});
@@ -559,13 +418,8 @@ fn unknown_fields_are_ignored() {
 fn nulls_read_as_absent() {
     let data = r#"{"id":null,"content":null,"timestamp":null,"author":null,"mentions":null,
         "attachments":null,"embeds":null,"ark":null,"seq":null,"member":{"roles":null}}"#;
-    let TypedEvent::MessageCreate(msg) = parse("MESSAGE_CREATE", data).unwrap() else {
-        panic!()
-    };
-    assert_eq!(
-        (msg.id, msg.content, msg.timestamp, msg.seq),
-        (None, None, None, None)
-    );
+    let TypedEvent::MessageCreate(msg) = parse("MESSAGE_CREATE", data).unwrap() else { panic!() };
+    assert_eq!((msg.id, msg.content, msg.timestamp, msg.seq), (None, None, None, None));
     assert!(msg.mentions.is_empty() && msg.attachments.is_empty() && msg.embeds.is_empty());
     assert!(msg.member.unwrap().roles.is_empty());
 }
@@ -575,8 +429,7 @@ fn ids_and_counts_accept_numbers_and_strings() {
     // QQ's own forum audit example sends author_id as a number.
     let data = r#"{"task_id":"t1","guild_id":5233096270906057162,"author_id":144115218182563108,
         "type":"1","result":0,"err_msg":"","date_time":"2021-12-20T19:00:00+08:00"}"#;
-    let TypedEvent::ForumPublishAuditResult(audit) =
-        parse("FORUM_PUBLISH_AUDIT_RESULT", data).unwrap()
+    let TypedEvent::ForumPublishAuditResult(audit) = parse("FORUM_PUBLISH_AUDIT_RESULT", data).unwrap()
     else {
         panic!()
     };
@@ -586,19 +439,13 @@ fn ids_and_counts_accept_numbers_and_strings() {
 
     // Ids beyond i64 survive as text, in either form.
     let data = r#"{"id":11528069550601428493,"member_count":"17","max_members":300.0,"owner":1}"#;
-    let TypedEvent::GuildUpdate(guild) = parse("GUILD_UPDATE", data).unwrap() else {
-        panic!()
-    };
+    let TypedEvent::GuildUpdate(guild) = parse("GUILD_UPDATE", data).unwrap() else { panic!() };
     assert_eq!(guild.id.as_deref(), Some("11528069550601428493"));
-    assert_eq!(
-        (guild.member_count, guild.max_members),
-        (Some(17), Some(300))
-    );
+    assert_eq!((guild.member_count, guild.max_members), (Some(17), Some(300)));
     assert_eq!(guild.owner, Some(true));
 
     // Role ids as numbers.
-    let TypedEvent::GuildMemberUpdate(m) =
-        parse("GUILD_MEMBER_UPDATE", r#"{"roles":[1,"4",null]}"#).unwrap()
+    let TypedEvent::GuildMemberUpdate(m) = parse("GUILD_MEMBER_UPDATE", r#"{"roles":[1,"4",null]}"#).unwrap()
     else {
         panic!()
     };
@@ -607,14 +454,9 @@ fn ids_and_counts_accept_numbers_and_strings() {
     // Attachments with numeric-string sizes (seen on group/C2C files).
     let data = r#"{"attachments":[{"content_type":"image/png","size":"2048","width":"10",
         "height":20,"url":"https://x/y.png","filename":"y.png"}]}"#;
-    let TypedEvent::C2cMessageCreate(msg) = parse("C2C_MESSAGE_CREATE", data).unwrap() else {
-        panic!()
-    };
+    let TypedEvent::C2cMessageCreate(msg) = parse("C2C_MESSAGE_CREATE", data).unwrap() else { panic!() };
     let a = &msg.attachments[0];
-    assert_eq!(
-        (a.size, a.width, a.height),
-        (Some(2048), Some(10), Some(20))
-    );
+    assert_eq!((a.size, a.width, a.height), (Some(2048), Some(10), Some(20)));
     assert_eq!(a.content_type.as_deref(), Some("image/png"));
 }
 
@@ -627,22 +469,15 @@ fn reaction_target_type_in_every_form() {
         ("3", ReactionTargetType::Reply),
         (r#""ReactionTargetType_MSG""#, ReactionTargetType::Message),
         (r#""ReactionTargetType_FEED""#, ReactionTargetType::Post),
-        (
-            r#""ReactionTargetType_COMMNENT""#,
-            ReactionTargetType::Comment,
-        ),
+        (r#""ReactionTargetType_COMMNENT""#, ReactionTargetType::Comment),
         (r#""ReactionTargetType_REPLY""#, ReactionTargetType::Reply),
         (r#""2""#, ReactionTargetType::Comment),
         ("9", ReactionTargetType::Other("9".into())),
-        (
-            r#""ReactionTargetType_NEW""#,
-            ReactionTargetType::Other("ReactionTargetType_NEW".into()),
-        ),
+        (r#""ReactionTargetType_NEW""#, ReactionTargetType::Other("ReactionTargetType_NEW".into())),
     ];
     for (json, want) in cases {
         let data = format!(r#"{{"target":{{"id":"x","type":{json}}}}}"#);
-        let TypedEvent::MessageReactionRemove(r) = parse("MESSAGE_REACTION_REMOVE", &data).unwrap()
-        else {
+        let TypedEvent::MessageReactionRemove(r) = parse("MESSAGE_REACTION_REMOVE", &data).unwrap() else {
             panic!()
         };
         assert_eq!(r.target.unwrap().kind, Some(want), "{json}");
@@ -660,12 +495,7 @@ fn timestamps_in_every_form() {
         (r#""not a time""#, None),
     ];
     for (json, want) in cases {
-        for name in [
-            "GROUP_DEL_ROBOT",
-            "FRIEND_ADD",
-            "GROUP_MEMBER_ADD",
-            "ENTER_AIO",
-        ] {
+        for name in ["GROUP_DEL_ROBOT", "FRIEND_ADD", "GROUP_MEMBER_ADD", "ENTER_AIO"] {
             let data = format!(r#"{{"timestamp":{json}}}"#);
             let event = parse(name, &data).unwrap_or_else(|e| panic!("{name} {json}: {e}"));
             let ts = match event {
@@ -679,11 +509,9 @@ fn timestamps_in_every_form() {
         }
     }
     // Guild messages with a Unix timestamp are read too.
-    let TypedEvent::MessageCreate(msg) = parse(
-        "MESSAGE_CREATE",
-        r#"{"timestamp":1716189298,"edited_timestamp":""}"#,
-    )
-    .unwrap() else {
+    let TypedEvent::MessageCreate(msg) =
+        parse("MESSAGE_CREATE", r#"{"timestamp":1716189298,"edited_timestamp":""}"#).unwrap()
+    else {
         panic!()
     };
     assert_eq!(secs(msg.timestamp.as_ref()), Some(1_716_189_298));
@@ -713,26 +541,20 @@ fn models_without_fixtures() {
     };
     let info = thread.thread_info.unwrap();
     assert_eq!(info.title.as_deref(), Some(r#"{"paragraphs":[]}"#));
-    assert_eq!(
-        info.content.as_deref(),
-        Some(r#"{"paragraphs":[{"elems":[]}]}"#)
-    );
+    assert_eq!(info.content.as_deref(), Some(r#"{"paragraphs":[{"elems":[]}]}"#));
     assert_eq!(secs(info.date_time.as_ref()), Some(1_641_783_600));
 
-    let TypedEvent::ForumReplyDelete(reply) = parse(
-        "FORUM_REPLY_DELETE",
-        r#"{"reply_info":{"thread_id":"B_1","post_id":"c_2","reply_id":"r_3"}}"#,
-    )
-    .unwrap() else {
+    let TypedEvent::ForumReplyDelete(reply) =
+        parse("FORUM_REPLY_DELETE", r#"{"reply_info":{"thread_id":"B_1","post_id":"c_2","reply_id":"r_3"}}"#)
+            .unwrap()
+    else {
         panic!()
     };
     assert_eq!(reply.reply_info.unwrap().reply_id.as_deref(), Some("r_3"));
 
-    let TypedEvent::OpenForumPostCreate(open) = parse(
-        "OPEN_FORUM_POST_CREATE",
-        r#"{"guild_id":"1","channel_id":"2","author_id":"3"}"#,
-    )
-    .unwrap() else {
+    let TypedEvent::OpenForumPostCreate(open) =
+        parse("OPEN_FORUM_POST_CREATE", r#"{"guild_id":"1","channel_id":"2","author_id":"3"}"#).unwrap()
+    else {
         panic!()
     };
     assert_eq!(open.author_id.as_deref(), Some("3"));
@@ -746,11 +568,9 @@ fn models_without_fixtures() {
     };
     assert_eq!(m.channel_type, Some(5));
 
-    let TypedEvent::AudioStart(a) = parse(
-        "AUDIO_START",
-        r#"{"audio_url":"https://a/b.mp3","text":"song"}"#,
-    )
-    .unwrap() else {
+    let TypedEvent::AudioStart(a) =
+        parse("AUDIO_START", r#"{"audio_url":"https://a/b.mp3","text":"song"}"#).unwrap()
+    else {
         panic!()
     };
     assert_eq!(a.text.as_deref(), Some("song"));
@@ -774,16 +594,11 @@ fn models_without_fixtures() {
     };
     assert_eq!(sub.result[0].template_id.as_deref(), Some("1001"));
     assert_eq!(sub.result[0].op, Some(1));
-    assert_eq!(
-        secs(sub.result[0].subscribe_ts.as_ref()),
-        Some(1_700_000_000)
-    );
+    assert_eq!(secs(sub.result[0].subscribe_ts.as_ref()), Some(1_700_000_000));
 
-    let TypedEvent::ChannelCreate(ch) = parse(
-        "CHANNEL_CREATE",
-        r#"{"id":"9","type":10007,"name":"论坛","op_user_id":"1"}"#,
-    )
-    .unwrap() else {
+    let TypedEvent::ChannelCreate(ch) =
+        parse("CHANNEL_CREATE", r#"{"id":"9","type":10007,"name":"论坛","op_user_id":"1"}"#).unwrap()
+    else {
         panic!()
     };
     assert_eq!((ch.kind, ch.name.as_deref()), (Some(10007), Some("论坛")));
@@ -806,9 +621,7 @@ fn models_without_fixtures() {
 fn a_bad_model_keeps_the_raw_event() {
     let d = dispatch("GUILD_CREATE", r#""""#);
     let err = TypedEvent::from_dispatch(&d).unwrap_err();
-    let ModelError::Data { event, message } = &err else {
-        panic!()
-    };
+    let ModelError::Data { event, message } = &err else { panic!() };
     assert_eq!(event, &EventKind::GuildCreate);
     assert_eq!(err.event(), &EventKind::GuildCreate);
     assert!(message.contains("invalid type"), "{message}");
@@ -863,9 +676,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
         ".{0,12}".prop_map(Value::String),
         prop_oneof![
             Just("2024-05-20T15:14:58+08:00"),

@@ -6,8 +6,8 @@ use core::time::Duration;
 
 use proptest::prelude::*;
 use qqgw_proto::{
-    AccessToken, CloseCode, CloseFrame, Config, Event, GatewayMachine, Input, Instant, Intents, Output, State,
-    TokenError,
+    AccessToken, CloseCode, CloseFrame, Config, Event, GatewayMachine, Input, Instant, Intents, Output,
+    State, TokenError,
 };
 
 #[derive(Debug, Clone)]
@@ -34,9 +34,8 @@ fn frame() -> impl Strategy<Value = String> {
             r#"{{"op":0,"s":{s},"t":"READY","d":{{"session_id":"s{n}","user":{{"id":"1"}}}}}}"#
         )),
         (0u64..50).prop_map(|s| format!(r#"{{"op":0,"s":{s},"t":"RESUMED","d":""}}"#)),
-        (0u64..50, 0u64..20, "[A-Z_]{1,12}").prop_map(|(s, id, t)| format!(
-            r#"{{"op":0,"s":{s},"t":"{t}","id":"{t}:{id}","d":{{"x":1}}}}"#
-        )),
+        (0u64..50, 0u64..20, "[A-Z_]{1,12}")
+            .prop_map(|(s, id, t)| format!(r#"{{"op":0,"s":{s},"t":"{t}","id":"{t}:{id}","d":{{"x":1}}}}"#)),
         "[a-z{}\\[\\]\":,0-9 ]{0,40}",
         (any::<u64>(), proptest::option::of(any::<i64>())).prop_map(|(op, s)| match s {
             Some(s) => format!(r#"{{"op":{op},"s":{s},"d":{{}}}}"#),
@@ -147,9 +146,10 @@ fn run(steps: &[Step], seed: u64) -> Result<(), TestCaseError> {
             }
             Step::Connected => m.handle_input(now, Input::Connected),
             Step::ConnectFailed => m.handle_input(now, Input::ConnectFailed),
-            Step::Token { valid_secs } => {
-                m.handle_input(now, Input::Token(AccessToken::new("t", now + Duration::from_secs(*valid_secs))))
-            }
+            Step::Token { valid_secs } => m.handle_input(
+                now,
+                Input::Token(AccessToken::new("t", now + Duration::from_secs(*valid_secs))),
+            ),
             Step::TokenFailed { rejected } => m.handle_input(
                 now,
                 Input::TokenFailed(if *rejected {
@@ -175,7 +175,10 @@ fn run(steps: &[Step], seed: u64) -> Result<(), TestCaseError> {
         };
         if result.is_err() {
             // Refused input changes nothing: nothing new to drain.
-            prop_assert!(matches!(m.poll_output(), Output::Sleep(_)), "{step:?} was refused but produced output");
+            prop_assert!(
+                matches!(m.poll_output(), Output::Sleep(_)),
+                "{step:?} was refused but produced output"
+            );
             continue;
         }
         drain(&mut m, &mut seen)?;

@@ -86,15 +86,11 @@ where
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        T::try_from(v)
-            .map(Some)
-            .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+        T::try_from(v).map(Some).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        T::try_from(v)
-            .map(Some)
-            .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+        T::try_from(v).map(Some).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
@@ -103,11 +99,7 @@ where
         let whole = v as i64;
         #[allow(clippy::cast_precision_loss)]
         let exact = v.is_finite() && whole as f64 == v;
-        if exact {
-            self.visit_i64(whole)
-        } else {
-            Err(E::invalid_value(de::Unexpected::Float(v), &self))
-        }
+        if exact { self.visit_i64(whole) } else { Err(E::invalid_value(de::Unexpected::Float(v), &self)) }
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
@@ -115,9 +107,7 @@ where
         if v.is_empty() {
             return Ok(None);
         }
-        v.parse()
-            .map(Some)
-            .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+        v.parse().map(Some).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
     }
 
     fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
@@ -201,11 +191,7 @@ where
 /// A list of text values (ids, role ids), each a string or a number; `null` is empty.
 pub(crate) fn text_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let items: Option<Vec<TextItem>> = Option::deserialize(d)?;
-    Ok(items
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|item| item.0)
-        .collect())
+    Ok(items.unwrap_or_default().into_iter().filter_map(|item| item.0).collect())
 }
 
 struct TextItem(Option<String>);

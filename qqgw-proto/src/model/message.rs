@@ -337,10 +337,8 @@ impl Visitor<'_> for TargetTypeVisitor {
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(i64::try_from(v).map_or_else(
-            |_| ReactionTargetType::Other(v.to_string()),
-            ReactionTargetType::from_code,
-        ))
+        Ok(i64::try_from(v)
+            .map_or_else(|_| ReactionTargetType::Other(v.to_string()), ReactionTargetType::from_code))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {

@@ -68,12 +68,10 @@ mod session;
 mod timestamp;
 
 pub use audio::{AudioAction, AudioLiveMember};
-pub use forum::{
-    ForumAuditResult, OpenForumEvent, Post, PostInfo, Reply, ReplyInfo, Thread, ThreadInfo,
-};
+pub use forum::{ForumAuditResult, OpenForumEvent, Post, PostInfo, Reply, ReplyInfo, Thread, ThreadInfo};
 pub use group::{
-    C2cAuthor, C2cMessage, EnterAio, FriendEvent, GroupAuthor, GroupMemberEvent, GroupMention,
-    GroupMessage, GroupRobotEvent, MessageScene, SubscribeMessageStatus, SubscribeTemplateResult,
+    C2cAuthor, C2cMessage, EnterAio, FriendEvent, GroupAuthor, GroupMemberEvent, GroupMention, GroupMessage,
+    GroupRobotEvent, MessageScene, SubscribeMessageStatus, SubscribeTemplateResult,
 };
 pub use guild::{Channel, Guild, Member, User};
 pub use interaction::{Interaction, InteractionData, InteractionResolved};
@@ -298,10 +296,7 @@ events! {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(data: &str, event: EventKind) -> Result<T, ModelError> {
-    serde_json::from_str(data).map_err(|error| ModelError::Data {
-        event,
-        message: error.to_string(),
-    })
+    serde_json::from_str(data).map_err(|error| ModelError::Data { event, message: error.to_string() })
 }
 
 impl EventKind {
@@ -366,10 +361,7 @@ impl Intents {
     /// them all.
     #[must_use]
     pub fn for_events<'a>(kinds: impl IntoIterator<Item = &'a EventKind>) -> Intents {
-        kinds
-            .into_iter()
-            .filter_map(EventKind::intent)
-            .fold(Intents::empty(), Intents::union)
+        kinds.into_iter().filter_map(EventKind::intent).fold(Intents::empty(), Intents::union)
     }
 
     /// The events among `kinds` that these intents do not deliver, in the order given.
@@ -379,11 +371,7 @@ impl Intents {
     /// handlers that can never fire.
     #[must_use]
     pub fn uncovered<'a>(self, kinds: impl IntoIterator<Item = &'a EventKind>) -> Vec<EventKind> {
-        kinds
-            .into_iter()
-            .filter(|kind| !kind.is_covered_by(self))
-            .cloned()
-            .collect()
+        kinds.into_iter().filter(|kind| !kind.is_covered_by(self)).cloned().collect()
     }
 }
 
