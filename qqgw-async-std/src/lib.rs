@@ -1,1 +1,7 @@
-//! x
+//! The async-std runtime adapter of qqgw (in development).
+//!
+//! This crate will drive [`qqgw_proto::GatewayMachine`] on async-std. Until its adapter lands
+//! it only re-exports the protocol core.
+#![forbid(unsafe_code)]
+
+pub use qqgw_proto as proto;
