@@ -165,7 +165,7 @@ pub fn parse_token_response(body: &[u8], now: Instant) -> Result<AccessToken, To
         message: Option<String>,
         #[serde(default)]
         access_token: Option<String>,
-        #[serde(default, deserialize_with = "number_or_string")]
+        #[serde(default, deserialize_with = "crate::model::de::num")]
         expires_in: Option<u64>,
     }
     let answer: Answer = serde_json::from_slice(body).map_err(|e| {
@@ -181,24 +181,6 @@ pub fn parse_token_response(body: &[u8], now: Instant) -> Result<AccessToken, To
         }
         _ => Err(TokenError::Unavailable("token answer without access_token or expires_in".into())),
     }
-}
-
-/// An unsigned integer sent as a JSON number or as a string of digits.
-pub(crate) fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Either<'a> {
-        N(u64),
-        S(&'a str),
-        F(f64),
-    }
-    Ok(match Option::<Either<'_>>::deserialize(d)? {
-        Some(Either::N(n)) => Some(n),
-        Some(Either::S(s)) => s.trim().parse().ok(),
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        Some(Either::F(f)) if f.is_finite() && f >= 0.0 => Some(f as u64),
-        _ => None,
-    })
 }
 
 #[cfg(test)]

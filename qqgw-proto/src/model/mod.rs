@@ -58,7 +58,7 @@ use std::str::FromStr;
 use crate::{Dispatch, Intents};
 
 mod audio;
-mod de;
+pub(crate) mod de;
 mod forum;
 mod group;
 mod guild;
