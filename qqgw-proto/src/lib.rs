@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod api;
 mod backoff;
 mod close;
 mod config;
@@ -22,6 +23,9 @@ pub mod testing;
 mod time;
 mod token;
 
+pub use api::{
+    API_BASE, API_BASE_2026, ApiError, GATEWAY_BOT_PATH, GatewayInfo, SANDBOX_API_BASE, TOKEN_PATH, TOKEN_URL,
+};
 pub use backoff::Backoff;
 pub use close::{CloseAction, CloseCode, CloseFrame};
 pub use config::{Config, ConfigBuilder};

@@ -102,11 +102,12 @@ macro_rules! intent_doc {
     };
 }
 
-/// The one table of events. Each row: `NAME => Variant(Model), INTENT, "what it is";`.
+/// Builds the event types from the rows of [`event_table!`]:
+/// `NAME => Variant(Model) method, INTENT, "what it is";`.
 /// It generates [`EventKind`] (with its name and intent mappings) and [`TypedEvent`]
 /// (with the parse from a dispatch). Nothing else lists event names.
 macro_rules! events {
-    ($( $name:ident => $variant:ident($model:ty), $intent:ident, $doc:literal; )*) => {
+    ($( $name:ident => $variant:ident($model:ident) $method:ident, $intent:ident, $doc:literal; )*) => {
         /// The kind of a dispatched event: one variant per event name QQ documents, and
         /// [`Unknown`](Self::Unknown) for any other name.
         ///
@@ -219,81 +220,116 @@ macro_rules! events {
     };
 }
 
-events! {
-    READY => Ready(Ready), none, "the session is established.";
-    RESUMED => Resumed(Resumed), none, "a RESUME succeeded and missed events were replayed.";
+/// The one table of events, handed to a macro of yours.
+///
+/// `event_table!(my_macro)` expands to `my_macro! { ROWS }`, one row per event name QQ
+/// documents:
+///
+/// ```text
+/// NAME => Variant(Model) method, INTENT, "what it is";
+/// ```
+///
+/// where `Model` is a type of [`qqgw_proto::model`](crate::model) (bring them into scope
+/// where `my_macro` expands), `method` is the lowercase event name, and `INTENT` is the
+/// name of an [`Intents`](crate::Intents) constant or `none`. This crate builds
+/// [`EventKind`] and [`TypedEvent`] from it; runtime adapters build their
+/// per-event handler callbacks from it, so that no event can be missed.
+///
+/// # Examples
+///
+/// ```
+/// macro_rules! names {
+///     ($( $name:ident => $variant:ident($model:ident) $method:ident, $intent:ident, $doc:literal; )*) => {
+///         [$(stringify!($method)),*]
+///     };
+/// }
+/// let methods = qqgw_proto::event_table!(names);
+/// assert!(methods.contains(&"group_at_message_create"));
+/// assert_eq!(methods.len(), qqgw_proto::model::EventKind::ALL.len());
+/// ```
+#[macro_export]
+macro_rules! event_table {
+    ($callback:ident) => {
+        $callback! {
+            READY => Ready(Ready) ready, none, "the session is established.";
+            RESUMED => Resumed(Resumed) resumed, none, "a RESUME succeeded and missed events were replayed.";
 
-    GUILD_CREATE => GuildCreate(Guild), GUILDS, "the bot joined a guild.";
-    GUILD_UPDATE => GuildUpdate(Guild), GUILDS, "a guild changed.";
-    GUILD_DELETE => GuildDelete(Guild), GUILDS, "the bot left or was removed from a guild.";
-    CHANNEL_CREATE => ChannelCreate(Channel), GUILDS, "a channel was created.";
-    CHANNEL_UPDATE => ChannelUpdate(Channel), GUILDS, "a channel changed.";
-    CHANNEL_DELETE => ChannelDelete(Channel), GUILDS, "a channel was deleted.";
+            GUILD_CREATE => GuildCreate(Guild) guild_create, GUILDS, "the bot joined a guild.";
+            GUILD_UPDATE => GuildUpdate(Guild) guild_update, GUILDS, "a guild changed.";
+            GUILD_DELETE => GuildDelete(Guild) guild_delete, GUILDS, "the bot left or was removed from a guild.";
+            CHANNEL_CREATE => ChannelCreate(Channel) channel_create, GUILDS, "a channel was created.";
+            CHANNEL_UPDATE => ChannelUpdate(Channel) channel_update, GUILDS, "a channel changed.";
+            CHANNEL_DELETE => ChannelDelete(Channel) channel_delete, GUILDS, "a channel was deleted.";
 
-    GUILD_MEMBER_ADD => GuildMemberAdd(Member), GUILD_MEMBERS, "a user joined a guild.";
-    GUILD_MEMBER_UPDATE => GuildMemberUpdate(Member), GUILD_MEMBERS, "a member changed.";
-    GUILD_MEMBER_REMOVE => GuildMemberRemove(Member), GUILD_MEMBERS, "a member left a guild.";
+            GUILD_MEMBER_ADD => GuildMemberAdd(Member) guild_member_add, GUILD_MEMBERS, "a user joined a guild.";
+            GUILD_MEMBER_UPDATE => GuildMemberUpdate(Member) guild_member_update, GUILD_MEMBERS, "a member changed.";
+            GUILD_MEMBER_REMOVE => GuildMemberRemove(Member) guild_member_remove, GUILD_MEMBERS, "a member left a guild.";
 
-    MESSAGE_CREATE => MessageCreate(Message), GUILD_MESSAGES, "any message in a guild channel (private-domain bots).";
-    MESSAGE_DELETE => MessageDelete(MessageDelete), GUILD_MESSAGES, "a guild message was deleted (private-domain bots).";
+            MESSAGE_CREATE => MessageCreate(Message) message_create, GUILD_MESSAGES, "any message in a guild channel (private-domain bots).";
+            MESSAGE_DELETE => MessageDelete(MessageDelete) message_delete, GUILD_MESSAGES, "a guild message was deleted (private-domain bots).";
 
-    MESSAGE_REACTION_ADD => MessageReactionAdd(Reaction), GUILD_MESSAGE_REACTIONS, "a reaction was added.";
-    MESSAGE_REACTION_REMOVE => MessageReactionRemove(Reaction), GUILD_MESSAGE_REACTIONS, "a reaction was removed.";
+            MESSAGE_REACTION_ADD => MessageReactionAdd(Reaction) message_reaction_add, GUILD_MESSAGE_REACTIONS, "a reaction was added.";
+            MESSAGE_REACTION_REMOVE => MessageReactionRemove(Reaction) message_reaction_remove, GUILD_MESSAGE_REACTIONS, "a reaction was removed.";
 
-    DIRECT_MESSAGE_CREATE => DirectMessageCreate(Message), DIRECT_MESSAGE, "a direct message in a guild context.";
-    DIRECT_MESSAGE_DELETE => DirectMessageDelete(MessageDelete), DIRECT_MESSAGE, "a direct message was deleted.";
+            DIRECT_MESSAGE_CREATE => DirectMessageCreate(Message) direct_message_create, DIRECT_MESSAGE, "a direct message in a guild context.";
+            DIRECT_MESSAGE_DELETE => DirectMessageDelete(MessageDelete) direct_message_delete, DIRECT_MESSAGE, "a direct message was deleted.";
 
-    OPEN_FORUM_THREAD_CREATE => OpenForumThreadCreate(OpenForumEvent), OPEN_FORUMS_EVENT, "a thread was created in a public-domain forum.";
-    OPEN_FORUM_THREAD_UPDATE => OpenForumThreadUpdate(OpenForumEvent), OPEN_FORUMS_EVENT, "a thread was edited in a public-domain forum.";
-    OPEN_FORUM_THREAD_DELETE => OpenForumThreadDelete(OpenForumEvent), OPEN_FORUMS_EVENT, "a thread was deleted in a public-domain forum.";
-    OPEN_FORUM_POST_CREATE => OpenForumPostCreate(OpenForumEvent), OPEN_FORUMS_EVENT, "a post was made in a public-domain forum.";
-    OPEN_FORUM_POST_DELETE => OpenForumPostDelete(OpenForumEvent), OPEN_FORUMS_EVENT, "a post was deleted in a public-domain forum.";
-    OPEN_FORUM_REPLY_CREATE => OpenForumReplyCreate(OpenForumEvent), OPEN_FORUMS_EVENT, "a reply was made in a public-domain forum.";
-    OPEN_FORUM_REPLY_DELETE => OpenForumReplyDelete(OpenForumEvent), OPEN_FORUMS_EVENT, "a reply was deleted in a public-domain forum.";
+            OPEN_FORUM_THREAD_CREATE => OpenForumThreadCreate(OpenForumEvent) open_forum_thread_create, OPEN_FORUMS_EVENT, "a thread was created in a public-domain forum.";
+            OPEN_FORUM_THREAD_UPDATE => OpenForumThreadUpdate(OpenForumEvent) open_forum_thread_update, OPEN_FORUMS_EVENT, "a thread was edited in a public-domain forum.";
+            OPEN_FORUM_THREAD_DELETE => OpenForumThreadDelete(OpenForumEvent) open_forum_thread_delete, OPEN_FORUMS_EVENT, "a thread was deleted in a public-domain forum.";
+            OPEN_FORUM_POST_CREATE => OpenForumPostCreate(OpenForumEvent) open_forum_post_create, OPEN_FORUMS_EVENT, "a post was made in a public-domain forum.";
+            OPEN_FORUM_POST_DELETE => OpenForumPostDelete(OpenForumEvent) open_forum_post_delete, OPEN_FORUMS_EVENT, "a post was deleted in a public-domain forum.";
+            OPEN_FORUM_REPLY_CREATE => OpenForumReplyCreate(OpenForumEvent) open_forum_reply_create, OPEN_FORUMS_EVENT, "a reply was made in a public-domain forum.";
+            OPEN_FORUM_REPLY_DELETE => OpenForumReplyDelete(OpenForumEvent) open_forum_reply_delete, OPEN_FORUMS_EVENT, "a reply was deleted in a public-domain forum.";
 
-    AUDIO_OR_LIVE_CHANNEL_MEMBER_ENTER => AudioOrLiveChannelMemberEnter(AudioLiveMember), AUDIO_OR_LIVE_CHANNEL_MEMBER, "a user entered a voice or live channel.";
-    AUDIO_OR_LIVE_CHANNEL_MEMBER_EXIT => AudioOrLiveChannelMemberExit(AudioLiveMember), AUDIO_OR_LIVE_CHANNEL_MEMBER, "a user left a voice or live channel.";
+            AUDIO_OR_LIVE_CHANNEL_MEMBER_ENTER => AudioOrLiveChannelMemberEnter(AudioLiveMember) audio_or_live_channel_member_enter, AUDIO_OR_LIVE_CHANNEL_MEMBER, "a user entered a voice or live channel.";
+            AUDIO_OR_LIVE_CHANNEL_MEMBER_EXIT => AudioOrLiveChannelMemberExit(AudioLiveMember) audio_or_live_channel_member_exit, AUDIO_OR_LIVE_CHANNEL_MEMBER, "a user left a voice or live channel.";
 
-    ENTER_AIO => EnterAio(EnterAio), ENTER_AIO, "a user opened the bot's chat window (undocumented; shape guessed).";
+            ENTER_AIO => EnterAio(EnterAio) enter_aio, ENTER_AIO, "a user opened the bot's chat window (undocumented; shape guessed).";
 
-    GROUP_MEMBER_ADD => GroupMemberAdd(GroupMemberEvent), GROUP_MEMBERS, "a member joined a group (undocumented; seen in SDKs).";
-    GROUP_MEMBER_REMOVE => GroupMemberRemove(GroupMemberEvent), GROUP_MEMBERS, "a member left a group (undocumented; seen in SDKs).";
+            GROUP_MEMBER_ADD => GroupMemberAdd(GroupMemberEvent) group_member_add, GROUP_MEMBERS, "a member joined a group (undocumented; seen in SDKs).";
+            GROUP_MEMBER_REMOVE => GroupMemberRemove(GroupMemberEvent) group_member_remove, GROUP_MEMBERS, "a member left a group (undocumented; seen in SDKs).";
 
-    C2C_MESSAGE_CREATE => C2cMessageCreate(C2cMessage), GROUP_AND_C2C_EVENT, "a user sent the bot a single-chat message.";
-    FRIEND_ADD => FriendAdd(FriendEvent), GROUP_AND_C2C_EVENT, "a user added the bot.";
-    FRIEND_DEL => FriendDel(FriendEvent), GROUP_AND_C2C_EVENT, "a user removed the bot.";
-    C2C_MSG_REJECT => C2cMsgReject(FriendEvent), GROUP_AND_C2C_EVENT, "a user turned the bot's proactive messages off.";
-    C2C_MSG_RECEIVE => C2cMsgReceive(FriendEvent), GROUP_AND_C2C_EVENT, "a user turned the bot's proactive messages on.";
-    GROUP_AT_MESSAGE_CREATE => GroupAtMessageCreate(GroupMessage), GROUP_AND_C2C_EVENT, "a group message that @-mentions the bot.";
-    GROUP_MESSAGE_CREATE => GroupMessageCreate(GroupMessage), GROUP_AND_C2C_EVENT, "any group message (gray feature; seen in SDKs).";
-    GROUP_ADD_ROBOT => GroupAddRobot(GroupRobotEvent), GROUP_AND_C2C_EVENT, "the bot was added to a group.";
-    GROUP_DEL_ROBOT => GroupDelRobot(GroupRobotEvent), GROUP_AND_C2C_EVENT, "the bot was removed from a group.";
-    GROUP_MSG_REJECT => GroupMsgReject(GroupRobotEvent), GROUP_AND_C2C_EVENT, "a group turned the bot's proactive messages off.";
-    GROUP_MSG_RECEIVE => GroupMsgReceive(GroupRobotEvent), GROUP_AND_C2C_EVENT, "a group turned the bot's proactive messages on.";
-    SUBSCRIBE_MESSAGE_STATUS => SubscribeMessageStatus(SubscribeMessageStatus), GROUP_AND_C2C_EVENT, "consent to a subscription-message template changed (seen in SDKs).";
+            C2C_MESSAGE_CREATE => C2cMessageCreate(C2cMessage) c2c_message_create, GROUP_AND_C2C_EVENT, "a user sent the bot a single-chat message.";
+            FRIEND_ADD => FriendAdd(FriendEvent) friend_add, GROUP_AND_C2C_EVENT, "a user added the bot.";
+            FRIEND_DEL => FriendDel(FriendEvent) friend_del, GROUP_AND_C2C_EVENT, "a user removed the bot.";
+            C2C_MSG_REJECT => C2cMsgReject(FriendEvent) c2c_msg_reject, GROUP_AND_C2C_EVENT, "a user turned the bot's proactive messages off.";
+            C2C_MSG_RECEIVE => C2cMsgReceive(FriendEvent) c2c_msg_receive, GROUP_AND_C2C_EVENT, "a user turned the bot's proactive messages on.";
+            GROUP_AT_MESSAGE_CREATE => GroupAtMessageCreate(GroupMessage) group_at_message_create, GROUP_AND_C2C_EVENT, "a group message that @-mentions the bot.";
+            GROUP_MESSAGE_CREATE => GroupMessageCreate(GroupMessage) group_message_create, GROUP_AND_C2C_EVENT, "any group message (gray feature; seen in SDKs).";
+            GROUP_ADD_ROBOT => GroupAddRobot(GroupRobotEvent) group_add_robot, GROUP_AND_C2C_EVENT, "the bot was added to a group.";
+            GROUP_DEL_ROBOT => GroupDelRobot(GroupRobotEvent) group_del_robot, GROUP_AND_C2C_EVENT, "the bot was removed from a group.";
+            GROUP_MSG_REJECT => GroupMsgReject(GroupRobotEvent) group_msg_reject, GROUP_AND_C2C_EVENT, "a group turned the bot's proactive messages off.";
+            GROUP_MSG_RECEIVE => GroupMsgReceive(GroupRobotEvent) group_msg_receive, GROUP_AND_C2C_EVENT, "a group turned the bot's proactive messages on.";
+            SUBSCRIBE_MESSAGE_STATUS => SubscribeMessageStatus(SubscribeMessageStatus) subscribe_message_status, GROUP_AND_C2C_EVENT, "consent to a subscription-message template changed (seen in SDKs).";
 
-    INTERACTION_CREATE => InteractionCreate(Interaction), INTERACTION, "a button or quick menu was clicked.";
+            INTERACTION_CREATE => InteractionCreate(Interaction) interaction_create, INTERACTION, "a button or quick menu was clicked.";
 
-    MESSAGE_AUDIT_PASS => MessageAuditPass(MessageAudit), MESSAGE_AUDIT, "a message the bot sent passed review.";
-    MESSAGE_AUDIT_REJECT => MessageAuditReject(MessageAudit), MESSAGE_AUDIT, "a message the bot sent failed review.";
+            MESSAGE_AUDIT_PASS => MessageAuditPass(MessageAudit) message_audit_pass, MESSAGE_AUDIT, "a message the bot sent passed review.";
+            MESSAGE_AUDIT_REJECT => MessageAuditReject(MessageAudit) message_audit_reject, MESSAGE_AUDIT, "a message the bot sent failed review.";
 
-    FORUM_THREAD_CREATE => ForumThreadCreate(Thread), FORUMS_EVENT, "a forum thread was created (private-domain bots).";
-    FORUM_THREAD_UPDATE => ForumThreadUpdate(Thread), FORUMS_EVENT, "a forum thread was edited (private-domain bots).";
-    FORUM_THREAD_DELETE => ForumThreadDelete(Thread), FORUMS_EVENT, "a forum thread was deleted (private-domain bots).";
-    FORUM_POST_CREATE => ForumPostCreate(Post), FORUMS_EVENT, "a forum post was made (private-domain bots).";
-    FORUM_POST_DELETE => ForumPostDelete(Post), FORUMS_EVENT, "a forum post was deleted (private-domain bots).";
-    FORUM_REPLY_CREATE => ForumReplyCreate(Reply), FORUMS_EVENT, "a forum reply was made (private-domain bots).";
-    FORUM_REPLY_DELETE => ForumReplyDelete(Reply), FORUMS_EVENT, "a forum reply was deleted (private-domain bots).";
-    FORUM_PUBLISH_AUDIT_RESULT => ForumPublishAuditResult(ForumAuditResult), FORUMS_EVENT, "the review of something the bot published in a forum finished.";
+            FORUM_THREAD_CREATE => ForumThreadCreate(Thread) forum_thread_create, FORUMS_EVENT, "a forum thread was created (private-domain bots).";
+            FORUM_THREAD_UPDATE => ForumThreadUpdate(Thread) forum_thread_update, FORUMS_EVENT, "a forum thread was edited (private-domain bots).";
+            FORUM_THREAD_DELETE => ForumThreadDelete(Thread) forum_thread_delete, FORUMS_EVENT, "a forum thread was deleted (private-domain bots).";
+            FORUM_POST_CREATE => ForumPostCreate(Post) forum_post_create, FORUMS_EVENT, "a forum post was made (private-domain bots).";
+            FORUM_POST_DELETE => ForumPostDelete(Post) forum_post_delete, FORUMS_EVENT, "a forum post was deleted (private-domain bots).";
+            FORUM_REPLY_CREATE => ForumReplyCreate(Reply) forum_reply_create, FORUMS_EVENT, "a forum reply was made (private-domain bots).";
+            FORUM_REPLY_DELETE => ForumReplyDelete(Reply) forum_reply_delete, FORUMS_EVENT, "a forum reply was deleted (private-domain bots).";
+            FORUM_PUBLISH_AUDIT_RESULT => ForumPublishAuditResult(ForumAuditResult) forum_publish_audit_result, FORUMS_EVENT, "the review of something the bot published in a forum finished.";
 
-    AUDIO_START => AudioStart(AudioAction), AUDIO_ACTION, "audio playback started.";
-    AUDIO_FINISH => AudioFinish(AudioAction), AUDIO_ACTION, "audio playback finished.";
-    AUDIO_ON_MIC => AudioOnMic(AudioAction), AUDIO_ACTION, "the bot went on the mic.";
-    AUDIO_OFF_MIC => AudioOffMic(AudioAction), AUDIO_ACTION, "the bot went off the mic.";
+            AUDIO_START => AudioStart(AudioAction) audio_start, AUDIO_ACTION, "audio playback started.";
+            AUDIO_FINISH => AudioFinish(AudioAction) audio_finish, AUDIO_ACTION, "audio playback finished.";
+            AUDIO_ON_MIC => AudioOnMic(AudioAction) audio_on_mic, AUDIO_ACTION, "the bot went on the mic.";
+            AUDIO_OFF_MIC => AudioOffMic(AudioAction) audio_off_mic, AUDIO_ACTION, "the bot went off the mic.";
 
-    AT_MESSAGE_CREATE => AtMessageCreate(Message), PUBLIC_GUILD_MESSAGES, "a guild message that @-mentions the bot.";
-    PUBLIC_MESSAGE_DELETE => PublicMessageDelete(MessageDelete), PUBLIC_GUILD_MESSAGES, "a message that @-mentioned the bot was deleted.";
+            AT_MESSAGE_CREATE => AtMessageCreate(Message) at_message_create, PUBLIC_GUILD_MESSAGES, "a guild message that @-mentions the bot.";
+            PUBLIC_MESSAGE_DELETE => PublicMessageDelete(MessageDelete) public_message_delete, PUBLIC_GUILD_MESSAGES, "a message that @-mentioned the bot was deleted.";
+
+        }
+    };
 }
+
+crate::event_table!(events);
 
 fn parse<T: serde::de::DeserializeOwned>(data: &str, event: EventKind) -> Result<T, ModelError> {
     serde_json::from_str(data).map_err(|error| ModelError::Data { event, message: error.to_string() })
