@@ -131,6 +131,35 @@ impl Dispatch {
     }
 }
 
+/// Serialized as one JSON object with the keys `shard` (`[id, total]`), `seq`, `type`
+/// (the event name), `id` (or `null`) and `d` (the data exactly as received): the line
+/// format of the `tail` examples.
+///
+/// # Examples
+///
+/// ```
+/// use qqgw_proto::{Dispatch, ShardId};
+///
+/// let frame = r#"{"op":0,"s":7,"t":"RESUMED","d":""}"#;
+/// let dispatch = Dispatch::from_frame(frame, ShardId::ONE).unwrap();
+/// assert_eq!(
+///     serde_json::to_string(&dispatch).unwrap(),
+///     r#"{"shard":[0,1],"seq":7,"type":"RESUMED","id":null,"d":""}"#
+/// );
+/// ```
+impl serde::Serialize for Dispatch {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut line = serializer.serialize_struct("Dispatch", 5)?;
+        line.serialize_field("shard", &self.shard)?;
+        line.serialize_field("seq", &self.seq)?;
+        line.serialize_field("type", &*self.name)?;
+        line.serialize_field("id", &self.id)?;
+        line.serialize_field("d", &*self.data)?;
+        line.end()
+    }
+}
+
 /// Two dispatches are equal when every part is, the data compared as received text.
 impl PartialEq for Dispatch {
     fn eq(&self, other: &Self) -> bool {

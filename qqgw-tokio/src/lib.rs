@@ -1,7 +1,21 @@
-//! The tokio runtime adapter of qqgw (in development).
-//!
-//! This crate will drive [`qqgw_proto::GatewayMachine`] on tokio. Until its adapter lands
-//! it only re-exports the protocol core.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-pub use qqgw_proto as proto;
+mod client;
+mod config;
+mod error;
+mod handler;
+mod http;
+mod shard;
+
+pub use client::{Client, Events, ShardEvents, ShutdownHandle};
+pub use config::{Config, ConfigBuilder, ConfigError, Shards};
+pub use error::Error;
+pub use handler::{Context, EventError, EventHandler};
+pub use shard::{Shard, ShardEvent, ShardStatus};
+
+pub use qqgw_proto::model;
+pub use qqgw_proto::{
+    API_BASE, API_BASE_2026, Backoff, Disconnect, DisconnectCause, Dispatch, Event, Intents, Latency, Metrics,
+    SANDBOX_API_BASE, Session, ShardId, State, TOKEN_URL,
+};

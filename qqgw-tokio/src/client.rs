@@ -1,0 +1,236 @@
+//! A whole bot: every shard, one event stream or one handler.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use futures_util::stream::{SelectAll, Stream, StreamExt};
+use qqgw_proto::{Config as MachineConfig, GatewayInfo, GatewayMachine, IdentifyLimiter, Session, ShardId};
+use tokio::sync::mpsc;
+use tracing::info;
+
+use crate::config::{Config, Shards};
+use crate::error::Error;
+use crate::handler::{EventHandler, route};
+use crate::http::Http;
+use crate::shard::{self, Clock, Shard, ShardEvent, ShardExit, Tokens};
+
+/// A running bot: all its shards.
+///
+/// [`Client::connect`] fetches a token and `GET /gateway/bot`, then starts every shard
+/// (IDENTIFYs paced by QQ's `session_start_limit`). Consume events with
+/// [`run`](Self::run) and an [`EventHandler`], or as a [`Stream`] from
+/// [`take_events`](Self::take_events); end with [`shutdown`](Self::shutdown) (or
+/// [`ShutdownHandle::close`]) to get the sessions back for a later RESUME.
+///
+/// # Examples
+///
+/// ```no_run
+/// use futures_util::StreamExt;
+/// use qqgw_tokio::{Client, Config, Event};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut client = Client::connect(Config::from_env()?).await?;
+/// let mut events = client.take_events().expect("first call");
+/// while let Some(event) = events.next().await {
+///     if let Event::Dispatch(d) = event.event {
+///         println!("{} {} {}", event.shard, d.name(), d.data());
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    info: GatewayInfo,
+    shards: Vec<Shard>,
+    receivers: Option<Vec<mpsc::Receiver<ShardEvent>>>,
+    tasks: Vec<tokio::task::JoinHandle<ShardExit>>,
+}
+
+/// Closes every shard of a [`Client`] gracefully; get one with
+/// [`Client::shutdown_handle`], e.g. for a signal handler.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    shards: Vec<Shard>,
+}
+
+impl ShutdownHandle {
+    /// Asks every shard to close gracefully, keeping its session.
+    pub fn close(&self) {
+        self.shards.iter().for_each(Shard::close);
+    }
+}
+
+impl Client {
+    /// Starts the bot: token, `GET /gateway/bot`, then every shard of
+    /// [`Config`]'s [`Shards`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Token`] if the credentials are rejected or no token can be had,
+    /// [`Error::Http`] / [`Error::Api`] if `/gateway/bot` fails,
+    /// [`Error::SessionLimit`] if QQ allows fewer new sessions today than shards to
+    /// IDENTIFY, [`Error::Config`] for an impossible shard set.
+    pub async fn connect(config: Config) -> Result<Self, Error> {
+        let clock = Clock::new();
+        let http = Http::new(config.credentials.clone(), &config.token_url, &config.api_base, config.http_timeout);
+        let tokens = Arc::new(Tokens::new(http.clone()));
+        let token = tokens.get(clock).await?;
+        let info = http.gateway_bot(&token).await?;
+        info!(url = %info.url, shards = info.shards, remaining = info.session_start_limit.remaining, "gateway");
+
+        let (ids, total) = match &config.shards {
+            Shards::Recommended => (0..info.shards.max(1), info.shards.max(1)),
+            Shards::Range { ids, total } => (ids.clone(), *total),
+        };
+        let shard_ids: Vec<ShardId> = ids.filter_map(|id| ShardId::new(id, total)).collect();
+        if shard_ids.is_empty() {
+            return Err(Error::Config(format!("no shard to run in {:?}", config.shards)));
+        }
+        let identifying = shard_ids.iter().filter(|s| !config.sessions.iter().any(|x| x.shard == **s)).count();
+        let identifying = u32::try_from(identifying).unwrap_or(u32::MAX);
+        if identifying > info.session_start_limit.remaining {
+            return Err(Error::SessionLimit { shards: identifying, remaining: info.session_start_limit.remaining });
+        }
+
+        let limiter = IdentifyLimiter::new(info.session_start_limit, clock.now());
+        let mut client = Self { info, shards: Vec::new(), receivers: Some(Vec::new()), tasks: Vec::new() };
+        for shard in shard_ids {
+            let mut builder = MachineConfig::builder(client.info.url.clone(), config.intents)
+                .shard(shard)
+                .backoff(config.backoff)
+                .reconnect_jitter(config.reconnect_jitter)
+                .identify_limiter(limiter.clone())
+                .seed(u64::from(shard.id()) ^ 0x5147_5157);
+            if let Some(session) = config.sessions.iter().find(|s| s.shard == shard) {
+                builder = builder.session(session.clone());
+            }
+            let machine_config = builder.build().map_err(|e| Error::Config(e.to_string()))?;
+            let machine = GatewayMachine::new(machine_config, clock.now());
+            let (handle, events, task) =
+                shard::spawn(machine, clock, Arc::clone(&tokens), config.connect_timeout, config.event_buffer);
+            client.shards.push(handle);
+            client.receivers.get_or_insert_with(Vec::new).push(events);
+            client.tasks.push(task);
+        }
+        Ok(client)
+    }
+
+    /// What `GET /gateway/bot` said.
+    #[must_use]
+    pub fn gateway(&self) -> &GatewayInfo {
+        &self.info
+    }
+
+    /// The shards this client runs.
+    #[must_use]
+    pub fn shards(&self) -> &[Shard] {
+        &self.shards
+    }
+
+    /// A handle that closes every shard, usable while [`run`](Self::run) owns the client.
+    #[must_use]
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle { shards: self.shards.clone() }
+    }
+
+    /// Every shard's events merged into one stream, which ends when every shard has
+    /// stopped. Only the first call (of this or
+    /// [`take_shard_events`](Self::take_shard_events)) gets them.
+    pub fn take_events(&mut self) -> Option<Events> {
+        let receivers = self.receivers.take()?;
+        let mut all = SelectAll::new();
+        all.extend(receivers.into_iter().map(ShardEvents));
+        Some(Events(all))
+    }
+
+    /// Each shard's events as a stream of its own, in shard order. Only the first call
+    /// (of this or [`take_events`](Self::take_events)) gets them.
+    pub fn take_shard_events(&mut self) -> Option<Vec<ShardEvents>> {
+        Some(self.receivers.take()?.into_iter().map(ShardEvents).collect())
+    }
+
+    /// Runs `handler` on every event until every shard has stopped (after
+    /// [`ShutdownHandle::close`], or fatal errors); returns the sessions to resume later.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fatal`] if a shard stopped for good (bad credentials, a fatal close code);
+    /// [`Error::Config`] if the events were already taken.
+    pub async fn run<H: EventHandler>(mut self, handler: H) -> Result<Vec<Session>, Error> {
+        let streams =
+            self.take_shard_events().ok_or_else(|| Error::Config("the events were already taken".into()))?;
+        let handler = Arc::new(handler);
+        let consumers: Vec<_> = streams
+            .into_iter()
+            .map(|mut events| {
+                let handler = Arc::clone(&handler);
+                tokio::spawn(async move {
+                    while let Some(event) = events.next().await {
+                        route(&*handler, event).await;
+                    }
+                })
+            })
+            .collect();
+        for consumer in consumers {
+            let _ = consumer.await;
+        }
+        self.join().await
+    }
+
+    /// Closes every shard gracefully and waits for them; returns the sessions to resume
+    /// later (pass them to [`ConfigBuilder::sessions`](crate::ConfigBuilder::sessions)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fatal`] if a shard had stopped for good.
+    pub async fn shutdown(self) -> Result<Vec<Session>, Error> {
+        self.shutdown_handle().close();
+        self.join().await
+    }
+
+    async fn join(self) -> Result<Vec<Session>, Error> {
+        // Dropped receivers let the shards finish without waiting for a consumer.
+        drop(self.receivers);
+        let mut sessions = Vec::new();
+        let mut fatal = None;
+        for task in self.tasks {
+            match task.await {
+                Ok(exit) => {
+                    sessions.extend(exit.session);
+                    if let (None, Some(error)) = (&fatal, exit.error) {
+                        fatal = Some(Error::Fatal { shard: exit.shard, error });
+                    }
+                }
+                Err(join) => {
+                    fatal.get_or_insert(Error::Config(format!("a shard task failed: {join}")));
+                }
+            }
+        }
+        fatal.map_or(Ok(sessions), Err)
+    }
+}
+
+/// One shard's events, as a [`Stream`].
+#[derive(Debug)]
+pub struct ShardEvents(mpsc::Receiver<ShardEvent>);
+
+impl Stream for ShardEvents {
+    type Item = ShardEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<ShardEvent>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+/// Every shard's events merged, as a [`Stream`].
+#[derive(Debug)]
+pub struct Events(SelectAll<ShardEvents>);
+
+impl Stream for Events {
+    type Item = ShardEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<ShardEvent>> {
+        self.0.poll_next_unpin(cx)
+    }
+}

@@ -1,0 +1,323 @@
+//! The bot's configuration: credentials, endpoints, intents, shards and limits.
+
+use core::time::Duration;
+use std::env;
+use std::fmt;
+
+use qqgw_proto::{API_BASE, Backoff, Credentials, Intents, Session, ShardId, TOKEN_URL};
+
+/// Which shards this process runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Shards {
+    /// As many as `GET /gateway/bot` recommends, all in this process. The default.
+    #[default]
+    Recommended,
+    /// Shards `ids` of `total` (e.g. `0..2` of `4` here, `2..4` in another process).
+    Range {
+        /// The shard ids to run.
+        ids: core::ops::Range<u32>,
+        /// The bot's shard count.
+        total: u32,
+    },
+}
+
+impl Shards {
+    /// Exactly one shard.
+    #[must_use]
+    pub fn one(shard: ShardId) -> Self {
+        Self::Range { ids: shard.id()..shard.id() + 1, total: shard.total() }
+    }
+
+    /// Parses `QQ_BOT_SHARDS`: `"4"` (all of four), `"1/4"` (shard 1 of four) or `"0-1/4"`
+    /// (shards 0 and 1 of four).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use qqgw_tokio::Shards;
+    ///
+    /// assert_eq!(Shards::parse("0-1/4"), Some(Shards::Range { ids: 0..2, total: 4 }));
+    /// assert_eq!(Shards::parse("3"), Some(Shards::Range { ids: 0..3, total: 3 }));
+    /// assert_eq!(Shards::parse("4/4"), None);
+    /// ```
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let (ids, total) = match text.split_once('/') {
+            Some((ids, total)) => (ids, total.trim().parse::<u32>().ok()?),
+            None => {
+                let total = text.parse::<u32>().ok()?;
+                return (total > 0).then_some(Self::Range { ids: 0..total, total });
+            }
+        };
+        let (first, last) = match ids.split_once('-') {
+            Some((a, b)) => (a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?),
+            None => {
+                let id = ids.trim().parse::<u32>().ok()?;
+                (id, id)
+            }
+        };
+        (first <= last && last < total).then_some(Self::Range { ids: first..last + 1, total })
+    }
+}
+
+/// Everything a [`Client`](crate::Client) needs. Built with [`Config::builder`] or
+/// [`Config::from_env`]; every setting has a documented default.
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) credentials: Credentials,
+    pub(crate) api_base: String,
+    pub(crate) token_url: String,
+    pub(crate) intents: Intents,
+    pub(crate) shards: Shards,
+    pub(crate) sessions: Vec<Session>,
+    pub(crate) event_buffer: usize,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) http_timeout: Duration,
+    pub(crate) backoff: Backoff,
+    pub(crate) reconnect_jitter: Duration,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("credentials", &self.credentials)
+            .field("api_base", &self.api_base)
+            .field("token_url", &self.token_url)
+            .field("intents", &self.intents)
+            .field("shards", &self.shards)
+            .field("sessions", &self.sessions.len())
+            .field("event_buffer", &self.event_buffer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A setting that cannot work, or a missing environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required environment variable is not set.
+    #[error("environment variable {0} is not set")]
+    MissingEnv(&'static str),
+    /// An environment variable has a value that cannot be read.
+    #[error("environment variable {name} has an unreadable value {value:?}: {expected}")]
+    InvalidEnv {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+}
+
+impl Config {
+    /// A builder for the bot with this AppID and AppSecret.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use qqgw_tokio::{Config, Intents};
+    ///
+    /// let config = Config::builder("102012345", "app-secret")
+    ///     .intents(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)
+    ///     .api_base(qqgw_tokio::API_BASE_2026)
+    ///     .build();
+    /// assert!(!format!("{config:?}").contains("app-secret"));
+    /// ```
+    pub fn builder(app_id: impl Into<String>, secret: impl Into<String>) -> ConfigBuilder {
+        ConfigBuilder(Config {
+            credentials: Credentials::new(app_id, secret),
+            api_base: API_BASE.to_owned(),
+            token_url: TOKEN_URL.to_owned(),
+            intents: Intents::non_privileged(),
+            shards: Shards::Recommended,
+            sessions: Vec::new(),
+            event_buffer: 1024,
+            connect_timeout: Duration::from_secs(10),
+            http_timeout: Duration::from_secs(10),
+            backoff: Backoff::default(),
+            reconnect_jitter: Duration::from_secs(1),
+        })
+    }
+
+    /// A config from the environment:
+    ///
+    /// | variable | meaning | default |
+    /// |---|---|---|
+    /// | `QQ_BOT_APP_ID` | the AppID | required |
+    /// | `QQ_BOT_SECRET` | the AppSecret | required |
+    /// | `QQ_BOT_API_BASE` | the OpenAPI base | [`API_BASE`](crate::API_BASE) |
+    /// | `QQ_BOT_TOKEN_URL` | the token endpoint | [`TOKEN_URL`](crate::TOKEN_URL) |
+    /// | `QQ_BOT_INTENTS` | a number, or names joined by `\|` (`GUILDS\|PUBLIC_GUILD_MESSAGES`) | [`Intents::non_privileged`] |
+    /// | `QQ_BOT_SHARDS` | `4`, `1/4` or `0-1/4` (see [`Shards::parse`]) | as `/gateway/bot` says |
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for a missing credential or an unreadable value.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let app_id = get("QQ_BOT_APP_ID").filter(|v| !v.is_empty()).ok_or(ConfigError::MissingEnv("QQ_BOT_APP_ID"))?;
+        let secret = get("QQ_BOT_SECRET").filter(|v| !v.is_empty()).ok_or(ConfigError::MissingEnv("QQ_BOT_SECRET"))?;
+        let mut builder = Self::builder(app_id, secret);
+        if let Some(base) = get("QQ_BOT_API_BASE").filter(|v| !v.is_empty()) {
+            builder = builder.api_base(base);
+        }
+        if let Some(url) = get("QQ_BOT_TOKEN_URL").filter(|v| !v.is_empty()) {
+            builder = builder.token_url(url);
+        }
+        if let Some(value) = get("QQ_BOT_INTENTS").filter(|v| !v.is_empty()) {
+            let intents = parse_intents(&value).ok_or(ConfigError::InvalidEnv {
+                name: "QQ_BOT_INTENTS",
+                value: value.clone(),
+                expected: "a number or intent names joined by |",
+            })?;
+            builder = builder.intents(intents);
+        }
+        if let Some(value) = get("QQ_BOT_SHARDS").filter(|v| !v.is_empty()) {
+            let shards = Shards::parse(&value).ok_or(ConfigError::InvalidEnv {
+                name: "QQ_BOT_SHARDS",
+                value: value.clone(),
+                expected: "N, ID/N or FIRST-LAST/N",
+            })?;
+            builder = builder.shards(shards);
+        }
+        Ok(builder.build())
+    }
+
+    /// The AppID.
+    #[must_use]
+    pub fn app_id(&self) -> &str {
+        self.credentials.app_id()
+    }
+
+    /// The intents sent in IDENTIFY.
+    #[must_use]
+    pub fn intents(&self) -> Intents {
+        self.intents
+    }
+}
+
+fn parse_intents(value: &str) -> Option<Intents> {
+    if let Ok(bits) = value.trim().parse::<u32>() {
+        return Some(Intents::from_bits_retain(bits));
+    }
+    value.split('|').try_fold(Intents::empty(), |all, name| Intents::from_name(name.trim()).map(|i| all | i))
+}
+
+/// Builds a [`Config`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ConfigBuilder(Config);
+
+impl ConfigBuilder {
+    /// The OpenAPI base, for `GET /gateway/bot`. Default: [`API_BASE`](crate::API_BASE)
+    /// (production). Others: [`SANDBOX_API_BASE`](crate::SANDBOX_API_BASE),
+    /// [`API_BASE_2026`](crate::API_BASE_2026), or a mock's.
+    pub fn api_base(mut self, base: impl Into<String>) -> Self {
+        self.0.api_base = base.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// The access-token endpoint. Default: [`TOKEN_URL`](crate::TOKEN_URL).
+    pub fn token_url(mut self, url: impl Into<String>) -> Self {
+        self.0.token_url = url.into();
+        self
+    }
+
+    /// The intents. Default: [`Intents::non_privileged`].
+    pub fn intents(mut self, intents: Intents) -> Self {
+        self.0.intents = intents;
+        self
+    }
+
+    /// Which shards to run. Default: [`Shards::Recommended`].
+    pub fn shards(mut self, shards: Shards) -> Self {
+        self.0.shards = shards;
+        self
+    }
+
+    /// Sessions saved by an earlier run ([`Client::shutdown`](crate::Client::shutdown)),
+    /// to RESUME instead of IDENTIFY. Each goes to the shard it names. Default: none.
+    pub fn sessions(mut self, sessions: impl IntoIterator<Item = Session>) -> Self {
+        self.0.sessions = sessions.into_iter().collect();
+        self
+    }
+
+    /// How many events each shard buffers for a slow consumer. When the buffer is full
+    /// the shard stops reading its socket (heartbeats go on); if the consumer lags for
+    /// longer than a heartbeat interval QQ's ACKs go unread, the connection is recycled
+    /// and the session resumed, and QQ replays what was not read. Nothing is lost and
+    /// memory stays bounded. Default: 1024.
+    pub fn event_buffer(mut self, events: usize) -> Self {
+        self.0.event_buffer = events.max(1);
+        self
+    }
+
+    /// How long opening a WebSocket connection may take. Default: 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.0.connect_timeout = timeout;
+        self
+    }
+
+    /// How long an HTTP request (token, `/gateway/bot`) may take. Default: 10 s.
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.0.http_timeout = timeout;
+        self
+    }
+
+    /// Backoff for reconnects that fail before a connection is healthy.
+    /// Default: [`Backoff::default`] (5 s doubling to 40 s).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.0.backoff = backoff;
+        self
+    }
+
+    /// The most an immediate reconnect is delayed at random. Default: 1 s.
+    pub fn reconnect_jitter(mut self, jitter: Duration) -> Self {
+        self.0.reconnect_jitter = jitter;
+        self
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn build(self) -> Config {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn from_env_reads_every_variable() {
+        let config = Config::from_lookup(lookup(&[
+            ("QQ_BOT_APP_ID", "1"),
+            ("QQ_BOT_SECRET", "s"),
+            ("QQ_BOT_API_BASE", "http://127.0.0.1:9/"),
+            ("QQ_BOT_TOKEN_URL", "http://127.0.0.1:9/app/getAppAccessToken"),
+            ("QQ_BOT_INTENTS", "GUILDS | GROUP_AND_C2C_EVENT"),
+            ("QQ_BOT_SHARDS", "1/2"),
+        ]))
+        .unwrap();
+        assert_eq!(config.api_base, "http://127.0.0.1:9");
+        assert_eq!(config.intents, Intents::GUILDS | Intents::GROUP_AND_C2C_EVENT);
+        assert_eq!(config.shards, Shards::Range { ids: 1..2, total: 2 });
+    }
+
+    #[test]
+    fn from_env_errors_are_clear() {
+        assert_eq!(Config::from_lookup(lookup(&[])).unwrap_err(), ConfigError::MissingEnv("QQ_BOT_APP_ID"));
+        let err = Config::from_lookup(lookup(&[("QQ_BOT_APP_ID", "1"), ("QQ_BOT_SECRET", "s"), ("QQ_BOT_INTENTS", "NOPE")]));
+        assert!(matches!(err, Err(ConfigError::InvalidEnv { name: "QQ_BOT_INTENTS", .. })));
+        assert_eq!(parse_intents("1107296259"), Some(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT));
+    }
+}

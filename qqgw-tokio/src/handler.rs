@@ -1,0 +1,183 @@
+//! The callback API: one method per event QQ documents, generated from the event table
+//! of `qqgw-proto`, so that no event can be missed by a misspelt match arm.
+
+use core::future::Future;
+
+use qqgw_proto::model::*;
+use qqgw_proto::{DecodeError, Disconnect, Dispatch, Event, FatalError, ShardId};
+
+use crate::shard::ShardEvent;
+
+/// What every callback gets besides its event: where it came from and the raw dispatch.
+#[derive(Debug, Clone)]
+pub struct Context {
+    dispatch: Dispatch,
+}
+
+impl Context {
+    /// The shard the event arrived on.
+    #[must_use]
+    pub fn shard(&self) -> ShardId {
+        self.dispatch.shard()
+    }
+
+    /// The event id (`"<T>:<opaque>"`), which passive replies quote as `event_id`.
+    #[must_use]
+    pub fn event_id(&self) -> Option<&str> {
+        self.dispatch.id()
+    }
+
+    /// The event's sequence number.
+    #[must_use]
+    pub fn seq(&self) -> Option<u64> {
+        self.dispatch.seq()
+    }
+
+    /// The event name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        self.dispatch.name()
+    }
+
+    /// The event as received, with its raw data.
+    #[must_use]
+    pub fn dispatch(&self) -> &Dispatch {
+        &self.dispatch
+    }
+}
+
+/// Something that went wrong with one event or one shard; the bot goes on unless it is
+/// [`EventError::Fatal`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum EventError {
+    /// An event's data did not fit its model. The raw event is here, whole.
+    Model {
+        /// The event as received.
+        dispatch: Box<Dispatch>,
+        /// What did not fit.
+        error: ModelError,
+    },
+    /// QQ sent a frame that could not be used.
+    Decode {
+        /// The shard.
+        shard: ShardId,
+        /// What was wrong.
+        error: DecodeError,
+    },
+    /// A shard stopped for good.
+    Fatal {
+        /// The shard.
+        shard: ShardId,
+        /// Why.
+        error: FatalError,
+    },
+}
+
+impl core::fmt::Display for EventError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Model { error, .. } => write!(f, "{error}"),
+            Self::Decode { shard, error } => write!(f, "shard {shard}: {error}"),
+            Self::Fatal { shard, error } => write!(f, "shard {shard} stopped: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for EventError {}
+
+macro_rules! handler {
+    ($( $name:ident => $variant:ident($model:ident) $method:ident, $intent:ident, $doc:literal; )*) => {
+        /// A bot's event callbacks, in the shape botrs users know: one method per event
+        /// QQ documents, named after the event (`AT_MESSAGE_CREATE` →
+        /// [`at_message_create`](Self::at_message_create)), plus
+        /// [`unknown_event`](Self::unknown_event), [`error`](Self::error) and
+        /// [`disconnected`](Self::disconnected). Every method has a default that does
+        /// nothing; implement the ones you need, with `async fn`.
+        ///
+        /// Callbacks of one shard run one at a time, in the order QQ sent the events;
+        /// shards run theirs concurrently. A slow callback never delays heartbeats: it
+        /// only fills the shard's event buffer (see
+        /// [`ConfigBuilder::event_buffer`](crate::ConfigBuilder::event_buffer)).
+        ///
+        /// # Examples
+        ///
+        /// ```no_run
+        /// use qqgw_tokio::model::{GroupMessage, Message, Ready};
+        /// use qqgw_tokio::{Client, Config, Context, EventHandler};
+        ///
+        /// struct Bot;
+        ///
+        /// impl EventHandler for Bot {
+        ///     async fn ready(&self, _ctx: Context, ready: Ready) {
+        ///         println!("ready as {:?}", ready.user.and_then(|u| u.username));
+        ///     }
+        ///     async fn at_message_create(&self, ctx: Context, msg: Message) {
+        ///         println!("{:?} said {:?} (reply to event {:?})", msg.author, msg.content, ctx.event_id());
+        ///     }
+        ///     async fn group_at_message_create(&self, _ctx: Context, msg: GroupMessage) {
+        ///         println!("group {:?}: {:?}", msg.group_openid, msg.content);
+        ///     }
+        /// }
+        ///
+        /// # async fn run() -> Result<(), qqgw_tokio::Error> {
+        /// let client = Client::connect(Config::from_env().expect("credentials")).await?;
+        /// let sessions = client.run(Bot).await?;
+        /// # Ok(()) }
+        /// ```
+        pub trait EventHandler: Send + Sync + 'static {
+            $(
+                #[doc = concat!("`", stringify!($name), "`: ", $doc, "\n\n", handler!(@intent $intent))]
+                fn $method(&self, ctx: Context, event: $model) -> impl Future<Output = ()> + Send {
+                    let _ = (ctx, event);
+                    async {}
+                }
+            )*
+
+            /// An event qqgw has no model for (a name QQ added after this release). The
+            /// raw data is in [`Context::dispatch`].
+            fn unknown_event(&self, ctx: Context) -> impl Future<Output = ()> + Send {
+                let _ = ctx;
+                async {}
+            }
+
+            /// An event that could not be used, or a shard that stopped. The default logs
+            /// it at `warn` (`error` for fatal ones).
+            fn error(&self, error: EventError) -> impl Future<Output = ()> + Send {
+                match &error {
+                    EventError::Fatal { .. } => tracing::error!(%error, "event error"),
+                    _ => tracing::warn!(%error, "event error"),
+                }
+                async {}
+            }
+
+            /// A shard's connection ended and it is reconnecting (the shard has logged it
+            /// already).
+            fn disconnected(&self, shard: ShardId, disconnect: Disconnect) -> impl Future<Output = ()> + Send {
+                let _ = (shard, disconnect);
+                async {}
+            }
+        }
+
+        /// Hands one event to its callback.
+        pub(crate) async fn route<H: EventHandler>(handler: &H, event: ShardEvent) {
+            let shard = event.shard;
+            let dispatch = match event.event {
+                Event::Dispatch(dispatch) => dispatch,
+                Event::Disconnected(d) => return handler.disconnected(shard, d).await,
+                Event::DecodeFailed(error) => return handler.error(EventError::Decode { shard, error }).await,
+                Event::Fatal(error) => return handler.error(EventError::Fatal { shard, error }).await,
+                _ => return,
+            };
+            match TypedEvent::from_dispatch(&dispatch) {
+                $(Ok(TypedEvent::$variant(e)) => handler.$method(Context { dispatch }, e).await,)*
+                Ok(_) => handler.unknown_event(Context { dispatch }).await,
+                Err(error) => handler.error(EventError::Model { dispatch: Box::new(dispatch), error }).await,
+            }
+        }
+    };
+    (@intent none) => { "Always delivered." };
+    (@intent $bit:ident) => { concat!("Needs [`Intents::", stringify!($bit), "`](crate::Intents::", stringify!($bit), ").") };
+}
+
+qqgw_proto::event_table!(handler);

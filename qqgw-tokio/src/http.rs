@@ -1,0 +1,78 @@
+//! The two HTTP calls a gateway client makes: the access token and `GET /gateway/bot`.
+//!
+//! Blocking `ureq` calls (rustls, webpki roots) run on tokio's blocking pool: they happen
+//! once per token lifetime and once per start, and `ureq` needs no runtime of its own.
+
+use std::sync::Arc;
+
+use core::time::Duration;
+use qqgw_proto::{AccessToken, ApiError, Credentials, GATEWAY_BOT_PATH, GatewayInfo, Instant, TokenError};
+
+use crate::error::Error;
+
+/// The HTTP side of a bot: credentials, endpoints and one connection pool.
+#[derive(Clone)]
+pub(crate) struct Http {
+    agent: ureq::Agent,
+    credentials: Credentials,
+    token_url: Arc<str>,
+    api_base: Arc<str>,
+}
+
+impl Http {
+    pub(crate) fn new(credentials: Credentials, token_url: &str, api_base: &str, timeout: Duration) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            // QQ answers errors with a JSON body worth reading, whatever the status.
+            .http_status_as_error(false)
+            .user_agent(concat!("qqgw/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Self { agent, credentials, token_url: token_url.into(), api_base: api_base.into() }
+    }
+
+    /// `POST {token_url}`; `now` is the clock reading the expiry is counted from.
+    pub(crate) async fn fetch_token(&self, now: Instant) -> Result<AccessToken, TokenError> {
+        let this = self.clone();
+        let body = blocking(move || {
+            let response = this
+                .agent
+                .post(&*this.token_url)
+                .header("Content-Type", "application/json")
+                .send(this.credentials.token_request_body());
+            read_body(response)
+        })
+        .await
+        .map_err(TokenError::Unavailable)?;
+        match body {
+            (status, body) if status >= 500 => {
+                Err(TokenError::Unavailable(format!("token endpoint answered {status}: {}", ApiError::from_body(&body))))
+            }
+            (_, body) => qqgw_proto::parse_token_response(&body, now),
+        }
+    }
+
+    /// `GET {api_base}/gateway/bot`.
+    pub(crate) async fn gateway_bot(&self, token: &AccessToken) -> Result<GatewayInfo, Error> {
+        let this = self.clone();
+        let authorization = token.authorization();
+        let (status, body) = blocking(move || {
+            let url = format!("{}{GATEWAY_BOT_PATH}", this.api_base);
+            read_body(this.agent.get(&url).header("Authorization", &authorization).call())
+        })
+        .await
+        .map_err(Error::Http)?;
+        GatewayInfo::parse(&body).map_err(|error| Error::Api { status, error })
+    }
+}
+
+fn read_body(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<(u16, Vec<u8>), String> {
+    let mut response = response.map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = response.body_mut().with_config().limit(1 << 20).read_to_vec().map_err(|e| e.to_string())?;
+    Ok((status, body))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, String> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| e.to_string())?
+}

@@ -1,0 +1,480 @@
+//! One gateway connection: the task that drives a machine over a WebSocket, and the
+//! handle users read its state through.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_tungstenite::tokio::{ConnectStream, connect_async};
+use async_tungstenite::tungstenite::Message;
+use async_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
+use async_tungstenite::WebSocketStream;
+use core::time::Duration;
+use futures_util::StreamExt;
+use qqgw_proto::{
+    AccessToken, CloseFrame, Event, FatalError, GatewayMachine, Input, Instant, Latency, Metrics, Output, Session,
+    ShardId, State, TokenError,
+};
+use tokio::sync::mpsc;
+use tracing::{Instrument, debug, error, info, warn};
+
+use crate::http::Http;
+
+/// How long sending one frame may take before the connection counts as dead.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the closing handshake may take before the socket is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a stopped shard waits for a lagging consumer to take its last events.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+/// A token fetched this recently is handed to other shards instead of asking again.
+const TOKEN_REUSE: Duration = Duration::from_secs(5);
+
+type Ws = WebSocketStream<ConnectStream>;
+type WsMessage = Option<Result<Message, async_tungstenite::tungstenite::Error>>;
+
+/// What woke a shard's task.
+enum Wake {
+    Command(bool),
+    Timer,
+    Permit(Option<mpsc::OwnedPermit<ShardEvent>>),
+    Message(WsMessage),
+}
+
+/// An event from one shard.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ShardEvent {
+    /// The shard it came from.
+    pub shard: ShardId,
+    /// The event.
+    pub event: Event,
+}
+
+/// The bot's clock: milliseconds since the client started, on tokio's clock (so paused
+/// time works in tests). One epoch for every shard, token and limiter of a client.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    epoch: tokio::time::Instant,
+}
+
+impl Clock {
+    pub(crate) fn new() -> Self {
+        Self { epoch: tokio::time::Instant::now() }
+    }
+
+    pub(crate) fn now(self) -> Instant {
+        Instant::from_millis(u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    fn deadline(self, at: Instant) -> tokio::time::Instant {
+        self.epoch + Duration::from_millis(at.as_millis())
+    }
+}
+
+/// The access token shared by a client's shards.
+pub(crate) struct Tokens {
+    http: Http,
+    cache: tokio::sync::Mutex<Option<(AccessToken, Instant)>>,
+}
+
+impl Tokens {
+    pub(crate) fn new(http: Http) -> Self {
+        Self { http, cache: tokio::sync::Mutex::new(None) }
+    }
+
+    /// A token: the one fetched within the last few seconds (so that shards reconnecting
+    /// together ask once), or a fresh one.
+    pub(crate) async fn get(&self, clock: Clock) -> Result<AccessToken, TokenError> {
+        let mut cache = self.cache.lock().await;
+        let now = clock.now();
+        if let Some((token, fetched)) = &*cache {
+            if now.saturating_duration_since(*fetched) < TOKEN_REUSE && token.expires_at() > now {
+                return Ok(token.clone());
+            }
+        }
+        let token = self.http.fetch_token(now).await?;
+        *cache = Some((token.clone(), now));
+        Ok(token)
+    }
+}
+
+/// What a shard's handle can read: a snapshot taken after every step of its machine.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ShardStatus {
+    /// The machine's state.
+    pub state: State,
+    /// The session, if there is one to resume.
+    pub session: Option<Session>,
+    /// Heartbeat round trips.
+    pub latency: Latency,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Whether the shard will go on reconnecting.
+    pub can_reconnect: bool,
+}
+
+impl ShardStatus {
+    fn of(machine: &GatewayMachine) -> Self {
+        Self {
+            state: machine.state(),
+            session: machine.session(),
+            latency: machine.latency().clone(),
+            metrics: machine.metrics(),
+            can_reconnect: machine.can_reconnect(),
+        }
+    }
+}
+
+/// A handle to one running shard: its state, and a way to close it.
+///
+/// Cheap to clone. The getters read a snapshot the shard refreshes after every frame
+/// and timer.
+#[derive(Debug, Clone)]
+pub struct Shard {
+    id: ShardId,
+    status: Arc<Mutex<ShardStatus>>,
+    commands: mpsc::UnboundedSender<()>,
+}
+
+impl Shard {
+    /// This shard's `[id, total]`.
+    #[must_use]
+    pub fn id(&self) -> ShardId {
+        self.id
+    }
+
+    /// A snapshot of the shard's state.
+    #[must_use]
+    pub fn status(&self) -> ShardStatus {
+        self.status.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Whether the connection is authenticated and events flow.
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        self.status().state == State::Active
+    }
+
+    /// The current session's id.
+    #[must_use]
+    pub fn session_id(&self) -> Option<String> {
+        self.status().session.map(|s| s.id)
+    }
+
+    /// The last sequence number delivered.
+    #[must_use]
+    pub fn last_sequence(&self) -> Option<u64> {
+        self.status().session.map(|s| s.seq).filter(|&s| s > 0)
+    }
+
+    /// Whether the shard will go on reconnecting (false once closed or stopped by a
+    /// fatal error).
+    #[must_use]
+    pub fn can_reconnect(&self) -> bool {
+        self.status().can_reconnect
+    }
+
+    /// Heartbeat round trips.
+    #[must_use]
+    pub fn latency(&self) -> Latency {
+        self.status().latency
+    }
+
+    /// Counters: connects, identifies, resumes, heartbeats, events, replays dropped, …
+    #[must_use]
+    pub fn metrics(&self) -> Metrics {
+        self.status().metrics
+    }
+
+    /// Asks the shard to close gracefully, keeping its session for a later RESUME. The
+    /// shard's last event is then [`Event::Closed`] with the session.
+    pub fn close(&self) {
+        // A shard that has already stopped has nothing to close.
+        let _ = self.commands.send(());
+    }
+}
+
+/// How a shard's task ended.
+#[derive(Debug)]
+pub(crate) struct ShardExit {
+    pub(crate) shard: ShardId,
+    pub(crate) session: Option<Session>,
+    pub(crate) error: Option<FatalError>,
+}
+
+/// Starts a shard's task; returns its handle, its events and its task.
+pub(crate) fn spawn(
+    machine: GatewayMachine,
+    clock: Clock,
+    tokens: Arc<Tokens>,
+    connect_timeout: Duration,
+    buffer: usize,
+) -> (Shard, mpsc::Receiver<ShardEvent>, tokio::task::JoinHandle<ShardExit>) {
+    let id = machine.shard();
+    let status = Arc::new(Mutex::new(ShardStatus::of(&machine)));
+    let (command_tx, command_rx) = mpsc::unbounded_channel();
+    let (event_tx, event_rx) = mpsc::channel(buffer);
+    let task = Task {
+        machine,
+        clock,
+        tokens,
+        connect_timeout,
+        ws: None,
+        outbox: VecDeque::new(),
+        events: event_tx,
+        status: Arc::clone(&status),
+        exit: ShardExit { shard: id, session: None, error: None },
+        acks_seen: 0,
+    };
+    let span = tracing::info_span!("shard", shard = %id, session = tracing::field::Empty);
+    let handle = tokio::spawn(task.run(command_rx).instrument(span));
+    (Shard { id, status, commands: command_tx }, event_rx, handle)
+}
+
+struct Task {
+    machine: GatewayMachine,
+    clock: Clock,
+    tokens: Arc<Tokens>,
+    connect_timeout: Duration,
+    ws: Option<Ws>,
+    /// Events the consumer has not taken yet. While any wait, the socket is not read.
+    outbox: VecDeque<ShardEvent>,
+    events: mpsc::Sender<ShardEvent>,
+    status: Arc<Mutex<ShardStatus>>,
+    exit: ShardExit,
+    acks_seen: u64,
+}
+
+impl Task {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<()>) -> ShardExit {
+        let mut commands_open = true;
+        loop {
+            let deadline = self.drain().await;
+            self.note_latency();
+            self.offer_events();
+            *self.status.lock().unwrap_or_else(PoisonError::into_inner) = ShardStatus::of(&self.machine);
+            if self.machine.state() == State::Terminated {
+                self.flush_events().await;
+                return self.exit;
+            }
+            let clock = self.clock;
+            let sleep = async move {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(clock.deadline(at)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let reading = self.ws.is_some() && self.outbox.is_empty();
+            let waiting = !self.outbox.is_empty();
+            let events = self.events.clone();
+            let wake = tokio::select! {
+                biased;
+                command = commands.recv(), if commands_open => Wake::Command(command.is_some()),
+                () = sleep => Wake::Timer,
+                permit = events.reserve_owned(), if waiting => Wake::Permit(permit.ok()),
+                message = next_message(&mut self.ws), if reading => Wake::Message(message),
+            };
+            match wake {
+                Wake::Command(open) => {
+                    // A close request, or every handle dropped: close gracefully either way.
+                    commands_open = open;
+                    let _ = self.machine.close(self.clock.now());
+                }
+                Wake::Timer => self.machine.handle_timeout(self.clock.now()),
+                Wake::Permit(Some(permit)) => {
+                    if let Some(event) = self.outbox.pop_front() {
+                        permit.send(event);
+                    }
+                }
+                Wake::Permit(None) => self.outbox.clear(), // nobody listens any more
+                Wake::Message(message) => self.on_message(message),
+            }
+        }
+    }
+
+    /// Acts on the machine's outputs until it sleeps; returns when to wake it.
+    async fn drain(&mut self) -> Option<Instant> {
+        loop {
+            let input = match self.machine.poll_output() {
+                Output::Sleep(deadline) => return deadline,
+                Output::Connect(url) => Some(self.connect(&url).await),
+                Output::Send(text) => self.send(text).await,
+                Output::Close(frame) => Some(self.close(frame).await),
+                Output::RefreshToken => Some(match self.tokens.get(self.clock).await {
+                    Ok(token) => Input::Token(token),
+                    Err(error) => {
+                        warn!(%error, "no access token");
+                        Input::TokenFailed(error)
+                    }
+                }),
+                Output::Emit(event) => {
+                    self.note(&event);
+                    self.outbox.push_back(ShardEvent { shard: self.exit.shard, event });
+                    None
+                }
+                other => {
+                    debug!(?other, "output not understood by this adapter");
+                    None
+                }
+            };
+            if let Some(input) = input {
+                if let Err(error) = self.machine.handle_input(self.clock.now(), input) {
+                    debug!(%error, "input refused");
+                }
+            }
+        }
+    }
+
+    async fn connect(&mut self, url: &str) -> Input<'static> {
+        info!(url, "connecting");
+        match tokio::time::timeout(self.connect_timeout, connect_async(url)).await {
+            Ok(Ok((ws, _))) => {
+                self.ws = Some(ws);
+                Input::Connected
+            }
+            Ok(Err(error)) => {
+                warn!(%error, "connection failed");
+                Input::ConnectFailed
+            }
+            Err(_) => {
+                warn!(timeout = ?self.connect_timeout, "connection timed out");
+                Input::ConnectFailed
+            }
+        }
+    }
+
+    async fn send(&mut self, text: String) -> Option<Input<'static>> {
+        let ws = self.ws.as_mut()?;
+        if text.starts_with(r#"{"op":1,"#) {
+            debug!(frame = %text, "heartbeat");
+        }
+        match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(text))).await {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => {
+                warn!(%error, "send failed; the connection is gone");
+                self.ws = None;
+                Some(Input::Closed(None))
+            }
+            Err(_) => {
+                warn!("send timed out; the connection is gone");
+                self.ws = None;
+                Some(Input::Closed(None))
+            }
+        }
+    }
+
+    async fn close(&mut self, frame: CloseFrame<'static>) -> Input<'static> {
+        info!(code = frame.code.0, reason = %frame.reason, "closing the connection");
+        if let Some(mut ws) = self.ws.take() {
+            let frame = WsCloseFrame { code: frame.code.0.into(), reason: frame.reason.as_ref().into() };
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, async move {
+                let _ = ws.close(Some(frame)).await;
+                while let Some(Ok(_)) = ws.next().await {}
+            })
+            .await;
+        }
+        Input::Closed(None)
+    }
+
+    fn on_message(&mut self, message: WsMessage) {
+        let now = self.clock.now();
+        let result = match message {
+            Some(Ok(Message::Text(text))) => self.machine.handle_input(now, Input::Text(text.as_str())),
+            Some(Ok(Message::Binary(bytes))) => self.machine.handle_input(now, Input::Binary(&bytes)),
+            Some(Ok(Message::Close(frame))) => {
+                self.ws = None;
+                let frame = frame.map(|f| CloseFrame::new(u16::from(f.code), f.reason.as_str().to_owned()));
+                self.machine.handle_input(now, Input::Closed(frame))
+            }
+            Some(Ok(_)) => Ok(()), // ping, pong: tungstenite answers pings itself
+            Some(Err(error)) => {
+                warn!(%error, "connection lost");
+                self.ws = None;
+                self.machine.handle_input(now, Input::Closed(None))
+            }
+            None => {
+                self.ws = None;
+                self.machine.handle_input(now, Input::Closed(None))
+            }
+        };
+        if let Err(error) = result {
+            debug!(%error, "input refused");
+        }
+    }
+
+    /// Logs an event the way operators want to see it.
+    fn note(&mut self, event: &Event) {
+        match event {
+            Event::Dispatch(d) if d.name() == "READY" => {
+                if let Some(id) = self.machine.session_id() {
+                    tracing::Span::current().record("session", id);
+                }
+                info!(session = self.machine.session_id(), "ready");
+            }
+            Event::Dispatch(d) if d.name() == "RESUMED" => {
+                info!(seq = d.seq(), replays_dropped = self.machine.metrics().replays_dropped, "resumed");
+            }
+            Event::Dispatch(_) => {}
+            Event::Disconnected(d) => {
+                warn!(cause = ?d.cause, next = ?d.next, at = %d.at, "disconnected; reconnecting");
+            }
+            Event::DecodeFailed(error) => warn!(%error, "unusable frame from QQ"),
+            Event::Fatal(error) => {
+                error!(%error, "stopped for good");
+                self.exit.error = Some(error.clone());
+            }
+            Event::Closed(session) => {
+                info!(session = session.as_ref().map(|s| s.id.as_str()), "closed");
+                self.exit.session = session.clone();
+            }
+            other => debug!(?other, "event"),
+        }
+    }
+
+    /// Logs each heartbeat round trip once.
+    fn note_latency(&mut self) {
+        let latency = self.machine.latency();
+        if latency.count() > self.acks_seen {
+            self.acks_seen = latency.count();
+            debug!(rtt = ?latency.last(), "heartbeat acknowledged");
+        }
+    }
+
+    /// Hands queued events to the consumer as far as its buffer allows.
+    fn offer_events(&mut self) {
+        while let Some(event) = self.outbox.pop_front() {
+            match self.events.try_send(event) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(event)) => {
+                    self.outbox.push_front(event);
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.outbox.clear();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The last events of a stopped shard, given to a lagging consumer for a short while.
+    async fn flush_events(&mut self) {
+        let events = &self.events;
+        let outbox = &mut self.outbox;
+        let _ = tokio::time::timeout(FLUSH_TIMEOUT, async {
+            while let Some(event) = outbox.pop_front() {
+                if events.send(event).await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+async fn next_message(ws: &mut Option<Ws>) -> WsMessage {
+    match ws.as_mut() {
+        Some(ws) => ws.next().await,
+        None => std::future::pending().await,
+    }
+}
