@@ -376,13 +376,40 @@ impl MockGateway {
                     break Ok(state.record.clone());
                 }
                 if Instant::now() >= deadline {
-                    break Err(Timeout(state.record.clone()));
+                    break Err(Timeout(Box::new(state.record.clone())));
                 }
             }
             notified.await;
         };
         timer.abort();
         result
+    }
+
+    /// [`wait_until`](Self::wait_until) for blocking code: checks `condition` every
+    /// couple of milliseconds on the calling thread. Do not call it on the thread of a
+    /// runtime the mock runs on.
+    ///
+    /// # Errors
+    ///
+    /// [`Timeout`], with the last record, if `condition` does not hold within `timeout`.
+    pub fn wait_until_blocking(
+        &self,
+        mut condition: impl FnMut(&Record) -> bool,
+        timeout: Duration,
+    ) -> Result<Record, Timeout> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let state = self.shared.lock();
+                if condition(&state.record) {
+                    return Ok(state.record.clone());
+                }
+                if Instant::now() >= deadline {
+                    return Err(Timeout(Box::new(state.record.clone())));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 }
 

@@ -252,7 +252,7 @@ pub struct ProtocolError {
 /// [`MockGateway::wait_until`](crate::MockGateway::wait_until) gave up; holds the last
 /// record seen, for the failure message.
 #[derive(Debug, Clone)]
-pub struct Timeout(pub Record);
+pub struct Timeout(pub Box<Record>);
 
 impl fmt::Display for Timeout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

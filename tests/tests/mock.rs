@@ -570,6 +570,9 @@ fn a_mock_on_its_own_thread_serves_other_runtimes() {
         let timeout = mock.wait_until(|r| r.connections.len() > 5, Duration::from_millis(50)).await;
         assert_eq!(timeout.unwrap_err().0.connections.len(), 1);
     }));
+    // Plain blocking code can wait too.
+    let record = mock.wait_until_blocking(|r| r.connections[0].closed_at.is_some(), FRAME).unwrap();
+    assert_eq!(record.readies(0), 1);
     drop(mock);
 }
 
