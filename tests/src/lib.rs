@@ -250,15 +250,25 @@ impl MockGateway {
     }
 
     /// Sends `n` events `name` (with `d = {"n": i}`, `i` from 0) back to back on `shard`
-    /// and returns the last `s` (0 without a session).
+    /// and returns the last `s` (0 without a session). The events are numbered in a few
+    /// hundred at a time, so heartbeats are still answered during a large burst; a
+    /// concurrent `dispatch` may land between two of them.
     pub fn burst(&self, shard: u32, n: usize, name: &str) -> u64 {
-        self.shared.update(|s, _| {
-            let mut last = 0;
-            for i in 0..n {
-                last = s.dispatch(shard, name, None, &serde_json::json!({ "n": i }));
+        const CHUNK: usize = 256;
+        let mut last = 0;
+        for start in (0..n).step_by(CHUNK) {
+            last = self.shared.update(|s, _| {
+                let mut last = 0;
+                for i in start..n.min(start + CHUNK) {
+                    last = s.dispatch_json(shard, name, None, &format!(r#"{{"n":{i}}}"#));
+                }
+                last
+            });
+            if last == 0 {
+                break;
             }
-            last
-        })
+        }
+        last
     }
 
     // ---- connections ---------------------------------------------------------------

@@ -155,6 +155,10 @@ impl Shared {
     }
 }
 
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
 fn frame_excerpt(text: &str) -> String {
     text.chars().take(200).collect()
 }
@@ -539,6 +543,11 @@ impl State {
 
     /// Sends a dispatch on `shard`'s current session; 0 if it has none.
     pub(crate) fn dispatch(&mut self, shard: u32, name: &str, id: Option<&str>, d: &Value) -> u64 {
+        self.dispatch_json(shard, name, id, &d.to_string())
+    }
+
+    /// [`dispatch`](Self::dispatch) with `d` already serialized.
+    pub(crate) fn dispatch_json(&mut self, shard: u32, name: &str, id: Option<&str>, d: &str) -> u64 {
         let Some(session_id) = self.shard_sessions.get(&shard) else { return 0 };
         let event_id = match id {
             Some(id) => id.to_owned(),
@@ -547,8 +556,13 @@ impl State {
         let Some(session) = self.sessions.get_mut(session_id) else { return 0 };
         session.last_seq += 1;
         let seq = session.last_seq;
-        let frame = json!({"op": OpCode::Dispatch.as_u8(), "s": seq, "t": name, "id": event_id, "d": d});
-        let frame: Utf8Bytes = frame.to_string().into();
+        let frame = format!(
+            r#"{{"op":{op},"s":{seq},"t":{t},"id":{id},"d":{d}}}"#,
+            op = OpCode::Dispatch.as_u8(),
+            t = json_string(name),
+            id = json_string(&event_id),
+        );
+        let frame = Utf8Bytes::from(frame);
         if let Some(conn) = session.conn.and_then(|c| self.conns.get(&c)) {
             // A closed channel means the connection is going away; the frame stays in
             // the history for RESUME.

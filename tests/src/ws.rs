@@ -21,6 +21,8 @@ type Ws = WebSocketStream<TokioAdapter<TcpStream>>;
 
 /// How long the mock waits for the client's answer to its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How many queued frames are written between two looks at the client's frames.
+const BATCH: usize = 256;
 
 enum Flow {
     Continue,
@@ -121,9 +123,11 @@ async fn on_message(shared: &Shared, conn: usize, ws: &mut Ws, hello_sent: bool,
     }
 }
 
-/// Writes a command and every command already queued behind it, then flushes once.
+/// Writes a command and up to [`BATCH`] commands already queued behind it, then flushes
+/// once (and goes back to reading, so heartbeats are answered during bursts).
 async fn on_command(ws: &mut Ws, rx: &mut mpsc::UnboundedReceiver<Command>, first: Command) -> Flow {
     let mut next = Some(first);
+    let mut written = 0;
     while let Some(command) = next.take() {
         let message = match command {
             Command::Text(text) => Message::Text(text),
@@ -139,7 +143,10 @@ async fn on_command(ws: &mut Ws, rx: &mut mpsc::UnboundedReceiver<Command>, firs
         if ws.feed(message).await.is_err() {
             return Flow::Drop;
         }
-        next = rx.try_recv().ok();
+        written += 1;
+        if written < BATCH {
+            next = rx.try_recv().ok();
+        }
     }
     if ws.flush().await.is_err() { Flow::Drop } else { Flow::Continue }
 }

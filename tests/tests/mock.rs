@@ -589,3 +589,30 @@ async fn shutdown_closes_everything() {
     })
     .await;
 }
+
+/// A 20,000-event burst arrives whole and in order, and a heartbeat sent meanwhile is
+/// answered (after whatever the socket buffers already hold, as with QQ).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_are_answered_during_a_large_burst() {
+    bounded(async {
+        let mock = MockGateway::start(fast()).await.unwrap();
+        let (mut client, _) = Client::ready(&mock, 0, 1).await;
+        assert_eq!(mock.burst(0, 20_000, "C2C_MESSAGE_CREATE"), 20_001);
+        client.send(json!({"op": 1, "d": 1})).await;
+        let (mut next, mut ack_after) = (2, None);
+        while next <= 20_001 {
+            let frame = client.recv().await;
+            if frame["op"] == 11 {
+                ack_after = Some(next - 2);
+            } else {
+                assert_eq!(frame["s"].as_u64(), Some(next));
+                next += 1;
+            }
+        }
+        if ack_after.is_none() {
+            assert_eq!(client.recv().await, json!({"op": 11}));
+        }
+        assert_eq!(mock.record().heartbeats.len(), 1);
+    })
+    .await;
+}
