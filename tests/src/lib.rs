@@ -54,8 +54,16 @@
 //!   IDENTIFY, an op other than heartbeat before IDENTIFY, a binary frame…) is recorded
 //!   as a [`ProtocolError`]; the mock carries on.
 //!
-//! Sequence numbers are per session and start at 1 with READY; every dispatch gets an
-//! `id` of the form `"<T>:<uuid>"`.
+//! Sequence numbers are per session and start at 1 with READY (RESUMED takes one too);
+//! every dispatch gets an `id` of the form `"<T>:<uuid>"`.
+//!
+//! # Scripting
+//!
+//! Scripting methods take a shard id or [`Target::All`]. Events go to the shard's
+//! current session (the one of its last READY) and are kept for replay; connection
+//! actions ([`close`](MockGateway::close), [`drop_connection`](MockGateway::drop_connection),
+//! [`reconnect`](MockGateway::reconnect), [`send_raw`](MockGateway::send_raw)…) go to
+//! every open connection that authenticated as that shard. None of them needs `.await`.
 
 mod config;
 mod http;
@@ -226,7 +234,9 @@ impl MockGateway {
     // ---- events ------------------------------------------------------------------
 
     /// Sends the event `name` with data `d` on the current session of `shard` (or of
-    /// every shard) and returns its `s` (the highest one for [`Target::All`]).
+    /// every shard) and returns its `s` (the highest one for [`Target::All`]). `d` is
+    /// any `Into<serde_json::Value>`: a `&str` becomes a JSON string; for raw JSON text
+    /// parse it first, or send a whole frame with [`dispatch_frame`](Self::dispatch_frame).
     ///
     /// The event goes into the session's history whether or not a connection is open,
     /// and a RESUME replays it: this is how "events sent while disconnected" are
