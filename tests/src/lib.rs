@@ -1,3 +1,490 @@
-//! The loopback mock QQ gateway and the end-to-end tests of the qqgw adapters (in
-//! development). Until the adapters land, the in-memory fake gateway of
-//! `qqgw_proto::testing` covers the protocol.
+//! Test your bot without QQ: a loopback mock of the QQ Bot gateway and its HTTP API.
+//!
+//! [`MockGateway`] runs, on `127.0.0.1`, the token endpoint
+//! (`POST /app/getAppAccessToken`), gateway discovery (`GET /gateway`,
+//! `GET /gateway/bot`) and the WebSocket gateway, faithful to the protocol reference that
+//! `qqgw-proto` implements: HELLO first, IDENTIFY → READY, RESUME → replay → RESUMED,
+//! heartbeats → ACK, QQ's close codes. Tests script it (send events, drop connections,
+//! withhold heartbeat ACKs, refuse resumes…) from sync or async code, and read back a
+//! [`Record`] of everything the client did.
+//!
+//! It is also where qqgw's own end-to-end tests run the adapters.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use qqgw_mock::{MockConfig, MockGateway};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let mock = MockGateway::start(MockConfig {
+//!     heartbeat_interval: Duration::from_millis(200),
+//!     ..MockConfig::default()
+//! })
+//! .await?;
+//! // Point the bot at the mock: credentials `mock.config().credentials()`, token URL
+//! // `mock.token_url()`, API base `mock.api_base()`; start it…
+//!
+//! // …wait until it has a session, send it an event, and watch it survive a rotation.
+//! mock.wait_until(|r| r.connected(0), Duration::from_secs(5)).await?;
+//! mock.dispatch(0, "AT_MESSAGE_CREATE", serde_json::json!({"content": "hello"}));
+//! mock.close(0, 4009);
+//! mock.dispatch(0, "AT_MESSAGE_CREATE", serde_json::json!({"content": "missed"}));
+//! let record = mock.wait_until(|r| r.resumes().len() == 1 && r.connected(0), Duration::from_secs(5)).await?;
+//! assert!(record.protocol_errors.is_empty());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What the mock checks
+//!
+//! * Token endpoint: `Content-Type: application/json` (else `{"code":100007}`), the
+//!   AppID and AppSecret of [`MockConfig`] (else `{"code":100016}`). The same token comes
+//!   back until its last 60 s, then a new one; `expires_in` is a string, as QQ's.
+//! * `/gateway` and `/gateway/bot`: `Authorization: QQBot <valid token>` (else 401,
+//!   `{"code":11241}`).
+//! * IDENTIFY: `d.token` is `QQBot <valid token>` (else close 4004), `d.shard` is
+//!   `[id, shards]` with `id < shards` (else 4010), `d.intents` is non-zero (else 4013)
+//!   and within [`MockConfig::allowed_intents`] (else 4014), `session_start_limit`:
+//!   more than `max_concurrency` IDENTIFYs in 5 s is recorded as a
+//!   [`PacingViolation`]; one with `remaining == 0` too, and closed with 4008.
+//! * RESUME: the token (4004), the session (unknown, expired or invalidated → op 9
+//!   `false`), `seq` not beyond the last sent (else 4007).
+//! * Anything else a correct client does not send (a frame that is not JSON, a second
+//!   IDENTIFY, an op other than heartbeat before IDENTIFY, a binary frame…) is recorded
+//!   as a [`ProtocolError`]; the mock carries on.
+//!
+//! Sequence numbers are per session and start at 1 with READY (RESUMED takes one too);
+//! every dispatch gets an `id` of the form `"<T>:<uuid>"`.
+//!
+//! # Scripting
+//!
+//! Scripting methods take a shard id or [`Target::All`]. Events go to the shard's
+//! current session (the one of its last READY) and are kept for replay; connection
+//! actions ([`close`](MockGateway::close), [`drop_connection`](MockGateway::drop_connection),
+//! [`reconnect`](MockGateway::reconnect), [`send_raw`](MockGateway::send_raw)…) go to
+//! every open connection that authenticated as that shard. None of them needs `.await`.
+
+mod config;
+mod http;
+mod ids;
+mod record;
+mod state;
+mod ws;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use config::MockConfig;
+pub use qqgw_proto::SessionStartLimit;
+pub use record::{
+    Auth, ConnectionRecord, HttpRequest, PacingKind, PacingViolation, ProtocolError, Record, Timeout,
+    TokenOutcome, TokenRequest, UNKNOWN_SHARD,
+};
+pub use state::Target;
+
+use state::{Command, Shared};
+
+/// A running mock gateway. Dropping it (or [`shutdown`](Self::shutdown)) stops it and
+/// closes every connection.
+///
+/// Every scripting and observation method takes `&self` and needs no `.await`, so tests
+/// on any runtime, or none, can drive it.
+pub struct MockGateway {
+    shared: Arc<Shared>,
+    http_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    runtime: tokio::runtime::Handle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MockGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockGateway")
+            .field("api_base", &self.api_base())
+            .field("gateway_url", &self.gateway_url())
+            .finish_non_exhaustive()
+    }
+}
+
+fn bind_std() -> io::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+impl MockGateway {
+    /// Starts the mock on the current tokio runtime (which must have IO and time
+    /// enabled).
+    ///
+    /// # Errors
+    ///
+    /// If a listener cannot be bound.
+    pub async fn start(config: MockConfig) -> io::Result<Self> {
+        let http = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let ws = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let http_addr = http.local_addr()?;
+        let shared = Arc::new(Shared::new(config, ws.local_addr()?));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        spawn_servers(&shared, http, ws, &shutdown_rx);
+        Ok(Self { shared, http_addr, shutdown, runtime: tokio::runtime::Handle::current(), thread: None })
+    }
+
+    /// Starts the mock on its own tokio runtime on a background thread, for clients on
+    /// other runtimes (async-std, smol) and for blocking code. Callable from anywhere,
+    /// a tokio runtime included.
+    ///
+    /// # Errors
+    ///
+    /// If a listener cannot be bound or the runtime cannot be built.
+    pub fn start_in_thread(config: MockConfig) -> io::Result<Self> {
+        let http = bind_std()?;
+        let ws = bind_std()?;
+        let http_addr = http.local_addr()?;
+        let shared = Arc::new(Shared::new(config, ws.local_addr()?));
+        let (shutdown, mut shutdown_rx) = watch::channel(false);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new().name("qqgw-mock".into()).spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let listeners = TcpListener::from_std(http).and_then(|h| Ok((h, TcpListener::from_std(ws)?)));
+                match listeners {
+                    Ok((http, ws)) => {
+                        spawn_servers(&thread_shared, http, ws, &shutdown_rx);
+                        let _ = ready_tx.send(Ok(tokio::runtime::Handle::current()));
+                        let _ = shutdown_rx.wait_for(|stop| *stop).await;
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            });
+        })?;
+        let runtime = ready_rx.recv().map_err(io::Error::other).and_then(|r| r)?;
+        Ok(Self { shared, http_addr, shutdown, runtime, thread: Some(thread) })
+    }
+
+    /// Stops the mock: closes the listeners and drops every connection (without close
+    /// frames). Same as dropping the handle.
+    pub fn shutdown(self) {}
+
+    // ---- addresses ---------------------------------------------------------------
+
+    /// The settings the mock runs with.
+    #[must_use]
+    pub fn config(&self) -> &MockConfig {
+        &self.shared.config
+    }
+
+    /// The API base, `http://127.0.0.1:<port>` (serves `/gateway` and `/gateway/bot`).
+    #[must_use]
+    pub fn api_base(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    /// The token endpoint, `http://127.0.0.1:<port>/app/getAppAccessToken`.
+    #[must_use]
+    pub fn token_url(&self) -> String {
+        format!("{}/app/getAppAccessToken", self.api_base())
+    }
+
+    /// The WebSocket gateway, `ws://127.0.0.1:<port>/websocket/` (also what `/gateway`
+    /// returns). Any path is accepted.
+    #[must_use]
+    pub fn gateway_url(&self) -> String {
+        self.shared.gateway_url()
+    }
+
+    // ---- HTTP switches -------------------------------------------------------------
+
+    /// While `true`, the token endpoint rejects every request with
+    /// `{"code":100016,"message":"invalid appid or secret"}`.
+    pub fn reject_credentials(&self, reject: bool) {
+        self.shared.update(|s, _| s.set_reject_credentials(reject));
+    }
+
+    /// The next `n` token requests fail with HTTP 500.
+    pub fn fail_token_requests(&self, n: u32) {
+        self.shared.update(|s, _| s.fail_token_requests(n));
+    }
+
+    /// Expires every token issued so far, as if their lifetime had run out: IDENTIFY and
+    /// RESUME with them are closed with 4004, `/gateway` answers 401, and the next token
+    /// request issues a new token.
+    pub fn expire_tokens(&self) {
+        self.shared.update(|s, _| s.expire_tokens(Instant::now()));
+    }
+
+    // ---- events ------------------------------------------------------------------
+
+    /// Sends the event `name` with data `d` on the current session of `shard` (or of
+    /// every shard) and returns its `s` (the highest one for [`Target::All`]). `d` is
+    /// any `Into<serde_json::Value>`: a `&str` becomes a JSON string; for raw JSON text
+    /// parse it first, or send a whole frame with [`dispatch_frame`](Self::dispatch_frame).
+    ///
+    /// The event goes into the session's history whether or not a connection is open,
+    /// and a RESUME replays it: this is how "events sent while disconnected" are
+    /// scripted. Returns 0, sending nothing, if the shard never had a session or its
+    /// session was invalidated.
+    pub fn dispatch(&self, shard: impl Into<Target>, name: &str, d: impl Into<Value>) -> u64 {
+        let (target, d) = (shard.into(), d.into());
+        self.shared.update(|s, config| s.dispatch_to(config, target, name, &d))
+    }
+
+    /// Sends a whole dispatch frame, such as one of the protocol fixtures, on `shard`'s
+    /// current session: its `t`, `id` and `d` are kept, `s` is replaced by the session's
+    /// next. Returns that `s`, or 0 if the frame has no string `t` or the shard has no
+    /// session.
+    pub fn dispatch_frame(&self, shard: u32, frame: &str) -> u64 {
+        let Ok(frame) = serde_json::from_str::<Value>(frame) else { return 0 };
+        let Some(name) = frame.get("t").and_then(Value::as_str) else { return 0 };
+        let id = frame.get("id").and_then(Value::as_str);
+        let d = frame.get("d").unwrap_or(&Value::Null);
+        self.shared.update(|s, _| s.dispatch(shard, name, id, d))
+    }
+
+    /// Sends `n` events `name` (with `d = {"n": i}`, `i` from 0) back to back on `shard`
+    /// and returns the last `s` (0 without a session). The events are numbered in a few
+    /// hundred at a time, so heartbeats are still answered during a large burst; a
+    /// concurrent `dispatch` may land between two of them.
+    pub fn burst(&self, shard: u32, n: usize, name: &str) -> u64 {
+        const CHUNK: usize = 256;
+        let mut last = 0;
+        for start in (0..n).step_by(CHUNK) {
+            last = self.shared.update(|s, _| {
+                let mut last = 0;
+                for i in start..n.min(start + CHUNK) {
+                    last = s.dispatch_json(shard, name, None, &format!(r#"{{"n":{i}}}"#));
+                }
+                last
+            });
+            if last == 0 {
+                break;
+            }
+        }
+        last
+    }
+
+    // ---- connections ---------------------------------------------------------------
+
+    /// Closes the connection(s) of `shard` with a close frame carrying `code` (e.g.
+    /// 4009 for a session rotation). Returns how many connections were told.
+    pub fn close(&self, shard: impl Into<Target>, code: u16) -> usize {
+        let target = shard.into();
+        self.shared.update(|s, _| s.command(target, || Command::Close(code)))
+    }
+
+    /// Drops the TCP connection(s) of `shard` without a close frame (the client sees the
+    /// stream end, like a network failure).
+    pub fn drop_connection(&self, shard: impl Into<Target>) -> usize {
+        let target = shard.into();
+        self.shared.update(|s, _| s.command(target, || Command::Drop))
+    }
+
+    /// Sends op 7 (`{"op":7}`): reconnect and RESUME.
+    pub fn reconnect(&self, shard: impl Into<Target>) -> usize {
+        self.send_raw(shard, r#"{"op":7}"#)
+    }
+
+    /// Sends op 9 `{"op":9,"d":<resumable>}`. With `false` the session is forgotten too:
+    /// a RESUME of it gets op 9 and events need a new IDENTIFY.
+    pub fn invalid_session(&self, shard: impl Into<Target>, resumable: bool) -> usize {
+        let target = shard.into();
+        self.shared.update(|s, config| s.invalid_session(config, target, resumable))
+    }
+
+    /// While `true`, heartbeats of `shard` get no ACK (a zombie connection).
+    pub fn withhold_acks(&self, shard: impl Into<Target>, withhold: bool) {
+        let target = shard.into();
+        self.shared.update(|s, config| s.withhold_acks(config, target, withhold));
+    }
+
+    /// Sends `text` as is in a text frame (garbage, unknown opcodes…).
+    pub fn send_raw(&self, shard: impl Into<Target>, text: &str) -> usize {
+        let (target, text) = (shard.into(), async_tungstenite::tungstenite::Utf8Bytes::from(text));
+        self.shared.update(|s, _| s.command(target, || Command::Text(text.clone())))
+    }
+
+    /// Sends `bytes` in a binary frame.
+    pub fn send_binary(&self, shard: impl Into<Target>, bytes: &[u8]) -> usize {
+        let target = shard.into();
+        self.shared.update(|s, _| s.command(target, || Command::Binary(bytes.to_vec())))
+    }
+
+    /// Makes the current session of `shard` unresumable (a RESUME gets op 9 `false`),
+    /// as QQ does after a while. The connection is left alone; follow with
+    /// [`close`](Self::close) to force the client to find out.
+    pub fn expire_session(&self, shard: impl Into<Target>) {
+        let target = shard.into();
+        self.shared.update(|s, config| s.expire_session(config, target));
+    }
+
+    /// Refuses the next `n` RESUMEs of `shard`'s sessions with op 9 `false` (the session
+    /// itself stays resumable).
+    pub fn refuse_resumes(&self, shard: impl Into<Target>, n: u32) {
+        let target = shard.into();
+        self.shared.update(|s, config| s.refuse_resumes(config, target, n));
+    }
+
+    // ---- observation ---------------------------------------------------------------
+
+    /// A snapshot of everything observed so far.
+    #[must_use]
+    pub fn record(&self) -> Record {
+        self.shared.lock().record.clone()
+    }
+
+    /// Whether the current session of `shard` has an open connection.
+    #[must_use]
+    pub fn connected(&self, shard: u32) -> bool {
+        self.shared.lock().connected(shard)
+    }
+
+    /// The current session id of `shard`.
+    #[must_use]
+    pub fn session_id(&self, shard: u32) -> Option<String> {
+        self.shared.lock().session_id(shard)
+    }
+
+    /// The last `s` sent (or reserved) in the current session of `shard`.
+    #[must_use]
+    pub fn last_seq(&self, shard: u32) -> Option<u64> {
+        self.shared.lock().last_seq(shard)
+    }
+
+    /// Waits until `condition` holds for the record, then returns a snapshot of it.
+    /// Woken by every change, no polling. Works on any async runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`Timeout`], with the last record, if `condition` does not hold within `timeout`.
+    pub async fn wait_until(
+        &self,
+        mut condition: impl FnMut(&Record) -> bool,
+        timeout: Duration,
+    ) -> Result<Record, Timeout> {
+        let deadline = Instant::now() + timeout;
+        let shared = Arc::clone(&self.shared);
+        // The mock's runtime provides the timer, so the caller's runtime does not matter.
+        let timer = self.runtime.spawn(async move {
+            tokio::time::sleep(timeout).await;
+            shared.changed.notify_waiters();
+        });
+        let result = loop {
+            let notified = self.shared.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let state = self.shared.lock();
+                if condition(&state.record) {
+                    break Ok(state.record.clone());
+                }
+                if Instant::now() >= deadline {
+                    break Err(Timeout(Box::new(state.record.clone())));
+                }
+            }
+            notified.await;
+        };
+        timer.abort();
+        result
+    }
+
+    /// [`wait_until`](Self::wait_until) for blocking code: checks `condition` every
+    /// couple of milliseconds on the calling thread. Do not call it on the thread of a
+    /// runtime the mock runs on.
+    ///
+    /// # Errors
+    ///
+    /// [`Timeout`], with the last record, if `condition` does not hold within `timeout`.
+    pub fn wait_until_blocking(
+        &self,
+        mut condition: impl FnMut(&Record) -> bool,
+        timeout: Duration,
+    ) -> Result<Record, Timeout> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let state = self.shared.lock();
+                if condition(&state.record) {
+                    return Ok(state.record.clone());
+                }
+                if Instant::now() >= deadline {
+                    return Err(Timeout(Box::new(state.record.clone())));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+impl Drop for MockGateway {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn spawn_servers(shared: &Arc<Shared>, http: TcpListener, ws: TcpListener, shutdown: &watch::Receiver<bool>) {
+    let (shared_http, mut stop) = (Arc::clone(shared), shutdown.clone());
+    let conn_stop = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            let stream = tokio::select! {
+                accepted = http.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        tracing::debug!("HTTP accept failed: {e}");
+                        continue;
+                    }
+                },
+                _ = stop.changed() => break,
+            };
+            let (shared, mut stop) = (Arc::clone(&shared_http), conn_stop.clone());
+            tokio::spawn(async move {
+                let service = service_fn(move |request| http::handle(Arc::clone(&shared), request));
+                let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                tokio::select! {
+                    result = connection => if let Err(e) = result {
+                        tracing::debug!("HTTP connection failed: {e}");
+                    },
+                    _ = stop.changed() => {}
+                }
+            });
+        }
+    });
+    let (shared_ws, mut stop) = (Arc::clone(shared), shutdown.clone());
+    let conn_stop = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            let stream = tokio::select! {
+                accepted = ws.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        tracing::debug!("WebSocket accept failed: {e}");
+                        continue;
+                    }
+                },
+                _ = stop.changed() => break,
+            };
+            tokio::spawn(ws::serve(Arc::clone(&shared_ws), stream, conn_stop.clone()));
+        }
+    });
+}

@@ -1,0 +1,74 @@
+//! What the mock accepts and announces.
+
+use std::time::Duration;
+
+use qqgw_proto::SessionStartLimit;
+
+/// The mock's settings. Build it with struct-update syntax:
+///
+/// ```
+/// use std::time::Duration;
+/// use qqgw_mock::MockConfig;
+///
+/// let config = MockConfig { heartbeat_interval: Duration::from_millis(150), shards: 2, ..MockConfig::default() };
+/// assert_eq!(config.app_id, "102000000");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockConfig {
+    /// The AppID the token endpoint accepts. Default `"102000000"`.
+    pub app_id: String,
+    /// The AppSecret the token endpoint accepts. Default `"mock-secret"`.
+    pub secret: String,
+    /// `heartbeat_interval` sent in HELLO. Default 45 s, as QQ; tests use 100–200 ms.
+    pub heartbeat_interval: Duration,
+    /// `shards` announced by `/gateway/bot`; IDENTIFY must use `[id, shards]` with
+    /// `id < shards`, else the mock closes with 4010. Default 1.
+    pub shards: u32,
+    /// `session_start_limit` announced by `/gateway/bot` and enforced on IDENTIFY.
+    /// Default: 1000 a day, one per 5 s.
+    pub session_start_limit: SessionStartLimit,
+    /// How long an access token lives. Default 7200 s, as QQ.
+    pub token_lifetime: Duration,
+    /// The intent bits this bot may use; IDENTIFY with any other bit is closed with 4014.
+    /// Default: every bit.
+    pub allowed_intents: u32,
+    /// How long the mock waits after the WebSocket handshake before sending HELLO.
+    /// Default zero.
+    pub hello_delay: Duration,
+    /// HTTP status of token-endpoint rejections (`{"code":100016,…}`, `{"code":100007,…}`).
+    /// QQ's is not documented; default 200, try 401 to check that a client reads the body
+    /// whatever the status.
+    pub token_error_status: u16,
+    /// `user.id` of the bot in READY. Default the id of the documentation's example.
+    pub bot_user_id: String,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        Self {
+            app_id: "102000000".into(),
+            secret: "mock-secret".into(),
+            heartbeat_interval: Duration::from_secs(45),
+            shards: 1,
+            session_start_limit: SessionStartLimit {
+                total: 1000,
+                remaining: 1000,
+                reset_after: 86_400_000,
+                max_concurrency: 1,
+            },
+            token_lifetime: Duration::from_secs(7200),
+            allowed_intents: u32::MAX,
+            hello_delay: Duration::ZERO,
+            token_error_status: 200,
+            bot_user_id: "6158788878435714165".into(),
+        }
+    }
+}
+
+impl MockConfig {
+    /// The credentials the mock accepts, for the client under test.
+    #[must_use]
+    pub fn credentials(&self) -> qqgw_proto::Credentials {
+        qqgw_proto::Credentials::new(self.app_id.clone(), self.secret.clone())
+    }
+}
