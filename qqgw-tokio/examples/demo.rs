@@ -69,7 +69,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let interval = Duration::from_millis(500);
-    let mock = MockGateway::start(MockConfig { heartbeat_interval: interval, ..MockConfig::default() }).await?;
+    let mock =
+        MockGateway::start(MockConfig { heartbeat_interval: interval, ..MockConfig::default() }).await?;
     let config = Config::builder(mock.config().app_id.clone(), mock.config().secret.clone())
         .api_base(mock.api_base())
         .token_url(mock.token_url())
@@ -77,7 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .reconnect_jitter(Duration::from_millis(100))
         .build();
     let client = Client::connect(config).await?;
-    let shard = client.shards()[0].clone();
+    let shard = client.shards().first().cloned().ok_or("the mock announces one shard")?;
     let stop = client.shutdown_handle();
     let bot = Bot::default();
     let running = tokio::spawn(client.run(bot.clone()));

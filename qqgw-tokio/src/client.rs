@@ -73,9 +73,10 @@ impl Client {
     /// IDENTIFY, [`Error::Config`] for an impossible shard set.
     pub async fn connect(config: Config) -> Result<Self, Error> {
         let clock = Clock::new();
-        let http = Http::new(config.credentials.clone(), &config.token_url, &config.api_base, config.http_timeout);
+        let http =
+            Http::new(config.credentials.clone(), &config.token_url, &config.api_base, config.http_timeout);
         let tokens = Arc::new(Tokens::new(http.clone()));
-        let token = tokens.get(clock).await?;
+        let (token, _) = tokens.get(clock, None).await?;
         let info = http.gateway_bot(&token).await?;
         info!(url = %info.url, shards = info.shards, remaining = info.session_start_limit.remaining, "gateway");
 
@@ -87,10 +88,14 @@ impl Client {
         if shard_ids.is_empty() {
             return Err(Error::Config(format!("no shard to run in {:?}", config.shards)));
         }
-        let identifying = shard_ids.iter().filter(|s| !config.sessions.iter().any(|x| x.shard == **s)).count();
+        let identifying =
+            shard_ids.iter().filter(|s| !config.sessions.iter().any(|x| x.shard == **s)).count();
         let identifying = u32::try_from(identifying).unwrap_or(u32::MAX);
         if identifying > info.session_start_limit.remaining {
-            return Err(Error::SessionLimit { shards: identifying, remaining: info.session_start_limit.remaining });
+            return Err(Error::SessionLimit {
+                shards: identifying,
+                remaining: info.session_start_limit.remaining,
+            });
         }
 
         let limiter = IdentifyLimiter::new(info.session_start_limit, clock.now());
@@ -107,8 +112,13 @@ impl Client {
             }
             let machine_config = builder.build().map_err(|e| Error::Config(e.to_string()))?;
             let machine = GatewayMachine::new(machine_config, clock.now());
-            let (handle, events, task) =
-                shard::spawn(machine, clock, Arc::clone(&tokens), config.connect_timeout, config.event_buffer);
+            let (handle, events, task) = shard::spawn(
+                machine,
+                clock,
+                Arc::clone(&tokens),
+                config.connect_timeout,
+                config.event_buffer,
+            );
             client.shards.push(handle);
             client.receivers.get_or_insert_with(Vec::new).push(events);
             client.tasks.push(task);

@@ -160,8 +160,10 @@ impl Config {
     }
 
     pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let app_id = get("QQ_BOT_APP_ID").filter(|v| !v.is_empty()).ok_or(ConfigError::MissingEnv("QQ_BOT_APP_ID"))?;
-        let secret = get("QQ_BOT_SECRET").filter(|v| !v.is_empty()).ok_or(ConfigError::MissingEnv("QQ_BOT_SECRET"))?;
+        let app_id =
+            get("QQ_BOT_APP_ID").filter(|v| !v.is_empty()).ok_or(ConfigError::MissingEnv("QQ_BOT_APP_ID"))?;
+        let secret =
+            get("QQ_BOT_SECRET").filter(|v| !v.is_empty()).ok_or(ConfigError::MissingEnv("QQ_BOT_SECRET"))?;
         let mut builder = Self::builder(app_id, secret);
         if let Some(base) = get("QQ_BOT_API_BASE").filter(|v| !v.is_empty()) {
             builder = builder.api_base(base);
@@ -316,8 +318,15 @@ mod tests {
     #[test]
     fn from_env_errors_are_clear() {
         assert_eq!(Config::from_lookup(lookup(&[])).unwrap_err(), ConfigError::MissingEnv("QQ_BOT_APP_ID"));
-        let err = Config::from_lookup(lookup(&[("QQ_BOT_APP_ID", "1"), ("QQ_BOT_SECRET", "s"), ("QQ_BOT_INTENTS", "NOPE")]));
+        let err = Config::from_lookup(lookup(&[
+            ("QQ_BOT_APP_ID", "1"),
+            ("QQ_BOT_SECRET", "s"),
+            ("QQ_BOT_INTENTS", "NOPE"),
+        ]));
         assert!(matches!(err, Err(ConfigError::InvalidEnv { name: "QQ_BOT_INTENTS", .. })));
-        assert_eq!(parse_intents("1107296259"), Some(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT));
+        assert_eq!(
+            parse_intents("1107296259"),
+            Some(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)
+        );
     }
 }

@@ -46,7 +46,12 @@ impl Error {
     /// retrying as-is cannot help (bad credentials, fatal close codes, shard limits).
     #[must_use]
     pub fn is_fatal(&self) -> bool {
-        matches!(self, Self::Token(TokenError::Rejected { .. }) | Self::SessionLimit { .. } | Self::Config(_) | Self::Fatal { .. })
-            || matches!(self, Self::Api { status, .. } if (400..500).contains(status))
+        matches!(
+            self,
+            Self::Token(TokenError::Rejected { .. })
+                | Self::SessionLimit { .. }
+                | Self::Config(_)
+                | Self::Fatal { .. }
+        ) || matches!(self, Self::Api { status, .. } if (400..500).contains(status))
     }
 }

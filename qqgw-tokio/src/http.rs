@@ -45,9 +45,10 @@ impl Http {
         .await
         .map_err(TokenError::Unavailable)?;
         match body {
-            (status, body) if status >= 500 => {
-                Err(TokenError::Unavailable(format!("token endpoint answered {status}: {}", ApiError::from_body(&body))))
-            }
+            (status, body) if status >= 500 => Err(TokenError::Unavailable(format!(
+                "token endpoint answered {status}: {}",
+                ApiError::from_body(&body)
+            ))),
             (_, body) => qqgw_proto::parse_token_response(&body, now),
         }
     }
@@ -66,13 +67,17 @@ impl Http {
     }
 }
 
-fn read_body(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<(u16, Vec<u8>), String> {
+fn read_body(
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<(u16, Vec<u8>), String> {
     let mut response = response.map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
     let body = response.body_mut().with_config().limit(1 << 20).read_to_vec().map_err(|e| e.to_string())?;
     Ok((status, body))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, String> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
     tokio::task::spawn_blocking(f).await.map_err(|e| e.to_string())?
 }

@@ -16,6 +16,11 @@ pub use shard::{Shard, ShardEvent, ShardStatus};
 
 pub use qqgw_proto::model;
 pub use qqgw_proto::{
-    API_BASE, API_BASE_2026, Backoff, Disconnect, DisconnectCause, Dispatch, Event, Intents, Latency, Metrics,
-    SANDBOX_API_BASE, Session, ShardId, State, TOKEN_URL,
+    API_BASE, API_BASE_2026, Backoff, Disconnect, DisconnectCause, Dispatch, Event, Intents, Latency,
+    Metrics, SANDBOX_API_BASE, Session, ShardId, State, TOKEN_URL,
 };
+
+/// The workspace README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct WorkspaceReadme;

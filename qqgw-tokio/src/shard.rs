@@ -4,15 +4,15 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use async_tungstenite::WebSocketStream;
 use async_tungstenite::tokio::{ConnectStream, connect_async};
 use async_tungstenite::tungstenite::Message;
 use async_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
-use async_tungstenite::WebSocketStream;
 use core::time::Duration;
 use futures_util::StreamExt;
 use qqgw_proto::{
-    AccessToken, CloseFrame, Event, FatalError, GatewayMachine, Input, Instant, Latency, Metrics, Output, Session,
-    ShardId, State, TokenError,
+    AccessToken, CloseFrame, Event, FatalError, GatewayMachine, Input, Instant, Latency, Metrics, Output,
+    Session, ShardId, State, TokenError,
 };
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, error, info, warn};
@@ -81,19 +81,25 @@ impl Tokens {
         Self { http, cache: tokio::sync::Mutex::new(None) }
     }
 
-    /// A token: the one fetched within the last few seconds (so that shards reconnecting
-    /// together ask once), or a fresh one.
-    pub(crate) async fn get(&self, clock: Clock) -> Result<AccessToken, TokenError> {
+    /// A token for a shard whose last token was fetched at `held` (if ever): one fetched
+    /// by another shard since then and within the last few seconds (so that shards
+    /// reconnecting together ask once), or a fresh one. Returns it with its fetch time.
+    pub(crate) async fn get(
+        &self,
+        clock: Clock,
+        held: Option<Instant>,
+    ) -> Result<(AccessToken, Instant), TokenError> {
         let mut cache = self.cache.lock().await;
         let now = clock.now();
         if let Some((token, fetched)) = &*cache {
-            if now.saturating_duration_since(*fetched) < TOKEN_REUSE && token.expires_at() > now {
-                return Ok(token.clone());
+            let newer = held.is_none_or(|held| *fetched > held);
+            if newer && now.saturating_duration_since(*fetched) < TOKEN_REUSE && token.expires_at() > now {
+                return Ok((token.clone(), *fetched));
             }
         }
         let token = self.http.fetch_token(now).await?;
         *cache = Some((token.clone(), now));
-        Ok(token)
+        Ok((token, now))
     }
 }
 
@@ -225,6 +231,7 @@ pub(crate) fn spawn(
         status: Arc::clone(&status),
         exit: ShardExit { shard: id, session: None, error: None },
         acks_seen: 0,
+        token_fetched: None,
     };
     let span = tracing::info_span!("shard", shard = %id, session = tracing::field::Empty);
     let handle = tokio::spawn(task.run(command_rx).instrument(span));
@@ -243,6 +250,8 @@ struct Task {
     status: Arc<Mutex<ShardStatus>>,
     exit: ShardExit,
     acks_seen: u64,
+    /// When the token this shard holds was fetched.
+    token_fetched: Option<Instant>,
 }
 
 impl Task {
@@ -300,8 +309,11 @@ impl Task {
                 Output::Connect(url) => Some(self.connect(&url).await),
                 Output::Send(text) => self.send(text).await,
                 Output::Close(frame) => Some(self.close(frame).await),
-                Output::RefreshToken => Some(match self.tokens.get(self.clock).await {
-                    Ok(token) => Input::Token(token),
+                Output::RefreshToken => Some(match self.tokens.get(self.clock, self.token_fetched).await {
+                    Ok((token, fetched)) => {
+                        self.token_fetched = Some(fetched);
+                        Input::Token(token)
+                    }
                     Err(error) => {
                         warn!(%error, "no access token");
                         Input::TokenFailed(error)

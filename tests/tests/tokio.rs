@@ -11,7 +11,9 @@ use futures_util::StreamExt;
 use qqgw_mock::{MockConfig, MockGateway};
 use qqgw_proto::{Backoff, CloseCode, FatalError, TokenError};
 use qqgw_tokio::model::Message;
-use qqgw_tokio::{Client, Config, ConfigBuilder, Context, Error, Event, EventHandler, Events, Intents, Shards};
+use qqgw_tokio::{
+    Client, Config, ConfigBuilder, Context, Error, Event, EventHandler, Events, Intents, Shards,
+};
 
 const WAIT: Duration = Duration::from_secs(10);
 const HEARTBEAT: Duration = Duration::from_millis(100);
@@ -44,7 +46,8 @@ fn config(mock: &MockGateway) -> ConfigBuilder {
 async fn collect(events: &mut Events, n: usize) -> Vec<qqgw_tokio::Dispatch> {
     let mut out = Vec::new();
     while out.len() < n {
-        let Some(event) = tokio::time::timeout(WAIT, events.next()).await.expect("events stopped coming") else {
+        let Some(event) = tokio::time::timeout(WAIT, events.next()).await.expect("events stopped coming")
+        else {
             break;
         };
         if let Event::Dispatch(d) = event.event {
@@ -77,7 +80,10 @@ async fn happy_path_heartbeats_at_hellos_interval() {
         assert!(beats.iter().all(|b| b.2 == Some(1)), "d is READY's seq: {beats:?}");
         let identify = record.identifies()[0];
         assert_eq!(identify.shard(), Some([0, 1]));
-        assert_eq!(identify.intents(), Some((Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT).bits()));
+        assert_eq!(
+            identify.intents(),
+            Some((Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT).bits())
+        );
         assert!(identify.token().starts_with("QQBot "));
 
         mock.dispatch(0, "AT_MESSAGE_CREATE", serde_json::json!({"content": "hi"}));
@@ -113,7 +119,8 @@ async fn rotation_4009_resumes_and_delivers_every_event_once() {
             mock.dispatch(0, "C2C_MESSAGE_CREATE", serde_json::json!({ "n": i }));
         }
         got.extend(collect(&mut events, 10).await);
-        let n: Vec<u64> = got.iter().map(|d| d.parse::<serde_json::Value>().unwrap()["n"].as_u64().unwrap()).collect();
+        let n: Vec<u64> =
+            got.iter().map(|d| d.parse::<serde_json::Value>().unwrap()["n"].as_u64().unwrap()).collect();
         assert_eq!(n, (0..15).collect::<Vec<_>>());
         let record = mock.record();
         assert_eq!(record.identifies().len(), 1);
@@ -142,7 +149,10 @@ async fn op9_false_identifies_afresh() {
         let mock = mock().await;
         let (client, _events) = started(&mock, config(&mock).build()).await;
         mock.invalid_session(0, false);
-        let record = mock.wait_until(|r| r.identifies().len() == 2 && r.connected(0), Duration::from_secs(15)).await.unwrap();
+        let record = mock
+            .wait_until(|r| r.identifies().len() == 2 && r.connected(0), Duration::from_secs(15))
+            .await
+            .unwrap();
         assert!(record.resumes().is_empty());
         assert!(record.pacing_violations.is_empty(), "{:?}", record.pacing_violations);
         client.shutdown().await.unwrap();
@@ -183,7 +193,10 @@ async fn fatal_close_codes_stop_after_one_connection() {
                     fatal = Some(error);
                 }
             }
-            assert!(matches!(fatal, Some(FatalError::Closed { code: c, .. }) if c == CloseCode(code)), "{code}");
+            assert!(
+                matches!(fatal, Some(FatalError::Closed { code: c, .. }) if c == CloseCode(code)),
+                "{code}"
+            );
             let error = client.shutdown().await.unwrap_err();
             assert!(error.is_fatal());
             assert!(error.to_string().contains(&code.to_string()), "{error}");
@@ -276,11 +289,14 @@ async fn three_shards_identify_five_seconds_apart() {
         let mock = mock_with(|c| c.shards = 3).await;
         let client = Client::connect(config(&mock).build()).await.unwrap();
         assert_eq!(client.shards().len(), 3);
-        let record = mock
-            .wait_until(|r| (0..3).all(|s| r.connected(s)), Duration::from_secs(20))
-            .await
-            .unwrap();
-        let mut times: Vec<_> = record.connections.iter().filter(|c| c.auth.as_ref().is_some_and(|a| a.is_identify())).map(|c| c.opened_at).collect();
+        let record =
+            mock.wait_until(|r| (0..3).all(|s| r.connected(s)), Duration::from_secs(20)).await.unwrap();
+        let mut times: Vec<_> = record
+            .connections
+            .iter()
+            .filter(|c| c.auth.as_ref().is_some_and(|a| a.is_identify()))
+            .map(|c| c.opened_at)
+            .collect();
         times.sort();
         for pair in times.windows(2) {
             assert!(pair[1] - pair[0] >= Duration::from_millis(4_900), "{:?}", pair[1] - pair[0]);
@@ -322,7 +338,8 @@ async fn graceful_shutdown_returns_sessions_and_a_new_client_resumes_them() {
         mock.wait_until(|r| !r.connected(0), WAIT).await.unwrap();
         mock.dispatch(0, "AT_MESSAGE_CREATE", serde_json::json!({"while": "away"}));
 
-        let restored: Vec<qqgw_proto::Session> = serde_json::from_str(&serde_json::to_string(&sessions).unwrap()).unwrap();
+        let restored: Vec<qqgw_proto::Session> =
+            serde_json::from_str(&serde_json::to_string(&sessions).unwrap()).unwrap();
         let mut client = Client::connect(config(&mock).sessions(restored).build()).await.unwrap();
         let mut events = client.take_events().unwrap();
         let got = collect(&mut events, 1).await;
@@ -370,7 +387,10 @@ async fn every_documented_event_reaches_its_callback() {
         let counting = Counting::default();
         let running = tokio::spawn(client.run(counting.clone()));
         mock.wait_until(|r| r.connected(0), WAIT).await.unwrap();
-        let kinds: Vec<_> = qqgw_tokio::model::EventKind::ALL.iter().filter(|k| !matches!(k.as_str(), "READY" | "RESUMED")).collect();
+        let kinds: Vec<_> = qqgw_tokio::model::EventKind::ALL
+            .iter()
+            .filter(|k| !matches!(k.as_str(), "READY" | "RESUMED"))
+            .collect();
         for kind in &kinds {
             mock.dispatch(0, kind.as_str(), serde_json::json!({}));
         }
@@ -413,10 +433,15 @@ async fn a_slow_handler_does_not_delay_heartbeats() {
         for _ in 0..3 {
             mock.dispatch(0, "AT_MESSAGE_CREATE", serde_json::json!({}));
         }
-        let record = mock.wait_until(|r| r.heartbeats_of(0).filter(|h| h.0 > start).count() >= 8, WAIT).await.unwrap();
+        let record =
+            mock.wait_until(|r| r.heartbeats_of(0).filter(|h| h.0 > start).count() >= 8, WAIT).await.unwrap();
         let beats: Vec<_> = record.heartbeats_of(0).filter(|h| h.0 > start).collect();
         for pair in beats.windows(2) {
-            assert!(pair[1].0 - pair[0].0 <= Duration::from_millis(250), "heartbeat delayed: {:?}", pair[1].0 - pair[0].0);
+            assert!(
+                pair[1].0 - pair[0].0 <= Duration::from_millis(250),
+                "heartbeat delayed: {:?}",
+                pair[1].0 - pair[0].0
+            );
         }
         assert_eq!(record.connections.len(), 1, "no reconnect was needed");
         stop.close();
