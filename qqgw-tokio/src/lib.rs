@@ -1,24 +1,57 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-mod client;
-mod config;
-mod error;
-mod handler;
-mod http;
-mod shard;
+use core::future::Future;
+use std::time::Instant;
 
-pub use client::{Client, Events, ShardEvents, ShutdownHandle};
-pub use config::{Config, ConfigBuilder, ConfigError, Shards};
-pub use error::Error;
-pub use handler::{Context, EventError, EventHandler};
-pub use shard::{Shard, ShardEvent, ShardStatus};
+use async_tungstenite::WebSocketStream;
+use async_tungstenite::tokio::{ConnectStream, connect_async};
+use async_tungstenite::tungstenite::Error as WsError;
 
-pub use qqgw_proto::model;
-pub use qqgw_proto::{
-    API_BASE, API_BASE_2026, Backoff, Disconnect, DisconnectCause, Dispatch, Event, Intents, Latency,
-    Metrics, SANDBOX_API_BASE, Session, ShardId, State, TOKEN_URL,
+pub use qqgw_client::{
+    API_BASE, API_BASE_2026, Backoff, Config, ConfigBuilder, ConfigError, Context, Disconnect,
+    DisconnectCause, Dispatch, Error, Event, EventError, EventHandler, Events, Intents, Latency, Metrics,
+    Runtime, SANDBOX_API_BASE, Session, Shard, ShardEvent, ShardEvents, ShardId, ShardStatus, Shards,
+    ShutdownHandle, State, TOKEN_URL, model,
 };
+
+/// A bot on tokio: every shard a tokio task. See [`qqgw_client::Client`] for the API.
+///
+/// Call [`Client::connect`] from within a tokio runtime (with the `time` driver enabled).
+pub type Client = qqgw_client::Client<Tokio>;
+
+/// The tokio [`Runtime`]: `tokio::spawn`, `spawn_blocking`, tokio timers, and
+/// async-tungstenite's tokio client with rustls and the webpki roots.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tokio;
+
+impl Runtime for Tokio {
+    type Stream = ConnectStream;
+
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        tokio::spawn(task);
+    }
+
+    fn spawn_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> impl Future<Output = Option<T>> + Send {
+        let task = tokio::task::spawn_blocking(f);
+        async move { task.await.ok() }
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep_until(deadline.into())
+    }
+
+    fn connect(
+        &self,
+        url: &str,
+    ) -> impl Future<Output = Result<WebSocketStream<Self::Stream>, WsError>> + Send {
+        let url = url.to_owned();
+        async move { connect_async(url).await.map(|(ws, _)| ws) }
+    }
+}
 
 /// The workspace README's examples, compiled as doc tests.
 #[cfg(doctest)]

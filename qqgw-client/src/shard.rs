@@ -4,20 +4,24 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use core::future::Future;
+use core::pin::Pin;
+use core::task::Poll;
+use core::time::Duration;
+
 use async_tungstenite::WebSocketStream;
-use async_tungstenite::tokio::{ConnectStream, connect_async};
 use async_tungstenite::tungstenite::Message;
 use async_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
-use core::time::Duration;
-use futures_util::StreamExt;
+use futures_channel::{mpsc, oneshot};
+use futures_util::{SinkExt, StreamExt};
 use qqgw_proto::{
     AccessToken, CloseFrame, Event, FatalError, GatewayMachine, Input, Instant, Latency, Metrics, Output,
     Session, ShardId, State, TokenError,
 };
-use tokio::sync::mpsc;
 use tracing::{Instrument, debug, error, info, warn};
 
 use crate::http::Http;
+use crate::runtime::{Runtime, timeout};
 
 /// How long sending one frame may take before the connection counts as dead.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -28,14 +32,14 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 /// A token fetched this recently is handed to other shards instead of asking again.
 const TOKEN_REUSE: Duration = Duration::from_secs(5);
 
-type Ws = WebSocketStream<ConnectStream>;
 type WsMessage = Option<Result<Message, async_tungstenite::tungstenite::Error>>;
 
 /// What woke a shard's task.
 enum Wake {
     Command(bool),
     Timer,
-    Permit(Option<mpsc::OwnedPermit<ShardEvent>>),
+    /// The consumer has room for an event (`true`) or is gone (`false`).
+    Room(bool),
     Message(WsMessage),
 }
 
@@ -49,36 +53,36 @@ pub struct ShardEvent {
     pub event: Event,
 }
 
-/// The bot's clock: milliseconds since the client started, on tokio's clock (so paused
-/// time works in tests). One epoch for every shard, token and limiter of a client.
+/// The bot's clock: milliseconds since the client started. One epoch for every shard,
+/// token and limiter of a client.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Clock {
-    epoch: tokio::time::Instant,
+    epoch: std::time::Instant,
 }
 
 impl Clock {
     pub(crate) fn new() -> Self {
-        Self { epoch: tokio::time::Instant::now() }
+        Self { epoch: std::time::Instant::now() }
     }
 
     pub(crate) fn now(self) -> Instant {
         Instant::from_millis(u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX))
     }
 
-    fn deadline(self, at: Instant) -> tokio::time::Instant {
+    fn deadline(self, at: Instant) -> std::time::Instant {
         self.epoch + Duration::from_millis(at.as_millis())
     }
 }
 
 /// The access token shared by a client's shards.
-pub(crate) struct Tokens {
-    http: Http,
-    cache: tokio::sync::Mutex<Option<(AccessToken, Instant)>>,
+pub(crate) struct Tokens<R> {
+    http: Http<R>,
+    cache: futures_util::lock::Mutex<Option<(AccessToken, Instant)>>,
 }
 
-impl Tokens {
-    pub(crate) fn new(http: Http) -> Self {
-        Self { http, cache: tokio::sync::Mutex::new(None) }
+impl<R: Runtime> Tokens<R> {
+    pub(crate) fn new(http: Http<R>) -> Self {
+        Self { http, cache: futures_util::lock::Mutex::new(None) }
     }
 
     /// A token for a shard whose last token was fetched at `held` (if ever): one fetched
@@ -196,7 +200,7 @@ impl Shard {
     /// shard's last event is then [`Event::Closed`] with the session.
     pub fn close(&self) {
         // A shard that has already stopped has nothing to close.
-        let _ = self.commands.send(());
+        let _ = self.commands.unbounded_send(());
     }
 }
 
@@ -208,19 +212,23 @@ pub(crate) struct ShardExit {
     pub(crate) error: Option<FatalError>,
 }
 
-/// Starts a shard's task; returns its handle, its events and its task.
-pub(crate) fn spawn(
+/// Starts a shard's task; returns its handle, its events and how it will end.
+pub(crate) fn spawn<R: Runtime>(
+    runtime: &R,
     machine: GatewayMachine,
     clock: Clock,
-    tokens: Arc<Tokens>,
+    tokens: Arc<Tokens<R>>,
     connect_timeout: Duration,
     buffer: usize,
-) -> (Shard, mpsc::Receiver<ShardEvent>, tokio::task::JoinHandle<ShardExit>) {
+) -> (Shard, mpsc::Receiver<ShardEvent>, oneshot::Receiver<ShardExit>) {
     let id = machine.shard();
     let status = Arc::new(Mutex::new(ShardStatus::of(&machine)));
-    let (command_tx, command_rx) = mpsc::unbounded_channel();
-    let (event_tx, event_rx) = mpsc::channel(buffer);
+    let (command_tx, command_rx) = mpsc::unbounded();
+    // The channel holds `buffer` events plus one per sender.
+    let (event_tx, event_rx) = mpsc::channel(buffer.saturating_sub(1));
+    let (exit_tx, exit_rx) = oneshot::channel();
     let task = Task {
+        runtime: runtime.clone(),
         machine,
         clock,
         tokens,
@@ -234,16 +242,23 @@ pub(crate) fn spawn(
         token_fetched: None,
     };
     let span = tracing::info_span!("shard", shard = %id, session = tracing::field::Empty);
-    let handle = tokio::spawn(task.run(command_rx).instrument(span));
-    (Shard { id, status, commands: command_tx }, event_rx, handle)
+    runtime.spawn(
+        async move {
+            let exit = task.run(command_rx).await;
+            let _ = exit_tx.send(exit);
+        }
+        .instrument(span),
+    );
+    (Shard { id, status, commands: command_tx }, event_rx, exit_rx)
 }
 
-struct Task {
+struct Task<R: Runtime> {
+    runtime: R,
     machine: GatewayMachine,
     clock: Clock,
-    tokens: Arc<Tokens>,
+    tokens: Arc<Tokens<R>>,
     connect_timeout: Duration,
-    ws: Option<Ws>,
+    ws: Option<WebSocketStream<R::Stream>>,
     /// Events the consumer has not taken yet. While any wait, the socket is not read.
     outbox: VecDeque<ShardEvent>,
     events: mpsc::Sender<ShardEvent>,
@@ -254,7 +269,7 @@ struct Task {
     token_fetched: Option<Instant>,
 }
 
-impl Task {
+impl<R: Runtime> Task<R> {
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<()>) -> ShardExit {
         let mut commands_open = true;
         loop {
@@ -266,23 +281,35 @@ impl Task {
                 self.flush_events().await;
                 return self.exit;
             }
-            let clock = self.clock;
-            let sleep = async move {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(clock.deadline(at)).await,
-                    None => std::future::pending().await,
-                }
-            };
             let reading = self.ws.is_some() && self.outbox.is_empty();
             let waiting = !self.outbox.is_empty();
-            let events = self.events.clone();
-            let wake = tokio::select! {
-                biased;
-                command = commands.recv(), if commands_open => Wake::Command(command.is_some()),
-                () = sleep => Wake::Timer,
-                permit = events.reserve_owned(), if waiting => Wake::Permit(permit.ok()),
-                message = next_message(&mut self.ws), if reading => Wake::Message(message),
-            };
+            let sleep =
+                self.runtime.sleep_until(deadline.map_or_else(far_future, |at| self.clock.deadline(at)));
+            let (ws, events) = (&mut self.ws, &mut self.events);
+            // Woken by the first ready of: a command, the deadline, room for a waiting
+            // event, a frame (only while no event waits: back-pressure).
+            let wake = wake_on(sleep, |cx, sleep| {
+                if commands_open {
+                    if let Poll::Ready(command) = commands.poll_next_unpin(cx) {
+                        return Poll::Ready(Wake::Command(command.is_some()));
+                    }
+                }
+                if deadline.is_some() && sleep.poll(cx).is_ready() {
+                    return Poll::Ready(Wake::Timer);
+                }
+                if waiting {
+                    if let Poll::Ready(ready) = events.poll_ready(cx) {
+                        return Poll::Ready(Wake::Room(ready.is_ok()));
+                    }
+                }
+                if let (true, Some(ws)) = (reading, ws.as_mut()) {
+                    if let Poll::Ready(message) = ws.poll_next_unpin(cx) {
+                        return Poll::Ready(Wake::Message(message));
+                    }
+                }
+                Poll::Pending
+            })
+            .await;
             match wake {
                 Wake::Command(open) => {
                     // A close request, or every handle dropped: close gracefully either way.
@@ -290,12 +317,14 @@ impl Task {
                     let _ = self.machine.close(self.clock.now());
                 }
                 Wake::Timer => self.machine.handle_timeout(self.clock.now()),
-                Wake::Permit(Some(permit)) => {
+                Wake::Room(true) => {
                     if let Some(event) = self.outbox.pop_front() {
-                        permit.send(event);
+                        if self.events.start_send(event).is_err() {
+                            self.outbox.clear();
+                        }
                     }
                 }
-                Wake::Permit(None) => self.outbox.clear(), // nobody listens any more
+                Wake::Room(false) => self.outbox.clear(), // nobody listens any more
                 Wake::Message(message) => self.on_message(message),
             }
         }
@@ -339,16 +368,16 @@ impl Task {
 
     async fn connect(&mut self, url: &str) -> Input<'static> {
         info!(url, "connecting");
-        match tokio::time::timeout(self.connect_timeout, connect_async(url)).await {
-            Ok(Ok((ws, _))) => {
+        match timeout(&self.runtime, self.connect_timeout, self.runtime.connect(url)).await {
+            Some(Ok(ws)) => {
                 self.ws = Some(ws);
                 Input::Connected
             }
-            Ok(Err(error)) => {
+            Some(Err(error)) => {
                 warn!(%error, "connection failed");
                 Input::ConnectFailed
             }
-            Err(_) => {
+            None => {
                 warn!(timeout = ?self.connect_timeout, "connection timed out");
                 Input::ConnectFailed
             }
@@ -360,14 +389,14 @@ impl Task {
         if text.starts_with(r#"{"op":1,"#) {
             debug!(frame = %text, "heartbeat");
         }
-        match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(text))).await {
-            Ok(Ok(())) => None,
-            Ok(Err(error)) => {
+        match timeout(&self.runtime, SEND_TIMEOUT, ws.send(Message::text(text))).await {
+            Some(Ok(())) => None,
+            Some(Err(error)) => {
                 warn!(%error, "send failed; the connection is gone");
                 self.ws = None;
                 Some(Input::Closed(None))
             }
-            Err(_) => {
+            None => {
                 warn!("send timed out; the connection is gone");
                 self.ws = None;
                 Some(Input::Closed(None))
@@ -379,7 +408,7 @@ impl Task {
         info!(code = frame.code.0, reason = %frame.reason, "closing the connection");
         if let Some(mut ws) = self.ws.take() {
             let frame = WsCloseFrame { code: frame.code.0.into(), reason: frame.reason.as_ref().into() };
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, async move {
+            let _ = timeout(&self.runtime, CLOSE_TIMEOUT, async move {
                 let _ = ws.close(Some(frame)).await;
                 while let Some(Ok(_)) = ws.next().await {}
             })
@@ -457,11 +486,11 @@ impl Task {
         while let Some(event) = self.outbox.pop_front() {
             match self.events.try_send(event) {
                 Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(event)) => {
-                    self.outbox.push_front(event);
+                Err(error) if error.is_full() => {
+                    self.outbox.push_front(error.into_inner());
                     return;
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => {
+                Err(_) => {
                     self.outbox.clear();
                     return;
                 }
@@ -471,9 +500,9 @@ impl Task {
 
     /// The last events of a stopped shard, given to a lagging consumer for a short while.
     async fn flush_events(&mut self) {
-        let events = &self.events;
+        let events = &mut self.events;
         let outbox = &mut self.outbox;
-        let _ = tokio::time::timeout(FLUSH_TIMEOUT, async {
+        let _ = timeout(&self.runtime, FLUSH_TIMEOUT, async {
             while let Some(event) = outbox.pop_front() {
                 if events.send(event).await.is_err() {
                     return;
@@ -484,9 +513,17 @@ impl Task {
     }
 }
 
-async fn next_message(ws: &mut Option<Ws>) -> WsMessage {
-    match ws.as_mut() {
-        Some(ws) => ws.next().await,
-        None => std::future::pending().await,
-    }
+/// Polls `check` with the pinned `sleep` until it yields; the sleep (which may borrow the
+/// runtime) is dropped before the caller goes on.
+async fn wake_on<S: Future<Output = ()>>(
+    sleep: S,
+    mut check: impl FnMut(&mut core::task::Context<'_>, Pin<&mut S>) -> Poll<Wake>,
+) -> Wake {
+    futures_util::pin_mut!(sleep);
+    core::future::poll_fn(|cx| check(cx, sleep.as_mut())).await
+}
+
+/// A deadline that never comes, for a sleep that is never polled.
+fn far_future() -> std::time::Instant {
+    std::time::Instant::now() + Duration::from_secs(60 * 60 * 24 * 365)
 }

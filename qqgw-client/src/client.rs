@@ -4,15 +4,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
+use futures_channel::{mpsc, oneshot};
 use futures_util::stream::{SelectAll, Stream, StreamExt};
 use qqgw_proto::{Config as MachineConfig, GatewayInfo, GatewayMachine, IdentifyLimiter, Session, ShardId};
-use tokio::sync::mpsc;
 use tracing::info;
 
 use crate::config::{Config, Shards};
 use crate::error::Error;
 use crate::handler::{EventHandler, route};
 use crate::http::Http;
+use crate::runtime::Runtime;
 use crate::shard::{self, Clock, Shard, ShardEvent, ShardExit, Tokens};
 
 /// A running bot: all its shards.
@@ -40,11 +41,12 @@ use crate::shard::{self, Clock, Shard, ShardEvent, ShardExit, Tokens};
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
-pub struct Client {
+pub struct Client<R> {
+    runtime: R,
     info: GatewayInfo,
     shards: Vec<Shard>,
     receivers: Option<Vec<mpsc::Receiver<ShardEvent>>>,
-    tasks: Vec<tokio::task::JoinHandle<ShardExit>>,
+    exits: Vec<oneshot::Receiver<ShardExit>>,
 }
 
 /// Closes every shard of a [`Client`] gracefully; get one with
@@ -61,8 +63,20 @@ impl ShutdownHandle {
     }
 }
 
-impl Client {
-    /// Starts the bot: token, `GET /gateway/bot`, then every shard of
+impl<R: Runtime + Default> Client<R> {
+    /// Starts the bot on the runtime `R`: token, `GET /gateway/bot`, then every shard of
+    /// [`Config`]'s [`Shards`].
+    ///
+    /// # Errors
+    ///
+    /// As [`connect_on`](Self::connect_on).
+    pub async fn connect(config: Config) -> Result<Self, Error> {
+        Self::connect_on(R::default(), config).await
+    }
+}
+
+impl<R: Runtime> Client<R> {
+    /// Starts the bot on `runtime`: token, `GET /gateway/bot`, then every shard of
     /// [`Config`]'s [`Shards`].
     ///
     /// # Errors
@@ -71,10 +85,15 @@ impl Client {
     /// [`Error::Http`] / [`Error::Api`] if `/gateway/bot` fails,
     /// [`Error::SessionLimit`] if QQ allows fewer new sessions today than shards to
     /// IDENTIFY, [`Error::Config`] for an impossible shard set.
-    pub async fn connect(config: Config) -> Result<Self, Error> {
+    pub async fn connect_on(runtime: R, config: Config) -> Result<Self, Error> {
         let clock = Clock::new();
-        let http =
-            Http::new(config.credentials.clone(), &config.token_url, &config.api_base, config.http_timeout);
+        let http = Http::new(
+            runtime.clone(),
+            config.credentials.clone(),
+            &config.token_url,
+            &config.api_base,
+            config.http_timeout,
+        );
         let tokens = Arc::new(Tokens::new(http.clone()));
         let (token, _) = tokens.get(clock, None).await?;
         let info = http.gateway_bot(&token).await?;
@@ -99,7 +118,8 @@ impl Client {
         }
 
         let limiter = IdentifyLimiter::new(info.session_start_limit, clock.now());
-        let mut client = Self { info, shards: Vec::new(), receivers: Some(Vec::new()), tasks: Vec::new() };
+        let mut client =
+            Self { runtime, info, shards: Vec::new(), receivers: Some(Vec::new()), exits: Vec::new() };
         for shard in shard_ids {
             let mut builder = MachineConfig::builder(client.info.url.clone(), config.intents)
                 .shard(shard)
@@ -112,7 +132,8 @@ impl Client {
             }
             let machine_config = builder.build().map_err(|e| Error::Config(e.to_string()))?;
             let machine = GatewayMachine::new(machine_config, clock.now());
-            let (handle, events, task) = shard::spawn(
+            let (handle, events, exit) = shard::spawn(
+                &client.runtime,
                 machine,
                 clock,
                 Arc::clone(&tokens),
@@ -121,7 +142,7 @@ impl Client {
             );
             client.shards.push(handle);
             client.receivers.get_or_insert_with(Vec::new).push(events);
-            client.tasks.push(task);
+            client.exits.push(exit);
         }
         Ok(client)
     }
@@ -170,21 +191,15 @@ impl Client {
     pub async fn run<H: EventHandler>(mut self, handler: H) -> Result<Vec<Session>, Error> {
         let streams =
             self.take_shard_events().ok_or_else(|| Error::Config("the events were already taken".into()))?;
-        let handler = Arc::new(handler);
-        let consumers: Vec<_> = streams
-            .into_iter()
-            .map(|mut events| {
-                let handler = Arc::clone(&handler);
-                tokio::spawn(async move {
-                    while let Some(event) = events.next().await {
-                        route(&*handler, event).await;
-                    }
-                })
-            })
-            .collect();
-        for consumer in consumers {
-            let _ = consumer.await;
-        }
+        // Each shard's callbacks run in order, the shards' side by side; the shards
+        // themselves run in their own tasks, so a slow callback never delays them.
+        let handler = &handler;
+        let consumers = streams.into_iter().map(|mut events| async move {
+            while let Some(event) = events.next().await {
+                route(handler, event).await;
+            }
+        });
+        futures_util::future::join_all(consumers).await;
         self.join().await
     }
 
@@ -204,16 +219,16 @@ impl Client {
         drop(self.receivers);
         let mut sessions = Vec::new();
         let mut fatal = None;
-        for task in self.tasks {
-            match task.await {
+        for exit in self.exits {
+            match exit.await {
                 Ok(exit) => {
                     sessions.extend(exit.session);
                     if let (None, Some(error)) = (&fatal, exit.error) {
                         fatal = Some(Error::Fatal { shard: exit.shard, error });
                     }
                 }
-                Err(join) => {
-                    fatal.get_or_insert(Error::Config(format!("a shard task failed: {join}")));
+                Err(oneshot::Canceled) => {
+                    fatal.get_or_insert(Error::Config("a shard task ended without a word".into()));
                 }
             }
         }
@@ -229,7 +244,7 @@ impl Stream for ShardEvents {
     type Item = ShardEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<ShardEvent>> {
-        self.0.poll_recv(cx)
+        self.0.poll_next_unpin(cx)
     }
 }
 

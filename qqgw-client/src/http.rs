@@ -1,7 +1,8 @@
 //! The two HTTP calls a gateway client makes: the access token and `GET /gateway/bot`.
 //!
-//! Blocking `ureq` calls (rustls, webpki roots) run on tokio's blocking pool: they happen
-//! once per token lifetime and once per start, and `ureq` needs no runtime of its own.
+//! Blocking `ureq` calls (rustls, webpki roots) run on the runtime's blocking threads:
+//! they happen once per token lifetime and once per start, and `ureq` needs no runtime of
+//! its own, so both adapters share it.
 
 use std::sync::Arc;
 
@@ -9,18 +10,26 @@ use core::time::Duration;
 use qqgw_proto::{AccessToken, ApiError, Credentials, GATEWAY_BOT_PATH, GatewayInfo, Instant, TokenError};
 
 use crate::error::Error;
+use crate::runtime::Runtime;
 
 /// The HTTP side of a bot: credentials, endpoints and one connection pool.
 #[derive(Clone)]
-pub(crate) struct Http {
+pub(crate) struct Http<R> {
+    runtime: R,
     agent: ureq::Agent,
     credentials: Credentials,
     token_url: Arc<str>,
     api_base: Arc<str>,
 }
 
-impl Http {
-    pub(crate) fn new(credentials: Credentials, token_url: &str, api_base: &str, timeout: Duration) -> Self {
+impl<R: Runtime> Http<R> {
+    pub(crate) fn new(
+        runtime: R,
+        credentials: Credentials,
+        token_url: &str,
+        api_base: &str,
+        timeout: Duration,
+    ) -> Self {
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             // QQ answers errors with a JSON body worth reading, whatever the status.
@@ -28,13 +37,13 @@ impl Http {
             .user_agent(concat!("qqgw/", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
-        Self { agent, credentials, token_url: token_url.into(), api_base: api_base.into() }
+        Self { runtime, agent, credentials, token_url: token_url.into(), api_base: api_base.into() }
     }
 
     /// `POST {token_url}`; `now` is the clock reading the expiry is counted from.
     pub(crate) async fn fetch_token(&self, now: Instant) -> Result<AccessToken, TokenError> {
         let this = self.clone();
-        let body = blocking(move || {
+        let body = blocking(&self.runtime, move || {
             let response = this
                 .agent
                 .post(&*this.token_url)
@@ -57,7 +66,7 @@ impl Http {
     pub(crate) async fn gateway_bot(&self, token: &AccessToken) -> Result<GatewayInfo, Error> {
         let this = self.clone();
         let authorization = token.authorization();
-        let (status, body) = blocking(move || {
+        let (status, body) = blocking(&self.runtime, move || {
             let url = format!("{}{GATEWAY_BOT_PATH}", this.api_base);
             read_body(this.agent.get(&url).header("Authorization", &authorization).call())
         })
@@ -76,8 +85,9 @@ fn read_body(
     Ok((status, body))
 }
 
-async fn blocking<T: Send + 'static>(
+async fn blocking<R: Runtime, T: Send + 'static>(
+    runtime: &R,
     f: impl FnOnce() -> Result<T, String> + Send + 'static,
 ) -> Result<T, String> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| e.to_string())?
+    runtime.spawn_blocking(f).await.unwrap_or_else(|| Err("the blocking task was cancelled".into()))
 }

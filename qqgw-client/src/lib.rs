@@ -1,0 +1,23 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod client;
+mod config;
+mod error;
+mod handler;
+mod http;
+mod runtime;
+mod shard;
+
+pub use client::{Client, Events, ShardEvents, ShutdownHandle};
+pub use config::{Config, ConfigBuilder, ConfigError, Shards};
+pub use error::Error;
+pub use handler::{Context, EventError, EventHandler};
+pub use runtime::Runtime;
+pub use shard::{Shard, ShardEvent, ShardStatus};
+
+pub use qqgw_proto::model;
+pub use qqgw_proto::{
+    API_BASE, API_BASE_2026, Backoff, Disconnect, DisconnectCause, Dispatch, Event, Intents, Latency,
+    Metrics, SANDBOX_API_BASE, Session, ShardId, State, TOKEN_URL,
+};

@@ -1,0 +1,51 @@
+//! What an adapter provides: tasks, timers, blocking calls and WebSocket connections.
+
+use core::future::Future;
+use std::time::Instant;
+
+use async_tungstenite::WebSocketStream;
+use async_tungstenite::tungstenite::Error as WsError;
+use futures_io::{AsyncRead, AsyncWrite};
+
+/// The few things the client needs from an async runtime. `qqgw-tokio` and
+/// `qqgw-async-std` implement it; everything else — the shard loop around the
+/// `GatewayMachine`, the HTTP calls, the handler API — is shared.
+///
+/// Implementations must not block in any method, and the futures they return must be
+/// driven by whatever executor polls them (the shard tasks run on [`spawn`](Self::spawn)).
+pub trait Runtime: Clone + Send + Sync + 'static {
+    /// The byte stream a WebSocket runs over (TCP, with TLS for `wss://`).
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+
+    /// Runs `task` in the background until it finishes.
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static);
+
+    /// Runs a blocking function off the async threads and waits for its result.
+    fn spawn_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> impl Future<Output = Option<T>> + Send;
+
+    /// Completes at `deadline`.
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send;
+
+    /// Opens a WebSocket client connection to `url` (`ws://` or `wss://`).
+    fn connect(
+        &self,
+        url: &str,
+    ) -> impl Future<Output = Result<WebSocketStream<Self::Stream>, WsError>> + Send;
+}
+
+/// `future`'s output, or `None` if `limit` passes first.
+pub(crate) async fn timeout<R: Runtime, T>(
+    runtime: &R,
+    limit: core::time::Duration,
+    future: impl Future<Output = T>,
+) -> Option<T> {
+    let sleep = runtime.sleep_until(Instant::now() + limit);
+    futures_util::pin_mut!(future, sleep);
+    match futures_util::future::select(future, sleep).await {
+        futures_util::future::Either::Left((value, _)) => Some(value),
+        futures_util::future::Either::Right(((), _)) => None,
+    }
+}
