@@ -1,7 +1,61 @@
-//! The async-std runtime adapter of qqgw (in development).
-//!
-//! This crate will drive [`qqgw_proto::GatewayMachine`] on async-std. Until its adapter lands
-//! it only re-exports the protocol core.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-pub use qqgw_proto as proto;
+use core::future::Future;
+use std::time::Instant;
+
+use async_tungstenite::WebSocketStream;
+use async_tungstenite::smol::{ConnectStream, connect_async};
+use async_tungstenite::tungstenite::Error as WsError;
+
+pub use qqgw_client::{
+    API_BASE, API_BASE_2026, Backoff, Config, ConfigBuilder, ConfigError, Context, Disconnect,
+    DisconnectCause, Dispatch, Error, Event, EventError, EventHandler, Events, Intents, Latency, Metrics,
+    Runtime, SANDBOX_API_BASE, Session, Shard, ShardEvent, ShardEvents, ShardId, ShardStatus, Shards,
+    ShutdownHandle, State, TOKEN_URL, model, tail,
+};
+
+/// A bot on async-std or smol: every shard a task of the global async executor. See
+/// [`qqgw_client::Client`] for the API.
+pub type Client = qqgw_client::Client<AsyncIo>;
+
+/// The [`Runtime`] of async-std and smol, built on what both are made of: tasks on
+/// `async-global-executor` (the executor async-std spawns on), blocking calls on
+/// `blocking`'s thread pool, `async-io` timers, and async-tungstenite's runtime-neutral
+/// client over `async-net` with `futures-rustls` and the webpki roots.
+///
+/// It works under either runtime, or none (`async_io::block_on`): it needs nothing from
+/// the caller's executor.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsyncIo;
+
+impl Runtime for AsyncIo {
+    type Stream = ConnectStream;
+
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        async_global_executor::spawn(task).detach();
+    }
+
+    fn spawn_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> impl Future<Output = Option<T>> + Send {
+        let task = blocking::unblock(f);
+        async move { Some(task.await) }
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send {
+        let timer = async_io::Timer::at(deadline);
+        async move {
+            timer.await;
+        }
+    }
+
+    fn connect(
+        &self,
+        url: &str,
+    ) -> impl Future<Output = Result<WebSocketStream<Self::Stream>, WsError>> + Send {
+        let url = url.to_owned();
+        async move { connect_async(url).await.map(|(ws, _)| ws) }
+    }
+}

@@ -147,6 +147,12 @@ impl<R: Runtime> Client<R> {
         Ok(client)
     }
 
+    /// The runtime the shards run on.
+    #[must_use]
+    pub fn runtime(&self) -> &R {
+        &self.runtime
+    }
+
     /// What `GET /gateway/bot` said.
     #[must_use]
     pub fn gateway(&self) -> &GatewayInfo {

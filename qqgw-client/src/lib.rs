@@ -8,6 +8,7 @@ mod handler;
 mod http;
 mod runtime;
 mod shard;
+mod tail;
 
 pub use client::{Client, Events, ShardEvents, ShutdownHandle};
 pub use config::{Config, ConfigBuilder, ConfigError, Shards};
@@ -15,6 +16,7 @@ pub use error::Error;
 pub use handler::{Context, EventError, EventHandler};
 pub use runtime::Runtime;
 pub use shard::{Shard, ShardEvent, ShardStatus};
+pub use tail::tail;
 
 pub use qqgw_proto::model;
 pub use qqgw_proto::{

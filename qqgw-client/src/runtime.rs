@@ -13,7 +13,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 ///
 /// Implementations must not block in any method, and the futures they return must be
 /// driven by whatever executor polls them (the shard tasks run on [`spawn`](Self::spawn)).
-pub trait Runtime: Clone + Send + Sync + 'static {
+pub trait Runtime: Clone + core::fmt::Debug + Send + Sync + 'static {
     /// The byte stream a WebSocket runs over (TCP, with TLS for `wss://`).
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
 

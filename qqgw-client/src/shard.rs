@@ -275,8 +275,9 @@ impl<R: Runtime> Task<R> {
         loop {
             let deadline = self.drain().await;
             self.note_latency();
-            self.offer_events();
+            // The snapshot first: a consumer that reads an event sees the state after it.
             *self.status.lock().unwrap_or_else(PoisonError::into_inner) = ShardStatus::of(&self.machine);
+            self.offer_events();
             if self.machine.state() == State::Terminated {
                 self.flush_events().await;
                 return self.exit;

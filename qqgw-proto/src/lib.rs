@@ -33,7 +33,7 @@ pub use dispatch::Dispatch;
 pub use envelope::Envelope;
 pub use error::{ConfigError, DecodeError, FatalError, TokenError, UsageError};
 pub use intents::Intents;
-pub use limiter::{IDENTIFY_WINDOW, IdentifyLimiter, SessionStartLimit};
+pub use limiter::{IDENTIFY_WINDOW, IdentifyLimiter, IdentifyTicket, SessionStartLimit};
 pub use machine::{
     DEFAULT_HEARTBEAT_INTERVAL, Disconnect, DisconnectCause, Event, GatewayMachine, Input, Latency,
     MAX_HEARTBEAT_INTERVAL, MIN_HEARTBEAT_INTERVAL, Metrics, Output, Reconnect, State, TOKEN_REFRESH_MARGIN,

@@ -12,7 +12,7 @@ pub use qqgw_client::{
     API_BASE, API_BASE_2026, Backoff, Config, ConfigBuilder, ConfigError, Context, Disconnect,
     DisconnectCause, Dispatch, Error, Event, EventError, EventHandler, Events, Intents, Latency, Metrics,
     Runtime, SANDBOX_API_BASE, Session, Shard, ShardEvent, ShardEvents, ShardId, ShardStatus, Shards,
-    ShutdownHandle, State, TOKEN_URL, model,
+    ShutdownHandle, State, TOKEN_URL, model, tail,
 };
 
 /// A bot on tokio: every shard a tokio task. See [`qqgw_client::Client`] for the API.

@@ -19,7 +19,7 @@ use crate::dispatch::Dispatch;
 use crate::envelope::Envelope;
 use crate::error::{DecodeError, FatalError, TokenError, UsageError, snippet};
 use crate::intents::Intents;
-use crate::limiter::IdentifyLimiter;
+use crate::limiter::{IdentifyLimiter, IdentifyTicket};
 use crate::opcode::OpCode;
 use crate::outgoing;
 use crate::rng::Rng;
@@ -175,6 +175,8 @@ struct Connection {
     /// `QQBot {token}`, taken when the connection was asked for.
     authorization: Secret,
     plan: Plan,
+    /// The IDENTIFY slot taken before connecting; given back if no IDENTIFY is sent.
+    ticket: Option<IdentifyTicket>,
     sent_auth: bool,
     authenticated: bool,
     acked: bool,
@@ -456,14 +458,18 @@ impl GatewayMachine {
             }
         };
         let plan = if self.session_id.is_some() { Plan::Resume } else { Plan::Identify };
+        let mut ticket = None;
         if plan == Plan::Identify {
-            if let Err(at) = self.limiter.try_acquire(now) {
-                self.set_state(State::AwaitingIdentifySlot);
-                self.timers.set(Timer::Reconnect, at.max(now + Duration::from_millis(1)));
-                return;
+            match self.limiter.try_acquire(now) {
+                Ok(slot) => ticket = Some(slot),
+                Err(at) => {
+                    self.set_state(State::AwaitingIdentifySlot);
+                    self.timers.set(Timer::Reconnect, at.max(now + Duration::from_millis(1)));
+                    return;
+                }
             }
         }
-        self.conn = Connection { authorization, plan, ..Connection::default() };
+        self.conn = Connection { authorization, plan, ticket, ..Connection::default() };
         self.set_state(State::Connecting);
         self.metrics.connects += 1;
         self.out.push_back(Output::Connect(self.url.clone()));
@@ -578,6 +584,9 @@ impl GatewayMachine {
             self.forget_session();
             self.conn.plan = Plan::Identify;
             self.metrics.identifies += 1;
+            if let Some(ticket) = self.conn.ticket.take() {
+                ticket.sent(self.now);
+            }
             let frame = outgoing::identify(&self.conn.authorization.0, self.intents, self.shard);
             self.out.push_back(Output::Send(frame));
             self.set_state(State::Identifying);
