@@ -1,4 +1,5 @@
 //! The end-to-end scenarios on tokio.
+#![allow(clippy::unwrap_used)]
 
 mod scenarios;
 
