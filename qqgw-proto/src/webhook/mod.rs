@@ -429,3 +429,24 @@ fn is_safe_token(token: &str) -> bool {
     (1..=MAX_UNSIGNED_TOKEN).contains(&token.len())
         && token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~+/=".contains(&b))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The de-duplication window, without the signatures (slow in debug builds).
+    #[test]
+    fn remembers_the_last_1024_ids_like_the_machine() {
+        let mut webhook = Webhook::from_secret("secret").unwrap();
+        let mut deliver = |i: usize| {
+            let text = format!(r#"{{"op":0,"id":"E:{i}","t":"E","d":{{}}}}"#);
+            let envelope = Envelope::parse(&text).unwrap();
+            webhook.dispatch(&envelope).unwrap().1
+        };
+        for i in 0..=1024 {
+            assert!(matches!(deliver(i), Outcome::Dispatch(_)), "{i}");
+        }
+        assert_eq!(deliver(1024), Outcome::Duplicate { id: "E:1024".into() });
+        assert!(matches!(deliver(0), Outcome::Dispatch(_)), "the oldest id is forgotten");
+    }
+}
