@@ -22,6 +22,8 @@ mod shard;
 pub mod testing;
 mod time;
 mod token;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 pub use api::{
     API_BASE, API_BASE_2026, ApiError, GATEWAY_BOT_PATH, GatewayInfo, SANDBOX_API_BASE, TOKEN_PATH, TOKEN_URL,

@@ -1,6 +1,6 @@
 //! The gateway state machine.
 
-mod dedup;
+pub(crate) mod dedup;
 mod io;
 mod metrics;
 mod state;
