@@ -1,127 +1,18 @@
-//! The `tail` example as a user runs it: a real process against the mock gateway.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+//! The `tail` example as a user runs it, against the mock gateway.
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
-use qqgw_mock::{MockConfig, MockGateway};
-
-const WAIT: Duration = Duration::from_secs(15);
-
-/// The example binary, built by `cargo test` next to this test's binary.
-fn tail_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    dir.join("examples").join(format!("tail{}", std::env::consts::EXE_SUFFIX))
-}
-
-fn spawn_tail(mock: &MockGateway, secret: &str) -> Child {
-    Command::new(tail_binary())
-        .env("QQ_BOT_APP_ID", &mock.config().app_id)
-        .env("QQ_BOT_SECRET", secret)
-        .env("QQ_BOT_API_BASE", mock.api_base())
-        .env("QQ_BOT_TOKEN_URL", mock.token_url())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the tail example is built by cargo test")
-}
-
-/// Lines of the child's stdout, as they come.
-fn lines(child: &mut Child) -> mpsc::Receiver<String> {
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
-fn wait_exit(child: &mut Child) -> (i32, String) {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut stderr = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-            return (status.code().unwrap_or(-1), stderr);
-        }
-        assert!(std::time::Instant::now() < deadline, "tail did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn json(line: &str) -> serde_json::Value {
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"))
-}
+use qqgw_mock::tail_check::{self, example};
 
 #[test]
 fn prints_every_dispatch_as_a_json_line_and_exits_0_on_sigterm() {
-    let mock = MockGateway::start_in_thread(MockConfig {
-        heartbeat_interval: Duration::from_millis(200),
-        ..MockConfig::default()
-    })
-    .unwrap();
-    let mut child = spawn_tail(&mock, &mock.config().secret.clone());
-    let lines = lines(&mut child);
-
-    let ready = json(&lines.recv_timeout(WAIT).unwrap());
-    assert_eq!(ready["type"], "READY");
-    assert_eq!(ready["shard"], serde_json::json!([0, 1]));
-    assert_eq!(ready["seq"], 1);
-    assert!(ready["id"].is_null());
-    assert!(ready["d"]["session_id"].is_string());
-
-    mock.dispatch(0, "GROUP_AT_MESSAGE_CREATE", serde_json::json!({"content": " /签到", "n": [1, 2]}));
-    let event = json(&lines.recv_timeout(WAIT).unwrap());
-    assert_eq!(event["type"], "GROUP_AT_MESSAGE_CREATE");
-    assert_eq!(event["seq"], 2);
-    assert!(event["id"].as_str().unwrap().starts_with("GROUP_AT_MESSAGE_CREATE:"));
-    assert_eq!(event["d"], serde_json::json!({"content": " /签到", "n": [1, 2]}));
-
-    mock.close(0, 4009);
-    let resumed = json(&lines.recv_timeout(WAIT).unwrap());
-    assert_eq!(resumed["type"], "RESUMED");
-    assert_eq!(resumed["d"], "");
-
-    let killed = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
-    assert!(killed.success());
-    let (code, stderr) = wait_exit(&mut child);
-    assert_eq!(code, 0, "{stderr}");
-    let record = mock.wait_until_blocking(|r| !r.connected(0), WAIT).unwrap();
-    assert_eq!(record.connections.last().unwrap().close_code_sent_by_client, Some(4000), "closed gracefully");
+    tail_check::prints_every_dispatch_as_a_json_line_and_exits_0_on_sigterm(&example("tail"));
 }
 
 #[test]
 fn fatal_close_codes_exit_1_with_a_one_line_reason() {
-    let mock = MockGateway::start_in_thread(MockConfig::default()).unwrap();
-    let mut child = spawn_tail(&mock, &mock.config().secret.clone());
-    let lines = lines(&mut child);
-    assert_eq!(json(&lines.recv_timeout(WAIT).unwrap())["type"], "READY");
-    mock.close(0, 4915);
-    let (code, stderr) = wait_exit(&mut child);
-    assert_eq!(code, 1);
-    let reason: Vec<&str> = stderr.lines().filter(|l| l.starts_with("tail: ")).collect();
-    assert_eq!(reason.len(), 1, "{stderr}");
-    assert!(reason[0].contains("4915") && reason[0].contains("banned"), "{}", reason[0]);
-    assert_eq!(mock.record().connections.len(), 1, "no retry after a fatal code");
+    tail_check::fatal_close_codes_exit_1_with_a_one_line_reason(&example("tail"));
 }
 
 #[test]
 fn bad_credentials_exit_1_with_a_one_line_reason() {
-    let mock = MockGateway::start_in_thread(MockConfig::default()).unwrap();
-    let mut child = spawn_tail(&mock, "wrong-secret");
-    let (code, stderr) = wait_exit(&mut child);
-    assert_eq!(code, 1);
-    let reason: Vec<&str> = stderr.lines().filter(|l| l.starts_with("tail: ")).collect();
-    assert_eq!(reason.len(), 1, "{stderr}");
-    assert!(reason[0].contains("100016"), "{}", reason[0]);
-    assert_eq!(mock.record().token_requests.len(), 1);
+    tail_check::bad_credentials_exit_1_with_a_one_line_reason(&example("tail"));
 }

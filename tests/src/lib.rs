@@ -71,6 +71,7 @@ mod http;
 mod ids;
 mod record;
 mod state;
+pub mod tail_check;
 mod ws;
 
 use std::io;

@@ -1,0 +1,34 @@
+//! Prints every dispatch of a real bot as one JSON object per line, on smol (or
+//! async-std: the adapter runs unchanged on either).
+//!
+//! ```text
+//! QQ_BOT_APP_ID=… QQ_BOT_SECRET=… cargo run -p qqgw-async-std --example async-tail
+//! ```
+//!
+//! Same contract as `qqgw-tokio`'s `tail`: lines with `shard`, `seq`, `type`, `id`, `d`
+//! (READY and RESUMED included) on stdout, logs on stderr, exit 1 with a one-line reason
+//! on bad credentials or fatal close codes, exit 0 after a graceful close on SIGINT or
+//! SIGTERM.
+
+use std::process::ExitCode;
+
+use futures_util::StreamExt;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(qqgw_mock::log_filter("info"))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = smol::block_on(async {
+        let config = qqgw_async_std::Config::from_env().map_err(|e| e.to_string())?;
+        let stop = async {
+            if let Ok(mut signals) =
+                async_signal::Signals::new([async_signal::Signal::Int, async_signal::Signal::Term])
+            {
+                signals.next().await;
+            }
+        };
+        qqgw_async_std::tail::<qqgw_async_std::AsyncIo>(config, stop, &mut std::io::stdout().lock()).await
+    });
+    qqgw_mock::exit_code("tail", result)
+}

@@ -1,0 +1,133 @@
+//! Checks of a `tail` program as a user runs it: a real process against the mock
+//! gateway. Each adapter's tests call them with its own `tail` example.
+//!
+//! These are test assertions: they panic when the program misbehaves.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::{MockConfig, MockGateway};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// The example `name` of the package under test: `cargo test` builds a package's
+/// examples next to its test binaries.
+#[must_use]
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+fn spawn_tail(tail: &Path, mock: &MockGateway, secret: &str) -> Child {
+    Command::new(tail)
+        .env("QQ_BOT_APP_ID", &mock.config().app_id)
+        .env("QQ_BOT_SECRET", secret)
+        .env("QQ_BOT_API_BASE", mock.api_base())
+        .env("QQ_BOT_TOKEN_URL", mock.token_url())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the tail example is built by cargo test")
+}
+
+/// Lines of the child's stdout, as they come.
+fn lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_exit(child: &mut Child) -> (i32, String) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+            return (status.code().unwrap_or(-1), stderr);
+        }
+        assert!(std::time::Instant::now() < deadline, "tail did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn json(line: &str) -> serde_json::Value {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"))
+}
+
+/// The program prints every dispatch (READY, RESUMED included) as a JSON line with
+/// `shard`, `seq`, `type`, `id` and `d`, and a SIGTERM closes gracefully with exit 0.
+pub fn prints_every_dispatch_as_a_json_line_and_exits_0_on_sigterm(tail: &Path) {
+    let mock = MockGateway::start_in_thread(MockConfig {
+        heartbeat_interval: Duration::from_millis(200),
+        ..MockConfig::default()
+    })
+    .unwrap();
+    let mut child = spawn_tail(tail, &mock, &mock.config().secret.clone());
+    let lines = lines(&mut child);
+
+    let ready = json(&lines.recv_timeout(WAIT).unwrap());
+    assert_eq!(ready["type"], "READY");
+    assert_eq!(ready["shard"], serde_json::json!([0, 1]));
+    assert_eq!(ready["seq"], 1);
+    assert!(ready["id"].is_null());
+    assert!(ready["d"]["session_id"].is_string());
+
+    mock.dispatch(0, "GROUP_AT_MESSAGE_CREATE", serde_json::json!({"content": " /签到", "n": [1, 2]}));
+    let event = json(&lines.recv_timeout(WAIT).unwrap());
+    assert_eq!(event["type"], "GROUP_AT_MESSAGE_CREATE");
+    assert_eq!(event["seq"], 2);
+    assert!(event["id"].as_str().unwrap().starts_with("GROUP_AT_MESSAGE_CREATE:"));
+    assert_eq!(event["d"], serde_json::json!({"content": " /签到", "n": [1, 2]}));
+
+    mock.close(0, 4009);
+    let resumed = json(&lines.recv_timeout(WAIT).unwrap());
+    assert_eq!(resumed["type"], "RESUMED");
+    assert_eq!(resumed["d"], "");
+
+    let killed = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(killed.success());
+    let (code, stderr) = wait_exit(&mut child);
+    assert_eq!(code, 0, "{stderr}");
+    let record = mock.wait_until_blocking(|r| !r.connected(0), WAIT).unwrap();
+    assert_eq!(record.connections.last().unwrap().close_code_sent_by_client, Some(4000), "closed gracefully");
+}
+
+/// A fatal close code ends the program with exit 1 and one line on stderr.
+pub fn fatal_close_codes_exit_1_with_a_one_line_reason(tail: &Path) {
+    let mock = MockGateway::start_in_thread(MockConfig::default()).unwrap();
+    let mut child = spawn_tail(tail, &mock, &mock.config().secret.clone());
+    let lines = lines(&mut child);
+    assert_eq!(json(&lines.recv_timeout(WAIT).unwrap())["type"], "READY");
+    mock.close(0, 4915);
+    let (code, stderr) = wait_exit(&mut child);
+    assert_eq!(code, 1);
+    let reason: Vec<&str> = stderr.lines().filter(|l| l.starts_with("tail: ")).collect();
+    assert_eq!(reason.len(), 1, "{stderr}");
+    assert!(reason[0].contains("4915") && reason[0].contains("banned"), "{}", reason[0]);
+    assert_eq!(mock.record().connections.len(), 1, "no retry after a fatal code");
+}
+
+/// Rejected credentials end the program with exit 1 and one line on stderr.
+pub fn bad_credentials_exit_1_with_a_one_line_reason(tail: &Path) {
+    let mock = MockGateway::start_in_thread(MockConfig::default()).unwrap();
+    let mut child = spawn_tail(tail, &mock, "wrong-secret");
+    let (code, stderr) = wait_exit(&mut child);
+    assert_eq!(code, 1);
+    let reason: Vec<&str> = stderr.lines().filter(|l| l.starts_with("tail: ")).collect();
+    assert_eq!(reason.len(), 1, "{stderr}");
+    assert!(reason[0].contains("100016"), "{}", reason[0]);
+    assert_eq!(mock.record().token_requests.len(), 1);
+}
