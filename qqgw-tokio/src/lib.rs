@@ -8,12 +8,7 @@ use async_tungstenite::WebSocketStream;
 use async_tungstenite::tokio::{ConnectStream, connect_async};
 use async_tungstenite::tungstenite::Error as WsError;
 
-pub use qqgw_client::{
-    API_BASE, API_BASE_2026, Backoff, Config, ConfigBuilder, ConfigError, Context, Disconnect,
-    DisconnectCause, Dispatch, Error, Event, EventError, EventHandler, Events, Intents, Latency, Metrics,
-    Runtime, SANDBOX_API_BASE, Session, Shard, ShardEvent, ShardEvents, ShardId, ShardStatus, Shards,
-    ShutdownHandle, State, TOKEN_URL, model, tail,
-};
+pub use qqgw_client::*;
 
 /// A bot on tokio: every shard a tokio task. See [`qqgw_client::Client`] for the API.
 ///

@@ -14,6 +14,33 @@ use crate::{MockConfig, MockGateway};
 
 const WAIT: Duration = Duration::from_secs(15);
 
+/// The `#[test]`s of every check here, run against the example `name` of the package
+/// under test.
+#[macro_export]
+macro_rules! tail_tests {
+    ($name:literal) => {
+        #[test]
+        fn prints_every_dispatch_as_a_json_line_and_exits_0_on_sigterm() {
+            let tail = $crate::tail_check::example($name);
+            $crate::tail_check::prints_every_dispatch_as_a_json_line_and_exits_0_on_sigterm(&tail);
+        }
+
+        #[test]
+        fn fatal_close_codes_exit_1_with_a_one_line_reason() {
+            $crate::tail_check::fatal_close_codes_exit_1_with_a_one_line_reason(
+                &$crate::tail_check::example($name),
+            );
+        }
+
+        #[test]
+        fn bad_credentials_exit_1_with_a_one_line_reason() {
+            $crate::tail_check::bad_credentials_exit_1_with_a_one_line_reason(&$crate::tail_check::example(
+                $name,
+            ));
+        }
+    };
+}
+
 /// The example `name` of the package under test: `cargo test` builds a package's
 /// examples next to its test binaries.
 #[must_use]
