@@ -200,12 +200,7 @@ impl<R: Runtime> Client<R> {
         // Each shard's callbacks run in order, the shards' side by side; the shards
         // themselves run in their own tasks, so a slow callback never delays them.
         let handler = &handler;
-        let consumers = streams.into_iter().map(|mut events| async move {
-            while let Some(event) = events.next().await {
-                route(handler, event).await;
-            }
-        });
-        futures_util::future::join_all(consumers).await;
+        futures_util::future::join_all(streams.into_iter().map(|events| run_handler(events, handler))).await;
         self.join().await
     }
 
@@ -263,5 +258,35 @@ impl Stream for Events {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<ShardEvent>> {
         self.0.poll_next_unpin(cx)
+    }
+}
+
+/// Hands every event of `events` to its callback of `handler`, one at a time, until the
+/// stream ends. [`Client::run`] does this for each shard; call it for events from other
+/// sources (a webhook endpoint, say) to serve them with the same handler.
+pub async fn run_handler<H: EventHandler>(events: impl Stream<Item = ShardEvent>, handler: &H) {
+    futures_util::pin_mut!(events);
+    while let Some(event) = events.next().await {
+        route(handler, event).await;
+    }
+}
+
+/// A bounded channel of events for a source other than the gateway (a webhook endpoint):
+/// what is sent comes out of the [`ShardEvents`] stream, for a consumer or
+/// [`run_handler`]. The stream ends once every sender is dropped.
+#[must_use]
+pub fn event_channel(buffer: usize) -> (EventSender, ShardEvents) {
+    let (tx, rx) = mpsc::channel(buffer.saturating_sub(1));
+    (EventSender(tx), ShardEvents(rx))
+}
+
+/// The sending half of [`event_channel`].
+#[derive(Debug, Clone)]
+pub struct EventSender(mpsc::Sender<ShardEvent>);
+
+impl EventSender {
+    /// Sends `event`, waiting while the buffer is full. False if the stream was dropped.
+    pub async fn send(&mut self, event: ShardEvent) -> bool {
+        futures_util::SinkExt::send(&mut self.0, event).await.is_ok()
     }
 }

@@ -53,6 +53,14 @@ pub struct ShardEvent {
     pub event: Event,
 }
 
+impl ShardEvent {
+    /// An event from `shard`.
+    #[must_use]
+    pub fn new(shard: ShardId, event: Event) -> Self {
+        Self { shard, event }
+    }
+}
+
 /// The bot's clock: milliseconds since the client started. One epoch for every shard,
 /// token and limiter of a client.
 #[derive(Debug, Clone, Copy)]

@@ -10,6 +10,9 @@ use async_tungstenite::tungstenite::Error as WsError;
 
 pub use qqgw_client::*;
 
+#[cfg(feature = "webhook")]
+pub mod webhook;
+
 /// A bot on tokio: every shard a tokio task. See [`qqgw_client::Client`] for the API.
 ///
 /// Call [`Client::connect`] from within a tokio runtime (with the `time` driver enabled).

@@ -294,6 +294,12 @@ impl Webhook {
         self
     }
 
+    /// The largest body accepted, in bytes (a server can stop reading past it).
+    #[must_use]
+    pub fn max_body_size(&self) -> usize {
+        self.max_body_size
+    }
+
     /// The bot's key.
     #[must_use]
     pub fn key(&self) -> &WebhookKey {

@@ -1,0 +1,167 @@
+//! End-to-end: signed callbacks POSTed over loopback to the webhook endpoint.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
+use qqgw_proto::webhook::{Webhook, WebhookKey};
+use qqgw_proto::{Dispatch, ShardId};
+use qqgw_tokio::model::GroupMessage;
+use qqgw_tokio::webhook::WebhookServer;
+use qqgw_tokio::{Context, Event, EventHandler, ShardEvents};
+
+/// The secret of QQ-GATEWAY §10.4's vectors.
+const SECRET: &str = "DG5g3B4j9X2KOErG";
+const WAIT: Duration = Duration::from_secs(10);
+
+fn fixture(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/frames")
+        .join(format!("{name}.json"));
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// POSTs `body` with `headers`; returns the status and body.
+async fn post(url: String, headers: Vec<(String, String)>, body: String) -> (u16, String) {
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+        let mut request = agent
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header("User-Agent", "QQBot-Callback");
+        for (name, value) in &headers {
+            request = request.header(name, value);
+        }
+        let mut response = request.send(body).unwrap();
+        (response.status().as_u16(), response.body_mut().read_to_string().unwrap())
+    })
+    .await
+    .unwrap()
+}
+
+fn now() -> String {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs().to_string()
+}
+
+/// Signed headers for `body`, as QQ sends them.
+fn signed(body: &str, timestamp: &str) -> Vec<(String, String)> {
+    let key = WebhookKey::from_secret(SECRET).unwrap();
+    vec![
+        ("X-Signature-Ed25519".into(), key.sign_callback(timestamp, body.as_bytes())),
+        ("X-Signature-Timestamp".into(), timestamp.into()),
+        ("X-Signature-Method".into(), "Ed25519".into()),
+        ("X-Bot-Appid".into(), "102012345".into()),
+    ]
+}
+
+async fn server() -> (WebhookServer, ShardEvents, String) {
+    let (server, events) =
+        WebhookServer::bind("127.0.0.1:0", Webhook::from_secret(SECRET).unwrap()).await.unwrap();
+    let url = format!("http://{}/qqbot/callback", server.local_addr());
+    (server, events, url)
+}
+
+#[tokio::test]
+async fn the_address_check_is_answered_with_the_documented_signature() {
+    tokio::time::timeout(WAIT, async {
+        let (_server, _events, url) = server().await;
+        let (status, body) = post(url, Vec::new(), fixture("WEBHOOK_VALIDATION")).await;
+        assert_eq!(status, 200);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["plain_token"], "Arq0D5A61EgUu4OxUvOp");
+        assert_eq!(
+            body["signature"],
+            "87befc99c42c651b3aac0278e71ada338433ae26fcb24307bdc5ad38c1adc2d01bcfcadc0842edac85e85205028a1132afe09280305f13aa6909ffc2d652c706"
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn signed_events_arrive_once_as_the_gateway_would_deliver_them() {
+    tokio::time::timeout(WAIT, async {
+        let (_server, mut events, url) = server().await;
+        let frame = fixture("GROUP_AT_MESSAGE_CREATE");
+        let timestamp = now();
+        let (status, body) = post(url.clone(), signed(&frame, &timestamp), frame.clone()).await;
+        assert_eq!((status, body.as_str()), (200, r#"{"op":12,"d":0}"#));
+        let event = events.next().await.unwrap();
+        let Event::Dispatch(dispatch) = event.event else { panic!("{:?}", event.event) };
+        assert_eq!(dispatch, Dispatch::from_frame(&frame, ShardId::ONE).unwrap());
+
+        // QQ retries the same event: answered 200, delivered once.
+        let later = (timestamp.parse::<u64>().unwrap() + 2).to_string();
+        let (status, _) = post(url.clone(), signed(&frame, &later), frame.clone()).await;
+        assert_eq!(status, 200);
+        let other = fixture("C2C_MESSAGE_CREATE");
+        post(url, signed(&other, &now()), other.clone()).await;
+        let next = events.next().await.unwrap();
+        let Event::Dispatch(next) = next.event else { panic!() };
+        assert_eq!(next.name(), "C2C_MESSAGE_CREATE", "the retry was not delivered again");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn forged_stale_and_malformed_requests_are_refused() {
+    tokio::time::timeout(WAIT, async {
+        let (_server, mut events, url) = server().await;
+        let frame = fixture("AT_MESSAGE_CREATE");
+        let tampered = frame.replace("深圳", "北京");
+        let cases = [
+            (signed(&frame, &now()), tampered.clone(), 401),
+            (Vec::new(), frame.clone(), 401),
+            (signed(&frame, "1000000000"), frame.clone(), 401),
+            (signed("not json", &now()), "not json".to_owned(), 400),
+            (signed(&"x".repeat(2 << 20), &now()), "x".repeat(2 << 20), 413),
+        ];
+        for (headers, body, expected) in cases {
+            let (status, answer) = post(url.clone(), headers, body).await;
+            assert_eq!(status, expected, "{answer}");
+            assert!(serde_json::from_str::<serde_json::Value>(&answer).is_ok(), "{answer}");
+        }
+        let nothing = tokio::time::timeout(Duration::from_millis(200), events.next()).await;
+        assert!(nothing.is_err(), "no refused request produced an event");
+    })
+    .await
+    .unwrap();
+}
+
+#[derive(Clone, Default)]
+struct Groups(Arc<Mutex<Vec<String>>>);
+
+impl EventHandler for Groups {
+    async fn group_at_message_create(&self, ctx: Context, msg: GroupMessage) {
+        self.0.lock().unwrap().push(format!(
+            "{} {}",
+            ctx.event_id().unwrap_or_default(),
+            msg.content.unwrap_or_default()
+        ));
+    }
+}
+
+#[tokio::test]
+async fn the_same_event_handler_serves_webhook_events() {
+    tokio::time::timeout(WAIT, async {
+        let (server, events, url) = server().await;
+        let groups = Groups::default();
+        let handler = groups.clone();
+        let running = tokio::spawn(async move { qqgw_tokio::run_handler(events, &handler).await });
+        let frame = fixture("GROUP_AT_MESSAGE_CREATE");
+        post(url, signed(&frame, &now()), frame).await;
+        while groups.0.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(server);
+        running.await.unwrap();
+        let seen = groups.0.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0].starts_with("GROUP_AT_MESSAGE_CREATE:") && seen[0].ends_with(" /签到"), "{seen:?}");
+    })
+    .await
+    .unwrap();
+}
