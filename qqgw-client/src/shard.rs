@@ -13,7 +13,7 @@ use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::Message;
 use async_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
 use futures_channel::{mpsc, oneshot};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use qqgw_proto::{
     AccessToken, CloseFrame, Event, FatalError, GatewayMachine, Input, Instant, Latency, Metrics, Output,
     Session, ShardId, State, TokenError,
@@ -29,6 +29,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a stopped shard waits for a lagging consumer to take its last events.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+/// How many waiting frames one wake-up takes in before refreshing the status.
+const READ_BATCH: usize = 64;
 /// A token fetched this recently is handed to other shards instead of asking again.
 const TOKEN_REUSE: Duration = Duration::from_secs(5);
 
@@ -247,6 +249,7 @@ pub(crate) fn spawn<R: Runtime>(
         status: Arc::clone(&status),
         exit: ShardExit { shard: id, session: None, error: None },
         acks_seen: 0,
+        heartbeat_seen: None,
         token_fetched: None,
     };
     let span = tracing::info_span!("shard", shard = %id, session = tracing::field::Empty);
@@ -273,6 +276,7 @@ struct Task<R: Runtime> {
     status: Arc<Mutex<ShardStatus>>,
     exit: ShardExit,
     acks_seen: u64,
+    heartbeat_seen: Option<Instant>,
     /// When the token this shard holds was fetched.
     token_fetched: Option<Instant>,
 }
@@ -282,7 +286,7 @@ impl<R: Runtime> Task<R> {
         let mut commands_open = true;
         loop {
             let deadline = self.drain().await;
-            self.note_latency();
+            self.note_heartbeats();
             // The snapshot first: a consumer that reads an event sees the state after it.
             *self.status.lock().unwrap_or_else(PoisonError::into_inner) = ShardStatus::of(&self.machine);
             self.offer_events();
@@ -334,7 +338,10 @@ impl<R: Runtime> Task<R> {
                     }
                 }
                 Wake::Room(false) => self.outbox.clear(), // nobody listens any more
-                Wake::Message(message) => self.on_message(message),
+                Wake::Message(message) => {
+                    self.on_message(message);
+                    self.read_ready().await;
+                }
             }
         }
     }
@@ -375,6 +382,21 @@ impl<R: Runtime> Task<R> {
         }
     }
 
+    /// Takes the frames that are already waiting, up to a batch, so that the status and the
+    /// timer are refreshed once per batch rather than once per frame. Their events wait in
+    /// the outbox until the loop publishes the status and offers them (bounded by the
+    /// batch).
+    async fn read_ready(&mut self) {
+        for _ in 0..READ_BATCH {
+            self.drain().await; // the deadline is taken when the batch ends
+            if self.outbox.len() >= READ_BATCH {
+                return;
+            }
+            let Some(message) = self.ws.as_mut().and_then(|ws| ws.next().now_or_never()) else { return };
+            self.on_message(message);
+        }
+    }
+
     async fn connect(&mut self, url: &str) -> Input<'static> {
         info!(url, "connecting");
         match timeout(&self.runtime, self.connect_timeout, self.runtime.connect(url)).await {
@@ -395,9 +417,6 @@ impl<R: Runtime> Task<R> {
 
     async fn send(&mut self, text: String) -> Option<Input<'static>> {
         let ws = self.ws.as_mut()?;
-        if text.starts_with(r#"{"op":1,"#) {
-            debug!(frame = %text, "heartbeat");
-        }
         match timeout(&self.runtime, SEND_TIMEOUT, ws.send(Message::text(text))).await {
             Some(Ok(())) => None,
             Some(Err(error)) => {
@@ -481,9 +500,13 @@ impl<R: Runtime> Task<R> {
         }
     }
 
-    /// Logs each heartbeat round trip once.
-    fn note_latency(&mut self) {
+    /// Logs each heartbeat and each round trip once.
+    fn note_heartbeats(&mut self) {
         let latency = self.machine.latency();
+        if latency.sent_at() != self.heartbeat_seen {
+            self.heartbeat_seen = latency.sent_at();
+            debug!(seq = self.machine.last_sequence(), "heartbeat sent");
+        }
         if latency.count() > self.acks_seen {
             self.acks_seen = latency.count();
             debug!(rtt = ?latency.last(), "heartbeat acknowledged");
