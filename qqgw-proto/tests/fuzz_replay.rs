@@ -200,3 +200,35 @@ fn scripted_adapter_and_fatal_close_end_the_machine() {
     assert!(driver.is_terminated());
     assert_eq!(driver.machine.state(), State::Terminated);
 }
+
+// ---------------------------------------------------------------------------------------
+// Findings of the fuzzer, as plain tests too.
+
+/// serde's derive read an envelope from a JSON array of its fields; a frame is an object.
+#[test]
+fn an_array_is_not_an_envelope() {
+    for text in ["[2 ]", r#"[0,1,"READY",null,{"session_id":"x"}]"#, " \n[10]"] {
+        assert!(qqgw_proto::Envelope::parse(text).is_err(), "{text}");
+    }
+    assert!(qqgw_proto::Envelope::parse(" \r\n\t{\"op\":11}").is_ok());
+}
+
+/// At the end of the clock a deadline cannot be later than now: the machine re-armed its
+/// timers at `Instant::MAX` and fired them again without end (with an adapter answering
+/// at once).
+#[test]
+fn the_end_of_the_clock_does_not_spin() {
+    use core::time::Duration;
+    use qqgw_proto::fuzzing::{Driver, Options};
+    use qqgw_proto::{Config, Instant, Intents};
+
+    let config = Config::builder("wss://fuzz/", Intents::non_privileged()).build().unwrap();
+    let options = Options { auto: true, defer_close: false, liveness: true };
+    let mut driver = Driver::new(config, Instant::ZERO, options);
+    driver.reply().unwrap().unwrap(); // HELLO
+    driver.reply().unwrap().unwrap(); // READY
+    assert_eq!(driver.tick(Duration::MAX), Instant::MAX);
+    assert_eq!(driver.machine.poll_timeout(), None);
+    driver.tick(Duration::from_secs(1));
+    assert!(!driver.is_terminated());
+}
