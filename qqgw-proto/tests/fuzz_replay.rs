@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 use qqgw_proto::State;
 use qqgw_proto::fuzzing::{self, Script, flags, op};
 
-const TARGETS: [(&str, fn(&[u8])); 3] =
+/// A fuzz target's logic.
+type Target = fn(&[u8]);
+
+const TARGETS: [(&str, Target); 3] =
     [("envelope", fuzzing::envelope), ("machine", fuzzing::machine), ("typed_event", fuzzing::typed_event)];
 
 fn seeds_dir() -> PathBuf {
