@@ -73,6 +73,9 @@ pub fn envelope(data: &[u8]) {
     };
     let value: Value = match serde_json::from_str(text) {
         Ok(value) => value,
+        // A `Value` cannot hold a number beyond f64 (`1E999`) in a key the envelope
+        // skips; nothing to compare then.
+        Err(error) if error.to_string().starts_with("number out of range") => return,
         Err(error) => panic!("an envelope from text that is not JSON ({error}): {text:?}"),
     };
     assert_eq!(value.get("op").and_then(Value::as_u64), Some(env.op), "op of {text:?}");
@@ -375,8 +378,13 @@ impl Driver {
     /// Delivers the oldest answer a well-behaved QQ owes (HELLO, READY, RESUMED, ACK),
     /// if any.
     pub fn reply(&mut self) -> Option<Result<(), UsageError>> {
-        let text = self.replies.pop_front()?;
+        let text = self.pop_reply()?;
         Some(self.input(Input::Text(&text)))
+    }
+
+    /// Takes the oldest answer a well-behaved QQ owes, to deliver it yourself.
+    pub fn pop_reply(&mut self) -> Option<String> {
+        self.replies.pop_front()
     }
 
     /// Sends the machine a READY (new session `fuzz-n`, seq 1) as QQ would after IDENTIFY.
