@@ -444,7 +444,8 @@ impl Driver {
             self.check_output(&output);
             self.log.push(output);
         }
-        panic!("the machine did not settle within {MAX_OUTPUTS_PER_DRAIN} outputs");
+        let last = self.log.get(self.log.len().saturating_sub(12)..).unwrap_or_default();
+        panic!("the machine did not settle within {MAX_OUTPUTS_PER_DRAIN} outputs; the last: {last:#?}");
     }
 
     fn check_sleep(&mut self, deadline: Option<Instant>) {

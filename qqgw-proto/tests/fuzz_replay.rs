@@ -235,3 +235,35 @@ fn the_end_of_the_clock_does_not_spin() {
     driver.tick(Duration::from_secs(1));
     assert!(!driver.is_terminated());
 }
+
+/// With a zero backoff, an adapter that reports a failed connection from inside the drain
+/// (which the drain contract allows) made the machine retry there for ever; a failed
+/// attempt now waits at least 1 ms.
+#[test]
+fn a_zero_backoff_does_not_retry_inside_the_drain() {
+    use core::time::Duration;
+    use qqgw_proto::{AccessToken, Backoff, Config, GatewayMachine, Input, Instant, Intents, Output};
+
+    let zero = Backoff { initial: Duration::ZERO, max: Duration::ZERO };
+    let config = Config::builder("wss://fuzz/", Intents::non_privileged()).backoff(zero).build().unwrap();
+    let now = Instant::from_millis(10);
+    let mut machine = GatewayMachine::new(config, now);
+    let mut connects = 0;
+    let deadline = loop {
+        match machine.poll_output() {
+            Output::RefreshToken => {
+                let token = AccessToken::new("t", now + Duration::from_secs(7200));
+                machine.handle_input(now, Input::Token(token)).unwrap();
+            }
+            Output::Connect(_) => {
+                connects += 1;
+                assert!(connects < 10, "retrying inside the drain");
+                machine.handle_input(now, Input::ConnectFailed).unwrap();
+            }
+            Output::Sleep(deadline) => break deadline,
+            _ => {}
+        }
+    };
+    assert_eq!(connects, 1);
+    assert_eq!(deadline, Some(Instant::from_millis(11)));
+}
