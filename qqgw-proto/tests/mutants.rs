@@ -45,3 +45,91 @@ fn close_code_descriptions_and_formats() {
     assert_eq!(CloseCode(4009).to_string(), "4009");
     assert_eq!(CloseCode::from(4914), CloseCode::BOT_OFFLINE);
 }
+
+/// After the daily reset, `remaining` starts over and the next reset is a day later.
+#[test]
+fn the_identify_budget_resets_daily() {
+    use qqgw_proto::{IdentifyLimiter, Instant, SessionStartLimit};
+
+    assert_eq!(SessionStartLimit::default().reset_after, 86_400_000);
+    let limit = SessionStartLimit { total: 2, remaining: 0, reset_after: 1_000, max_concurrency: 10 };
+    let limiter = IdentifyLimiter::new(limit, Instant::ZERO);
+    assert_eq!(limiter.try_acquire(Instant::from_millis(999)), Err(Instant::from_millis(1_000)));
+    assert_eq!(limiter.try_acquire(Instant::from_millis(1_000)), Ok(()));
+    assert_eq!(limiter.try_acquire(Instant::from_millis(1_001)), Ok(()));
+    assert_eq!(limiter.remaining(), 0);
+    assert_eq!(
+        limiter.try_acquire(Instant::from_millis(1_002)),
+        Err(Instant::from_millis(1_000 + 86_400_000))
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The machine, driven by hand.
+
+use core::time::Duration;
+
+use qqgw_proto::{
+    AccessToken, Config, DisconnectCause, Event, GatewayMachine, Input, Instant, Intents, Output, State,
+};
+
+/// What one drain produced.
+#[derive(Debug, Default)]
+struct Drained {
+    events: Vec<Event>,
+    sent: Vec<String>,
+    closes: u32,
+    connects: u32,
+    deadline: Option<Instant>,
+}
+
+/// Drains `m` at `now`: tokens are handed out (valid two hours), `Connect` is answered
+/// with `on_connect` (nothing if `None`), `Close` with `Closed(None)`.
+fn drain(m: &mut GatewayMachine, now: Instant, on_connect: &dyn Fn() -> Option<Input<'static>>) -> Drained {
+    let mut d = Drained::default();
+    for _ in 0..1_000 {
+        match m.poll_output() {
+            Output::RefreshToken => {
+                let token = AccessToken::new("t", now + Duration::from_secs(7_200));
+                m.handle_input(now, Input::Token(token)).unwrap();
+            }
+            Output::Connect(_) => {
+                d.connects += 1;
+                if let Some(input) = on_connect() {
+                    m.handle_input(now, input).unwrap();
+                }
+            }
+            Output::Close(_) => {
+                d.closes += 1;
+                m.handle_input(now, Input::Closed(None)).unwrap();
+            }
+            Output::Send(text) => d.sent.push(text),
+            Output::Emit(event) => d.events.push(event),
+            Output::Sleep(deadline) => {
+                d.deadline = deadline;
+                return d;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    panic!("no Sleep");
+}
+
+fn config() -> Config {
+    Config::builder("wss://m/", Intents::non_privileged()).reconnect_jitter(Duration::ZERO).build().unwrap()
+}
+
+/// A transport that reports the connection closed before it ever opened: a failed connect.
+#[test]
+fn closed_while_connecting_counts_as_a_failed_connect() {
+    let now = Instant::ZERO;
+    let mut m = GatewayMachine::new(config(), now);
+    let d = drain(&mut m, now, &|| Some(Input::Closed(None)));
+    assert_eq!(d.connects, 1);
+    assert_eq!(m.state(), State::Disconnected);
+    assert_eq!(m.metrics().connect_failures, 1);
+    match d.events.as_slice() {
+        [Event::Disconnected(d)] => assert_eq!(d.cause, DisconnectCause::ConnectFailed),
+        other => panic!("{other:?}"),
+    }
+}
