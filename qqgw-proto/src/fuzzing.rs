@@ -591,7 +591,14 @@ fn is_hello(input: &Input<'_>) -> bool {
         },
         _ => return false,
     };
-    serde_json::from_str::<Value>(text).is_ok_and(|v| v.get("op").and_then(Value::as_u64) == Some(10))
+    /// Like the machine, skip the other keys without checking what a `Value` could not
+    /// hold (`1E999`, a lone surrogate): they do not make a frame any less a HELLO.
+    #[derive(serde::Deserialize)]
+    struct Op {
+        op: u64,
+    }
+    let object = text.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{');
+    object && serde_json::from_str::<Op>(text).is_ok_and(|f| f.op == 10)
 }
 
 /// The first byte of a [`machine`] input: how to configure the machine and play the adapter.
