@@ -133,3 +133,51 @@ fn closed_while_connecting_counts_as_a_failed_connect() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `close()` while the machine is already closing (after op 7, before the transport
+/// confirmed) sends no second close frame, and the confirmation ends the machine.
+#[test]
+fn close_while_closing_turns_the_reconnect_into_the_end() {
+    let now = Instant::ZERO;
+    let mut m = GatewayMachine::new(config(), now);
+    drain(&mut m, now, &|| Some(Input::Connected));
+    m.handle_input(now, Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
+    drain(&mut m, now, &|| None);
+    m.handle_input(now, Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
+    drain(&mut m, now, &|| None);
+    m.handle_input(now, Input::Text(r#"{"op":7}"#)).unwrap();
+    assert!(matches!(m.poll_output(), Output::Close(_)));
+    assert!(matches!(m.poll_output(), Output::Sleep(_)));
+    assert_eq!(m.state(), State::Closing);
+    m.close(now).unwrap();
+    assert!(matches!(m.poll_output(), Output::Sleep(None)), "a second close frame");
+    assert!(!m.can_reconnect());
+    m.handle_input(now, Input::Closed(None)).unwrap();
+    let d = drain(&mut m, now, &|| None);
+    assert_eq!(d.connects, 0);
+    match d.events.as_slice() {
+        [Event::Closed(Some(session))] => assert_eq!((session.id.as_str(), session.seq), ("s", 1)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(m.state(), State::Terminated);
+}
+
+/// `next_timer` names the timer behind `poll_timeout`.
+#[test]
+fn next_timer_names_the_deadline() {
+    use qqgw_proto::Timer;
+
+    let now = Instant::ZERO;
+    let mut m = GatewayMachine::new(config(), now);
+    drain(&mut m, now, &|| Some(Input::Connected));
+    assert_eq!(m.next_timer(), Some((Timer::Handshake, Instant::from_millis(30_000))));
+    m.handle_input(now, Input::Text(r#"{"op":10,"d":{"heartbeat_interval":1000}}"#)).unwrap();
+    drain(&mut m, now, &|| None);
+    assert_eq!(m.next_timer(), Some((Timer::Heartbeat, Instant::from_millis(1_000))));
+    m.handle_input(now, Input::ConnectFailed).unwrap_err();
+    m.handle_input(now, Input::Closed(None)).unwrap();
+    drain(&mut m, now, &|| None);
+    let (timer, at) = m.next_timer().unwrap();
+    assert_eq!(timer, Timer::Reconnect);
+    assert_eq!(m.poll_timeout(), Some(at));
+}
