@@ -143,12 +143,15 @@ fn close_while_closing_turns_the_reconnect_into_the_end() {
     drain(&mut m, now, &|| Some(Input::Connected));
     m.handle_input(now, Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
     drain(&mut m, now, &|| None);
+    assert!(!m.is_ready());
     m.handle_input(now, Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
     drain(&mut m, now, &|| None);
+    assert!(m.is_ready());
     m.handle_input(now, Input::Text(r#"{"op":7}"#)).unwrap();
     assert!(matches!(m.poll_output(), Output::Close(_)));
     assert!(matches!(m.poll_output(), Output::Sleep(_)));
     assert_eq!(m.state(), State::Closing);
+    assert!(!m.is_ready());
     m.close(now).unwrap();
     assert!(matches!(m.poll_output(), Output::Sleep(None)), "a second close frame");
     assert!(!m.can_reconnect());
