@@ -184,3 +184,16 @@ fn next_timer_names_the_deadline() {
     assert_eq!(timer, Timer::Reconnect);
     assert_eq!(m.poll_timeout(), Some(at));
 }
+
+/// The getters of what the machine was configured with.
+#[test]
+fn shard_and_intents_getters() {
+    use qqgw_proto::ShardId;
+
+    let shard = ShardId::new(1, 2).unwrap();
+    let intents = Intents::PUBLIC_GUILD_MESSAGES | Intents::GUILDS;
+    let config = Config::builder("wss://m/", intents).shard(shard).build().unwrap();
+    let m = GatewayMachine::new(config, Instant::ZERO);
+    assert_eq!(m.shard(), shard);
+    assert_eq!(m.intents(), intents);
+}
