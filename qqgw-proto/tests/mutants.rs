@@ -197,3 +197,89 @@ fn shard_and_intents_getters() {
     assert_eq!(m.shard(), shard);
     assert_eq!(m.intents(), intents);
 }
+
+/// A token delivered already expired (or expiring this very instant) is not used, and
+/// is not asked for again at once: the attempt backs off.
+#[test]
+fn a_token_delivered_expired_backs_off() {
+    let now = Instant::from_millis(1_000);
+    let mut m = GatewayMachine::new(config(), now);
+    assert!(matches!(m.poll_output(), Output::RefreshToken));
+    m.handle_input(now, Input::Token(AccessToken::new("t", now))).unwrap();
+    let d = drain(&mut m, now, &|| None);
+    assert_eq!(d.connects, 0);
+    match d.events.as_slice() {
+        [Event::Disconnected(d)] => {
+            assert!(matches!(d.cause, DisconnectCause::TokenUnavailable(_)), "{d:?}");
+            assert!(d.at > now);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(m.state(), State::Disconnected);
+    assert_eq!(m.metrics().token_refreshes, 1);
+}
+
+/// Every counter of a scripted session.
+#[test]
+fn metrics_of_a_scripted_session() {
+    use qqgw_proto::CloseCode;
+    use qqgw_proto::testing::Harness;
+
+    let sec = Duration::from_secs(1);
+    let mut h = Harness::new(config());
+    h.run_for(sec);
+    h.gateway.dispatch("AT_MESSAGE_CREATE", "{}");
+    h.run_for(Duration::from_secs(46)); // one heartbeat, acknowledged
+    h.gateway.send_raw(r#"{"op":0,"s":2,"t":"AT_MESSAGE_CREATE","id":"X:2","d":{}}"#); // a replay
+    h.gateway.send_raw(r#"{"op":0,"s":3,"t":"AT_MESSAGE_CREATE","id":"AT_MESSAGE_CREATE:2","d":{}}"#); // a duplicate
+    h.gateway.send_raw("garbage");
+    h.run_for(sec);
+    h.gateway.close(CloseCode::SESSION_TIMED_OUT);
+    h.run_for(sec);
+    h.gateway.refuse_connects = 1;
+    h.gateway.drop_connection();
+    // The resumed connection had no heartbeat acknowledged: not healthy, so the drop
+    // backs off (4–5 s), and the refused connect longer (8–10 s).
+    h.run_for(Duration::from_secs(10));
+
+    let m = h.machine.metrics();
+    let counts = [
+        ("connects", m.connects),
+        ("connect_failures", m.connect_failures),
+        ("identifies", m.identifies),
+        ("resumes", m.resumes),
+        ("readies", m.readies),
+        ("resumed", m.resumed),
+        ("heartbeats_sent", m.heartbeats_sent),
+        ("heartbeats_acked", m.heartbeats_acked),
+        ("zombies", m.zombies),
+        ("disconnects", m.disconnects),
+        ("token_refreshes", m.token_refreshes),
+        ("events", m.events),
+        ("replays_dropped", m.replays_dropped),
+        ("duplicates_dropped", m.duplicates_dropped),
+        ("decode_failures", m.decode_failures),
+    ];
+    let expected = [
+        ("connects", 3), // IDENTIFY; RESUME after the 4009; refused after the drop
+        ("connect_failures", 1),
+        ("identifies", 1),
+        ("resumes", 1),
+        ("readies", 1),
+        ("resumed", 1),
+        ("heartbeats_sent", 1),
+        ("heartbeats_acked", 1),
+        ("zombies", 0),
+        ("disconnects", 3), // the 4009, the drop, the refused connect
+        ("token_refreshes", 1),
+        ("events", 3), // READY, the message, RESUMED
+        ("replays_dropped", 1),
+        ("duplicates_dropped", 1),
+        ("decode_failures", 1),
+    ];
+    assert_eq!(counts, expected);
+    let total: Duration = m.time_in.iter().sum();
+    assert_eq!(total, h.now.saturating_duration_since(Instant::ZERO));
+    assert!(m.time_in(State::Active) > Duration::from_secs(45));
+    assert!(m.time_in(State::Disconnected) >= Duration::from_secs(4), "the backoff after a refused connect");
+}
