@@ -283,3 +283,21 @@ fn metrics_of_a_scripted_session() {
     assert!(m.time_in(State::Active) > Duration::from_secs(45));
     assert!(m.time_in(State::Disconnected) >= Duration::from_secs(4), "the backoff after a refused connect");
 }
+
+/// READY alone does not make a connection healthy: until a heartbeat is acknowledged the
+/// backoff count goes on growing.
+#[test]
+fn ready_without_an_acknowledged_heartbeat_keeps_the_backoff_count() {
+    use qqgw_proto::testing::{FakeGateway, Harness};
+
+    let mut gateway = FakeGateway::default();
+    gateway.refuse_connects = 1;
+    let mut h = Harness::with_gateway(config(), gateway);
+    h.run_for(Duration::from_secs(6)); // refused, 4–5 s of backoff, then READY
+    assert!(h.machine.is_ready());
+    h.gateway.drop_connection();
+    h.run_for(Duration::from_millis(1));
+    let Some((at, Event::Disconnected(d))) = h.events.last() else { panic!("{:?}", h.events) };
+    let wait = d.at.saturating_duration_since(*at);
+    assert!(wait >= Duration::from_secs(8), "the second failure waits 8–10 s, not {wait:?}");
+}
