@@ -301,3 +301,54 @@ fn ready_without_an_acknowledged_heartbeat_keeps_the_backoff_count() {
     let wait = d.at.saturating_duration_since(*at);
     assert!(wait >= Duration::from_secs(8), "the second failure waits 8–10 s, not {wait:?}");
 }
+
+/// Heartbeat round trips: the last, the mean, and the last five, over six of them.
+#[test]
+fn latency_keeps_the_last_five_round_trips() {
+    let mut m = GatewayMachine::new(config(), Instant::ZERO);
+    drain(&mut m, Instant::ZERO, &|| Some(Input::Connected));
+    m.handle_input(Instant::ZERO, Input::Text(r#"{"op":10,"d":{"heartbeat_interval":1000}}"#)).unwrap();
+    m.handle_input(Instant::ZERO, Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#))
+        .unwrap();
+    drain(&mut m, Instant::ZERO, &|| None);
+    for i in 1..=6u64 {
+        let beat = Instant::from_millis(i * 1_000);
+        m.handle_timeout(beat);
+        let d = drain(&mut m, beat, &|| None);
+        assert_eq!(d.sent, [r#"{"op":1,"d":1}"#]);
+        let ack = Instant::from_millis(i * 1_000 + i * 10);
+        m.handle_input(ack, Input::Text(r#"{"op":11}"#)).unwrap();
+        assert_eq!(m.latency().last(), Some(Duration::from_millis(i * 10)));
+    }
+    let latency = m.latency();
+    assert_eq!(latency.count(), 6);
+    assert_eq!(latency.average(), Some(Duration::from_millis(35)));
+    let mut recent: Vec<u128> = latency.recent().map(|d| d.as_millis()).collect();
+    recent.sort_unstable();
+    assert_eq!(recent, [20, 30, 40, 50, 60]);
+    assert_eq!(latency.sent_at(), Some(Instant::from_millis(6_000)));
+    assert_eq!(latency.acked_at(), Some(Instant::from_millis(6_060)));
+}
+
+/// A refused input is named in the error.
+#[test]
+fn a_refused_input_is_named() {
+    use qqgw_proto::UsageError;
+
+    let mut m = GatewayMachine::new(config(), Instant::ZERO);
+    let refused = [
+        (Input::Connected, "Connected"),
+        (Input::ConnectFailed, "ConnectFailed"),
+        (Input::Text("{}"), "Text"),
+        (Input::Binary(b"{}"), "Binary"),
+        (Input::Closed(None), "Closed"),
+    ];
+    for (input, name) in refused {
+        let error = m.handle_input(Instant::ZERO, input).unwrap_err();
+        assert_eq!(error, UsageError::UnexpectedInput { input: name, state: State::AwaitingToken });
+    }
+    drain(&mut m, Instant::ZERO, &|| None);
+    let error =
+        m.handle_input(Instant::ZERO, Input::TokenFailed(qqgw_proto::TokenError::Unavailable("x".into())));
+    assert_eq!(error, Err(UsageError::UnexpectedInput { input: "TokenFailed", state: State::Connecting }));
+}
