@@ -7,10 +7,11 @@
 //! every event emitted, state, session, sequence, next deadline) must match what the
 //! machine did; proptest shrinks a mismatch to a short sequence.
 //!
-//! The machine runs under a config that makes time exact (no jitter, a fixed 4 ms
-//! backoff, a generous identify limiter) and a driver that plays an adapter answering at
-//! once (connections open, tokens arrive, closes are confirmed), checking the invariants
-//! of `qqgw_proto::fuzzing::Driver` as well.
+//! The machine runs under a config that makes time all but exact (no reconnect jitter, a
+//! backoff of 4 ms doubling to 64 ms whose random fifth the model predicts as a range, a
+//! generous identify limiter) and a driver that plays an adapter answering at once
+//! (connections open, tokens arrive, closes are confirmed), checking the invariants of
+//! `qqgw_proto::fuzzing::Driver` as well.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::HashSet;
@@ -28,7 +29,9 @@ use qqgw_proto::{
     SessionStartLimit, State,
 };
 
-const BACKOFF_MS: u64 = 4;
+/// The backoff: 4 ms doubling to 64 ms, less up to a fifth at random.
+const BACKOFF_INITIAL_MS: u64 = 4;
+const BACKOFF_MAX_MS: u64 = 64;
 const HANDSHAKE_MS: u64 = 30_000;
 const DEFAULT_HEARTBEAT_MS: u64 = 45_000;
 
@@ -42,8 +45,8 @@ fn config() -> Config {
     Config::builder("wss://model/", Intents::non_privileged())
         .reconnect_jitter(Duration::ZERO)
         .backoff(Backoff {
-            initial: Duration::from_millis(BACKOFF_MS),
-            max: Duration::from_millis(BACKOFF_MS),
+            initial: Duration::from_millis(BACKOFF_INITIAL_MS),
+            max: Duration::from_millis(BACKOFF_MAX_MS),
         })
         .handshake_timeout(Duration::from_millis(HANDSHAKE_MS))
         .identify_limiter(IdentifyLimiter::new(limit, Instant::ZERO))
@@ -56,12 +59,20 @@ fn config() -> Config {
 enum Obs {
     Connect,
     Identify,
-    Resume { session: String, seq: u64 },
+    Resume {
+        session: String,
+        seq: u64,
+    },
     Heartbeat(Option<u64>),
     Close(u16),
     Dispatch(String, Option<u64>),
     DecodeFailed,
-    Disconnected { resume: bool, at: u64 },
+    /// The next attempt at `at`, or for a prediction anywhere in `at - jitter..=at`.
+    Disconnected {
+        resume: bool,
+        at: u64,
+        jitter: u64,
+    },
     Fatal,
     Closed(Option<(String, u64)>),
 }
@@ -90,7 +101,7 @@ fn observe(output: Output) -> Option<Obs> {
         Output::Emit(Event::Dispatch(d)) => Obs::Dispatch(d.name().to_owned(), d.seq()),
         Output::Emit(Event::DecodeFailed(_)) => Obs::DecodeFailed,
         Output::Emit(Event::Disconnected(d)) => {
-            Obs::Disconnected { resume: d.next == Reconnect::Resume, at: d.at.as_millis() }
+            Obs::Disconnected { resume: d.next == Reconnect::Resume, at: d.at.as_millis(), jitter: 0 }
         }
         Output::Emit(Event::Fatal(_)) => Obs::Fatal,
         Output::Emit(Event::Closed(s)) => Obs::Closed(s.map(|s| (s.id, s.seq))),
@@ -461,14 +472,16 @@ impl Model {
         if forget {
             self.forget_session();
         }
-        let delay = if immediate && !rate_limited {
-            0
+        let (delay, jitter) = if immediate && !rate_limited {
+            (0, 0)
         } else {
             self.failures += 1;
-            BACKOFF_MS
+            let nominal = (BACKOFF_INITIAL_MS << (self.failures - 1).min(20)).min(BACKOFF_MAX_MS);
+            (nominal, nominal / 5)
         };
         let at = self.now + delay;
-        self.out.push(Obs::Disconnected { resume: self.session.is_some(), at });
+        // The check replaces `reconnect_at` with the instant the machine drew.
+        self.out.push(Obs::Disconnected { resume: self.session.is_some(), at, jitter });
         self.phase = Phase::Waiting;
         if delay == 0 {
             self.begin_attempt();
@@ -555,7 +568,20 @@ fn apply(driver: &mut Driver, step: &Step) -> bool {
 
 fn check(driver: &mut Driver, model: &mut Model, what: &dyn core::fmt::Debug) -> Result<(), TestCaseError> {
     let seen: Vec<Obs> = driver.take_log().into_iter().filter_map(observe).collect();
-    let predicted = core::mem::take(&mut model.out);
+    let mut predicted = core::mem::take(&mut model.out);
+    // The backoff's jitter is drawn from the machine's generator: the model predicts its
+    // range, then takes the machine's draw.
+    for (seen, predicted) in seen.iter().zip(predicted.iter_mut()) {
+        if let (Obs::Disconnected { at: drawn, .. }, Obs::Disconnected { at, jitter, .. }) =
+            (seen, &mut *predicted)
+        {
+            prop_assert!((*at - *jitter..=*at).contains(drawn), "{seen:?} for {predicted:?} after {what:?}");
+            if model.reconnect_at == Some(*at) {
+                model.reconnect_at = Some(*drawn);
+            }
+            (*at, *jitter) = (*drawn, 0);
+        }
+    }
     prop_assert_eq!(seen, predicted, "outputs after {:?}", what);
     let m = &driver.machine;
     prop_assert_eq!(m.state(), model.phase.state(), "state after {:?}", what);
