@@ -8,8 +8,9 @@ use crate::rng::Rng;
 ///
 /// The `n`-th consecutive failure waits `min(initial · 2ⁿ⁻¹, max)`, less up to a fifth of
 /// it at random (jitter from the config's seed), so `n = 1, 2, 3, 4, …` waits 4–5 s,
-/// 8–10 s, 16–20 s, 32–40 s, 32–40 s, … with the defaults. The count resets once a
-/// connection is healthy (READY or RESUMED received and a heartbeat acknowledged).
+/// 8–10 s, 16–20 s, 32–40 s, 32–40 s, … with the defaults, and never less than 1 ms. The
+/// count resets once a connection is healthy (READY or RESUMED received and a heartbeat
+/// acknowledged).
 ///
 /// Reconnects that need no backoff (a session rotation by QQ, a healthy connection that
 /// broke) wait only the config's `reconnect_jitter`.
@@ -50,10 +51,12 @@ impl Backoff {
         self.initial.checked_mul(factor).unwrap_or(Duration::MAX).min(self.max)
     }
 
-    /// The jittered delay: uniform in `[nominal − nominal/5, nominal]`, in whole milliseconds.
+    /// The jittered delay: uniform in `[nominal − nominal/5, nominal]`, in whole milliseconds,
+    /// and at least 1 ms: with a zero backoff, an adapter reporting failures from inside the
+    /// drain would otherwise retry there for ever.
     pub(crate) fn delay(&self, failures: u32, rng: &mut Rng) -> Duration {
         let nominal = u64::try_from(self.nominal(failures).as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(nominal - rng.up_to(nominal / 5))
+        Duration::from_millis((nominal - rng.up_to(nominal / 5)).max(1))
     }
 }
 

@@ -52,6 +52,14 @@ impl<'a> Envelope<'a> {
     /// [`DecodeError::Json`] if the text is not a JSON object with a numeric `op` and, where
     /// present, an unsigned `s` and string `t` and `id`.
     pub fn parse(text: &'a str) -> Result<Self, DecodeError> {
+        // serde's derive would also read the fields from an array (`[0,1,"READY",…]`).
+        if !text.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{') {
+            let e = <serde_json::Error as de::Error>::invalid_type(
+                de::Unexpected::Other("not an object"),
+                &"a JSON object",
+            );
+            return Err(DecodeError::json(&e, text));
+        }
         serde_json::from_str(text).map_err(|e| DecodeError::json(&e, text))
     }
 }

@@ -9,6 +9,9 @@ mod config;
 mod dispatch;
 mod envelope;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod intents;
 mod limiter;
 mod machine;

@@ -28,9 +28,12 @@ impl Timer {
 pub(crate) struct TimerTable([Option<Instant>; 3]);
 
 impl TimerTable {
+    /// Arms `timer` at `at`. A deadline at the end of the clock (reached only by a
+    /// saturating addition) never comes: fired at `now == Instant::MAX`, it would re-arm
+    /// at now again and spin.
     pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
         if let Some(slot) = self.0.get_mut(timer as usize) {
-            *slot = Some(at);
+            *slot = (at < Instant::MAX).then_some(at);
         }
     }
 

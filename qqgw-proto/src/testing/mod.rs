@@ -32,6 +32,8 @@
 //! input, asks to wake in the past, or never settles.
 #![allow(clippy::panic)]
 
+pub mod strategy;
+
 use std::collections::VecDeque;
 
 use core::time::Duration;

@@ -1,0 +1,1 @@
+{"author":{"id":"98A58ADB883A82F3EDCA2A5904B771AA","union_openid":"98A58ADB883A82F3EDCA2A5904B771AA","user_openid":"98A58ADB883A82F3EDCA2A5904B771AA"},"content":"帮我查一下明天的天气","id":"ROBOT1.0_kQ3.vLx9Tq2Rb7PmNfA0sYwZcH4dJ-uE8GiK1oV5tXrBnM6yCa.Wq2Lp7DsFh3Jk9gZ0Uv.Xe.T4--RmQbNw!!","message_scene":{"source":"default"},"message_type":0,"timestamp":"2025-05-14T21:29:29+08:00"}

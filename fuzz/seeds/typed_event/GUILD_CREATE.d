@@ -1,0 +1,1 @@
+{"description":"频道介绍","icon":"https://pub.idqqimg.com/pc/misc/files/20211208/311cfc87ce394c62b7c9f0508658cf25.png","id":"5233096270906057162","joined_at":"2021-10-21T11:20:18+08:00","max_members":300,"member_count":17,"name":"频道名称","op_user_id":"11528069550601428493","owner_id":"11528069550601428493"}

@@ -1,0 +1,1 @@
+{"guild_id":"5233096270906057162","joined_at":"2024-05-20T16:02:44+08:00","nick":"","op_user_id":"11528069550601428493","roles":["1"],"user":{"avatar":"http://thirdqq.qlogo.cn/g?b=oidb&k=IU4JJatZtNXCVrf44eshNg&s=0&t=1638261405","bot":false,"id":"144115218182563108","username":"新成员"}}

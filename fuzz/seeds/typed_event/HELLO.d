@@ -1,0 +1,1 @@
+ÿ{"heartbeat_interval":45000}

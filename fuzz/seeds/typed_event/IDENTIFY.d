@@ -1,0 +1,1 @@
+ÿ{"intents":1174410243,"properties":{"$browser":"my_library","$device":"my_library","$os":"linux"},"shard":[0,1],"token":"QQBot Vq3ZkP0mB7rT2yL9cH4dW8nF1sJ5aEx6oG0uKi"}

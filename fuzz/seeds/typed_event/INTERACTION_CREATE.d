@@ -1,0 +1,1 @@
+){"application_id":"102012345","chat_type":1,"data":{"resolved":{"button_data":"sign_in","button_id":"21"},"type":11},"group_member_openid":"E76A336E66207703B5EDEFD5B99AF7BE","group_openid":"CFFDCCFEE6E05C2B55A6579820565387","id":"30540ff7-9d8f-4737-83f1-e116ce6afa8b","scene":"group","timestamp":"2025-09-08T23:14:02+08:00","type":11,"version":1}

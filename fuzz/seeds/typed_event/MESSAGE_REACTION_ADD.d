@@ -1,0 +1,1 @@
+{"channel_id":"454677820","emoji":{"id":"89","type":1},"guild_id":"5233096270906057162","target":{"id":"08cac39bf6d0aaeccf4810bcaae7d801380248cee6f8a406","type":"ReactionTargetType_MSG"},"user_id":"11528069550601428493"}

@@ -1,0 +1,1 @@
+ÿ{"seq":1337,"session_id":"082ee18c-0be3-491b-9d8b-fbd95c51673a","token":"QQBot Vq3ZkP0mB7rT2yL9cH4dW8nF1sJ5aEx6oG0uKi"}

@@ -1,0 +1,1 @@
+:{"group_openid":"CFFDCCFEE6E05C2B55A6579820565387","operator":{"member_openid":"E76A336E66207703B5EDEFD5B99AF7BE","role":"admin"},"payload":{"count":3,"enabled":true,"extra":null,"labels":["a","b"],"ratio":0.75},"timestamp":"2027-01-01T08:00:00+08:00"}

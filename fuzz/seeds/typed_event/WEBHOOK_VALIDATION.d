@@ -1,0 +1,1 @@
+ÿ{"event_ts":"1725442341","plain_token":"Arq0D5A61EgUu4OxUvOp"}
