@@ -301,6 +301,15 @@ fn main() {
         Workload::new("16 KiB group messages", &all, |_| large16, 512),
     ];
 
+    if std::env::var_os("QQGW_BENCH_PROFILE").is_some() {
+        // Only the machine on the mix, for a profiler: `QQGW_BENCH_PROFILE=1 perf record …`.
+        let w = &workloads[0];
+        let start = StdInstant::now();
+        while start.elapsed() < StdDuration::from_secs(5) {
+            black_box(run(Method::Machine, w));
+        }
+        return;
+    }
     println!(
         "frames: {SAMPLES} samples per cell, median ns/frame; machine warmed with {WARMUP_FRAMES} frames"
     );
