@@ -324,9 +324,23 @@ fn mock_server(shards: u32) {
     let _ = std::io::stdin().read_to_end(&mut sink);
 }
 
+/// The soft limit on open files (`Max open files` of /proc/self/limits).
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
 fn section_scale(shards: u32) {
     println!("## scale: {shards} idle shards against a mock in another process");
     println!();
+    if let Some(limit) = open_files_limit().filter(|&l| l < u64::from(shards) + 64) {
+        println!(
+            "skipped: {shards} shards need more open files than the limit of {limit}; run `ulimit -n 4096` first"
+        );
+        println!();
+        return;
+    }
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["mock-server", &shards.to_string()])
         .stdin(std::process::Stdio::piped())
