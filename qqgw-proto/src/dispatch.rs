@@ -1,5 +1,6 @@
 //! A dispatched event: name, sequence, id, shard and the data as received.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
@@ -7,6 +8,7 @@ use serde_json::value::RawValue;
 
 use crate::envelope::Envelope;
 use crate::error::DecodeError;
+use crate::model::EventKind;
 use crate::opcode::OpCode;
 use crate::shard::ShardId;
 
@@ -36,7 +38,8 @@ use crate::shard::ShardId;
 #[derive(Clone)]
 pub struct Dispatch {
     seq: Option<u64>,
-    name: Box<str>,
+    /// Known event names point into the static name table: one allocation fewer.
+    name: Cow<'static, str>,
     id: Option<Box<str>>,
     shard: ShardId,
     data: Box<RawValue>,
@@ -52,7 +55,7 @@ impl Dispatch {
         shard: ShardId,
         data: Box<RawValue>,
     ) -> Self {
-        Self { seq, name: name.into(), id, shard, data }
+        Self { seq, name: Cow::Owned(name.into().into_string()), id, shard, data }
     }
 
     /// Parses one op 0 frame.
@@ -78,7 +81,7 @@ impl Dispatch {
         };
         Ok(Self {
             seq: env.s,
-            name: name.into(),
+            name: EventKind::static_name(name).map_or_else(|| Cow::Owned(name.to_owned()), Cow::Borrowed),
             id: env.id.as_deref().map(Into::into),
             shard,
             data: data.to_owned(),

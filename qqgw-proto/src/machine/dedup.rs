@@ -2,7 +2,7 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 /// How many event ids are remembered.
 pub(crate) const RECENT_IDS: usize = 1024;
@@ -11,7 +11,29 @@ pub(crate) const RECENT_IDS: usize = 1024;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RecentIds {
     order: VecDeque<u64>,
-    seen: HashSet<u64>,
+    seen: HashSet<u64, BuildHasherDefault<KeyHasher>>,
+}
+
+/// The set's keys are already SipHash outputs of the ids: hashing them again (as the
+/// default `RandomState` would, on every insert and every eviction) buys nothing.
+#[derive(Debug, Clone, Copy, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used for `u64` keys; this keeps any other use correct.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl RecentIds {

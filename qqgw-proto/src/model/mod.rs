@@ -146,6 +146,15 @@ macro_rules! events {
                 }
             }
 
+            /// The name of a known event as a `&'static str` (so a dispatch need not
+            /// allocate it), `None` for names qqgw does not know.
+            pub(crate) fn static_name(name: &str) -> Option<&'static str> {
+                match name {
+                    $(stringify!($name) => Some(stringify!($name)),)*
+                    _ => None,
+                }
+            }
+
             /// The intent whose bit delivers this event, or `None` for READY and RESUMED
             /// (always delivered) and for unknown events (not known).
             #[must_use]
