@@ -837,22 +837,9 @@ fn frame_input(driver: &mut Driver, bytes: &[u8]) -> Result<(), UsageError> {
 /// A byte-level change: truncate, overwrite, insert or delete at a position.
 fn mutate(bytes: &mut Vec<u8>, c: &mut Cursor<'_>) {
     let kind = c.u8();
-    let at = usize::from(c.u16()) % (bytes.len() + 1);
+    let at = c.u16();
     let byte = c.u8();
-    match kind % 4 {
-        0 => bytes.truncate(at),
-        1 => {
-            if let Some(b) = bytes.get_mut(at) {
-                *b = byte;
-            }
-        }
-        2 => bytes.insert(at, byte),
-        _ => {
-            if at < bytes.len() {
-                bytes.remove(at);
-            }
-        }
-    }
+    crate::mutate::edit(bytes, kind, at, byte);
 }
 
 /// A sequence number as the server might send it: the next one, a repeat, an older one,

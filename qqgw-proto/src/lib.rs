@@ -16,6 +16,8 @@ mod intents;
 mod limiter;
 mod machine;
 pub mod model;
+#[cfg(any(feature = "testing", feature = "fuzzing"))]
+mod mutate;
 mod opcode;
 mod outgoing;
 mod rng;

@@ -120,18 +120,18 @@ impl Visitor<'_> for TimestampVisitor {
 fn parse_rfc3339(text: &str) -> Option<i64> {
     let mut p = Cursor(text.as_bytes());
     let year = p.digits(4)?;
-    p.expect(b'-')?;
+    p.eat(b'-')?;
     let month = p.digits(2)?;
-    p.expect(b'-')?;
+    p.eat(b'-')?;
     let day = p.digits(2)?;
     match p.next()? {
         b'T' | b't' | b' ' => {}
         _ => return None,
     }
     let hour = p.digits(2)?;
-    p.expect(b':')?;
+    p.eat(b':')?;
     let minute = p.digits(2)?;
-    p.expect(b':')?;
+    p.eat(b':')?;
     let second = p.digits(2)?;
     if p.peek() == Some(b'.') {
         p.next();
@@ -189,7 +189,7 @@ impl Cursor<'_> {
         Some(first)
     }
 
-    fn expect(&mut self, byte: u8) -> Option<()> {
+    fn eat(&mut self, byte: u8) -> Option<()> {
         (self.next()? == byte).then_some(())
     }
 

@@ -269,21 +269,7 @@ pub fn mutated_frame() -> impl Strategy<Value = String> + Clone {
         |(frame, edits)| {
             let mut bytes = frame.into_bytes();
             for (kind, at, byte) in edits {
-                let at = usize::from(at) % (bytes.len() + 1);
-                match kind {
-                    0 => bytes.truncate(at),
-                    1 => {
-                        if let Some(b) = bytes.get_mut(at) {
-                            *b = byte;
-                        }
-                    }
-                    2 => bytes.insert(at, byte),
-                    _ => {
-                        if at < bytes.len() {
-                            bytes.remove(at);
-                        }
-                    }
-                }
+                crate::mutate::edit(&mut bytes, kind, at, byte);
             }
             String::from_utf8_lossy(&bytes).into_owned()
         },
