@@ -49,3 +49,13 @@ pub(crate) async fn timeout<R: Runtime, T>(
         futures_util::future::Either::Right(((), _)) => None,
     }
 }
+
+/// The WebSocket settings every adapter connects with.
+///
+/// The read buffer is 16 KiB instead of tungstenite's 128 KiB: that buffer is zero-filled
+/// on the first read, so it stays resident for every shard, while gateway frames are
+/// mostly under 2 KiB (a larger one is still read whole, over several reads).
+#[must_use]
+pub fn websocket_config() -> async_tungstenite::tungstenite::protocol::WebSocketConfig {
+    async_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(16 * 1024)
+}

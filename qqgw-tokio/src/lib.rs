@@ -7,14 +7,8 @@ use std::time::Instant;
 use async_tungstenite::WebSocketStream;
 use async_tungstenite::tokio::{ConnectStream, connect_async_with_config};
 use async_tungstenite::tungstenite::Error as WsError;
-use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 pub use qqgw_client::*;
-
-/// The WebSocket read buffer of each connection. tungstenite's default (128 KiB) is
-/// zero-filled on the first read, so it is resident for every shard; gateway frames are
-/// mostly under 2 KiB, and a larger one is still read whole, in more than one read.
-const READ_BUFFER: usize = 16 * 1024;
 
 #[cfg(feature = "webhook")]
 pub mod webhook;
@@ -53,7 +47,7 @@ impl Runtime for Tokio {
         url: &str,
     ) -> impl Future<Output = Result<WebSocketStream<Self::Stream>, WsError>> + Send {
         let url = url.to_owned();
-        let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+        let config = qqgw_client::websocket_config();
         async move { connect_async_with_config(url, Some(config)).await.map(|(ws, _)| ws) }
     }
 }
