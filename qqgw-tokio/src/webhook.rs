@@ -133,6 +133,14 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         ));
     }
     let (parts, body) = request.into_parts();
+    // A declared length over the limit is refused before a byte of the body is read.
+    let declared = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > state.max_body as u64) {
+        return Ok(respond(StatusCode::PAYLOAD_TOO_LARGE.as_u16(), r#"{"error":"body_too_large"}"#.into()));
+    }
     // One byte more than allowed is enough for the webhook to refuse an oversized body.
     let body = match Limited::new(body, state.max_body.saturating_add(1)).collect().await {
         Ok(collected) => collected.to_bytes(),
