@@ -41,14 +41,14 @@ struct Template {
 }
 
 fn fixtures_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/frames"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/frames"))
 }
 
 /// The op 0 fixtures other than READY and RESUMED (which the machine treats specially).
 fn fixture_templates() -> Vec<Template> {
     let mut out = Vec::new();
     let mut paths: Vec<_> = std::fs::read_dir(fixtures_dir())
-        .expect("../shared/fixtures/frames beside the checkout")
+        .expect("the repository's fixtures/frames folder")
         .map(|e| e.unwrap().path())
         .collect();
     paths.sort();

@@ -58,10 +58,8 @@ fn every_seed_and_crash_input_passes() {
 // The seeds
 
 fn fixtures() -> Vec<(String, String)> {
-    let dir = std::env::var_os("QQGW_FIXTURES").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/frames"),
-        PathBuf::from,
-    );
+    let dir = std::env::var_os("QQGW_FIXTURES")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/frames"), PathBuf::from);
     let mut files = Vec::new();
     files_under(&dir, &mut files);
     files.sort();
@@ -152,7 +150,7 @@ fn write(target: &str, name: &str, data: &[u8]) {
 }
 
 /// Rebuilds `fuzz/seeds/{envelope,typed_event,machine}/` from the shared frame fixtures
-/// (`QQGW_FIXTURES`, by default `../shared/fixtures/frames` next to the repository).
+/// (`QQGW_FIXTURES`, by default the repository's `fixtures/frames`).
 /// Crash inputs under `regressions/` are left alone.
 #[test]
 #[ignore = "writes fuzz/seeds; run by hand when the fixtures change"]

@@ -11,7 +11,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 fn frames_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/frames"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/frames"))
 }
 
 fn fixture(name: &str) -> Dispatch {

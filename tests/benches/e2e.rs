@@ -113,8 +113,7 @@ fn config_for(mock: &MockGateway) -> qqgw_client::ConfigBuilder {
 
 /// The data of the GROUP_AT_MESSAGE_CREATE fixture (a realistic ~500-byte event).
 fn group_message_data() -> Value {
-    let path =
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/frames/GROUP_AT_MESSAGE_CREATE.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/frames/GROUP_AT_MESSAGE_CREATE.json");
     let frame: Value =
         std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_else(
             || serde_json::json!({"d": {"author": {"member_openid": "E76A"}, "group_openid": "CFFD"}}),
