@@ -63,6 +63,12 @@ impl GatewayInfo {
     /// the expected JSON.
     pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
         if let Ok(info) = serde_json::from_slice::<Self>(body) {
+            if info.shards > MAX_SHARDS {
+                return Err(ApiError {
+                    code: 0,
+                    message: format!("{} shards recommended; qqgw runs at most {MAX_SHARDS}", info.shards),
+                });
+            }
             if !info.url.is_empty() {
                 return Ok(info);
             }
@@ -70,6 +76,11 @@ impl GatewayInfo {
         Err(ApiError::from_body(body))
     }
 }
+
+/// The most shards `GET /gateway/bot` may recommend: a larger count is refused as an
+/// error before anything is allocated for it. QQ shards by guild count, 2,500 guilds a
+/// shard; 4,096 shards cover ten million guilds.
+pub const MAX_SHARDS: u32 = 4096;
 
 /// An error answer of QQ's API: `{"code": …, "message": …}`, or a body that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

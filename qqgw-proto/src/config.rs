@@ -6,6 +6,11 @@ use crate::backoff::Backoff;
 use crate::error::ConfigError;
 use crate::intents::Intents;
 use crate::limiter::{IdentifyLimiter, SessionStartLimit};
+use crate::machine::{MAX_HEARTBEAT_INTERVAL, MIN_HEARTBEAT_INTERVAL};
+
+/// The default of [`ConfigBuilder::reconnect_jitter`]: tens of milliseconds, enough to
+/// spread shards, too little to notice.
+pub const DEFAULT_RECONNECT_JITTER: Duration = Duration::from_millis(20);
 use crate::session::Session;
 use crate::shard::ShardId;
 use crate::time::Instant;
@@ -22,6 +27,8 @@ pub struct Config {
     pub(crate) backoff: Backoff,
     pub(crate) reconnect_jitter: Duration,
     pub(crate) handshake_timeout: Duration,
+    pub(crate) close_timeout: Duration,
+    pub(crate) min_heartbeat_interval: Duration,
     pub(crate) seed: u64,
     pub(crate) limiter: Option<IdentifyLimiter>,
 }
@@ -50,8 +57,10 @@ impl Config {
             shard: ShardId::ONE,
             session: None,
             backoff: Backoff::default(),
-            reconnect_jitter: Duration::from_secs(1),
+            reconnect_jitter: DEFAULT_RECONNECT_JITTER,
             handshake_timeout: Duration::from_secs(30),
+            close_timeout: Duration::from_secs(1),
+            min_heartbeat_interval: MIN_HEARTBEAT_INTERVAL,
             seed: 0,
             limiter: None,
         })
@@ -95,30 +104,48 @@ impl ConfigBuilder {
         self
     }
 
-    /// Backoff for attempts that fail before a connection is healthy.
+    /// Backoff for attempts that end before READY or RESUMED (see the
+    /// [reconnect policy](crate::GatewayMachine#reconnects)).
     /// Default: [`Backoff::default`] (5 s doubling to 40 s).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.0.backoff = backoff;
         self
     }
 
-    /// The most a reconnect that needs no backoff (op 7, 4009, a healthy connection that
-    /// broke) is delayed at random, so that shards do not reconnect in lockstep.
-    /// Default: 1 s.
+    /// The most an instant reconnect (any fault after READY or RESUMED) is delayed at
+    /// random, so that shards do not reconnect in lockstep. The draw comes from
+    /// [`seed`](Self::seed). Default: [`DEFAULT_RECONNECT_JITTER`] (20 ms).
     pub fn reconnect_jitter(mut self, jitter: Duration) -> Self {
         self.0.reconnect_jitter = jitter;
         self
     }
 
-    /// How long a new connection may take from open to READY or RESUMED before the
-    /// machine gives up on it (and backs off). Default: 30 s.
+    /// How long a new connection may take from open to READY, RESUMED or the first
+    /// replayed event before the machine abandons it (and backs off). Default: 30 s.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.0.handshake_timeout = timeout;
         self
     }
 
-    /// The seed of the jitter generator. Give each shard its own for spread-out
-    /// reconnects. Default: 0.
+    /// How long the machine waits for the server to answer its close frame (op 7, a
+    /// non-resumable op 9, a graceful close) before it abandons the socket. A zombie is
+    /// never waited on. Default: 1 s.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.0.close_timeout = timeout;
+        self
+    }
+
+    /// The shortest heartbeat interval taken from HELLO; a shorter one is raised to it,
+    /// so a broken server cannot make the client beat in a tight loop. Default:
+    /// [`MIN_HEARTBEAT_INTERVAL`] (50 ms).
+    pub fn min_heartbeat_interval(mut self, floor: Duration) -> Self {
+        self.0.min_heartbeat_interval = floor.min(MAX_HEARTBEAT_INTERVAL);
+        self
+    }
+
+    /// The seed of the jitter generator. Adapters draw one per shard from the operating
+    /// system, so that bots and shards do not reconnect in step; tests pass a fixed one to
+    /// replay a run exactly. Default: 0.
     pub fn seed(mut self, seed: u64) -> Self {
         self.0.seed = seed;
         self

@@ -84,6 +84,16 @@ pub enum DecodeError {
     /// A second HELLO on one connection; ignored.
     #[error("a second HELLO on the same connection was ignored")]
     UnexpectedHello,
+    /// A dispatch whose sequence number cannot follow the last one: zero, a step back,
+    /// or a jump of more than [`MAX_SEQ_STEP`](crate::MAX_SEQ_STEP). The event is still
+    /// delivered (if its id is new), but the RESUME point stays where it was.
+    #[error("implausible sequence number {seq} after {last:?}; the resume point stays")]
+    ImplausibleSeq {
+        /// The sequence number received.
+        seq: u64,
+        /// The last plausible one, if any.
+        last: Option<u64>,
+    },
     /// READY without a `session_id`: the session cannot be resumed later.
     #[error("READY without a session_id ({snippet})")]
     InvalidReady {
@@ -134,8 +144,9 @@ pub enum FatalError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenError {
-    /// QQ answered with an error body (`{"code": …, "message": …}` with a non-zero code):
-    /// the credentials are wrong or the bot is gone. Fatal: retrying cannot help.
+    /// QQ rejected the credentials: a code in
+    /// [`CREDENTIAL_REJECTIONS`](crate::CREDENTIAL_REJECTIONS) (wrong AppID or secret, the
+    /// bot is gone). Fatal: retrying cannot help.
     #[error("token endpoint rejected the credentials (code {code}): {message}")]
     Rejected {
         /// QQ's error code.
@@ -143,9 +154,10 @@ pub enum TokenError {
         /// QQ's message.
         message: String,
     },
-    /// The request failed for a reason that may pass (network, 5xx, rate limit, a body
-    /// that could not be read). The machine retries with backoff.
-    #[error("access token unavailable: {0}")]
+    /// The request failed for a reason that may pass (network, HTTP 429 or 5xx, QQ's
+    /// `100001` too many requests or any other code, a body that could not be read). The
+    /// machine retries with backoff. The text never quotes the endpoint's body.
+    #[error("no access token: {0}")]
     Unavailable(String),
 }
 

@@ -47,6 +47,9 @@ pub const MAX_OUTPUTS_PER_DRAIN: usize = 1_000;
 pub const MAX_STEPS: usize = 4_096;
 /// How long a token the [`Driver`] hands out on its own lives.
 pub const AUTO_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// How many of the last delivered event ids the driver checks for repeats (fewer than
+/// the machine remembers, so that every repeat it sees is one the machine should drop).
+const RECENT_IDS_CHECKED: usize = 512;
 
 // ---------------------------------------------------------------------------------------
 // envelope
@@ -229,6 +232,8 @@ pub struct Driver {
     hello_seen: bool,
     auths: u32,
     last_seq: Option<u64>,
+    /// The ids of the last dispatches delivered, none of which may come again.
+    delivered_ids: VecDeque<String>,
     terminated: bool,
     log: Vec<Output>,
     replies: VecDeque<String>,
@@ -247,6 +252,7 @@ impl Driver {
             hello_seen: false,
             auths: 0,
             last_seq: None,
+            delivered_ids: VecDeque::new(),
             terminated: false,
             log: Vec::new(),
             replies: VecDeque::new(),
@@ -522,6 +528,13 @@ impl Driver {
                     self.gone();
                 }
             }
+            Output::Abandon => {
+                assert!(
+                    matches!(self.socket, Socket::Open | Socket::Closing),
+                    "Abandon without an open connection"
+                );
+                self.gone();
+            }
             Output::RefreshToken => {
                 if self.options.auto {
                     let token = AccessToken::new("fuzz", now + AUTO_TOKEN_LIFETIME);
@@ -536,18 +549,23 @@ impl Driver {
 
     fn check_event(&mut self, event: &Event) {
         match event {
-            Event::Dispatch(d) => match d.name() {
-                "READY" => self.last_seq = d.seq(),
-                "RESUMED" => {}
-                _ => {
-                    if let Some(seq) = d.seq() {
-                        if let Some(last) = self.last_seq {
-                            assert!(seq > last, "dispatch seq {seq} after {last} in one session");
-                        }
-                        self.last_seq = Some(seq);
+            Event::Dispatch(d) => {
+                // The RESUME point never moves back within a session (READY starts one).
+                let resume_point = self.machine.last_sequence();
+                if d.name() != "READY" {
+                    if let (Some(before), Some(after)) = (self.last_seq, resume_point) {
+                        assert!(after >= before, "the resume point moved back from {before} to {after}");
                     }
                 }
-            },
+                self.last_seq = resume_point;
+                if let (Some(id), false) = (d.id(), matches!(d.name(), "READY" | "RESUMED")) {
+                    assert!(!self.delivered_ids.iter().any(|seen| seen == id), "event {id} delivered twice");
+                    if self.delivered_ids.len() == RECENT_IDS_CHECKED {
+                        self.delivered_ids.pop_front();
+                    }
+                    self.delivered_ids.push_back(id.to_owned());
+                }
+            }
             Event::Disconnected(disconnect) => {
                 assert_eq!(self.socket, Socket::None, "Disconnected with a connection: {disconnect:?}");
                 assert!(disconnect.at >= self.now, "a reconnect in the past: {disconnect:?}");

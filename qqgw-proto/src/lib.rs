@@ -20,6 +20,7 @@ pub mod model;
 mod mutate;
 mod opcode;
 mod outgoing;
+mod reconnect;
 mod rng;
 mod session;
 mod shard;
@@ -31,11 +32,12 @@ mod token;
 pub mod webhook;
 
 pub use api::{
-    API_BASE, API_BASE_2026, ApiError, GATEWAY_BOT_PATH, GatewayInfo, SANDBOX_API_BASE, TOKEN_PATH, TOKEN_URL,
+    API_BASE, API_BASE_2026, ApiError, GATEWAY_BOT_PATH, GatewayInfo, MAX_SHARDS, SANDBOX_API_BASE,
+    TOKEN_PATH, TOKEN_URL,
 };
 pub use backoff::Backoff;
 pub use close::{CloseAction, CloseCode, CloseFrame};
-pub use config::{Config, ConfigBuilder};
+pub use config::{Config, ConfigBuilder, DEFAULT_RECONNECT_JITTER};
 pub use dispatch::Dispatch;
 pub use envelope::Envelope;
 pub use error::{ConfigError, DecodeError, FatalError, TokenError, UsageError};
@@ -43,11 +45,12 @@ pub use intents::Intents;
 pub use limiter::{IDENTIFY_WINDOW, IdentifyLimiter, IdentifyTicket, SessionStartLimit};
 pub use machine::{
     DEFAULT_HEARTBEAT_INTERVAL, Disconnect, DisconnectCause, Event, GatewayMachine, Input, Latency,
-    MAX_HEARTBEAT_INTERVAL, MIN_HEARTBEAT_INTERVAL, Metrics, Output, Reconnect, State, TOKEN_REFRESH_MARGIN,
-    Timer,
+    MAX_HEARTBEAT_INTERVAL, MAX_SEQ_STEP, MIN_HEARTBEAT_INTERVAL, Metrics, Output, Reconnect, State,
+    TOKEN_REFRESH_MARGIN, Timer,
 };
 pub use opcode::OpCode;
+pub use reconnect::{STORM_BURST, STORM_REFILL};
 pub use session::Session;
 pub use shard::{InvalidShard, ShardId, shard_for_guild};
 pub use time::Instant;
-pub use token::{AccessToken, Credentials, parse_token_response};
+pub use token::{AccessToken, CREDENTIAL_REJECTIONS, Credentials, parse_token_response};

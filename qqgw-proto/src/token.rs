@@ -132,17 +132,24 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// The token endpoint's error codes that reject the credentials themselves, after which
+/// no retry can succeed: `100016` invalid AppID or secret, `100007` AppID invalid (or the
+/// bot banned or deleted), `10004` bot does not exist. Every other code (`100001` too
+/// many requests among them) may pass and is retried.
+pub const CREDENTIAL_REJECTIONS: [i64; 3] = [100_016, 100_007, 10_004];
+
 /// Reads the token endpoint's answer, received at `now`.
 ///
 /// Success is `{"access_token": "…", "expires_in": "7200"}`; `expires_in` is in seconds
-/// and arrives as a string or a number. Any body with a non-zero `code` is a rejection,
-/// whatever the HTTP status.
+/// and arrives as a string or a number. A body with a non-zero `code` is an error
+/// whatever the HTTP status. Errors never quote the body (a body may hold a token).
 ///
 /// # Errors
 ///
-/// [`TokenError::Rejected`] for a body with a non-zero `code` (fatal: the credentials are
-/// wrong or the bot is gone); [`TokenError::Unavailable`] for a body that is not JSON or
-/// lacks a token (retried with backoff).
+/// [`TokenError::Rejected`] for a code in [`CREDENTIAL_REJECTIONS`] (fatal: the
+/// credentials are wrong or the bot is gone); [`TokenError::Unavailable`] for any other
+/// code (rate limits included), a body that is not JSON, or one without a token: retried
+/// with backoff.
 ///
 /// # Examples
 ///
@@ -155,6 +162,9 @@ impl fmt::Debug for Credentials {
 ///
 /// let err = parse_token_response(br#"{"code":100016,"message":"invalid appid or secret"}"#, now);
 /// assert!(matches!(err, Err(TokenError::Rejected { code: 100016, .. })));
+///
+/// let busy = parse_token_response(br#"{"code":100001,"message":"too many requests"}"#, now);
+/// assert!(matches!(busy, Err(TokenError::Unavailable(_))));
 /// ```
 pub fn parse_token_response(body: &[u8], now: Instant) -> Result<AccessToken, TokenError> {
     #[derive(Deserialize)]
@@ -168,12 +178,15 @@ pub fn parse_token_response(body: &[u8], now: Instant) -> Result<AccessToken, To
         #[serde(default, deserialize_with = "crate::model::de::num")]
         expires_in: Option<u64>,
     }
-    let answer: Answer = serde_json::from_slice(body).map_err(|e| {
-        let text = String::from_utf8_lossy(body);
-        TokenError::Unavailable(format!("unreadable token answer ({e}): {}", crate::error::snippet(&text)))
+    let answer: Answer = serde_json::from_slice(body).map_err(|_| {
+        TokenError::Unavailable(format!("unreadable answer from the token endpoint ({} bytes)", body.len()))
     })?;
     if let Some(code) = answer.code.filter(|&c| c != 0) {
-        return Err(TokenError::Rejected { code, message: answer.message.unwrap_or_default() });
+        let message = crate::error::snippet(&answer.message.unwrap_or_default());
+        if CREDENTIAL_REJECTIONS.contains(&code) {
+            return Err(TokenError::Rejected { code, message });
+        }
+        return Err(TokenError::Unavailable(format!("the token endpoint answered code {code}: {message}")));
     }
     match (answer.access_token, answer.expires_in) {
         (Some(value), Some(secs)) if !value.is_empty() => {
@@ -208,5 +221,28 @@ mod tests {
         for body in [&b"<html>502</html>"[..], b"{}", br#"{"access_token":"","expires_in":1}"#, b"\xff\xfe"] {
             assert!(matches!(parse_token_response(body, now), Err(TokenError::Unavailable(_))));
         }
+    }
+
+    #[test]
+    fn only_credential_rejections_are_rejections() {
+        let now = Instant::ZERO;
+        for code in CREDENTIAL_REJECTIONS {
+            let body = format!(r#"{{"code":{code},"message":"no"}}"#);
+            assert!(matches!(parse_token_response(body.as_bytes(), now), Err(TokenError::Rejected { .. })));
+        }
+        for code in [100_001, 11_241, -1, 500] {
+            let body = format!(r#"{{"code":{code},"message":"too many requests"}}"#);
+            let error = parse_token_response(body.as_bytes(), now).unwrap_err();
+            assert!(matches!(&error, TokenError::Unavailable(m) if m.contains(&code.to_string())), "{error}");
+        }
+    }
+
+    #[test]
+    fn errors_never_quote_the_body() {
+        let now = Instant::ZERO;
+        // A body that holds a token but cannot be read as an answer.
+        let body = br#"{"access_token":"leaked-token-value","expires_in":[7200]}"#;
+        let error = parse_token_response(body, now).unwrap_err();
+        assert!(!format!("{error} {error:?}").contains("leaked-token-value"), "{error}");
     }
 }

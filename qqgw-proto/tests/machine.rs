@@ -168,17 +168,18 @@ fn absurd_hello_intervals_are_clamped_or_replaced() {
 }
 
 #[test]
-fn zombie_connection_is_closed_and_resumed() {
+fn zombie_connection_is_abandoned_without_a_handshake_and_resumed_at_once() {
     let mut h = harness_beating(Duration::from_secs(10));
-    h.run_for(Duration::from_secs(15)); // one beat acked: healthy
+    h.run_for(Duration::from_secs(15));
     h.gateway.ack_heartbeats = false;
     h.run_for(Duration::from_secs(20));
-    // Beat at 20 s unanswered; at 30 s the next is due: zombie, close with a resumable code.
-    assert_eq!(h.gateway.record.client_closes[0].code, CloseCode(4000));
+    // Beat at 20 s unanswered and nothing heard since; at 30 s the next is due: zombie.
+    // A dead peer is not asked to close: the socket is dropped.
+    assert!(h.gateway.record.client_closes.is_empty());
+    assert_eq!(h.gateway.record.abandoned, [ms(30_000)]);
     let d = disconnects(&h);
     assert_eq!(d.len(), 1);
     assert_eq!((d[0].0, d[0].1.clone(), d[0].2), (ms(30_000), DisconnectCause::Zombie, Reconnect::Resume));
-    // A healthy connection broke: reconnect at once, and RESUME the session.
     assert_eq!(h.gateway.record.connects, [ms(0), ms(30_000)]);
     assert_eq!(h.gateway.record.resumes, [(ms(30_000), "session-1".to_owned(), 1)]);
     assert_eq!(h.machine.metrics().zombies, 1);
@@ -186,7 +187,7 @@ fn zombie_connection_is_closed_and_resumed() {
 }
 
 #[test]
-fn zombie_before_the_first_ack_backs_off() {
+fn zombie_after_ready_reconnects_at_once_even_before_any_ack() {
     let gateway = gateway(|g| {
         g.heartbeat_interval = Duration::from_secs(10);
         g.ack_heartbeats = false;
@@ -195,8 +196,57 @@ fn zombie_before_the_first_ack_backs_off() {
     h.run_for(Duration::from_secs(21));
     let d = disconnects(&h);
     assert_eq!(d[0].1, DisconnectCause::Zombie);
-    let wait = d[0].3.saturating_duration_since(d[0].0);
-    assert!(wait >= Duration::from_secs(4) && wait <= Duration::from_secs(5), "{wait:?}");
+    assert_eq!(d[0].0, ms(20_000));
+    assert_eq!(d[0].3, d[0].0, "READY was progress: no backoff");
+}
+
+#[test]
+fn frames_arriving_prove_an_unacknowledged_link_alive() {
+    let mut h = harness_beating(Duration::from_secs(10));
+    h.run_for(SEC);
+    h.gateway.ack_heartbeats = false;
+    // A long replay read slowly: the ACKs sit behind it, but frames keep coming.
+    for _ in 0..10 {
+        h.gateway.dispatch("GROUP_AT_MESSAGE_CREATE", "{}");
+        h.run_for(Duration::from_secs(4));
+    }
+    assert_eq!(h.machine.metrics().zombies, 0, "frames since the beat: alive");
+    assert!(h.gateway.record.heartbeats.len() >= 3);
+    // Then silence: one interval after the first unanswered beat with no frame since.
+    let silent_from = h.now;
+    h.run_for(Duration::from_secs(25));
+    let d = disconnects(&h);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].1, DisconnectCause::Zombie);
+    assert!(d[0].0.saturating_duration_since(silent_from) <= Duration::from_secs(20), "{d:?}");
+}
+
+#[test]
+fn a_heartbeat_qq_asks_for_rearms_the_beat_timer() {
+    let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
+    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+    m.handle_input(ms(0), Input::Connected).unwrap();
+    m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":10000}}"#)).unwrap();
+    m.handle_input(ms(10), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
+    drain(&mut m);
+    // QQ asks for a beat 100 ms before ours was due; its ACK is on the way.
+    m.handle_input(ms(9_900), Input::Text(r#"{"op":1,"d":null}"#)).unwrap();
+    let sent = drain(&mut m);
+    assert!(sent.iter().any(|o| matches!(o, Output::Send(f) if f.starts_with(r#"{"op":1"#))));
+    assert_eq!(m.next_timer(), Some((qqgw_proto::Timer::Heartbeat, ms(19_900))));
+    m.handle_timeout(ms(10_000));
+    assert!(drain(&mut m).is_empty(), "no false zombie at the old deadline");
+    m.handle_input(ms(10_050), Input::Text(r#"{"op":11}"#)).unwrap();
+    assert_eq!(m.metrics().zombies, 0);
+}
+
+/// Every output up to the next Sleep.
+fn drain(m: &mut GatewayMachine) -> Vec<Output> {
+    std::iter::from_fn(|| match m.poll_output() {
+        Output::Sleep(_) => None,
+        o => Some(o),
+    })
+    .collect()
 }
 
 #[test]
@@ -251,7 +301,7 @@ fn replayed_and_repeated_frames_are_dropped_and_counted() {
 }
 
 #[test]
-fn op7_closes_at_once_and_resumes() {
+fn op7_sends_a_close_and_resumes_at_once() {
     let mut h = harness();
     h.run_for(SEC);
     h.gateway.request_reconnect();
@@ -456,7 +506,7 @@ fn unknown_events_are_emitted_not_dropped() {
 }
 
 #[test]
-fn backoff_grows_caps_jitters_and_resets_after_health() {
+fn backoff_grows_caps_jitters_and_resets_after_progress() {
     let gateway = gateway(|g| g.refuse_connects = 7);
     let mut h = Harness::with_gateway(builder().seed(11).build().unwrap(), gateway);
     h.run_for(Duration::from_secs(300));
@@ -468,20 +518,20 @@ fn backoff_grows_caps_jitters_and_resets_after_health() {
         assert!(*gap <= nominal && *gap >= nominal - nominal / 5, "{gaps:?}");
     }
     assert!(h.machine.is_ready());
-    // Healthy now (a heartbeat was acked); the next failures start from 5 s again.
+    // READY was progress; the next failures start from 5 s again.
     h.gateway.refuse_connects = 1;
     h.gateway.drop_connection();
     let dropped_at = h.now;
     h.run_for(Duration::from_secs(20));
     let c = &h.gateway.record.connects;
     assert_eq!(c.len(), 10);
-    assert_eq!(c[8], dropped_at, "a healthy connection reconnects at once");
+    assert_eq!(c[8], dropped_at, "a connection that made progress reconnects at once");
     let gap = c[9].as_millis() - c[8].as_millis();
     assert!((4_000..=5_000).contains(&gap), "{gap}");
 }
 
 #[test]
-fn reconnect_jitter_is_bounded() {
+fn a_configured_reconnect_jitter_is_bounded() {
     let mut seen = std::collections::BTreeSet::new();
     for seed in 0..40 {
         let config = builder().reconnect_jitter(SEC).seed(seed).build().unwrap();
@@ -537,11 +587,11 @@ fn identify_waits_for_the_daily_reset_when_remaining_is_spent() {
 }
 
 #[test]
-fn resume_refused_twice_falls_back_to_identify() {
-    let mut h = harness();
+fn a_resume_unanswered_twice_falls_back_to_identify() {
+    let config = builder().handshake_timeout(Duration::from_secs(10)).build().unwrap();
+    let mut h = Harness::new(config);
     h.run_for(Duration::from_secs(50));
-    h.gateway.refuse_resumes = 2;
-    h.gateway.refuse_resumes_with = Some(CloseCode::ABNORMAL);
+    h.gateway.ignore_resumes = 2;
     h.gateway.close(CloseCode::SESSION_TIMED_OUT);
     h.run_for(Duration::from_secs(60));
     let r = &h.gateway.record;
@@ -556,22 +606,218 @@ fn resume_refused_twice_falls_back_to_identify() {
 }
 
 #[test]
-fn handshake_timeout_gives_up_and_backs_off() {
+fn closes_and_drops_before_resumed_are_not_refusals() {
+    let mut h = harness();
+    h.run_for(Duration::from_secs(50));
+    h.gateway.refuse_resumes = 3;
+    h.gateway.refuse_resumes_with = Some(CloseCode::SESSION_TIMED_OUT);
+    h.gateway.close(CloseCode::SESSION_TIMED_OUT);
+    h.run_for(Duration::from_secs(120));
+    let r = &h.gateway.record;
+    assert_eq!(r.resumes.len(), 4, "4009 means resume is fine: the session is kept");
+    assert_eq!(r.identifies.len(), 1);
+    assert_eq!(h.machine.session_id(), Some("session-1"));
+    assert!(h.machine.is_ready());
+    // They were failures, though: each waited longer than the last.
+    let d = disconnects(&h);
+    let waits: Vec<u64> = d.iter().map(|d| d.3.as_millis() - d.0.as_millis()).collect();
+    assert!(waits[0] <= 20 && waits[1] >= 4_000 && waits[2] >= 8_000 && waits[3] >= 16_000, "{waits:?}");
+}
+
+#[test]
+fn a_replay_under_way_is_progress_not_a_refused_resume() {
+    let session = qqgw_proto::Session::new("s-1", 10, ShardId::ONE);
+    let config = builder().session(session).handshake_timeout(Duration::from_secs(1)).build().unwrap();
+    let mut m = GatewayMachine::new(config, ms(0));
+    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+    m.handle_input(ms(0), Input::Connected).unwrap();
+    m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
+    drain(&mut m);
+    // The replay trickles in for far longer than the handshake timeout.
+    for s in 11..40u64 {
+        let t = ms(s * 200);
+        let frame = format!(r#"{{"op":0,"s":{s},"t":"C2C_MESSAGE_CREATE","id":"C:{s}","d":{{}}}}"#);
+        m.handle_input(t, Input::Text(&frame)).unwrap();
+        m.handle_timeout(t);
+        assert!(
+            drain(&mut m).iter().all(|o| matches!(o, Output::Emit(Event::Dispatch(_)))),
+            "only events at {t:?}"
+        );
+    }
+    assert_eq!(m.state(), State::Resuming);
+    m.handle_input(ms(8_000), Input::Text(r#"{"op":0,"t":"RESUMED","d":""}"#)).unwrap();
+    assert!(m.is_ready());
+    assert_eq!(m.last_sequence(), Some(39));
+    assert_eq!(m.metrics().events, 30);
+}
+
+#[test]
+fn handshake_timeout_abandons_the_socket_and_backs_off() {
     let config = builder().handshake_timeout(Duration::from_secs(10)).build().unwrap();
     let mut m = GatewayMachine::new(config, ms(0));
     m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
     m.handle_input(ms(0), Input::Connected).unwrap();
-    let _ = std::iter::from_fn(|| match m.poll_output() {
-        Output::Sleep(_) => None,
-        o => Some(o),
-    })
-    .count();
+    drain(&mut m);
     m.handle_timeout(ms(10_000));
-    assert!(matches!(m.poll_output(), Output::Close(f) if f.code == CloseCode(4000)));
-    m.handle_input(ms(10_050), Input::Closed(None)).unwrap();
+    assert!(matches!(m.poll_output(), Output::Abandon));
     let Output::Emit(Event::Disconnected(d)) = m.poll_output() else { panic!() };
     assert_eq!(d.cause, DisconnectCause::HandshakeTimeout);
-    assert!(d.at >= ms(14_050) && d.at <= ms(15_050));
+    assert!(d.at >= ms(14_000) && d.at <= ms(15_000), "{d:?}");
+}
+
+#[test]
+fn an_unanswered_close_is_abandoned_after_the_close_timeout() {
+    let config = builder().close_timeout(Duration::from_millis(300)).build().unwrap();
+    let mut m = GatewayMachine::new(config, ms(0));
+    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+    m.handle_input(ms(0), Input::Connected).unwrap();
+    m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
+    m.handle_input(ms(5), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
+    drain(&mut m);
+    m.handle_input(ms(1_000), Input::Text(r#"{"op":7}"#)).unwrap();
+    assert!(matches!(m.poll_output(), Output::Close(f) if f.code == CloseCode(4000)));
+    assert_eq!(m.next_timer(), Some((qqgw_proto::Timer::Close, ms(1_300))));
+    m.handle_timeout(ms(1_300));
+    assert!(matches!(m.poll_output(), Output::Abandon));
+    let Output::Emit(Event::Disconnected(d)) = m.poll_output() else { panic!() };
+    assert_eq!(d.cause, DisconnectCause::ReconnectRequested);
+    assert_eq!(d.next, Reconnect::Resume);
+    assert!(d.at <= ms(1_320), "progress was made: at once ({d:?})");
+}
+
+#[test]
+fn faults_after_progress_reconnect_at_once_and_never_grow_the_backoff() {
+    let mut h = harness_beating(Duration::from_secs(10));
+    h.run_for(SEC);
+    let mut faults = Vec::new();
+    for i in 0..4 {
+        faults.push(h.now);
+        match i % 4 {
+            0 => h.gateway.close(CloseCode::SESSION_TIMED_OUT),
+            1 => h.gateway.request_reconnect(),
+            2 => h.gateway.drop_connection(),
+            _ => h.gateway.close(CloseCode(4907)),
+        }
+        // Each fault comes before any heartbeat was acknowledged on the connection.
+        h.run_for(Duration::from_secs(4));
+    }
+    let c = &h.gateway.record.connects;
+    assert_eq!(c.len(), 5);
+    for (fault, connect) in faults.iter().zip(&c[1..]) {
+        assert!(connect.saturating_duration_since(*fault) <= Duration::from_millis(20), "{faults:?} {c:?}");
+    }
+    assert!(h.machine.is_ready());
+}
+
+#[test]
+fn a_rotation_before_ready_is_a_failure_that_backs_off() {
+    for frame in [r#"{"op":7}"#, "4009"] {
+        let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
+        m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+        m.handle_input(ms(0), Input::Connected).unwrap();
+        m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
+        drain(&mut m);
+        if frame == "4009" {
+            m.handle_input(ms(10), Input::Closed(Some(qqgw_proto::CloseFrame::new(4009, "")))).unwrap();
+        } else {
+            m.handle_input(ms(10), Input::Text(frame)).unwrap();
+            drain(&mut m);
+            m.handle_input(ms(12), Input::Closed(None)).unwrap();
+        }
+        let d = drain(&mut m)
+            .into_iter()
+            .find_map(|o| match o {
+                Output::Emit(Event::Disconnected(d)) => Some(d),
+                _ => None,
+            })
+            .unwrap();
+        assert!(d.at >= ms(4_000), "{frame}: {d:?}");
+    }
+}
+
+#[test]
+fn a_storm_of_rotations_right_after_every_resumed_is_paced_and_then_forgotten() {
+    let mut h = harness();
+    h.run_for(SEC);
+    let start = h.now;
+    // For a minute, QQ asks for a reconnect the moment each connection is ready.
+    while h.now < start + Duration::from_secs(60) {
+        if h.machine.is_ready() {
+            h.gateway.request_reconnect();
+        }
+        h.run_for(Duration::from_millis(10));
+    }
+    let during = h.gateway.record.connects.iter().filter(|&&t| t > start).count();
+    assert!(during <= 30, "{during} connections in a minute");
+    assert!(during >= 20, "paced, not stopped: {during}");
+    assert!(h.gateway.record.identifies.len() == 1, "the session was kept");
+    let in_20s = h
+        .gateway
+        .record
+        .connects
+        .iter()
+        .filter(|&&t| t > start && t <= start + Duration::from_secs(20))
+        .count();
+    assert!(in_20s <= 12, "{in_20s} in the first 20 s");
+    // Calm again: after a quiet while, a fault reconnects at once.
+    h.run_for(Duration::from_secs(30));
+    let fault = h.now;
+    h.gateway.close(CloseCode::SESSION_TIMED_OUT);
+    h.run_for(SEC);
+    let last = *h.gateway.record.connects.last().unwrap();
+    assert!(last.saturating_duration_since(fault) <= Duration::from_millis(20), "{last:?} after {fault:?}");
+}
+
+#[test]
+fn jitter_is_drawn_from_the_seed_and_small_by_default() {
+    let mut seen = std::collections::BTreeSet::new();
+    for seed in 0..40 {
+        let config =
+            Config::builder("wss://fake.invalid/", Intents::non_privileged()).seed(seed).build().unwrap();
+        let mut h = Harness::new(config);
+        h.run_for(SEC);
+        h.gateway.close(CloseCode::SESSION_TIMED_OUT);
+        h.run_for(SEC);
+        let wait = h.gateway.record.connects[1].as_millis() - 1_000;
+        assert!(wait <= 20, "{wait}");
+        seen.insert(wait);
+    }
+    assert!(seen.len() > 5, "different seeds, different delays: {seen:?}");
+}
+
+#[test]
+fn an_absurd_seq_neither_silences_the_session_nor_moves_the_resume_point() {
+    let mut h = harness();
+    h.run_for(SEC);
+    h.gateway.send_raw(r#"{"op":0,"s":18446744073709551615,"t":"C2C_MESSAGE_CREATE","id":"big","d":{}}"#);
+    h.run_for(SEC);
+    for n in 2..5 {
+        h.gateway.send_raw(format!(r#"{{"op":0,"s":{n},"t":"C2C_MESSAGE_CREATE","id":"m{n}","d":{{}}}}"#));
+    }
+    h.run_for(SEC);
+    assert_eq!(h.machine.metrics().events, 5, "READY, the odd one and three more");
+    assert_eq!(h.machine.last_sequence(), Some(4));
+    assert!(decode_failures(&h).contains(&DecodeError::ImplausibleSeq { seq: u64::MAX, last: Some(1) }));
+}
+
+#[test]
+fn seq_zero_and_steps_back_do_not_drop_new_events() {
+    let mut h = harness();
+    h.run_for(SEC);
+    h.gateway.send_raw(r#"{"op":0,"s":5,"t":"C2C_MESSAGE_CREATE","id":"a","d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":0,"t":"C2C_MESSAGE_CREATE","id":"b","d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":3,"t":"C2C_MESSAGE_CREATE","id":"c","d":{}}"#);
+    // Without an id, seq is all there is: an old one is a replay.
+    h.gateway.send_raw(r#"{"op":0,"s":4,"t":"C2C_MESSAGE_CREATE","d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":6,"t":"C2C_MESSAGE_CREATE","d":{}}"#);
+    h.run_for(SEC);
+    let ids: Vec<Option<&str>> = h.dispatches().skip(1).map(qqgw_proto::Dispatch::id).collect();
+    assert_eq!(ids, [Some("a"), Some("b"), Some("c"), None]);
+    assert_eq!(h.machine.last_sequence(), Some(6));
+    let failures = decode_failures(&h);
+    assert!(failures.contains(&DecodeError::ImplausibleSeq { seq: 0, last: Some(5) }), "{failures:?}");
+    assert!(failures.contains(&DecodeError::ImplausibleSeq { seq: 3, last: Some(5) }), "{failures:?}");
+    assert_eq!(h.machine.metrics().replays_dropped, 1);
 }
 
 #[test]

@@ -9,7 +9,7 @@
 //!
 //! The machine runs under a config that makes time all but exact (no reconnect jitter, a
 //! backoff of 4 ms doubling to 64 ms whose random fifth the model predicts as a range, a
-//! generous identify limiter) and a driver that plays an adapter answering at once
+//! generous identify limiter; the storm budget of instant reconnects is modelled exactly) and a driver that plays an adapter answering at once
 //! (connections open, tokens arrive, closes are confirmed), checking the invariants of
 //! `qqgw_proto::fuzzing::Driver` as well.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
@@ -34,6 +34,32 @@ const BACKOFF_INITIAL_MS: u64 = 4;
 const BACKOFF_MAX_MS: u64 = 64;
 const HANDSHAKE_MS: u64 = 30_000;
 const DEFAULT_HEARTBEAT_MS: u64 = 45_000;
+const MIN_HEARTBEAT_MS: u64 = 50;
+
+/// The model's storm budget: instant reconnects, four in a row, then one per 3 s.
+#[derive(Debug)]
+struct Storm {
+    tokens: u64,
+    /// When the last token was gained, or when a borrowed one comes due.
+    refilled_at: u64,
+}
+
+impl Storm {
+    fn take(&mut self, now: u64) -> u64 {
+        let gained = now.saturating_sub(self.refilled_at) / 3_000;
+        if self.tokens + gained >= 4 {
+            (self.tokens, self.refilled_at) = (4, now);
+        } else if gained > 0 {
+            (self.tokens, self.refilled_at) = (self.tokens + gained, self.refilled_at + gained * 3_000);
+        }
+        if self.tokens > 0 {
+            self.tokens -= 1;
+            return 0;
+        }
+        self.refilled_at += 3_000;
+        self.refilled_at - now
+    }
+}
 
 fn config() -> Config {
     let limit = SessionStartLimit {
@@ -65,6 +91,7 @@ enum Obs {
     },
     Heartbeat(Option<u64>),
     Close(u16),
+    Abandon,
     Dispatch(String, Option<u64>),
     DecodeFailed,
     /// The next attempt at `at`, or for a prediction anywhere in `at - jitter..=at`.
@@ -98,6 +125,7 @@ fn observe(output: Output) -> Option<Obs> {
             }
         }
         Output::Close(frame) => Obs::Close(frame.code.0),
+        Output::Abandon => Obs::Abandon,
         Output::Emit(Event::Dispatch(d)) => Obs::Dispatch(d.name().to_owned(), d.seq()),
         Output::Emit(Event::DecodeFailed(_)) => Obs::DecodeFailed,
         Output::Emit(Event::Disconnected(d)) => {
@@ -105,8 +133,8 @@ fn observe(output: Output) -> Option<Obs> {
         }
         Output::Emit(Event::Fatal(_)) => Obs::Fatal,
         Output::Emit(Event::Closed(s)) => Obs::Closed(s.map(|s| (s.id, s.seq))),
-        Output::RefreshToken => return None,
-        other => panic!("unexpected output {other:?}"),
+        Output::Emit(other) => panic!("unexpected event {other:?}"),
+        Output::RefreshToken | Output::Sleep(_) => return None,
     })
 }
 
@@ -192,12 +220,14 @@ struct Model {
     /// The current connection was opened to RESUME.
     plan_resume: bool,
     sent_auth: bool,
-    authenticated: bool,
-    acked: bool,
+    /// READY, RESUMED or a replayed event on this connection.
+    progress: bool,
     failures: u32,
     resume_refusals: u32,
     heartbeat_interval: u64,
     pending_ack: bool,
+    heard_since_beat: bool,
+    storm: Storm,
     reconnect_at: Option<u64>,
     heartbeat_at: Option<u64>,
     handshake_at: Option<u64>,
@@ -214,12 +244,13 @@ impl Model {
             seq: None,
             plan_resume: false,
             sent_auth: false,
-            authenticated: false,
-            acked: false,
+            progress: false,
             failures: 0,
             resume_refusals: 0,
             heartbeat_interval: DEFAULT_HEARTBEAT_MS,
             pending_ack: false,
+            heard_since_beat: false,
+            storm: Storm { tokens: 4, refilled_at: 0 },
             reconnect_at: None,
             heartbeat_at: None,
             handshake_at: None,
@@ -287,8 +318,8 @@ impl Model {
         self.reconnect_at = None;
         self.plan_resume = self.session.is_some();
         self.sent_auth = false;
-        self.authenticated = false;
-        self.acked = false;
+        self.progress = false;
+        self.pending_ack = false;
         self.out.push(Obs::Connect);
         // The adapter reports the connection open at once.
         self.phase = Phase::AwaitingHello;
@@ -296,6 +327,7 @@ impl Model {
     }
 
     fn on_text(&mut self, text: &str) {
+        self.heard_since_beat = true;
         let is_object = text.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{');
         let frame = match serde_json::from_str::<Frame<'_>>(text) {
             Ok(frame) if is_object => frame,
@@ -304,7 +336,10 @@ impl Model {
         match frame.op {
             0 if self.phase == Phase::AwaitingHello => self.out.push(Obs::DecodeFailed),
             0 => self.on_dispatch(&frame),
-            1 if self.phase != Phase::AwaitingHello => self.send_heartbeat(),
+            1 if self.phase != Phase::AwaitingHello => {
+                self.send_heartbeat();
+                self.heartbeat_at = Some(self.now + self.heartbeat_interval);
+            }
             1 => {}
             7 => self.start_close(4000, Cause::Reconnect),
             9 => {
@@ -312,13 +347,7 @@ impl Model {
                 self.start_close(if resumable { 4000 } else { 1000 }, Cause::Invalid { resumable });
             }
             10 => self.on_hello(frame.d),
-            11 => {
-                if self.pending_ack {
-                    self.pending_ack = false;
-                    self.acked = true;
-                    self.note_health();
-                }
-            }
+            11 => self.pending_ack = false,
             _ => self.out.push(Obs::DecodeFailed),
         }
     }
@@ -334,7 +363,7 @@ impl Model {
         let interval =
             d.and_then(|d| serde_json::from_str::<Hello>(d.get()).ok()).map(|h| h.heartbeat_interval);
         self.heartbeat_interval = match interval {
-            Some(ms) if ms > 0 => ms.clamp(50, 600_000),
+            Some(ms) if ms > 0 => ms.clamp(MIN_HEARTBEAT_MS, 600_000),
             _ => {
                 self.out.push(Obs::DecodeFailed);
                 DEFAULT_HEARTBEAT_MS
@@ -360,10 +389,13 @@ impl Model {
         let (Some(name), Some(d)) = (frame.t.as_deref(), frame.d) else {
             // QQ counts a dispatch as delivered even when it cannot be used.
             if let Some(s) = frame.s {
-                self.advance_seq(s);
+                self.note_seq(s, false);
             }
             return self.out.push(Obs::DecodeFailed);
         };
+        if self.phase == Phase::Resuming {
+            self.on_progress();
+        }
         match name {
             "READY" => {
                 #[derive(Deserialize)]
@@ -376,25 +408,34 @@ impl Model {
                 }
                 self.seq = None;
                 self.on_authenticated();
+                if let Some(s) = frame.s {
+                    self.note_seq(s, true);
+                }
                 self.deliver(name, frame.s);
             }
             "RESUMED" => {
                 self.on_authenticated();
+                if let Some(s) = frame.s {
+                    if self.seq.is_none_or(|last| s > last) {
+                        self.note_seq(s, true);
+                    }
+                }
                 self.deliver(name, frame.s);
             }
             _ => {
-                if let (Some(s), Some(last)) = (frame.s, self.seq) {
-                    if s <= last {
-                        return; // a replay
+                let old = matches!((frame.s, self.seq), (Some(s), Some(last)) if s <= last);
+                let seen = match frame.id.as_deref() {
+                    Some(id) => !self.seen_ids.insert(id.to_owned()),
+                    None => old,
+                };
+                if seen {
+                    if let (false, Some(s)) = (old, frame.s) {
+                        self.note_seq(s, false); // pushed twice
                     }
+                    return;
                 }
-                if let Some(id) = frame.id.as_deref() {
-                    if !self.seen_ids.insert(id.to_owned()) {
-                        if let Some(s) = frame.s {
-                            self.advance_seq(s);
-                        }
-                        return; // pushed twice
-                    }
+                if let Some(s) = frame.s {
+                    self.note_seq(s, true);
                 }
                 self.deliver(name, frame.s);
             }
@@ -402,33 +443,40 @@ impl Model {
     }
 
     fn deliver(&mut self, name: &str, s: Option<u64>) {
-        if let Some(s) = s {
-            self.advance_seq(s);
-        }
         self.out.push(Obs::Dispatch(name.to_owned(), s));
     }
 
-    fn advance_seq(&mut self, s: u64) {
-        self.seq = Some(self.seq.map_or(s, |last| last.max(s)));
+    /// One step after the last, at most 2^20; from none, 1 to 2^20.
+    fn note_seq(&mut self, s: u64, report: bool) {
+        let plausible = match self.seq {
+            Some(last) => s > last && s - last <= 1 << 20,
+            None => (1..=1 << 20).contains(&s),
+        };
+        if plausible {
+            self.seq = Some(s);
+        } else if report {
+            self.out.push(Obs::DecodeFailed);
+        }
     }
 
     fn on_authenticated(&mut self) {
-        self.authenticated = true;
-        self.resume_refusals = 0;
-        self.handshake_at = None;
         self.phase = Phase::Active;
-        self.note_health();
+        self.on_progress();
     }
 
-    fn note_health(&mut self) {
-        if self.authenticated && self.acked {
+    fn on_progress(&mut self) {
+        if !self.progress {
+            self.progress = true;
             self.failures = 0;
+            self.resume_refusals = 0;
+            self.handshake_at = None;
         }
     }
 
     fn send_heartbeat(&mut self) {
         self.out.push(Obs::Heartbeat(self.seq));
         self.pending_ack = true;
+        self.heard_since_beat = false;
     }
 
     fn forget_session(&mut self) {
@@ -443,12 +491,19 @@ impl Model {
         self.connection_ended(cause);
     }
 
+    /// The machine drops the socket; nothing to confirm.
+    fn abandon(&mut self, cause: Cause) {
+        self.out.push(Obs::Abandon);
+        self.connection_ended(cause);
+    }
+
     fn connection_ended(&mut self, cause: Cause) {
         self.heartbeat_at = None;
         self.handshake_at = None;
         self.pending_ack = false;
+        let resumed = self.plan_resume && self.sent_auth;
         let mut forget = false;
-        let mut immediate = self.authenticated && self.acked;
+        let mut refused = false;
         let mut rate_limited = false;
         match cause {
             Cause::Closed(code) => {
@@ -457,23 +512,25 @@ impl Model {
                     Action::Identify => forget = true,
                     Action::Resume | Action::RefreshToken => {}
                 }
-                immediate |= code == 4009;
                 rate_limited = code == 4008;
             }
-            Cause::Reconnect => immediate = true,
-            Cause::Invalid { resumable } => forget = !resumable,
-            Cause::HandshakeTimeout => immediate = false,
-            Cause::Dropped | Cause::Zombie => {}
+            Cause::Invalid { resumable } => {
+                forget = !resumable;
+                refused = resumed && !self.progress;
+            }
+            Cause::HandshakeTimeout => refused = resumed && !self.progress,
+            Cause::Reconnect | Cause::Dropped | Cause::Zombie => {}
         }
-        if self.plan_resume && self.sent_auth && !self.authenticated {
+        let immediate = self.progress && !rate_limited;
+        if refused {
             self.resume_refusals += 1;
             forget |= self.resume_refusals >= 2;
         }
         if forget {
             self.forget_session();
         }
-        let (delay, jitter) = if immediate && !rate_limited {
-            (0, 0)
+        let (delay, jitter) = if immediate {
+            (self.storm.take(self.now), 0)
         } else {
             self.failures += 1;
             let nominal = (BACKOFF_INITIAL_MS << (self.failures - 1).min(20)).min(BACKOFF_MAX_MS);
@@ -517,9 +574,9 @@ impl Model {
             }
             match timer {
                 0 => self.begin_attempt(),
-                1 if self.pending_ack => {
+                1 if self.pending_ack && !self.heard_since_beat => {
                     self.heartbeat_at = None;
-                    self.start_close(4000, Cause::Zombie);
+                    self.abandon(Cause::Zombie);
                 }
                 1 => {
                     self.send_heartbeat();
@@ -527,7 +584,7 @@ impl Model {
                 }
                 _ => {
                     self.handshake_at = None;
-                    self.start_close(4000, Cause::HandshakeTimeout);
+                    self.abandon(Cause::HandshakeTimeout);
                 }
             }
         }

@@ -153,7 +153,8 @@ fn close_while_closing_turns_the_reconnect_into_the_end() {
     assert_eq!(m.state(), State::Closing);
     assert!(!m.is_ready());
     m.close(now).unwrap();
-    assert!(matches!(m.poll_output(), Output::Sleep(None)), "a second close frame");
+    assert!(matches!(m.poll_output(), Output::Sleep(Some(_))), "a second close frame");
+    assert!(matches!(m.next_timer(), Some((qqgw_proto::Timer::Close, _))), "only the close is waited on");
     assert!(!m.can_reconnect());
     m.handle_input(now, Input::Closed(None)).unwrap();
     let d = drain(&mut m, now, &|| None);
@@ -230,7 +231,7 @@ fn metrics_of_a_scripted_session() {
     h.run_for(sec);
     h.gateway.dispatch("AT_MESSAGE_CREATE", "{}");
     h.run_for(Duration::from_secs(46)); // one heartbeat, acknowledged
-    h.gateway.send_raw(r#"{"op":0,"s":2,"t":"AT_MESSAGE_CREATE","id":"X:2","d":{}}"#); // a replay
+    h.gateway.send_raw(r#"{"op":0,"s":2,"t":"AT_MESSAGE_CREATE","id":"AT_MESSAGE_CREATE:2","d":{}}"#); // a replay
     h.gateway.send_raw(r#"{"op":0,"s":3,"t":"AT_MESSAGE_CREATE","id":"AT_MESSAGE_CREATE:2","d":{}}"#); // a duplicate
     h.gateway.send_raw("garbage");
     h.run_for(sec);
@@ -238,8 +239,8 @@ fn metrics_of_a_scripted_session() {
     h.run_for(sec);
     h.gateway.refuse_connects = 1;
     h.gateway.drop_connection();
-    // The resumed connection had no heartbeat acknowledged: not healthy, so the drop
-    // backs off (4–5 s), and the refused connect longer (8–10 s).
+    // RESUMED was progress: the drop reconnects at once, that connect is refused and
+    // backs off (4–5 s), and then the RESUME goes through.
     h.run_for(Duration::from_secs(10));
 
     let m = h.machine.metrics();
@@ -261,18 +262,18 @@ fn metrics_of_a_scripted_session() {
         ("decode_failures", m.decode_failures),
     ];
     let expected = [
-        ("connects", 3), // IDENTIFY; RESUME after the 4009; refused after the drop
+        ("connects", 4), // IDENTIFY; RESUME after the 4009; refused after the drop; RESUME
         ("connect_failures", 1),
         ("identifies", 1),
-        ("resumes", 1),
+        ("resumes", 2),
         ("readies", 1),
-        ("resumed", 1),
+        ("resumed", 2),
         ("heartbeats_sent", 1),
         ("heartbeats_acked", 1),
         ("zombies", 0),
         ("disconnects", 3), // the 4009, the drop, the refused connect
         ("token_refreshes", 1),
-        ("events", 3), // READY, the message, RESUMED
+        ("events", 4), // READY, the message, RESUMED twice
         ("replays_dropped", 1),
         ("duplicates_dropped", 1),
         ("decode_failures", 1),
@@ -284,10 +285,10 @@ fn metrics_of_a_scripted_session() {
     assert!(m.time_in(State::Disconnected) >= Duration::from_secs(4), "the backoff after a refused connect");
 }
 
-/// READY alone does not make a connection healthy: until a heartbeat is acknowledged the
-/// backoff count goes on growing.
+/// READY is progress: the backoff count starts over without waiting for a heartbeat, so
+/// a drop right after it reconnects at once.
 #[test]
-fn ready_without_an_acknowledged_heartbeat_keeps_the_backoff_count() {
+fn ready_resets_the_backoff_count_without_waiting_for_a_heartbeat() {
     use qqgw_proto::testing::{FakeGateway, Harness};
 
     let mut gateway = FakeGateway::default();
@@ -297,9 +298,13 @@ fn ready_without_an_acknowledged_heartbeat_keeps_the_backoff_count() {
     assert!(h.machine.is_ready());
     h.gateway.drop_connection();
     h.run_for(Duration::from_millis(1));
-    let Some((at, Event::Disconnected(d))) = h.events.last() else { panic!("{:?}", h.events) };
-    let wait = d.at.saturating_duration_since(*at);
-    assert!(wait >= Duration::from_secs(8), "the second failure waits 8–10 s, not {wait:?}");
+    let Some((at, Event::Disconnected(d))) =
+        h.events.iter().rev().find(|(_, e)| matches!(e, Event::Disconnected(_)))
+    else {
+        panic!("{:?}", h.events)
+    };
+    assert_eq!(d.cause, DisconnectCause::Dropped);
+    assert_eq!(d.at, *at, "no backoff after READY");
 }
 
 /// Heartbeat round trips: the last, the mean, and the last five, over six of them.

@@ -44,18 +44,27 @@ impl Input<'_> {
 }
 
 /// What the machine wants done, from [`GatewayMachine::poll_output`](crate::GatewayMachine::poll_output).
+///
+/// Not `#[non_exhaustive]`: the drain contract says every output must be acted on, so a
+/// new one is a breaking change the compiler shows every driver.
 #[derive(Debug)]
 #[must_use = "every output must be acted on"]
-#[non_exhaustive]
 pub enum Output {
     /// Open a WebSocket connection to this URL, then report [`Input::Connected`] or
     /// [`Input::ConnectFailed`]. Bound the attempt with a timeout of your own.
     Connect(String),
     /// Send this text frame on the open connection.
     Send(String),
-    /// Close the open connection with this frame (or abandon it), then report
-    /// [`Input::Closed`] once it is closed. Frames that still arrive meanwhile are ignored.
+    /// Send this close frame on the open connection and keep reading until the server
+    /// answers it or the socket ends, then report [`Input::Closed`]. Frames that still
+    /// arrive meanwhile are ignored. If the server takes too long, the machine gives up
+    /// with [`Output::Abandon`]: the adapter needs no timeout of its own.
     Close(CloseFrame<'static>),
+    /// Drop the open connection at once, without a close handshake: the peer is gone
+    /// (a zombie), too slow (no READY in time, no answer to a close), or not worth
+    /// waiting for. Report nothing more about that connection; the machine has already
+    /// moved on.
+    Abandon,
     /// Hand this event to the application.
     Emit(Event),
     /// Fetch a fresh access token, then report [`Input::Token`] or [`Input::TokenFailed`].
@@ -122,7 +131,8 @@ pub enum DisconnectCause {
         /// Whether QQ allowed a RESUME.
         resumable: bool,
     },
-    /// A heartbeat went unacknowledged until the next one was due.
+    /// A heartbeat went unacknowledged until the next one was due, and no frame arrived
+    /// since it was sent.
     Zombie,
     /// READY or RESUMED did not arrive within the handshake timeout.
     HandshakeTimeout,

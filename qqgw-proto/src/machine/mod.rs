@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::backoff::Backoff;
-use crate::close::{CloseAction, CloseFrame};
+use crate::close::CloseFrame;
 use crate::config::Config;
 use crate::dispatch::Dispatch;
 use crate::envelope::Envelope;
@@ -22,6 +22,7 @@ use crate::intents::Intents;
 use crate::limiter::{IdentifyLimiter, IdentifyTicket};
 use crate::opcode::OpCode;
 use crate::outgoing;
+use crate::reconnect::{StormBudget, verdict};
 use crate::rng::Rng;
 use crate::session::Session;
 use crate::shard::ShardId;
@@ -46,6 +47,10 @@ pub const MAX_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(600);
 pub const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// A RESUME refused this many times in a row is given up for a fresh IDENTIFY.
 const RESUME_ATTEMPTS: u32 = 2;
+/// The largest step between consecutive sequence numbers taken as plausible. QQ numbers
+/// a session's events one by one; a larger jump (or zero, or a step back) is reported
+/// and does not move the RESUME point.
+pub const MAX_SEQ_STEP: u64 = 1 << 20;
 
 /// The sans-IO QQ Bot gateway connection: every protocol decision, no IO.
 ///
@@ -68,6 +73,48 @@ const RESUME_ATTEMPTS: u32 = 2;
 /// again.
 ///
 /// `now` must not go backwards; an earlier `now` is treated as the latest one seen.
+///
+/// # Reconnects
+///
+/// *Progress* is READY or RESUMED received, or a replayed event while a RESUME is under
+/// way. Every timing is the machine's; the adapter supplies only the jitter seed.
+///
+/// | the connection ended… | the next attempt | backoff count |
+/// |---|---|---|
+/// | after progress: op 7, 4009, a zombie, a drop, 4900–4913, any non-fatal code but 4008 | at once, plus up to [`reconnect_jitter`](crate::ConfigBuilder::reconnect_jitter) (20 ms), within the storm budget | reset by the progress |
+/// | before progress: the connection could not open, no READY in time, op 7 / 4009 / a drop before READY or RESUMED | after [`Backoff`] (5 s doubling to 40 s, less up to a fifth) | +1 |
+/// | 4008 (sent too fast) | after the backoff, never sooner than its first step | +1 |
+/// | a fatal code ([`CloseCode::action`](crate::CloseCode::action)) or rejected credentials | never: [`Event::Fatal`] | — |
+/// | no access token (network, HTTP 429/5xx, QQ's `100001`) | after the backoff, reported as [`Event::Disconnected`] | +1 |
+///
+/// The storm budget: instant reconnects come from a bucket of [`STORM_BURST`](crate::STORM_BURST)
+/// (4) that gains one every [`STORM_REFILL`](crate::STORM_REFILL) (3 s). Isolated faults find
+/// it full and reconnect at once; a server that closes right after every READY or RESUMED
+/// empties it and then gets one connection per 3 s: at most 11 connections in 20 s and 25
+/// in a minute. Once the server behaves, the bucket refills.
+///
+/// How a connection is closed: op 7, a non-resumable op 9 and a graceful
+/// [`close`](Self::close) send a close frame ([`Output::Close`]) and wait for the
+/// server's answer for at most [`close_timeout`](crate::ConfigBuilder::close_timeout) (1 s);
+/// a zombie, a handshake timeout or an unanswered close drop the socket at once
+/// ([`Output::Abandon`]).
+///
+/// A zombie is a heartbeat still unacknowledged when the next one is due *with no frame
+/// received since it was sent*: frames still arriving (a long replay with the ACK queued
+/// behind it) prove the link lives. A heartbeat QQ asks for (op 1) counts as the next
+/// beat. A RESUME is given up for a fresh IDENTIFY when QQ refuses it (op 9 false, a
+/// close code whose action is [`Identify`](crate::CloseAction::Identify)), or after two
+/// RESUMEs in a row that got neither progress nor an answer in time; a 4009, op 7 or drop
+/// before RESUMED is not a refusal.
+///
+/// # Sequence numbers
+///
+/// Delivery is decided by event id: a dispatch whose id was delivered recently (the last
+/// 1,024) is dropped and counted; a dispatch without an id falls back to its `s`. The
+/// RESUME point moves only to a plausible `s` — past the last one by at most
+/// [`MAX_SEQ_STEP`]. Zero, a step back or a wild jump is reported as
+/// [`DecodeError::ImplausibleSeq`] and the event is still delivered if its id is new, so
+/// no single frame can silence a session or make a RESUME skip events.
 ///
 /// # Errors
 ///
@@ -139,8 +186,11 @@ pub struct GatewayMachine {
     backoff: Backoff,
     reconnect_jitter: Duration,
     handshake_timeout: Duration,
+    close_timeout: Duration,
+    min_heartbeat_interval: Duration,
     limiter: IdentifyLimiter,
     rng: Rng,
+    storm: StormBudget,
 
     now: Instant,
     state: State,
@@ -152,7 +202,7 @@ pub struct GatewayMachine {
     last_seq: Option<u64>,
     token: Option<AccessToken>,
     conn: Connection,
-    /// Consecutive attempts that failed before becoming healthy.
+    /// Consecutive attempts that ended before making progress.
     failures: u32,
     /// Consecutive RESUMEs that did not reach RESUMED.
     resume_refusals: u32,
@@ -162,8 +212,6 @@ pub struct GatewayMachine {
     close_requested: bool,
 
     heartbeat_interval: Duration,
-    /// When the unacknowledged heartbeat was sent.
-    pending_ack: Option<Instant>,
     latency: Latency,
     metrics: Metrics,
     recent_ids: RecentIds,
@@ -178,8 +226,14 @@ struct Connection {
     /// The IDENTIFY slot taken before connecting; given back if no IDENTIFY is sent.
     ticket: Option<IdentifyTicket>,
     sent_auth: bool,
+    /// READY or RESUMED received.
     authenticated: bool,
-    acked: bool,
+    /// READY, RESUMED or a replayed event received: the session moves.
+    progress: bool,
+    /// When the unacknowledged heartbeat was sent.
+    pending_ack: Option<Instant>,
+    /// A frame arrived since the last heartbeat was sent: proof of life as good as an ACK.
+    heard_since_beat: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -212,8 +266,11 @@ impl GatewayMachine {
             backoff: config.backoff,
             reconnect_jitter: config.reconnect_jitter,
             handshake_timeout: config.handshake_timeout,
+            close_timeout: config.close_timeout,
+            min_heartbeat_interval: config.min_heartbeat_interval,
             limiter,
             rng: Rng::new(config.seed),
+            storm: StormBudget::new(now),
             now,
             state: State::Disconnected,
             state_since: now,
@@ -228,7 +285,6 @@ impl GatewayMachine {
             closing: None,
             close_requested: false,
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
-            pending_ack: None,
             latency: Latency::default(),
             metrics: Metrics::default(),
             recent_ids: RecentIds::default(),
@@ -507,6 +563,7 @@ impl GatewayMachine {
     }
 
     fn on_closed(&mut self, frame: Option<CloseFrame<'_>>) {
+        self.timers.stop(Timer::Close);
         match self.closing.take() {
             Some(Closing::Graceful) => self.finish_graceful(),
             Some(Closing::Reconnect(cause)) => self.connection_ended(cause),
@@ -521,6 +578,7 @@ impl GatewayMachine {
         if self.state == State::Closing {
             return; // in flight before our close; QQ replays what matters after a RESUME
         }
+        self.conn.heard_since_beat = true;
         let env = match Envelope::parse(text) {
             Ok(env) => env,
             Err(error) => return self.decode_failed(error),
@@ -533,8 +591,12 @@ impl GatewayMachine {
             Some(OpCode::Dispatch) => self.on_dispatch(&env),
             Some(OpCode::Hello) => self.on_hello(env.d),
             Some(OpCode::HeartbeatAck) => self.on_heartbeat_ack(),
-            // QQ asks for a heartbeat; there is none to send before HELLO.
-            Some(OpCode::Heartbeat) if self.state != State::AwaitingHello => self.send_heartbeat(),
+            // QQ asks for a heartbeat; there is none to send before HELLO. The beat counts
+            // as ours: the next one is due an interval later.
+            Some(OpCode::Heartbeat) if self.state != State::AwaitingHello => {
+                self.send_heartbeat();
+                self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval);
+            }
             Some(OpCode::Heartbeat) => {}
             Some(OpCode::Reconnect) => {
                 self.start_close(CloseFrame::RESUME, Closing::Reconnect(DisconnectCause::ReconnectRequested));
@@ -561,7 +623,7 @@ impl GatewayMachine {
             .map(|hello| hello.heartbeat_interval)
             .filter(|&ms| ms > 0);
         self.heartbeat_interval = match interval {
-            Some(ms) => Duration::from_millis(ms).clamp(MIN_HEARTBEAT_INTERVAL, MAX_HEARTBEAT_INTERVAL),
+            Some(ms) => Duration::from_millis(ms).clamp(self.min_heartbeat_interval, MAX_HEARTBEAT_INTERVAL),
             None => {
                 self.decode_failed(DecodeError::InvalidHello {
                     snippet: snippet(d.map_or("", RawValue::get)),
@@ -595,11 +657,9 @@ impl GatewayMachine {
     }
 
     fn on_heartbeat_ack(&mut self) {
-        if let Some(sent) = self.pending_ack.take() {
+        if let Some(sent) = self.conn.pending_ack.take() {
             self.latency.record_ack(sent, self.now);
             self.metrics.heartbeats_acked += 1;
-            self.conn.acked = true;
-            self.note_health();
         }
     }
 
@@ -607,7 +667,20 @@ impl GatewayMachine {
         self.out.push_back(Output::Send(outgoing::heartbeat(self.last_seq)));
         self.metrics.heartbeats_sent += 1;
         self.latency.record_sent(self.now);
-        self.pending_ack.get_or_insert(self.now);
+        self.conn.pending_ack = Some(self.now);
+        self.conn.heard_since_beat = false;
+    }
+
+    /// The heartbeat timer fired. A beat still unacknowledged with no frame received
+    /// since it was sent means the link is dead; frames still arriving (a long replay
+    /// with the ACK queued behind it) prove it lives.
+    fn on_heartbeat_due(&mut self) {
+        if self.conn.pending_ack.is_some() && !self.conn.heard_since_beat {
+            self.metrics.zombies += 1;
+            return self.abandon(DisconnectCause::Zombie);
+        }
+        self.send_heartbeat();
+        self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval);
     }
 
     fn on_dispatch(&mut self, env: &Envelope<'_>) {
@@ -616,11 +689,14 @@ impl GatewayMachine {
             Err(error) => {
                 // QQ counts it as delivered; never ask for it again.
                 if let Some(seq) = env.s {
-                    self.advance_seq(seq);
+                    self.note_seq(seq, false);
                 }
                 return self.decode_failed(error);
             }
         };
+        if self.state == State::Resuming {
+            self.on_progress(); // a replay under way
+        }
         match dispatch.name() {
             "READY" => {
                 #[derive(Deserialize)]
@@ -639,25 +715,41 @@ impl GatewayMachine {
                 self.last_seq = None; // a new session numbers its events afresh
                 self.metrics.readies += 1;
                 self.on_authenticated();
+                if let Some(seq) = dispatch.seq() {
+                    self.note_seq(seq, true);
+                }
                 self.deliver(dispatch);
             }
             "RESUMED" => {
                 self.metrics.resumed += 1;
                 self.on_authenticated();
+                // RESUMED may carry the next seq or none; an old one is not news.
+                if let Some(seq) = dispatch.seq().filter(|&s| self.last_seq.is_none_or(|last| s > last)) {
+                    self.note_seq(seq, true);
+                }
                 self.deliver(dispatch);
             }
             _ => {
                 let seq = dispatch.seq();
-                if seq.is_some_and(|s| self.last_seq.is_some_and(|last| s <= last)) {
-                    self.metrics.replays_dropped += 1;
+                // Delivery is decided by event id; by seq only for events without one.
+                let seen = match dispatch.id() {
+                    Some(id) => !self.recent_ids.insert(id),
+                    None => seq.is_some_and(|s| self.last_seq.is_some_and(|last| s <= last)),
+                };
+                let old = seq.is_some_and(|s| self.last_seq.is_some_and(|last| s <= last));
+                if seen {
+                    if old {
+                        self.metrics.replays_dropped += 1;
+                    } else {
+                        self.metrics.duplicates_dropped += 1;
+                        if let Some(seq) = seq {
+                            self.note_seq(seq, false);
+                        }
+                    }
                     return;
                 }
-                if dispatch.id().is_some_and(|id| !self.recent_ids.insert(id)) {
-                    if let Some(seq) = seq {
-                        self.advance_seq(seq);
-                    }
-                    self.metrics.duplicates_dropped += 1;
-                    return;
+                if let Some(seq) = seq {
+                    self.note_seq(seq, true);
                 }
                 self.deliver(dispatch);
             }
@@ -665,30 +757,40 @@ impl GatewayMachine {
     }
 
     fn deliver(&mut self, dispatch: Dispatch) {
-        if let Some(seq) = dispatch.seq() {
-            self.advance_seq(seq);
-        }
         self.metrics.events += 1;
         self.emit(Event::Dispatch(dispatch));
     }
 
-    fn advance_seq(&mut self, seq: u64) {
-        self.last_seq = Some(self.last_seq.map_or(seq, |last| last.max(seq)));
+    /// Moves the RESUME point to `seq` if it is plausible: past the last one by at most
+    /// [`MAX_SEQ_STEP`] (from none: between 1 and [`MAX_SEQ_STEP`]). Anything else is
+    /// reported (when `report`) and leaves the RESUME point where it was, so no single
+    /// frame can silence a session or skip events on the next RESUME.
+    fn note_seq(&mut self, seq: u64, report: bool) {
+        let plausible = match self.last_seq {
+            Some(last) => seq > last && seq - last <= MAX_SEQ_STEP,
+            None => (1..=MAX_SEQ_STEP).contains(&seq),
+        };
+        if plausible {
+            self.last_seq = Some(seq);
+        } else if report {
+            self.decode_failed(DecodeError::ImplausibleSeq { seq, last: self.last_seq });
+        }
     }
 
     fn on_authenticated(&mut self) {
         self.conn.authenticated = true;
-        self.resume_refusals = 0;
-        self.timers.stop(Timer::Handshake);
         self.set_state(State::Active);
-        self.note_health();
+        self.on_progress();
     }
 
-    /// A connection that is authenticated and has had a heartbeat acknowledged is
-    /// healthy: the backoff count starts over.
-    fn note_health(&mut self) {
-        if self.conn.authenticated && self.conn.acked {
+    /// READY, RESUMED or a replayed event: the connection works. The failure count and
+    /// the refused-RESUME count start over, and the handshake is over.
+    fn on_progress(&mut self) {
+        if !self.conn.progress {
+            self.conn.progress = true;
             self.failures = 0;
+            self.resume_refusals = 0;
+            self.timers.stop(Timer::Handshake);
         }
     }
 
@@ -698,61 +800,63 @@ impl GatewayMachine {
         self.resume_refusals = 0;
     }
 
+    /// Closes with a handshake: the close frame goes out, and the server's reply is
+    /// awaited for at most `close_timeout` before the socket is abandoned.
     fn start_close(&mut self, frame: CloseFrame<'static>, why: Closing) {
         self.timers.stop(Timer::Heartbeat);
         self.timers.stop(Timer::Handshake);
-        self.pending_ack = None;
+        self.timers.set(Timer::Close, self.now + self.close_timeout);
         self.closing = Some(why);
         self.set_state(State::Closing);
         self.out.push_back(Output::Close(frame));
     }
 
-    /// The connection is gone: apply the close-code policy, the resume limit and the
-    /// backoff rules, and schedule the next attempt.
+    /// Drops the socket without a handshake (the peer is gone or too slow to answer),
+    /// and goes on as if it had closed.
+    fn abandon(&mut self, cause: DisconnectCause) {
+        self.timers.stop(Timer::Close);
+        self.out.push_back(Output::Abandon);
+        match self.closing.take() {
+            Some(Closing::Graceful) => self.finish_graceful(),
+            Some(Closing::Reconnect(why)) => self.connection_ended(why),
+            None => self.connection_ended(cause),
+        }
+    }
+
+    /// The connection is gone: apply the reconnect policy (see `reconnect.rs`) and
+    /// schedule the next attempt.
     fn connection_ended(&mut self, cause: DisconnectCause) {
         self.timers.stop(Timer::Heartbeat);
         self.timers.stop(Timer::Handshake);
-        self.pending_ack = None;
+        self.timers.stop(Timer::Close);
         self.metrics.disconnects += 1;
         let conn = core::mem::take(&mut self.conn);
-        let healthy = conn.authenticated && conn.acked;
-
-        let mut forget = false;
-        let mut immediate = healthy;
-        let mut rate_limited = false;
-        match &cause {
-            DisconnectCause::Closed(frame) => {
-                match frame.code.action() {
-                    CloseAction::Fatal => {
-                        let error = FatalError::Closed { code: frame.code, reason: frame.reason.to_string() };
-                        return self.fatal(error);
-                    }
-                    CloseAction::RefreshToken => self.token = None,
-                    CloseAction::Identify => forget = true,
-                    CloseAction::Resume => {}
-                }
-                immediate |= frame.code.is_rotation();
-                rate_limited = frame.code.is_rate_limit();
+        let resumed = conn.plan == Plan::Resume && conn.sent_auth;
+        let v = verdict(&cause, conn.progress, resumed);
+        if v.fatal {
+            if let DisconnectCause::Closed(frame) = cause {
+                return self
+                    .fatal(FatalError::Closed { code: frame.code, reason: frame.reason.into_owned() });
             }
-            DisconnectCause::ReconnectRequested => immediate = true,
-            DisconnectCause::InvalidSession { resumable } => forget = !resumable,
-            DisconnectCause::ConnectFailed | DisconnectCause::HandshakeTimeout => immediate = false,
-            DisconnectCause::Dropped | DisconnectCause::Zombie | DisconnectCause::TokenUnavailable(_) => {}
         }
-        if conn.plan == Plan::Resume && conn.sent_auth && !conn.authenticated {
+        if v.refresh_token {
+            self.token = None;
+        }
+        let mut forget = v.forget;
+        if v.resume_refused {
             self.resume_refusals += 1;
             forget |= self.resume_refusals >= RESUME_ATTEMPTS;
         }
         if forget {
             self.forget_session();
         }
-        let delay = if immediate && !rate_limited {
+        let delay = if v.immediate {
             let jitter = u64::try_from(self.reconnect_jitter.as_millis()).unwrap_or(u64::MAX);
-            Duration::from_millis(self.rng.up_to(jitter))
+            self.storm.take(self.now) + Duration::from_millis(self.rng.up_to(jitter))
         } else {
             self.failures = self.failures.saturating_add(1);
             let delay = self.backoff.delay(self.failures, &mut self.rng);
-            if rate_limited { delay.max(self.backoff.initial) } else { delay }
+            if v.rate_limited { delay.max(self.backoff.initial) } else { delay }
         };
         self.schedule_attempt(cause, delay);
     }
@@ -789,20 +893,11 @@ impl GatewayMachine {
             let Some(timer) = self.timers.pop_due(self.now) else { return };
             match timer {
                 Timer::Reconnect => self.begin_attempt(false),
-                Timer::Heartbeat if self.pending_ack.is_some() => {
-                    self.metrics.zombies += 1;
-                    self.start_close(CloseFrame::RESUME, Closing::Reconnect(DisconnectCause::Zombie));
-                }
-                Timer::Heartbeat => {
-                    self.send_heartbeat();
-                    self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval);
-                }
-                Timer::Handshake => {
-                    self.start_close(
-                        CloseFrame::RESUME,
-                        Closing::Reconnect(DisconnectCause::HandshakeTimeout),
-                    );
-                }
+                Timer::Heartbeat => self.on_heartbeat_due(),
+                // A server that has not become ready in time is not waited on to close.
+                Timer::Handshake => self.abandon(DisconnectCause::HandshakeTimeout),
+                // The server did not answer our close: it is gone.
+                Timer::Close => self.abandon(DisconnectCause::Dropped),
             }
         }
     }

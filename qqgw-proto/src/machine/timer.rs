@@ -8,7 +8,8 @@ use crate::time::Instant;
 /// |---|---|---|
 /// | [`Reconnect`](Timer::Reconnect) | after a connection ends, a token failure, or a full identify window | the next connection attempt begins |
 /// | [`Heartbeat`](Timer::Heartbeat) | at HELLO, then after every heartbeat | a heartbeat is sent, or the connection is declared a zombie if the last one is unacknowledged |
-/// | [`Handshake`](Timer::Handshake) | when a connection opens | the connection is given up if READY or RESUMED has not arrived |
+/// | [`Handshake`](Timer::Handshake) | when a connection opens; stopped by READY, RESUMED or a replayed event | the connection is abandoned (no close handshake) and the attempt backs off |
+/// | [`Close`](Timer::Close) | when the machine sends a close frame | the server has not answered the close: the socket is abandoned |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Timer {
@@ -18,14 +19,16 @@ pub enum Timer {
     Heartbeat,
     /// Give up on a connection that has not become ready.
     Handshake,
+    /// Stop waiting for the server to answer a close frame.
+    Close,
 }
 
 impl Timer {
-    const ALL: [Timer; 3] = [Timer::Reconnect, Timer::Heartbeat, Timer::Handshake];
+    const ALL: [Timer; 4] = [Timer::Reconnect, Timer::Heartbeat, Timer::Handshake, Timer::Close];
 }
 
 #[derive(Debug, Clone, Default)]
-pub(crate) struct TimerTable([Option<Instant>; 3]);
+pub(crate) struct TimerTable([Option<Instant>; Timer::ALL.len()]);
 
 impl TimerTable {
     /// Arms `timer` at `at`. A deadline at the end of the clock (reached only by a
@@ -44,7 +47,7 @@ impl TimerTable {
     }
 
     pub(crate) fn stop_all(&mut self) {
-        self.0 = [None; 3];
+        self.0 = [None; Timer::ALL.len()];
     }
 
     /// The earliest armed timer.

@@ -78,6 +78,8 @@ pub struct Record {
     pub heartbeats: Vec<(Instant, Option<u64>)>,
     /// The close frames the client sent.
     pub client_closes: Vec<CloseFrame<'static>>,
+    /// When the client dropped a connection without a close handshake.
+    pub abandoned: Vec<Instant>,
     /// Tokens handed out.
     pub tokens: u32,
     /// Frames from the client that the fake could not read.
@@ -100,6 +102,8 @@ pub struct FakeGateway {
     /// How RESUMEs are refused: closed with this code, or with op 9 `false` if `None`.
     /// Default: `None`.
     pub refuse_resumes_with: Option<CloseCode>,
+    /// RESUMEs still to leave unanswered (no replay, no RESUMED). Default: 0.
+    pub ignore_resumes: u32,
     /// What the client did.
     pub record: Record,
     connected: bool,
@@ -120,6 +124,7 @@ impl Default for FakeGateway {
             refuse_connects: 0,
             refuse_resumes: 0,
             refuse_resumes_with: None,
+            ignore_resumes: 0,
             record: Record::default(),
             connected: false,
             sessions: 0,
@@ -256,6 +261,10 @@ impl FakeGateway {
                 Ok(resume) => {
                     self.record.resumes.push((now, resume.session_id.clone(), resume.seq));
                     let valid = self.session_id.as_deref() == Some(resume.session_id.as_str());
+                    if self.ignore_resumes > 0 {
+                        self.ignore_resumes -= 1;
+                        return;
+                    }
                     if valid && self.refuse_resumes > 0 {
                         if let Some(code) = self.refuse_resumes_with {
                             self.refuse_resumes -= 1;
@@ -411,6 +420,11 @@ impl Harness {
                     self.gateway.record.client_closes.push(frame.clone());
                     self.gateway.on_disconnect();
                     self.machine.handle_input(now, Input::Closed(Some(frame)))
+                }
+                Output::Abandon => {
+                    self.gateway.record.abandoned.push(now);
+                    self.gateway.on_disconnect();
+                    Ok(())
                 }
             };
             if let Err(error) = result {
