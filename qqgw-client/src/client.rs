@@ -6,8 +6,10 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures_channel::{mpsc, oneshot};
 use futures_util::stream::{SelectAll, Stream, StreamExt};
-use qqgw_proto::{Config as MachineConfig, GatewayInfo, GatewayMachine, IdentifyLimiter, Session, ShardId};
-use tracing::info;
+use qqgw_proto::{
+    Config as MachineConfig, GatewayInfo, GatewayMachine, IdentifyLimiter, Session, ShardId, TokenError,
+};
+use tracing::{info, warn};
 
 use crate::config::{Config, Shards};
 use crate::error::Error;
@@ -81,7 +83,9 @@ impl<R: Runtime> Client<R> {
     ///
     /// # Errors
     ///
-    /// [`Error::Token`] if the credentials are rejected or no token can be had,
+    /// [`Error::Token`] if the credentials are rejected (any other token failure —
+    /// network, HTTP 429 or 5xx, QQ's `100001` rate limit — is retried with the config's
+    /// backoff, logged at `warn`),
     /// [`Error::Http`] / [`Error::Api`] if `/gateway/bot` fails,
     /// [`Error::SessionLimit`] if QQ allows fewer new sessions today than shards to
     /// IDENTIFY, [`Error::Config`] for an impossible shard set.
@@ -95,7 +99,21 @@ impl<R: Runtime> Client<R> {
             config.http_timeout,
         );
         let tokens = Arc::new(Tokens::new(http.clone()));
-        let (token, _) = tokens.get(clock, None).await?;
+        // Only rejected credentials end the start; anything else is retried with the
+        // machine's backoff, each try logged.
+        let mut failures = 0;
+        let token = loop {
+            match tokens.get(clock, None).await {
+                Ok((token, _)) => break token,
+                Err(TokenError::Unavailable(reason)) => {
+                    failures += 1;
+                    let delay = config.backoff.nominal(failures);
+                    warn!(%reason, retry_in = ?delay, "no access token yet; retrying");
+                    runtime.sleep_until(std::time::Instant::now() + delay).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
         let info = http.gateway_bot(&token).await?;
         info!(url = %info.url, shards = info.shards, remaining = info.session_start_limit.remaining, "gateway");
 
@@ -126,7 +144,7 @@ impl<R: Runtime> Client<R> {
                 .backoff(config.backoff)
                 .reconnect_jitter(config.reconnect_jitter)
                 .identify_limiter(limiter.clone())
-                .seed(u64::from(shard.id()) ^ 0x5147_5157);
+                .seed(random_seed(shard));
             if let Some(session) = config.sessions.iter().find(|s| s.shard == shard) {
                 builder = builder.session(session.clone());
             }
@@ -289,4 +307,13 @@ impl EventSender {
     pub async fn send(&mut self, event: ShardEvent) -> bool {
         futures_util::SinkExt::send(&mut self.0, event).await.is_ok()
     }
+}
+
+/// A jitter seed for `shard` from the operating system's randomness (std's `RandomState`
+/// is seeded from it), so that shards and processes do not reconnect in step.
+fn random_seed(shard: ShardId) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(shard.id());
+    hasher.finish()
 }

@@ -137,7 +137,7 @@ impl Config {
             connect_timeout: Duration::from_secs(10),
             http_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
-            reconnect_jitter: Duration::from_secs(1),
+            reconnect_jitter: qqgw_proto::DEFAULT_RECONNECT_JITTER,
         })
     }
 
@@ -271,14 +271,17 @@ impl ConfigBuilder {
         self
     }
 
-    /// Backoff for reconnects that fail before a connection is healthy.
-    /// Default: [`Backoff::default`] (5 s doubling to 40 s).
+    /// Backoff for connection attempts that end before READY or RESUMED; see
+    /// [`qqgw_proto::ConfigBuilder::backoff`]. Default: [`Backoff::default`] (5 s doubling
+    /// to 40 s).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.0.backoff = backoff;
         self
     }
 
-    /// The most an immediate reconnect is delayed at random. Default: 1 s.
+    /// The most an instant reconnect is delayed at random; see
+    /// [`qqgw_proto::ConfigBuilder::reconnect_jitter`]. Default:
+    /// [`DEFAULT_RECONNECT_JITTER`](qqgw_proto::DEFAULT_RECONNECT_JITTER) (20 ms).
     pub fn reconnect_jitter(mut self, jitter: Duration) -> Self {
         self.0.reconnect_jitter = jitter;
         self

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use core::time::Duration;
-use qqgw_proto::{AccessToken, ApiError, Credentials, GATEWAY_BOT_PATH, GatewayInfo, Instant, TokenError};
+use qqgw_proto::{AccessToken, Credentials, GATEWAY_BOT_PATH, GatewayInfo, Instant, TokenError};
 
 use crate::error::Error;
 use crate::runtime::Runtime;
@@ -54,10 +54,10 @@ impl<R: Runtime> Http<R> {
         .await
         .map_err(TokenError::Unavailable)?;
         match body {
-            (status, body) if status >= 500 => Err(TokenError::Unavailable(format!(
-                "token endpoint answered {status}: {}",
-                ApiError::from_body(&body)
-            ))),
+            // The body is never quoted: it may hold a token.
+            (status @ (429 | 500..), _) => {
+                Err(TokenError::Unavailable(format!("the token endpoint answered HTTP {status}")))
+            }
             (_, body) => qqgw_proto::parse_token_response(&body, now),
         }
     }

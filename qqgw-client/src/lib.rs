@@ -14,7 +14,7 @@ pub use client::{Client, EventSender, Events, ShardEvents, ShutdownHandle, event
 pub use config::{Config, ConfigBuilder, ConfigError, Shards};
 pub use error::Error;
 pub use handler::{Context, EventError, EventHandler};
-pub use runtime::{Runtime, websocket_config};
+pub use runtime::{MAX_MESSAGE_SIZE, Runtime, websocket_config};
 pub use shard::{Shard, ShardEvent, ShardStatus};
 pub use tail::tail;
 

@@ -50,12 +50,21 @@ pub(crate) async fn timeout<R: Runtime, T>(
     }
 }
 
+/// The largest WebSocket message (and frame) a shard accepts: 4 MiB. QQ's events are a
+/// few KiB; a larger message ends the connection (as a drop, so the session is resumed)
+/// instead of growing a buffer to tungstenite's default of 64 MiB.
+pub const MAX_MESSAGE_SIZE: usize = 4 << 20;
+
 /// The WebSocket settings every adapter connects with.
 ///
 /// The read buffer is 16 KiB instead of tungstenite's 128 KiB: that buffer is zero-filled
 /// on the first read, so it stays resident for every shard, while gateway frames are
-/// mostly under 2 KiB (a larger one is still read whole, over several reads).
+/// mostly under 2 KiB (a larger one is still read whole, over several reads). Messages
+/// and frames are bounded by [`MAX_MESSAGE_SIZE`].
 #[must_use]
 pub fn websocket_config() -> async_tungstenite::tungstenite::protocol::WebSocketConfig {
-    async_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(16 * 1024)
+    async_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(16 * 1024)
+        .max_message_size(Some(MAX_MESSAGE_SIZE))
+        .max_frame_size(Some(MAX_MESSAGE_SIZE))
 }

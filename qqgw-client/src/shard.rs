@@ -25,8 +25,6 @@ use crate::runtime::{Runtime, timeout};
 
 /// How long sending one frame may take before the connection counts as dead.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long the closing handshake may take before the socket is dropped.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a stopped shard waits for a lagging consumer to take its last events.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 /// How many waiting frames one wake-up takes in before refreshing the status.
@@ -294,7 +292,10 @@ impl<R: Runtime> Task<R> {
                 self.flush_events().await;
                 return self.exit;
             }
-            let reading = self.ws.is_some() && self.outbox.is_empty();
+            // While closing, frames are only read to find the server's answer: they make
+            // no events, so a lagging consumer does not hold them up.
+            let reading =
+                self.ws.is_some() && (self.outbox.is_empty() || self.machine.state() == State::Closing);
             let waiting = !self.outbox.is_empty();
             let sleep =
                 self.runtime.sleep_until(deadline.map_or_else(far_future, |at| self.clock.deadline(at)));
@@ -353,7 +354,12 @@ impl<R: Runtime> Task<R> {
                 Output::Sleep(deadline) => return deadline,
                 Output::Connect(url) => Some(self.connect(&url).await),
                 Output::Send(text) => self.send(text).await,
-                Output::Close(frame) => Some(self.close(frame).await),
+                Output::Close(frame) => self.close(frame).await,
+                Output::Abandon => {
+                    debug!("connection abandoned");
+                    self.ws = None;
+                    None
+                }
                 Output::RefreshToken => Some(match self.tokens.get(self.clock, self.token_fetched).await {
                     Ok((token, fetched)) => {
                         self.token_fetched = Some(fetched);
@@ -367,10 +373,6 @@ impl<R: Runtime> Task<R> {
                 Output::Emit(event) => {
                     self.note(&event);
                     self.outbox.push_back(ShardEvent { shard: self.exit.shard, event });
-                    None
-                }
-                other => {
-                    debug!(?other, "output not understood by this adapter");
                     None
                 }
             };
@@ -432,17 +434,19 @@ impl<R: Runtime> Task<R> {
         }
     }
 
-    async fn close(&mut self, frame: CloseFrame<'static>) -> Input<'static> {
+    /// Sends the close frame; the server's answer (or the socket's end) is read by the
+    /// run loop and reported then. The machine bounds the wait.
+    async fn close(&mut self, frame: CloseFrame<'static>) -> Option<Input<'static>> {
         info!(code = frame.code.0, reason = %frame.reason, "closing the connection");
-        if let Some(mut ws) = self.ws.take() {
-            let frame = WsCloseFrame { code: frame.code.0.into(), reason: frame.reason.as_ref().into() };
-            let _ = timeout(&self.runtime, CLOSE_TIMEOUT, async move {
-                let _ = ws.close(Some(frame)).await;
-                while let Some(Ok(_)) = ws.next().await {}
-            })
-            .await;
+        let Some(ws) = self.ws.as_mut() else { return Some(Input::Closed(None)) };
+        let frame = WsCloseFrame { code: frame.code.0.into(), reason: frame.reason.as_ref().into() };
+        match timeout(&self.runtime, SEND_TIMEOUT, ws.close(Some(frame))).await {
+            Some(Ok(())) => None,
+            _ => {
+                self.ws = None;
+                Some(Input::Closed(None))
+            }
         }
-        Input::Closed(None)
     }
 
     fn on_message(&mut self, message: WsMessage) {

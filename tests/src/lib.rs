@@ -317,6 +317,15 @@ impl MockGateway {
         self.shared.update(|s, config| s.withhold_acks(config, target, withhold));
     }
 
+    /// Turns the connection(s) of `shard` into zombies, as a dead peer looks to the client:
+    /// nothing more is written (no ACKs, no events, no answer to a close frame), the TCP
+    /// connection stays open, and what the client sends is still recorded. Events for the
+    /// shard meanwhile stay in its session, for the RESUME's replay.
+    pub fn zombie(&self, shard: impl Into<Target>) -> usize {
+        let target = shard.into();
+        self.shared.update(|s, _| s.command(target, || Command::Zombie))
+    }
+
     /// Sends `text` as is in a text frame (garbage, unknown opcodes…).
     pub fn send_raw(&self, shard: impl Into<Target>, text: &str) -> usize {
         let (target, text) = (shard.into(), async_tungstenite::tungstenite::Utf8Bytes::from(text));

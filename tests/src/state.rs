@@ -29,6 +29,9 @@ pub(crate) enum Command {
     Binary(Vec<u8>),
     Close(u16),
     Drop,
+    /// Go silent: read and record what the client sends, answer nothing, write nothing,
+    /// keep the TCP connection open — a dead peer as the client sees it.
+    Zombie,
 }
 
 /// Frames to write at once, then maybe a close.

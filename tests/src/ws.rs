@@ -28,6 +28,7 @@ enum Flow {
     Continue,
     Close(u16),
     Drop,
+    Zombie,
 }
 
 pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, mut shutdown: watch::Receiver<bool>) {
@@ -46,7 +47,23 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, mut shutdown: 
     let hello = tokio::time::sleep(shared.config.hello_delay);
     tokio::pin!(hello);
     let mut hello_sent = false;
+    let mut silent = false;
     let flow = loop {
+        if silent {
+            // A zombie: only the client's end of the TCP connection ends it.
+            tokio::select! {
+                message = ws.next() => match message {
+                    Some(Ok(Message::Text(text))) => {
+                        shared.update(|s, config| s.on_text(config, conn, Instant::now(), hello_sent, &text));
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => break Flow::Continue,
+                },
+                command = rx.recv() => if command.is_none() { break Flow::Continue },
+                _ = shutdown.changed() => break Flow::Drop,
+            }
+            continue;
+        }
         let flow = tokio::select! {
             () = &mut hello, if !hello_sent => {
                 hello_sent = true;
@@ -63,6 +80,10 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, mut shutdown: 
                 None => break Flow::Continue,
             },
             command = rx.recv() => match command {
+                Some(Command::Zombie) => {
+                    silent = true;
+                    Flow::Continue
+                }
                 Some(command) => on_command(&mut ws, &mut rx, command).await,
                 None => Flow::Continue,
             },
@@ -70,6 +91,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, mut shutdown: 
         };
         match flow {
             Flow::Continue => {}
+            Flow::Zombie => silent = true,
             flow => break flow,
         }
     };
@@ -95,7 +117,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, mut shutdown: 
                 shared.update(|s, _| s.closed_by_server(conn, None));
             }
         }
-        Flow::Continue => {}
+        Flow::Continue | Flow::Zombie => {}
     }
     drop(ws);
     shared.update(|s, _| s.connection_closed(conn, Instant::now()));
@@ -139,6 +161,10 @@ async fn on_command(ws: &mut Ws, rx: &mut mpsc::UnboundedReceiver<Command>, firs
                 return Flow::Close(code);
             }
             Command::Drop => return Flow::Drop,
+            Command::Zombie => {
+                // Met inside a batch: what came before it is written, nothing after.
+                return if ws.flush().await.is_err() { Flow::Drop } else { Flow::Zombie };
+            }
         };
         if ws.feed(message).await.is_err() {
             return Flow::Drop;
