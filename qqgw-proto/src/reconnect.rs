@@ -4,6 +4,7 @@
 //! | the connection ended… | next attempt | counts as a failure |
 //! |---|---|---|
 //! | after progress (READY, RESUMED, or a replay under way), for any non-fatal cause but 4008 | at once, plus up to `reconnect_jitter`, within the storm budget | no (progress reset the count) |
+//! | with op 9, QQ's answer to an IDENTIFY or RESUME | at once, within the storm budget (an IDENTIFY is paced by the identify limiter too) | no |
 //! | before progress (connect failed, handshake timeout, op 7 / 4009 / drop / zombie before READY or RESUMED) | after [`Backoff`](crate::Backoff): 5 s doubling to 40 s, jittered | yes |
 //! | with 4008 (sent too fast) | after the backoff, and never sooner than its first step | yes |
 //! | with a fatal close code (see [`CloseCode::action`](crate::CloseCode::action)) | never | — |
@@ -66,6 +67,8 @@ pub(crate) fn verdict(cause: &DisconnectCause, progress: bool, resumed: bool) ->
             v.rate_limited = frame.code.is_rate_limit();
         }
         DisconnectCause::InvalidSession { resumable } => {
+            // An answer from a server that works: no backoff, but the storm budget.
+            v.immediate = true;
             v.forget = !resumable;
             v.resume_refused = resumed && !progress;
         }
@@ -140,11 +143,12 @@ mod tests {
             DisconnectCause::ReconnectRequested,
             DisconnectCause::Dropped,
             DisconnectCause::Zombie,
-            DisconnectCause::InvalidSession { resumable: true },
         ] {
             assert!(verdict(&cause, true, true).immediate, "{cause:?}");
             assert!(!verdict(&cause, false, true).immediate, "{cause:?} before progress backs off");
         }
+        let answered = DisconnectCause::InvalidSession { resumable: false };
+        assert!(verdict(&answered, false, true).immediate, "op 9 is an answer: no backoff");
         let limited = verdict(&closed(4008), true, false);
         assert!(!limited.immediate && limited.rate_limited);
         assert!(!verdict(&DisconnectCause::ConnectFailed, true, false).immediate);

@@ -521,7 +521,8 @@ impl Model {
             Cause::HandshakeTimeout => refused = resumed && !self.progress,
             Cause::Reconnect | Cause::Dropped | Cause::Zombie => {}
         }
-        let immediate = self.progress && !rate_limited;
+        let answered = matches!(cause, Cause::Invalid { .. });
+        let immediate = (self.progress || answered) && !rate_limited;
         if refused {
             self.resume_refusals += 1;
             forget |= self.resume_refusals >= 2;

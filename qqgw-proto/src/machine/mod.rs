@@ -82,6 +82,7 @@ pub const MAX_SEQ_STEP: u64 = 1 << 20;
 /// | the connection ended… | the next attempt | backoff count |
 /// |---|---|---|
 /// | after progress: op 7, 4009, a zombie, a drop, 4900–4913, any non-fatal code but 4008 | at once, plus up to [`reconnect_jitter`](crate::ConfigBuilder::reconnect_jitter) (20 ms), within the storm budget | reset by the progress |
+/// | with op 9 (QQ's answer to an IDENTIFY or RESUME) | at once, within the storm budget; an IDENTIFY also waits for the identify limiter | unchanged |
 /// | before progress: the connection could not open, no READY in time, op 7 / 4009 / a drop before READY or RESUMED | after [`Backoff`] (5 s doubling to 40 s, less up to a fifth) | +1 |
 /// | 4008 (sent too fast) | after the backoff, never sooner than its first step | +1 |
 /// | a fatal code ([`CloseCode::action`](crate::CloseCode::action)) or rejected credentials | never: [`Event::Fatal`] | — |
