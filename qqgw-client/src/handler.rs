@@ -4,7 +4,7 @@
 use core::future::Future;
 
 use qqgw_proto::model::*;
-use qqgw_proto::{DecodeError, Disconnect, Dispatch, Event, FatalError, ShardId};
+use qqgw_proto::{DecodeError, Disconnect, Dispatch, Event, FatalError, ShardId, TokenError};
 
 use crate::shard::ShardEvent;
 
@@ -72,6 +72,13 @@ pub enum EventError {
         /// Why.
         error: FatalError,
     },
+    /// Renewing the access token failed; the shard goes on with the one it holds.
+    Token {
+        /// The shard.
+        shard: ShardId,
+        /// Why.
+        error: TokenError,
+    },
 }
 
 impl core::fmt::Display for EventError {
@@ -80,6 +87,9 @@ impl core::fmt::Display for EventError {
             Self::Model { error, .. } => write!(f, "{error}"),
             Self::Decode { shard, error } => write!(f, "shard {shard}: {error}"),
             Self::Fatal { shard, error } => write!(f, "shard {shard} stopped: {error}"),
+            Self::Token { shard, error } => {
+                write!(f, "shard {shard}: {error}; going on with the current token")
+            }
         }
     }
 }
@@ -167,6 +177,9 @@ macro_rules! handler {
                 Event::Disconnected(d) => return handler.disconnected(shard, d).await,
                 Event::DecodeFailed(error) => return handler.error(EventError::Decode { shard, error }).await,
                 Event::Fatal(error) => return handler.error(EventError::Fatal { shard, error }).await,
+                Event::TokenRefreshFailed(error) => {
+                    return handler.error(EventError::Token { shard, error }).await;
+                }
                 _ => return,
             };
             match TypedEvent::from_dispatch(&dispatch) {

@@ -492,6 +492,9 @@ impl<R: Runtime> Task<R> {
                 warn!(cause = ?d.cause, next = ?d.next, at = %d.at, "disconnected; reconnecting");
             }
             Event::DecodeFailed(error) => warn!(%error, "unusable frame from QQ"),
+            Event::TokenRefreshFailed(error) => {
+                warn!(%error, "token renewal failed; using the current token")
+            }
             Event::Fatal(error) => {
                 error!(%error, "stopped for good");
                 self.exit.error = Some(error.clone());

@@ -460,6 +460,35 @@ fn unavailable_tokens_are_retried_with_backoff() {
 }
 
 #[test]
+fn a_failed_renewal_goes_on_with_the_token_still_held() {
+    // A token inside its renewal window (expires in 30 s): the reconnect asks for a new
+    // one, QQ rate-limits the request, and the old one is used at once.
+    let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
+    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(30_000)))).unwrap();
+    m.handle_input(ms(0), Input::Connected).unwrap();
+    m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
+    m.handle_input(ms(5), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
+    drain(&mut m);
+    m.handle_input(ms(1_000), Input::Closed(Some(qqgw_proto::CloseFrame::new(4009, "")))).unwrap();
+    m.handle_timeout(ms(1_020));
+    assert!(drain(&mut m).iter().any(|o| matches!(o, Output::RefreshToken)));
+    let busy = qqgw_proto::TokenError::Unavailable("code 100001: too many requests".into());
+    m.handle_input(ms(1_030), Input::TokenFailed(busy.clone())).unwrap();
+    let out = drain(&mut m);
+    assert!(matches!(&out[0], Output::Emit(Event::TokenRefreshFailed(e)) if *e == busy), "{out:?}");
+    assert!(matches!(&out[1], Output::Connect(_)), "{out:?}");
+    // Past its expiry, a failed renewal backs off instead (and is no fatal).
+    let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
+    m.handle_input(ms(0), Input::TokenFailed(busy)).unwrap();
+    let out = drain(&mut m);
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Emit(Event::Disconnected(d)) if d.at >= ms(4_000))),
+        "{out:?}"
+    );
+    assert_ne!(m.state(), State::Terminated);
+}
+
+#[test]
 fn garbage_frames_are_reported_and_survived() {
     let mut h = harness();
     h.run_for(SEC);

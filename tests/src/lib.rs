@@ -226,6 +226,12 @@ impl MockGateway {
         self.shared.update(|s, _| s.fail_token_requests(n));
     }
 
+    /// The next `n` token requests are answered with QQ's rate limit,
+    /// `{"code":100001,"message":"too many requests"}` (alternately with HTTP 200 and 429).
+    pub fn rate_limit_token_requests(&self, n: u32) {
+        self.shared.update(|s, _| s.rate_limit_token_requests(n));
+    }
+
     /// Expires every token issued so far, as if their lifetime had run out: IDENTIFY and
     /// RESUME with them are closed with 4004, `/gateway` answers 401, and the next token
     /// request issues a new token.

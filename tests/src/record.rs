@@ -193,6 +193,9 @@ pub enum TokenOutcome {
     },
     /// An HTTP 500, from [`MockGateway::fail_token_requests`](crate::MockGateway::fail_token_requests).
     Failed,
+    /// QQ's `{"code":100001,"message":"too many requests"}`, from
+    /// [`MockGateway::rate_limit_token_requests`](crate::MockGateway::rate_limit_token_requests).
+    RateLimited,
 }
 
 /// One HTTP request.

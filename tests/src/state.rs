@@ -103,6 +103,7 @@ pub(crate) struct State {
     tokens: Vec<Token>,
     reject_credentials: bool,
     failing_token_requests: u32,
+    rate_limited_token_requests: u32,
     remaining: u32,
     identify_times: VecDeque<Instant>,
     sessions: HashMap<String, Session>,
@@ -131,6 +132,7 @@ impl Shared {
             tokens: Vec::new(),
             reject_credentials: false,
             failing_token_requests: 0,
+            rate_limited_token_requests: 0,
             remaining: config.session_start_limit.remaining,
             identify_times: VecDeque::new(),
             sessions: HashMap::new(),
@@ -194,6 +196,12 @@ impl State {
         let (status, body, outcome) = if self.failing_token_requests > 0 {
             self.failing_token_requests -= 1;
             (500, r#"{"code":500,"message":"internal error"}"#.to_owned(), TokenOutcome::Failed)
+        } else if self.rate_limited_token_requests > 0 {
+            // QQ answers its rate limit with HTTP 200 as often as with 429.
+            self.rate_limited_token_requests -= 1;
+            let status = if self.rate_limited_token_requests % 2 == 0 { 200 } else { 429 };
+            let body = json!({"code": 100_001, "message": "too many requests"}).to_string();
+            (status, body, TokenOutcome::RateLimited)
         } else if !json_content_type || parsed.is_none() {
             let body = json!({"code": 100_007, "message": "appid invalid"}).to_string();
             (config.token_error_status, body, TokenOutcome::Rejected { code: 100_007 })
@@ -250,6 +258,10 @@ impl State {
 
     pub(crate) fn fail_token_requests(&mut self, n: u32) {
         self.failing_token_requests = n;
+    }
+
+    pub(crate) fn rate_limit_token_requests(&mut self, n: u32) {
+        self.rate_limited_token_requests = n;
     }
 
     pub(crate) fn expire_tokens(&mut self, now: Instant) {

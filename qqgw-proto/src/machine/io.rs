@@ -86,6 +86,10 @@ pub enum Event {
     Disconnected(Disconnect),
     /// QQ sent a frame the machine could not use; the connection goes on.
     DecodeFailed(DecodeError),
+    /// Renewing the access token failed for a reason that may pass (see
+    /// [`TokenError::Unavailable`]) while the token held is still valid: the machine goes
+    /// on with it and asks again at the next attempt.
+    TokenRefreshFailed(TokenError),
     /// The machine stopped for good. Always the last event.
     Fatal(FatalError),
     /// A graceful [`close`](crate::GatewayMachine::close) finished. Always the last event.

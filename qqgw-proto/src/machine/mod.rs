@@ -537,6 +537,13 @@ impl GatewayMachine {
             TokenError::Rejected { code, message } => {
                 self.fatal(FatalError::CredentialsRejected { code, message })
             }
+            // A renewal that failed while the token held still works: use it.
+            error @ TokenError::Unavailable(_)
+                if self.token.as_ref().is_some_and(|t| t.expires_at() > self.now) =>
+            {
+                self.emit(Event::TokenRefreshFailed(error));
+                self.begin_attempt(true);
+            }
             TokenError::Unavailable(reason) => {
                 self.failures = self.failures.saturating_add(1);
                 let delay = self.backoff.delay(self.failures, &mut self.rng);
