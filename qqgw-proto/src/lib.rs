@@ -49,7 +49,7 @@ pub use machine::{
     TOKEN_REFRESH_MARGIN, Timer,
 };
 pub use opcode::OpCode;
-pub use reconnect::{STORM_BURST, STORM_REFILL};
+pub use reconnect::{FLAP_WINDOW, STORM_BURST, STORM_REFILL};
 pub use session::Session;
 pub use shard::{InvalidShard, ShardId, shard_for_guild};
 pub use time::Instant;

@@ -9,12 +9,14 @@
 //! | with 4008 (sent too fast) | after the backoff, and never sooner than its first step | yes |
 //! | with a fatal close code (see [`CloseCode::action`](crate::CloseCode::action)) | never | — |
 //!
-//! The storm budget: instant reconnects are taken from a bucket of [`STORM_BURST`] that
-//! refills one every [`STORM_REFILL`]. An isolated fault finds the bucket full and
-//! reconnects at once; a server that closes right after every READY or RESUMED empties
-//! it, and then gets one connection per [`STORM_REFILL`] (at most `1 + 4 + 20 = 25`
-//! connections a minute, `1 + 4 + 6 = 11` in 20 s). Once the server behaves the bucket
-//! refills, and reconnects are instant again.
+//! The storm budget: a connection that lived at least [`FLAP_WINDOW`] past its progress
+//! reconnects freely (such connections cannot come more often than one per 2 s anyway).
+//! One that ended sooner — a server closing right after READY or RESUMED, or answering
+//! with op 9 — takes its instant reconnect from a bucket of [`STORM_BURST`] that refills
+//! one every [`STORM_REFILL`]. Isolated faults find the bucket full and reconnect at
+//! once; sustained flapping empties it and then gets one connection per
+//! [`STORM_REFILL`]: at most `1 + 4 + 20 = 25` connections a minute, `1 + 4 + 6 = 11` in
+//! 20 s. Once the server behaves the bucket refills, and reconnects are instant again.
 
 use core::time::Duration;
 
@@ -26,6 +28,9 @@ use crate::time::Instant;
 pub const STORM_BURST: u32 = 4;
 /// How fast the storm budget refills: one instant reconnect per this much time.
 pub const STORM_REFILL: Duration = Duration::from_secs(3);
+/// A connection that ends sooner than this after its progress (READY, RESUMED, a
+/// replayed event) is flapping: its instant reconnect is taken from the storm budget.
+pub const FLAP_WINDOW: Duration = Duration::from_secs(2);
 
 /// What a connection's end means for the next attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -739,6 +739,24 @@ fn faults_after_progress_reconnect_at_once_and_never_grow_the_backoff() {
 }
 
 #[test]
+fn connections_that_lived_past_the_flap_window_never_wait_for_the_budget() {
+    let mut h = harness();
+    h.run_for(SEC);
+    let mut faults = Vec::new();
+    for _ in 0..12 {
+        h.run_for(qqgw_proto::FLAP_WINDOW + Duration::from_millis(100));
+        faults.push(h.now);
+        h.gateway.close(CloseCode::SESSION_TIMED_OUT);
+    }
+    h.run_for(SEC);
+    let c = &h.gateway.record.connects;
+    assert_eq!(c.len(), 13);
+    for (fault, connect) in faults.iter().zip(&c[1..]) {
+        assert!(connect.saturating_duration_since(*fault) <= Duration::from_millis(20), "{faults:?} {c:?}");
+    }
+}
+
+#[test]
 fn a_rotation_before_ready_is_a_failure_that_backs_off() {
     for frame in [r#"{"op":7}"#, "4009"] {
         let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));

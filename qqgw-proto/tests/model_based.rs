@@ -220,8 +220,8 @@ struct Model {
     /// The current connection was opened to RESUME.
     plan_resume: bool,
     sent_auth: bool,
-    /// READY, RESUMED or a replayed event on this connection.
-    progress: bool,
+    /// When READY, RESUMED or a replayed event first came on this connection.
+    progress: Option<u64>,
     failures: u32,
     resume_refusals: u32,
     heartbeat_interval: u64,
@@ -244,7 +244,7 @@ impl Model {
             seq: None,
             plan_resume: false,
             sent_auth: false,
-            progress: false,
+            progress: None,
             failures: 0,
             resume_refusals: 0,
             heartbeat_interval: DEFAULT_HEARTBEAT_MS,
@@ -318,7 +318,7 @@ impl Model {
         self.reconnect_at = None;
         self.plan_resume = self.session.is_some();
         self.sent_auth = false;
-        self.progress = false;
+        self.progress = None;
         self.pending_ack = false;
         self.out.push(Obs::Connect);
         // The adapter reports the connection open at once.
@@ -465,8 +465,8 @@ impl Model {
     }
 
     fn on_progress(&mut self) {
-        if !self.progress {
-            self.progress = true;
+        if self.progress.is_none() {
+            self.progress = Some(self.now);
             self.failures = 0;
             self.resume_refusals = 0;
             self.handshake_at = None;
@@ -516,13 +516,13 @@ impl Model {
             }
             Cause::Invalid { resumable } => {
                 forget = !resumable;
-                refused = resumed && !self.progress;
+                refused = resumed && self.progress.is_none();
             }
-            Cause::HandshakeTimeout => refused = resumed && !self.progress,
+            Cause::HandshakeTimeout => refused = resumed && self.progress.is_none(),
             Cause::Reconnect | Cause::Dropped | Cause::Zombie => {}
         }
         let answered = matches!(cause, Cause::Invalid { .. });
-        let immediate = (self.progress || answered) && !rate_limited;
+        let immediate = (self.progress.is_some() || answered) && !rate_limited;
         if refused {
             self.resume_refusals += 1;
             forget |= self.resume_refusals >= 2;
@@ -531,7 +531,11 @@ impl Model {
             self.forget_session();
         }
         let (delay, jitter) = if immediate {
-            (self.storm.take(self.now), 0)
+            // A connection that lived 2 s past its progress is no flap.
+            match self.progress {
+                Some(at) if self.now - at >= 2_000 => (0, 0),
+                _ => (self.storm.take(self.now), 0),
+            }
         } else {
             self.failures += 1;
             let nominal = (BACKOFF_INITIAL_MS << (self.failures - 1).min(20)).min(BACKOFF_MAX_MS);

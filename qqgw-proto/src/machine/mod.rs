@@ -22,7 +22,7 @@ use crate::intents::Intents;
 use crate::limiter::{IdentifyLimiter, IdentifyTicket};
 use crate::opcode::OpCode;
 use crate::outgoing;
-use crate::reconnect::{StormBudget, verdict};
+use crate::reconnect::{FLAP_WINDOW, StormBudget, verdict};
 use crate::rng::Rng;
 use crate::session::Session;
 use crate::shard::ShardId;
@@ -88,11 +88,13 @@ pub const MAX_SEQ_STEP: u64 = 1 << 20;
 /// | a fatal code ([`CloseCode::action`](crate::CloseCode::action)) or rejected credentials | never: [`Event::Fatal`] | — |
 /// | no access token (network, HTTP 429/5xx, QQ's `100001`) | after the backoff, reported as [`Event::Disconnected`] | +1 |
 ///
-/// The storm budget: instant reconnects come from a bucket of [`STORM_BURST`](crate::STORM_BURST)
-/// (4) that gains one every [`STORM_REFILL`](crate::STORM_REFILL) (3 s). Isolated faults find
-/// it full and reconnect at once; a server that closes right after every READY or RESUMED
-/// empties it and then gets one connection per 3 s: at most 11 connections in 20 s and 25
-/// in a minute. Once the server behaves, the bucket refills.
+/// The storm budget: a connection that lived [`FLAP_WINDOW`](crate::FLAP_WINDOW) (2 s) past
+/// its progress reconnects freely. One that ended sooner (or got op 9) takes its instant
+/// reconnect from a bucket of [`STORM_BURST`](crate::STORM_BURST) (4) that gains one every
+/// [`STORM_REFILL`](crate::STORM_REFILL) (3 s). Isolated faults find it full and reconnect at
+/// once; a server that closes right after every READY or RESUMED empties it and then gets
+/// one connection per 3 s: at most 11 connections in 20 s and 25 in a minute. Once the
+/// server behaves, the bucket refills.
 ///
 /// How a connection is closed: op 7, a non-resumable op 9 and a graceful
 /// [`close`](Self::close) send a close frame ([`Output::Close`]) and wait for the
@@ -229,8 +231,8 @@ struct Connection {
     sent_auth: bool,
     /// READY or RESUMED received.
     authenticated: bool,
-    /// READY, RESUMED or a replayed event received: the session moves.
-    progress: bool,
+    /// When READY, RESUMED or a replayed event was first received: the session moves.
+    progress: Option<Instant>,
     /// When the unacknowledged heartbeat was sent.
     pending_ack: Option<Instant>,
     /// A frame arrived since the last heartbeat was sent: proof of life as good as an ACK.
@@ -794,8 +796,8 @@ impl GatewayMachine {
     /// READY, RESUMED or a replayed event: the connection works. The failure count and
     /// the refused-RESUME count start over, and the handshake is over.
     fn on_progress(&mut self) {
-        if !self.conn.progress {
-            self.conn.progress = true;
+        if self.conn.progress.is_none() {
+            self.conn.progress = Some(self.now);
             self.failures = 0;
             self.resume_refusals = 0;
             self.timers.stop(Timer::Handshake);
@@ -840,7 +842,7 @@ impl GatewayMachine {
         self.metrics.disconnects += 1;
         let conn = core::mem::take(&mut self.conn);
         let resumed = conn.plan == Plan::Resume && conn.sent_auth;
-        let v = verdict(&cause, conn.progress, resumed);
+        let v = verdict(&cause, conn.progress.is_some(), resumed);
         if v.fatal {
             if let DisconnectCause::Closed(frame) = cause {
                 return self
@@ -859,8 +861,13 @@ impl GatewayMachine {
             self.forget_session();
         }
         let delay = if v.immediate {
+            let lived = conn.progress.map(|at| self.now.saturating_duration_since(at));
+            let pace = match lived {
+                Some(lived) if lived >= FLAP_WINDOW => Duration::ZERO,
+                _ => self.storm.take(self.now),
+            };
             let jitter = u64::try_from(self.reconnect_jitter.as_millis()).unwrap_or(u64::MAX);
-            self.storm.take(self.now) + Duration::from_millis(self.rng.up_to(jitter))
+            pace + Duration::from_millis(self.rng.up_to(jitter))
         } else {
             self.failures = self.failures.saturating_add(1);
             let delay = self.backoff.delay(self.failures, &mut self.rng);
