@@ -106,6 +106,16 @@ fn client_config(mock_api: &str, mock_token: &str, app_id: &str, secret: &str) -
         .backoff(Backoff { initial: Duration::from_millis(100), max: Duration::from_millis(400) })
 }
 
+/// The machine's default timings (jitter, backoff, close handshake): only the endpoints
+/// are the mock's.
+fn default_config_for(mock: &MockGateway) -> qqgw_client::ConfigBuilder {
+    let c = mock.config();
+    Config::builder(c.app_id.clone(), c.secret.clone())
+        .api_base(mock.api_base())
+        .token_url(mock.token_url())
+        .intents(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)
+}
+
 fn config_for(mock: &MockGateway) -> qqgw_client::ConfigBuilder {
     let c = mock.config();
     client_config(&mock.api_base(), &mock.token_url(), &c.app_id, &c.secret)
@@ -386,12 +396,12 @@ fn section_scale(shards: u32) {
 // ---- recovery ---------------------------------------------------------------------
 
 fn section_recovery(rounds: usize) {
-    println!("## recovery ({rounds} rounds each, tokio adapter, reconnect jitter 0)");
+    println!("## recovery ({rounds} rounds each, tokio adapter, default config)");
     println!();
     tokio_block_on(async {
         // 4009: close, then an event sent while the client is away; time to the handler.
         let mock = MockGateway::start_in_thread(MockConfig::default()).unwrap();
-        let client = Client::<qqgw_tokio::Tokio>::connect(config_for(&mock).build()).await.unwrap();
+        let client = Client::<qqgw_tokio::Tokio>::connect(default_config_for(&mock).build()).await.unwrap();
         mock.wait_until(|r| r.connected(0), Duration::from_secs(10)).await.unwrap();
         let probe = Probe::new(usize::MAX);
         let handle = client.shutdown_handle();
@@ -418,7 +428,8 @@ fn section_recovery(rounds: usize) {
             mock.wait_until(|r| r.resumes().len() > resumes && r.connected(0), Duration::from_secs(10))
                 .await
                 .unwrap();
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // Past the flap window: each rotation is an isolated fault, as QQ's are.
+            tokio::time::sleep(qqgw_proto::FLAP_WINDOW + Duration::from_millis(100)).await;
         }
         handle.close();
         run.await.unwrap().unwrap();
@@ -438,18 +449,19 @@ fn section_recovery(rounds: usize) {
     println!();
 }
 
-/// Withholds heartbeat ACKs and times until the client has replaced the connection:
-/// from the first unacknowledged heartbeat, and from the moment ACKs stopped.
+/// Turns the connection into a silent zombie (no ACKs, no close reply, TCP left open)
+/// and times until the client has replaced it: from the first unacknowledged
+/// heartbeat, and from the moment the peer went silent.
 async fn zombie(interval: Duration, rounds: usize) {
     let mock =
         MockGateway::start_in_thread(MockConfig { heartbeat_interval: interval, ..MockConfig::default() })
             .unwrap();
-    let client = Client::<qqgw_tokio::Tokio>::connect(config_for(&mock).build()).await.unwrap();
+    let client = Client::<qqgw_tokio::Tokio>::connect(default_config_for(&mock).build()).await.unwrap();
     mock.wait_until(|r| r.connected(0), Duration::from_secs(10)).await.unwrap();
     let (mut from_beat, mut from_withhold, mut to_close) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        // A healthy connection first (one heartbeat ACKed, so the reconnect is immediate,
-        // not backed off), then withhold from an arbitrary phase of the heartbeat cycle.
+        // A connection that has beaten once, then silence from an arbitrary phase of the
+        // heartbeat cycle.
         let healthy = |r: &qqgw_mock::Record| {
             let opened = r.connections.last().map(|c| c.opened_at);
             r.heartbeats_of(0).any(|h| opened.is_some_and(|o| h.0 > o))
@@ -458,12 +470,11 @@ async fn zombie(interval: Duration, rounds: usize) {
         tokio::time::sleep(interval.mul_f64(0.37)).await;
         let conns = mock.record().connections.len();
         let start = std::time::Instant::now();
-        mock.withhold_acks(0, true);
+        mock.zombie(0);
         let record = mock
             .wait_until(|r| r.connections.len() > conns, interval * 4 + Duration::from_secs(5))
             .await
             .unwrap();
-        mock.withhold_acks(0, false);
         let opened = record.connections.last().unwrap().opened_at;
         let first_unacked = record.heartbeats_of(0).map(|h| h.0).find(|&t| t >= start).unwrap();
         if let Some(closed) = record.connections.get(conns - 1).and_then(|c| c.closed_at) {
@@ -476,7 +487,7 @@ async fn zombie(interval: Duration, rounds: usize) {
     client.shutdown().await.ok();
     let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
     println!(
-        "| zombie at {} ms heartbeat: first unACKed heartbeat → zombie connection closed | {} | {} |",
+        "| zombie at {} ms heartbeat: first unACKed heartbeat → zombie socket dropped | {} | {} |",
         interval.as_millis(),
         fmt_ms(Duration::from_secs_f64(median(&mut to_close.clone()))),
         fmt_ms(Duration::from_secs_f64(max(&to_close)))
@@ -488,7 +499,7 @@ async fn zombie(interval: Duration, rounds: usize) {
         fmt_ms(Duration::from_secs_f64(max(&from_beat)))
     );
     println!(
-        "| zombie at {} ms heartbeat: ACKs stop → new connection | {} | {} |",
+        "| zombie at {} ms heartbeat: peer goes silent → new connection | {} | {} |",
         interval.as_millis(),
         fmt_ms(Duration::from_secs_f64(median(&mut from_withhold.clone()))),
         fmt_ms(Duration::from_secs_f64(max(&from_withhold)))

@@ -16,6 +16,12 @@ use qqgw_client::{
 use qqgw_mock::{MockConfig, MockGateway};
 use qqgw_proto::{Backoff, CloseCode, FatalError, TokenError};
 
+mod chaos;
+pub(crate) use chaos::{
+    a_storm_of_op7_after_every_resumed_is_paced_and_keeps_the_session,
+    chaos_soak_loses_nothing_and_recovers_within_two_seconds,
+};
+
 const WAIT: Duration = Duration::from_secs(10);
 const HEARTBEAT: Duration = Duration::from_millis(100);
 
@@ -41,6 +47,8 @@ macro_rules! runtime_tests {
             every_documented_event_reaches_its_callback,
             a_slow_handler_does_not_delay_heartbeats,
             explicit_shard_ranges_run_only_those_shards,
+            chaos_soak_loses_nothing_and_recovers_within_two_seconds,
+            a_storm_of_op7_after_every_resumed_is_paced_and_keeps_the_session,
         );
     };
     (@each $runtime:ty, $block_on:path, $($name:ident,)*) => {
