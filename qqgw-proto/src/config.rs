@@ -30,6 +30,7 @@ pub struct Config {
     pub(crate) close_timeout: Duration,
     pub(crate) min_heartbeat_interval: Duration,
     pub(crate) seed: u64,
+    pub(crate) ack_handled: bool,
     pub(crate) limiter: Option<IdentifyLimiter>,
 }
 
@@ -62,6 +63,7 @@ impl Config {
             close_timeout: Duration::from_secs(1),
             min_heartbeat_interval: MIN_HEARTBEAT_INTERVAL,
             seed: 0,
+            ack_handled: false,
             limiter: None,
         })
     }
@@ -148,6 +150,17 @@ impl ConfigBuilder {
     /// replay a run exactly. Default: 0.
     pub fn seed(mut self, seed: u64) -> Self {
         self.0.seed = seed;
+        self
+    }
+
+    /// Whether the application acknowledges each event once handled
+    /// ([`Input::Handled`](crate::Input::Handled) with [`Dispatch::ack`](crate::Dispatch::ack)),
+    /// so that the [checkpoint](crate::GatewayMachine::checkpoint) — and the session saved
+    /// for a restart — counts only handled events. Reconnects within the process still
+    /// RESUME from the last event received. Default: `false`, an event counts as handled
+    /// once emitted.
+    pub fn ack_handled(mut self, ack: bool) -> Self {
+        self.0.ack_handled = ack;
         self
     }
 

@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 
 use crate::envelope::Envelope;
 use crate::error::DecodeError;
+use crate::machine::Ack;
 use crate::model::EventKind;
 use crate::opcode::OpCode;
 use crate::shard::ShardId;
@@ -43,6 +44,8 @@ pub struct Dispatch {
     id: Option<Box<str>>,
     shard: ShardId,
     data: Box<RawValue>,
+    /// The receipt the machine asks back once the event is handled.
+    ack: Option<Ack>,
 }
 
 impl Dispatch {
@@ -55,7 +58,7 @@ impl Dispatch {
         shard: ShardId,
         data: Box<RawValue>,
     ) -> Self {
-        Self { seq, name: Cow::Owned(name.into().into_string()), id, shard, data }
+        Self { seq, name: Cow::Owned(name.into().into_string()), id, shard, data, ack: None }
     }
 
     /// Parses one op 0 frame.
@@ -85,6 +88,7 @@ impl Dispatch {
             id: env.id.as_deref().map(Into::into),
             shard,
             data: data.to_owned(),
+            ack: None,
         })
     }
 
@@ -104,6 +108,19 @@ impl Dispatch {
     #[must_use]
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
+    }
+
+    /// The receipt to hand back with [`Input::Handled`](crate::Input::Handled) once the
+    /// event is handled, when the machine tracks handled events
+    /// ([`ConfigBuilder::ack_handled`](crate::ConfigBuilder::ack_handled)) and the event
+    /// moved the session's sequence number. `None` otherwise: nothing to acknowledge.
+    #[must_use]
+    pub fn ack(&self) -> Option<Ack> {
+        self.ack
+    }
+
+    pub(crate) fn set_ack(&mut self, ack: Ack) {
+        self.ack = Some(ack);
     }
 
     /// The shard the event arrived on.
@@ -163,7 +180,8 @@ impl serde::Serialize for Dispatch {
     }
 }
 
-/// Two dispatches are equal when every part is, the data compared as received text.
+/// Two dispatches are equal when every part QQ sent is, the data compared as received
+/// text (the machine's receipt is not compared).
 impl PartialEq for Dispatch {
     fn eq(&self, other: &Self) -> bool {
         self.seq == other.seq

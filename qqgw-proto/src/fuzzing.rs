@@ -570,7 +570,7 @@ impl Driver {
                 assert_eq!(self.socket, Socket::None, "Disconnected with a connection: {disconnect:?}");
                 assert!(disconnect.at >= self.now, "a reconnect in the past: {disconnect:?}");
             }
-            Event::DecodeFailed(_) | Event::TokenRefreshFailed(_) => {}
+            Event::DecodeFailed(_) | Event::TokenRefreshFailed(_) | Event::SessionLost(_) => {}
             Event::Fatal(_) => self.terminated = true,
             Event::Closed(session) => {
                 assert_eq!(session, &self.machine.session(), "Closed carries another session");

@@ -44,9 +44,9 @@ pub use error::{ConfigError, DecodeError, FatalError, TokenError, UsageError};
 pub use intents::Intents;
 pub use limiter::{IDENTIFY_WINDOW, IdentifyLimiter, IdentifyTicket, SessionStartLimit};
 pub use machine::{
-    DEFAULT_HEARTBEAT_INTERVAL, Disconnect, DisconnectCause, Event, GatewayMachine, Input, Latency,
-    MAX_HEARTBEAT_INTERVAL, MAX_SEQ_STEP, MIN_HEARTBEAT_INTERVAL, Metrics, Output, Reconnect, State,
-    TOKEN_REFRESH_MARGIN, Timer,
+    Ack, DEFAULT_HEARTBEAT_INTERVAL, Disconnect, DisconnectCause, Event, GatewayMachine, Input, Latency,
+    MAX_HEARTBEAT_INTERVAL, MAX_SEQ_STEP, MAX_UNACKED, MIN_HEARTBEAT_INTERVAL, Metrics, Output, Reconnect,
+    State, TOKEN_REFRESH_MARGIN, Timer,
 };
 pub use opcode::OpCode;
 pub use reconnect::{FLAP_WINDOW, STORM_BURST, STORM_REFILL};

@@ -1062,3 +1062,144 @@ fn identify_and_resume_carry_exactly_the_fields_of_the_fixture_frames() {
         assert!(sent["d"]["token"].as_str().unwrap().starts_with("QQBot "), "{name}");
     }
 }
+
+// ----- the handled checkpoint -----
+
+fn acking() -> Harness {
+    Harness::new(builder().ack_handled(true).build().unwrap())
+}
+
+/// The receipts of the dispatches emitted so far named `name`.
+fn acks(h: &Harness, name: &str) -> Vec<qqgw_proto::Ack> {
+    h.dispatches().filter(|d| d.name() == name).filter_map(qqgw_proto::Dispatch::ack).collect()
+}
+
+#[test]
+fn the_saved_session_counts_handled_events_up_to_the_low_watermark() {
+    let mut h = acking();
+    h.run_for(SEC);
+    for n in 0..4 {
+        h.gateway.dispatch("C2C_MESSAGE_CREATE", &format!(r#"{{"n":{n}}}"#)); // s = 2..=5
+    }
+    h.run_for(SEC);
+    let ready = acks(&h, "READY");
+    let msgs = acks(&h, "C2C_MESSAGE_CREATE");
+    assert_eq!(msgs.iter().map(|a| a.seq()).collect::<Vec<_>>(), [2, 3, 4, 5]);
+    assert_eq!(h.machine.checkpoint(), Some(0), "nothing handled yet");
+    assert_eq!(h.machine.unacked(), 5);
+    let now = h.now;
+    for ack in [ready[0], msgs[1], msgs[2]] {
+        h.machine.handle_input(now, Input::Handled(ack)).unwrap();
+    }
+    assert_eq!(h.machine.checkpoint(), Some(1), "2 is not handled: 3 and 4 wait behind it");
+    assert_eq!(h.machine.session().unwrap().seq, 1);
+    h.machine.handle_input(now, Input::Handled(msgs[0])).unwrap();
+    assert_eq!(h.machine.checkpoint(), Some(4));
+    assert_eq!(h.machine.last_sequence(), Some(5), "received is another matter");
+    // An in-process reconnect resumes from what was received, not what was handled.
+    h.gateway.close(CloseCode::SESSION_TIMED_OUT);
+    h.run_for(SEC);
+    assert_eq!(h.gateway.record.resumes.last().unwrap().2, 5);
+}
+
+#[test]
+fn a_restart_resumes_from_the_checkpoint_and_gets_the_unhandled_events_again() {
+    let mut h = acking();
+    h.run_for(SEC);
+    for n in 0..3 {
+        h.gateway.dispatch("C2C_MESSAGE_CREATE", &format!(r#"{{"n":{n}}}"#)); // s = 2, 3, 4
+    }
+    h.run_for(SEC);
+    let now = h.now;
+    let handled: Vec<_> =
+        acks(&h, "READY").into_iter().chain(acks(&h, "C2C_MESSAGE_CREATE").into_iter().take(1)).collect();
+    for ack in handled {
+        h.machine.handle_input(now, Input::Handled(ack)).unwrap();
+    }
+    // The process dies here: all that is kept is what was saved.
+    let saved = h.machine.session().unwrap();
+    assert_eq!(saved.seq, 2);
+    let mut gateway = std::mem::take(&mut h.gateway);
+    gateway.drop_connection();
+    let config = builder().ack_handled(true).session(saved).build().unwrap();
+    let mut restarted = Harness::with_gateway(config, gateway);
+    restarted.run_for(SEC);
+    assert_eq!(restarted.gateway.record.resumes.last().unwrap().2, 2);
+    let replayed: Vec<u64> =
+        restarted.dispatches().filter(|d| d.name() == "C2C_MESSAGE_CREATE").filter_map(|d| d.seq()).collect();
+    assert_eq!(replayed, [3, 4], "at least once: what was not handled comes again");
+}
+
+#[test]
+fn a_lost_session_is_reported_with_its_checkpoint() {
+    let mut h = acking();
+    h.run_for(SEC);
+    h.gateway.dispatch("C2C_MESSAGE_CREATE", "{}");
+    h.run_for(SEC);
+    let ready = acks(&h, "READY")[0];
+    let now = h.now;
+    h.machine.handle_input(now, Input::Handled(ready)).unwrap();
+    h.gateway.invalidate_session(false);
+    h.run_for(Duration::from_secs(10));
+    let lost: Vec<&qqgw_proto::Session> = h
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::SessionLost(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost.len(), 1);
+    assert_eq!(
+        (lost[0].id.as_str(), lost[0].seq),
+        ("session-1", 1),
+        "the event after READY was never handled"
+    );
+    assert_eq!(h.machine.metrics().sessions_lost, 1);
+    assert_eq!(h.machine.session_id(), Some("session-2"));
+}
+
+#[test]
+fn receipts_of_a_lost_session_do_not_move_the_next_one() {
+    let mut h = acking();
+    h.run_for(SEC);
+    h.gateway.dispatch("C2C_MESSAGE_CREATE", "{}"); // s = 2 of session 1
+    h.run_for(SEC);
+    let old = acks(&h, "C2C_MESSAGE_CREATE")[0];
+    h.gateway.invalidate_session(false);
+    h.run_for(Duration::from_secs(10));
+    h.gateway.dispatch("C2C_MESSAGE_CREATE", "{}"); // s = 2 of session 2
+    h.run_for(SEC);
+    let now = h.now;
+    h.machine.handle_input(now, Input::Handled(old)).unwrap();
+    assert_eq!(h.machine.checkpoint(), Some(0), "an old receipt with the same seq counts for nothing");
+}
+
+#[test]
+fn while_reading_is_paused_silence_is_no_zombie_and_the_handshake_waits() {
+    let mut h = harness_beating(Duration::from_secs(10));
+    h.run_for(SEC);
+    let now = h.now;
+    h.machine.handle_input(now, Input::ReadPaused(true)).unwrap();
+    h.gateway.ack_heartbeats = false;
+    h.run_for(Duration::from_secs(60));
+    assert_eq!(h.machine.metrics().zombies, 0, "an unread socket proves nothing");
+    assert!(h.machine.is_ready());
+    let now = h.now;
+    h.machine.handle_input(now, Input::ReadPaused(false)).unwrap();
+    h.run_for(Duration::from_secs(25));
+    assert_eq!(h.machine.metrics().zombies, 1, "reading again, silence counts");
+
+    // A RESUME whose READY sits unread behind a lagging consumer is not timed out.
+    let config = builder().handshake_timeout(Duration::from_secs(5)).build().unwrap();
+    let mut m = GatewayMachine::new(config, ms(0));
+    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+    m.handle_input(ms(0), Input::Connected).unwrap();
+    m.handle_input(ms(1), Input::ReadPaused(true)).unwrap();
+    drain(&mut m);
+    m.handle_timeout(ms(5_000));
+    assert!(drain(&mut m).is_empty());
+    m.handle_input(ms(6_000), Input::ReadPaused(false)).unwrap();
+    m.handle_timeout(ms(10_000));
+    assert!(matches!(m.poll_output(), Output::Abandon));
+}

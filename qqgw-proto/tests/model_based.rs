@@ -102,6 +102,7 @@ enum Obs {
     },
     Fatal,
     Closed(Option<(String, u64)>),
+    SessionLost(String, u64),
 }
 
 fn observe(output: Output) -> Option<Obs> {
@@ -133,6 +134,7 @@ fn observe(output: Output) -> Option<Obs> {
         }
         Output::Emit(Event::Fatal(_)) => Obs::Fatal,
         Output::Emit(Event::Closed(s)) => Obs::Closed(s.map(|s| (s.id, s.seq))),
+        Output::Emit(Event::SessionLost(s)) => Obs::SessionLost(s.id, s.seq),
         Output::Emit(other) => panic!("unexpected event {other:?}"),
         Output::RefreshToken | Output::Sleep(_) => return None,
     })
@@ -480,6 +482,9 @@ impl Model {
     }
 
     fn forget_session(&mut self) {
+        if let Some(id) = self.session.take() {
+            self.out.push(Obs::SessionLost(id, self.seq.unwrap_or(0)));
+        }
         self.session = None;
         self.seq = None;
         self.resume_refusals = 0;

@@ -3,6 +3,7 @@
 use crate::close::CloseFrame;
 use crate::dispatch::Dispatch;
 use crate::error::{DecodeError, FatalError, TokenError};
+use crate::machine::Ack;
 use crate::session::Session;
 use crate::time::Instant;
 use crate::token::AccessToken;
@@ -27,6 +28,17 @@ pub enum Input<'a> {
     Token(AccessToken),
     /// No access token could be had, in answer to [`Output::RefreshToken`].
     TokenFailed(TokenError),
+    /// The application finished with the event of this receipt
+    /// ([`Dispatch::ack`](crate::Dispatch::ack)); the [checkpoint] moves past it once every
+    /// event before it is handled too. Accepted in any state, after the machine stopped
+    /// included (events finish after a graceful close).
+    ///
+    /// [checkpoint]: crate::GatewayMachine::checkpoint
+    Handled(Ack),
+    /// `true` when the adapter stops reading frames because its consumer lags, `false`
+    /// when it reads again. While reading is paused nothing can show the link is alive,
+    /// so no zombie is declared and the handshake timeout waits.
+    ReadPaused(bool),
 }
 
 impl Input<'_> {
@@ -39,6 +51,8 @@ impl Input<'_> {
             Input::Closed(_) => "Closed",
             Input::Token(_) => "Token",
             Input::TokenFailed(_) => "TokenFailed",
+            Input::Handled(_) => "Handled",
+            Input::ReadPaused(_) => "ReadPaused",
         }
     }
 }
@@ -93,8 +107,13 @@ pub enum Event {
     /// The machine stopped for good. Always the last event.
     Fatal(FatalError),
     /// A graceful [`close`](crate::GatewayMachine::close) finished. Always the last event.
-    /// Carries the session, to resume after a restart.
+    /// Carries the session as of the close, to resume after a restart; receipts of
+    /// events still being handled move [`session`](crate::GatewayMachine::session) on.
     Closed(Option<Session>),
+    /// A session could not be resumed (op 9 `false`, a RESUME refused, a close code that
+    /// ends it): events QQ sent after its checkpoint may never arrive. Carries the session
+    /// as it was, its `seq` the last handled one. The next connection IDENTIFYs afresh.
+    SessionLost(Session),
 }
 
 /// Why a connection ended, and what comes next.

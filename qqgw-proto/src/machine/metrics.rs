@@ -39,6 +39,11 @@ pub struct Metrics {
     pub duplicates_dropped: u64,
     /// Frames that could not be used.
     pub decode_failures: u64,
+    /// Sessions that could not be resumed ([`Event::SessionLost`](crate::Event::SessionLost)).
+    pub sessions_lost: u64,
+    /// Events counted as handled without their receipt because
+    /// [`MAX_UNACKED`](crate::MAX_UNACKED) were waiting.
+    pub unacked_overflows: u64,
     /// Time spent in each [`State`], indexed by [`State::index`].
     pub time_in: [Duration; State::ALL.len()],
 }

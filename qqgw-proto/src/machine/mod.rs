@@ -1,5 +1,6 @@
 //! The gateway state machine.
 
+mod checkpoint;
 pub(crate) mod dedup;
 mod io;
 mod metrics;
@@ -29,6 +30,8 @@ use crate::shard::ShardId;
 use crate::time::Instant;
 use crate::token::{AccessToken, Secret};
 
+use checkpoint::Unacked;
+pub use checkpoint::{Ack, MAX_UNACKED};
 use dedup::RecentIds;
 pub use io::{Disconnect, DisconnectCause, Event, Input, Output, Reconnect};
 pub use metrics::{Latency, Metrics};
@@ -194,6 +197,9 @@ pub struct GatewayMachine {
     limiter: IdentifyLimiter,
     rng: Rng,
     storm: StormBudget,
+    ack_handled: bool,
+    unacked: Unacked,
+    read_paused: bool,
 
     now: Instant,
     state: State,
@@ -274,6 +280,9 @@ impl GatewayMachine {
             limiter,
             rng: Rng::new(config.seed),
             storm: StormBudget::new(now),
+            ack_handled: config.ack_handled,
+            unacked: Unacked::default(),
+            read_paused: false,
             now,
             state: State::Disconnected,
             state_since: now,
@@ -306,6 +315,12 @@ impl GatewayMachine {
     /// [`UsageError`] if the input does not fit the machine's state (nothing changes), or
     /// the machine has stopped.
     pub fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), UsageError> {
+        if let Input::Handled(ack) = input {
+            if self.ack_handled {
+                self.unacked.handled(ack);
+            }
+            return Ok(());
+        }
         if self.state == State::Terminated {
             return Err(UsageError::Terminated);
         }
@@ -328,6 +343,7 @@ impl GatewayMachine {
                 }
             }
             Input::TokenFailed(error) if self.state == State::AwaitingToken => self.on_token_failed(error),
+            Input::ReadPaused(paused) => self.read_paused = paused,
             _ => return Err(unexpected),
         }
         self.fire_timers();
@@ -421,11 +437,28 @@ impl GatewayMachine {
         self.last_seq
     }
 
-    /// The session to keep for a restart, if there is one.
+    /// The session to keep for a restart, if there is one: its `seq` is the
+    /// [checkpoint](Self::checkpoint), so a RESUME from it replays every event not yet
+    /// handled.
     #[must_use]
     pub fn session(&self) -> Option<Session> {
         let id = self.session_id.clone()?;
-        Some(Session { id, seq: self.last_seq.unwrap_or(0), shard: self.shard })
+        Some(Session { id, seq: self.checkpoint().unwrap_or(0), shard: self.shard })
+    }
+
+    /// The highest sequence number up to which every event delivered in this session has
+    /// been handled (a low watermark when events are handled out of order). Without
+    /// [`ack_handled`](crate::ConfigBuilder::ack_handled) it is the
+    /// [last one received](Self::last_sequence).
+    #[must_use]
+    pub fn checkpoint(&self) -> Option<u64> {
+        if self.ack_handled { self.unacked.checkpoint(self.last_seq) } else { self.last_seq }
+    }
+
+    /// How many delivered events await their [`Input::Handled`].
+    #[must_use]
+    pub fn unacked(&self) -> usize {
+        self.unacked.len()
     }
 
     /// The shard this machine connects as.
@@ -685,7 +718,8 @@ impl GatewayMachine {
     /// since it was sent means the link is dead; frames still arriving (a long replay
     /// with the ACK queued behind it) prove it lives.
     fn on_heartbeat_due(&mut self) {
-        if self.conn.pending_ack.is_some() && !self.conn.heard_since_beat {
+        // While the adapter does not read, silence proves nothing.
+        if self.conn.pending_ack.is_some() && !self.conn.heard_since_beat && !self.read_paused {
             self.metrics.zombies += 1;
             return self.abandon(DisconnectCause::Zombie);
         }
@@ -723,21 +757,21 @@ impl GatewayMachine {
                     }
                 }
                 self.last_seq = None; // a new session numbers its events afresh
+                self.unacked.new_session();
                 self.metrics.readies += 1;
                 self.on_authenticated();
-                if let Some(seq) = dispatch.seq() {
-                    self.note_seq(seq, true);
-                }
-                self.deliver(dispatch);
+                let moved = dispatch.seq().is_some_and(|seq| self.note_seq(seq, true));
+                self.deliver(dispatch, moved);
             }
             "RESUMED" => {
                 self.metrics.resumed += 1;
                 self.on_authenticated();
                 // RESUMED may carry the next seq or none; an old one is not news.
-                if let Some(seq) = dispatch.seq().filter(|&s| self.last_seq.is_none_or(|last| s > last)) {
-                    self.note_seq(seq, true);
-                }
-                self.deliver(dispatch);
+                let moved = dispatch
+                    .seq()
+                    .filter(|&s| self.last_seq.is_none_or(|last| s > last))
+                    .is_some_and(|seq| self.note_seq(seq, true));
+                self.deliver(dispatch, moved);
             }
             _ => {
                 let seq = dispatch.seq();
@@ -758,15 +792,19 @@ impl GatewayMachine {
                     }
                     return;
                 }
-                if let Some(seq) = seq {
-                    self.note_seq(seq, true);
-                }
-                self.deliver(dispatch);
+                let moved = seq.is_some_and(|seq| self.note_seq(seq, true));
+                self.deliver(dispatch, moved);
             }
         }
     }
 
-    fn deliver(&mut self, dispatch: Dispatch) {
+    /// Emits a dispatch; one that `moved` the sequence number is tracked until handled.
+    fn deliver(&mut self, mut dispatch: Dispatch, moved: bool) {
+        if let (true, true, Some(seq)) = (self.ack_handled, moved, dispatch.seq()) {
+            let (ack, overflow) = self.unacked.track(seq);
+            dispatch.set_ack(ack);
+            self.metrics.unacked_overflows += u64::from(overflow);
+        }
         self.metrics.events += 1;
         self.emit(Event::Dispatch(dispatch));
     }
@@ -774,8 +812,9 @@ impl GatewayMachine {
     /// Moves the RESUME point to `seq` if it is plausible: past the last one by at most
     /// [`MAX_SEQ_STEP`] (from none: between 1 and [`MAX_SEQ_STEP`]). Anything else is
     /// reported (when `report`) and leaves the RESUME point where it was, so no single
-    /// frame can silence a session or skip events on the next RESUME.
-    fn note_seq(&mut self, seq: u64, report: bool) {
+    /// frame can silence a session or skip events on the next RESUME. Returns whether it
+    /// moved.
+    fn note_seq(&mut self, seq: u64, report: bool) -> bool {
         let plausible = match self.last_seq {
             Some(last) => seq > last && seq - last <= MAX_SEQ_STEP,
             None => (1..=MAX_SEQ_STEP).contains(&seq),
@@ -785,6 +824,7 @@ impl GatewayMachine {
         } else if report {
             self.decode_failed(DecodeError::ImplausibleSeq { seq, last: self.last_seq });
         }
+        plausible
     }
 
     fn on_authenticated(&mut self) {
@@ -804,10 +844,16 @@ impl GatewayMachine {
         }
     }
 
+    /// The session cannot be resumed: report the gap, from its checkpoint.
     fn forget_session(&mut self) {
+        if let Some(lost) = self.session() {
+            self.metrics.sessions_lost += 1;
+            self.emit(Event::SessionLost(lost));
+        }
         self.session_id = None;
         self.last_seq = None;
         self.resume_refusals = 0;
+        self.unacked.new_session();
     }
 
     /// Closes with a handshake: the close frame goes out, and the server's reply is
@@ -909,6 +955,10 @@ impl GatewayMachine {
             match timer {
                 Timer::Reconnect => self.begin_attempt(false),
                 Timer::Heartbeat => self.on_heartbeat_due(),
+                // Unread frames may hold READY: a lagging consumer is waited for.
+                Timer::Handshake if self.read_paused => {
+                    self.timers.set(Timer::Handshake, self.now + self.handshake_timeout);
+                }
                 // A server that has not become ready in time is not waited on to close.
                 Timer::Handshake => self.abandon(DisconnectCause::HandshakeTimeout),
                 // The server did not answer our close: it is gone.
