@@ -230,7 +230,12 @@ impl ConfigBuilder {
         self
     }
 
-    /// The intents. Default: [`Intents::non_privileged`].
+    /// The intents: which events QQ sends. Default: [`Intents::non_privileged`], guild
+    /// events only. **Group and C2C messages need
+    /// [`Intents::GROUP_AND_C2C_EVENT`]**: `Intents::non_privileged() |
+    /// Intents::GROUP_AND_C2C_EVENT`. Each [`EventHandler`](crate::EventHandler) callback
+    /// names the intent its event needs; asking for one QQ has not granted the bot ends
+    /// the shard with close code 4014.
     pub fn intents(mut self, intents: Intents) -> Self {
         self.0.intents = intents;
         self

@@ -54,6 +54,11 @@
 //!   IDENTIFY, an op other than heartbeat before IDENTIFY, a binary frame…) is recorded
 //!   as a [`ProtocolError`]; the mock carries on.
 //!
+//! * Events: a session receives only the events the intents of its IDENTIFY cover
+//!   (READY, RESUMED and event names qqgw does not know always go through), as QQ does: a
+//!   bot without [`Intents::GROUP_AND_C2C_EVENT`](qqgw_proto::Intents::GROUP_AND_C2C_EVENT)
+//!   hears no `GROUP_AT_MESSAGE_CREATE`. The others are listed in [`Record::filtered`].
+//!
 //! Sequence numbers are per session and start at 1 with READY (RESUMED takes one too);
 //! every dispatch gets an `id` of the form `"<T>:<uuid>"`.
 //!
@@ -243,7 +248,8 @@ impl MockGateway {
     /// The event goes into the session's history whether or not a connection is open,
     /// and a RESUME replays it: this is how "events sent while disconnected" are
     /// scripted. Returns 0, sending nothing, if the shard never had a session or its
-    /// session was invalidated.
+    /// session was invalidated, or if the session's intents do not cover the event (see
+    /// [`Record::filtered`]).
     pub fn dispatch(&self, shard: impl Into<Target>, name: &str, d: impl Into<Value>) -> u64 {
         let (target, d) = (shard.into(), d.into());
         self.shared.update(|s, config| s.dispatch_to(config, target, name, &d))

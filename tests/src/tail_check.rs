@@ -56,6 +56,8 @@ fn spawn_tail(tail: &Path, mock: &MockGateway, secret: &str) -> Child {
         .env("QQ_BOT_SECRET", secret)
         .env("QQ_BOT_API_BASE", mock.api_base())
         .env("QQ_BOT_TOKEN_URL", mock.token_url())
+        // Group messages need GROUP_AND_C2C_EVENT; the mock, like QQ, sends nothing else.
+        .env("QQ_BOT_INTENTS", "GUILDS|GUILD_MEMBERS|PUBLIC_GUILD_MESSAGES|GROUP_AND_C2C_EVENT")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
