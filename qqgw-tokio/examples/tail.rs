@@ -10,13 +10,19 @@
 //! reason on stderr; SIGINT and SIGTERM close the connections gracefully and exit 0.
 //! Optional: `QQ_BOT_API_BASE`, `QQ_BOT_TOKEN_URL`, `QQ_BOT_INTENTS`, `QQ_BOT_SHARDS`.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
+
+use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Logs on stderr (`RUST_LOG` sets the level), in colour only on a terminal.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
-        .with_env_filter(qqgw_mock::log_filter("info"))
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match qqgw_tokio::Config::from_env() {
         Ok(config) => {
@@ -24,7 +30,13 @@ async fn main() -> ExitCode {
         }
         Err(error) => Err(error.to_string()),
     };
-    qqgw_mock::exit_code("tail", result)
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(reason) => {
+            eprintln!("tail: {reason}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// SIGINT or SIGTERM.

@@ -71,7 +71,6 @@
 //! every open connection that authenticated as that shard. None of them needs `.await`.
 
 mod config;
-pub mod demo;
 mod http;
 mod ids;
 mod record;
@@ -495,24 +494,4 @@ fn spawn_servers(shared: &Arc<Shared>, http: TcpListener, ws: TcpListener, shutd
             tokio::spawn(ws::serve(Arc::clone(&shared_ws), stream, conn_stop.clone()));
         }
     });
-}
-
-/// A log filter for examples: `RUST_LOG` if set, else `default` (with the mock quiet).
-#[must_use]
-pub fn log_filter(default: &str) -> tracing_subscriber::EnvFilter {
-    tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},qqgw_mock=warn")))
-}
-
-/// An example's exit: 0 on success, else 1 with `"{name}: {reason}"` as the one line on
-/// stderr.
-#[must_use]
-pub fn exit_code(name: &str, result: Result<(), String>) -> std::process::ExitCode {
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(reason) => {
-            eprintln!("{name}: {reason}");
-            std::process::ExitCode::FAILURE
-        }
-    }
 }
