@@ -8,7 +8,9 @@
 //! withhold heartbeat ACKs, refuse resumes…) from sync or async code, and read back a
 //! [`Record`] of everything the client did.
 //!
-//! It is also where qqgw's own end-to-end tests run the adapters.
+//! It is also where qqgw's own end-to-end tests run the adapters, and a program:
+//! `cargo run -p qqgw-mock -- --help` serves the mock and prints the `QQ_BOT_*` variables
+//! that point a bot at it.
 //!
 //! # Example
 //!
