@@ -146,6 +146,37 @@ mod tests {
         );
     }
 
+    /// The README's Troubleshooting section quotes these errors as qqgw prints them.
+    #[test]
+    fn the_readme_quotes_the_errors_as_printed() {
+        let readme = include_str!("../../README.md");
+        let readme: String = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+        let intents = crate::Config::from_lookup(|name| match name {
+            "QQ_BOT_APP_ID" | "QQ_BOT_SECRET" => Some("x".into()),
+            "QQ_BOT_INTENTS" => Some("GUILDS|GROUP_MESSAGES".into()),
+            _ => None,
+        });
+        let printed = [
+            crate::Config::from_lookup(|_| None).err().map(|e| e.to_string()).unwrap_or_default(),
+            intents.err().map(|e| e.to_string()).unwrap_or_default(),
+            Error::Token(TokenError::Rejected { code: 100_016, message: "invalid appid or secret".into() })
+                .to_string(),
+            Error::Fatal {
+                shard: ShardId::ONE,
+                error: FatalError::Closed {
+                    code: CloseCode::DISALLOWED_INTENTS,
+                    reason: "intents not permitted".into(),
+                },
+                intents: Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT,
+            }
+            .to_string(),
+        ];
+        for message in printed {
+            assert!(!message.is_empty());
+            assert!(readme.contains(&format!("`{message}`")), "the README does not quote: {message}");
+        }
+    }
+
     #[test]
     fn token_errors_say_it_once() {
         let rejected =
