@@ -61,7 +61,7 @@ impl Shards {
     }
 }
 
-/// Everything a [`Client`](crate::Client) needs. Built with [`Config::builder`] or
+/// Everything a `Client` needs. Built with [`Config::builder`] or
 /// [`Config::from_env`]; every setting has a documented default.
 #[derive(Clone)]
 pub struct Config {
@@ -270,8 +270,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// Sessions saved by an earlier run ([`Client::shutdown`](crate::Client::shutdown)),
-    /// to RESUME instead of IDENTIFY. Each goes to the shard it names. Default: none.
+    /// Sessions saved by an earlier run (what `Client::shutdown` or `Client::run`
+    /// returned), to RESUME instead of IDENTIFY. Each goes to the shard it names. Default: none.
     pub fn sessions(mut self, sessions: impl IntoIterator<Item = Session>) -> Self {
         self.0.sessions = sessions.into_iter().collect();
         self
