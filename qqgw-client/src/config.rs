@@ -160,7 +160,7 @@ impl Config {
     /// | `QQ_BOT_SECRET` | the AppSecret | required |
     /// | `QQ_BOT_API_BASE` | the OpenAPI base | [`API_BASE`](crate::API_BASE) |
     /// | `QQ_BOT_TOKEN_URL` | the token endpoint | [`TOKEN_URL`](crate::TOKEN_URL) |
-    /// | `QQ_BOT_INTENTS` | a number, or names joined by `\|` (`GUILDS\|PUBLIC_GUILD_MESSAGES`) | [`Intents::non_privileged`] |
+    /// | `QQ_BOT_INTENTS` | a number, or names joined by `\|` (`GUILDS\|PUBLIC_GUILD_MESSAGES\|GROUP_AND_C2C_EVENT`); group and C2C messages need `GROUP_AND_C2C_EVENT` | [`Intents::non_privileged`] (guild events only) |
     /// | `QQ_BOT_SHARDS` | `4`, `1/4` or `0-1/4` (see [`Shards::parse`]) | as `/gateway/bot` says |
     ///
     /// # Errors
