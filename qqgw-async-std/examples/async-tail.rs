@@ -10,14 +10,19 @@
 //! on bad credentials or fatal close codes, exit 0 after a graceful close on SIGINT or
 //! SIGTERM.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use futures_util::StreamExt;
+use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    // Logs on stderr (`RUST_LOG` sets the level), in colour only on a terminal.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
-        .with_env_filter(qqgw_mock::log_filter("info"))
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = smol::block_on(async {
         let config = qqgw_async_std::Config::from_env().map_err(|e| e.to_string())?;
@@ -30,5 +35,11 @@ fn main() -> ExitCode {
         };
         qqgw_async_std::tail::<qqgw_async_std::AsyncIo>(config, stop, &mut std::io::stdout().lock()).await
     });
-    qqgw_mock::exit_code("tail", result)
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(reason) => {
+            eprintln!("tail: {reason}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -10,8 +10,44 @@ use async_tungstenite::tungstenite::Error as WsError;
 
 pub use qqgw_client::*;
 
-/// A bot on async-std or smol: every shard a task of the global async executor. See
-/// [`qqgw_client::Client`] for the API.
+/// A bot on async-std or smol: every shard a task of the global async executor.
+///
+/// The generic [`qqgw_client::Client`] on the [`AsyncIo`] runtime; its methods are listed
+/// in full under "Implementations" below, and in short here:
+///
+/// | method | what it does |
+/// |---|---|
+/// | [`connect(config)`](Client::connect) | fetches a token and `GET /gateway/bot`, starts every shard |
+/// | [`connect_on(runtime, config)`](Client::connect_on) | the same on a given runtime value |
+/// | [`run(handler)`](Client::run) | serves every event to an [`EventHandler`] until the shards stop; returns the sessions |
+/// | [`take_events()`](Client::take_events) | every shard's events as one [`Events`] stream instead |
+/// | [`take_shard_events()`](Client::take_shard_events) | one stream per shard |
+/// | [`shutdown_handle()`](Client::shutdown_handle) | a [`ShutdownHandle`] that closes every shard (for a signal handler) |
+/// | [`shutdown()`](Client::shutdown) | closes every shard and returns the sessions to resume later |
+/// | [`shards()`](Client::shards) | a [`Shard`] handle per shard: state, session, latency, metrics |
+/// | [`gateway()`](Client::gateway) | what `GET /gateway/bot` said |
+/// | [`runtime()`](Client::runtime) | the runtime the shards run on |
+///
+/// Errors are [`Error`]s, whose `Display` is one line for the person running the bot.
+///
+/// # Examples
+///
+/// ```no_run
+/// use qqgw_async_std::{Client, Config, Context, EventHandler, model::Message};
+///
+/// struct Bot;
+///
+/// impl EventHandler for Bot {
+///     async fn at_message_create(&self, _ctx: Context, msg: Message) {
+///         println!("{:?}", msg.content);
+///     }
+/// }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = Client::connect(Config::from_env()?).await?;
+/// let sessions = client.run(Bot).await?;
+/// # Ok(()) }
+/// ```
 pub type Client = qqgw_client::Client<AsyncIo>;
 
 /// The [`Runtime`] of async-std and smol, built on what both are made of: tasks on

@@ -7,7 +7,8 @@ use std::task::{Context as TaskContext, Poll};
 use futures_channel::{mpsc, oneshot};
 use futures_util::stream::{SelectAll, Stream, StreamExt};
 use qqgw_proto::{
-    Config as MachineConfig, GatewayInfo, GatewayMachine, IdentifyLimiter, Session, ShardId, TokenError,
+    Config as MachineConfig, GatewayInfo, GatewayMachine, IdentifyLimiter, Intents, Session, ShardId,
+    TokenError,
 };
 use tracing::{info, warn};
 
@@ -49,6 +50,8 @@ pub struct Client<R> {
     shards: Vec<Shard>,
     receivers: Option<Vec<mpsc::Receiver<ShardEvent>>>,
     exits: Vec<oneshot::Receiver<ShardExit>>,
+    /// The intents every shard IDENTIFYs with, for the message of a refused one.
+    intents: Intents,
 }
 
 /// Closes every shard of a [`Client`] gracefully; get one with
@@ -136,8 +139,14 @@ impl<R: Runtime> Client<R> {
         }
 
         let limiter = IdentifyLimiter::new(info.session_start_limit, clock.now());
-        let mut client =
-            Self { runtime, info, shards: Vec::new(), receivers: Some(Vec::new()), exits: Vec::new() };
+        let mut client = Self {
+            runtime,
+            info,
+            shards: Vec::new(),
+            receivers: Some(Vec::new()),
+            exits: Vec::new(),
+            intents: config.intents,
+        };
         for shard in shard_ids {
             let mut builder = MachineConfig::builder(client.info.url.clone(), config.intents)
                 .shard(shard)
@@ -243,7 +252,7 @@ impl<R: Runtime> Client<R> {
                 Ok(exit) => {
                     sessions.extend(exit.session);
                     if let (None, Some(error)) = (&fatal, exit.error) {
-                        fatal = Some(Error::Fatal { shard: exit.shard, error });
+                        fatal = Some(Error::Fatal { shard: exit.shard, error, intents: self.intents });
                     }
                 }
                 Err(oneshot::Canceled) => {

@@ -61,7 +61,7 @@ impl Shards {
     }
 }
 
-/// Everything a [`Client`](crate::Client) needs. Built with [`Config::builder`] or
+/// Everything a `Client` needs. Built with [`Config::builder`] or
 /// [`Config::from_env`]; every setting has a documented default.
 #[derive(Clone)]
 pub struct Config {
@@ -97,8 +97,19 @@ impl fmt::Debug for Config {
 #[non_exhaustive]
 pub enum ConfigError {
     /// A required environment variable is not set.
-    #[error("environment variable {0} is not set")]
+    #[error(
+        "environment variable {0} is not set; a bot needs QQ_BOT_APP_ID and QQ_BOT_SECRET \
+         (the AppID and AppSecret in the QQ bot console)"
+    )]
     MissingEnv(&'static str),
+    /// `QQ_BOT_INTENTS` names an intent that does not exist.
+    #[error("QQ_BOT_INTENTS: {name:?} is not an intent; give a number or names joined by | from: {valid}")]
+    UnknownIntent {
+        /// The name that is not an intent.
+        name: String,
+        /// Every valid name, joined by ` | `.
+        valid: String,
+    },
     /// An environment variable has a value that cannot be read.
     #[error("environment variable {name} has an unreadable value {value:?}: {expected}")]
     InvalidEnv {
@@ -149,7 +160,7 @@ impl Config {
     /// | `QQ_BOT_SECRET` | the AppSecret | required |
     /// | `QQ_BOT_API_BASE` | the OpenAPI base | [`API_BASE`](crate::API_BASE) |
     /// | `QQ_BOT_TOKEN_URL` | the token endpoint | [`TOKEN_URL`](crate::TOKEN_URL) |
-    /// | `QQ_BOT_INTENTS` | a number, or names joined by `\|` (`GUILDS\|PUBLIC_GUILD_MESSAGES`) | [`Intents::non_privileged`] |
+    /// | `QQ_BOT_INTENTS` | a number, or names joined by `\|` (`GUILDS\|PUBLIC_GUILD_MESSAGES\|GROUP_AND_C2C_EVENT`); group and C2C messages need `GROUP_AND_C2C_EVENT` | [`Intents::non_privileged`] (guild events only) |
     /// | `QQ_BOT_SHARDS` | `4`, `1/4` or `0-1/4` (see [`Shards::parse`]) | as `/gateway/bot` says |
     ///
     /// # Errors
@@ -172,12 +183,7 @@ impl Config {
             builder = builder.token_url(url);
         }
         if let Some(value) = get("QQ_BOT_INTENTS").filter(|v| !v.is_empty()) {
-            let intents = parse_intents(&value).ok_or(ConfigError::InvalidEnv {
-                name: "QQ_BOT_INTENTS",
-                value: value.clone(),
-                expected: "a number or intent names joined by |",
-            })?;
-            builder = builder.intents(intents);
+            builder = builder.intents(parse_intents(&value)?);
         }
         if let Some(value) = get("QQ_BOT_SHARDS").filter(|v| !v.is_empty()) {
             let shards = Shards::parse(&value).ok_or(ConfigError::InvalidEnv {
@@ -203,11 +209,28 @@ impl Config {
     }
 }
 
-fn parse_intents(value: &str) -> Option<Intents> {
+fn parse_intents(value: &str) -> Result<Intents, ConfigError> {
     if let Ok(bits) = value.trim().parse::<u32>() {
-        return Some(Intents::from_bits_retain(bits));
+        return Ok(Intents::from_bits_retain(bits));
     }
-    value.split('|').try_fold(Intents::empty(), |all, name| Intents::from_name(name.trim()).map(|i| all | i))
+    value.split('|').try_fold(Intents::empty(), |all, name| {
+        let name = name.trim();
+        Intents::from_name(name).map(|i| all | i).ok_or_else(|| ConfigError::UnknownIntent {
+            name: name.to_owned(),
+            valid: intent_names(Intents::all()),
+        })
+    })
+}
+
+/// The names of `intents`, joined by ` | ` (unknown bits as a number), e.g.
+/// `GUILDS | PUBLIC_GUILD_MESSAGES`.
+pub(crate) fn intent_names(intents: Intents) -> String {
+    let mut names: Vec<String> = intents.iter_names().map(|(name, _)| name.to_owned()).collect();
+    let unknown = intents.bits() & !Intents::all().bits();
+    if unknown != 0 {
+        names.push(unknown.to_string());
+    }
+    if names.is_empty() { "none".to_owned() } else { names.join(" | ") }
 }
 
 /// Builds a [`Config`].
@@ -230,7 +253,12 @@ impl ConfigBuilder {
         self
     }
 
-    /// The intents. Default: [`Intents::non_privileged`].
+    /// The intents: which events QQ sends. Default: [`Intents::non_privileged`], guild
+    /// events only. **Group and C2C messages need
+    /// [`Intents::GROUP_AND_C2C_EVENT`]**: `Intents::non_privileged() |
+    /// Intents::GROUP_AND_C2C_EVENT`. Each [`EventHandler`](crate::EventHandler) callback
+    /// names the intent its event needs; asking for one QQ has not granted the bot ends
+    /// the shard with close code 4014.
     pub fn intents(mut self, intents: Intents) -> Self {
         self.0.intents = intents;
         self
@@ -242,8 +270,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// Sessions saved by an earlier run ([`Client::shutdown`](crate::Client::shutdown)),
-    /// to RESUME instead of IDENTIFY. Each goes to the shard it names. Default: none.
+    /// Sessions saved by an earlier run (what `Client::shutdown` or `Client::run`
+    /// returned), to RESUME instead of IDENTIFY. Each goes to the shard it names. Default: none.
     pub fn sessions(mut self, sessions: impl IntoIterator<Item = Session>) -> Self {
         self.0.sessions = sessions.into_iter().collect();
         self
@@ -326,10 +354,13 @@ mod tests {
             ("QQ_BOT_SECRET", "s"),
             ("QQ_BOT_INTENTS", "NOPE"),
         ]));
-        assert!(matches!(err, Err(ConfigError::InvalidEnv { name: "QQ_BOT_INTENTS", .. })));
-        assert_eq!(
-            parse_intents("1107296259"),
-            Some(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)
-        );
+        let message = err.unwrap_err().to_string();
+        assert!(message.starts_with("QQ_BOT_INTENTS: \"NOPE\" is not an intent"), "{message}");
+        for (name, _) in Intents::all().iter_names() {
+            assert!(message.contains(name), "{name} missing from {message}");
+        }
+        assert_eq!(parse_intents("1107296259"), Ok(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT));
+        let missing = Config::from_lookup(lookup(&[("QQ_BOT_APP_ID", "1")])).unwrap_err().to_string();
+        assert!(missing.starts_with("environment variable QQ_BOT_SECRET is not set"), "{missing}");
     }
 }

@@ -1,27 +1,35 @@
 //! The adapter's errors.
 
-use qqgw_proto::{ApiError, FatalError, TokenError};
+use core::fmt;
 
-/// Why a [`Client`](crate::Client) could not start or a shard stopped.
-#[derive(Debug, Clone, thiserror::Error)]
+use qqgw_proto::{ApiError, CloseCode, FatalError, Intents, TokenError};
+
+use crate::config::intent_names;
+
+/// Why a bot could not start or a shard stopped.
+///
+/// Its `Display` is one line meant for the person running the bot: what failed, which URL
+/// or setting it concerns, and what to check. It never contains the AppSecret or an access
+/// token. Print it with `{}` (or return it from `main` through a type that does).
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
-    /// No access token: the credentials were rejected, or the endpoint is unreachable.
-    #[error("access token: {0}")]
-    Token(#[from] TokenError),
-    /// An HTTP request failed before an answer (DNS, TCP, TLS, timeout).
-    #[error("HTTP request failed: {0}")]
+    /// No access token: the credentials were rejected, or the token URL is unreachable
+    /// (the message of [`TokenError::Unavailable`] names the URL).
+    Token(TokenError),
+    /// An HTTP request failed before an answer (DNS, TCP, TLS, timeout). The text names
+    /// the request and its URL.
     Http(String),
     /// QQ's API answered with an error (or an unreadable body).
-    #[error("QQ API answered HTTP {status}: {error}")]
     Api {
+        /// The request, e.g. `GET https://api.sgroup.qq.com/gateway/bot`.
+        url: String,
         /// The HTTP status.
         status: u16,
         /// QQ's error.
         error: ApiError,
     },
     /// More shards were asked for than QQ lets the bot start today.
-    #[error("{shards} shards need {shards} sessions but QQ allows {remaining} more today")]
     SessionLimit {
         /// Shards to start.
         shards: u32,
@@ -29,16 +37,75 @@ pub enum Error {
         remaining: u32,
     },
     /// The shard configuration cannot work.
-    #[error("invalid configuration: {0}")]
     Config(String),
     /// A shard stopped for good (a fatal close code, or rejected credentials).
-    #[error("shard {shard} stopped: {error}")]
     Fatal {
         /// The shard.
         shard: qqgw_proto::ShardId,
         /// Why.
         error: FatalError,
+        /// The intents the shard IDENTIFYed with (what a 4013 or 4014 refused).
+        intents: Intents,
     },
+}
+
+impl From<TokenError> for Error {
+    fn from(error: TokenError) -> Self {
+        Self::Token(error)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Token(TokenError::Rejected { code, message }) => write!(
+                f,
+                "QQ rejected the bot's AppID and AppSecret (code {code}: {message}); \
+                 check QQ_BOT_APP_ID and QQ_BOT_SECRET against the QQ bot console"
+            ),
+            Self::Token(error) => write!(f, "{error}"),
+            Self::Http(message) => write!(f, "{message}"),
+            Self::Api { url, status, error } => {
+                write!(f, "{url} answered HTTP {status}: {error}")?;
+                if *status == 401 {
+                    write!(f, "; the access token was refused, is QQ_BOT_API_BASE the right environment?")?;
+                }
+                Ok(())
+            }
+            Self::SessionLimit { shards, remaining } => write!(
+                f,
+                "{shards} shards need {shards} new sessions but QQ allows {remaining} more today; \
+                 run fewer shards (QQ_BOT_SHARDS) or wait for the daily limit to reset"
+            ),
+            Self::Config(message) => write!(f, "invalid configuration: {message}"),
+            Self::Fatal { shard, error, intents } => {
+                write!(f, "shard {shard} stopped: {error}")?;
+                if let FatalError::Closed {
+                    code: CloseCode::INVALID_INTENTS | CloseCode::DISALLOWED_INTENTS,
+                    ..
+                } = error
+                {
+                    write!(
+                        f,
+                        "; the bot asked for intents {} ({}): ask QQ to grant them to the bot, \
+                         or leave out those it lacks (QQ_BOT_INTENTS)",
+                        intent_names(*intents),
+                        intents.bits()
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Fatal { error, .. } => Some(error),
+            _ => None,
+        }
+    }
 }
 
 impl Error {
@@ -53,5 +120,74 @@ impl Error {
                 | Self::Config(_)
                 | Self::Fatal { .. }
         ) || matches!(self, Self::Api { status, .. } if (400..500).contains(status))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qqgw_proto::ShardId;
+
+    #[test]
+    fn a_refused_intent_names_the_intents_asked_for() {
+        let error = Error::Fatal {
+            shard: ShardId::ONE,
+            error: FatalError::Closed {
+                code: CloseCode::DISALLOWED_INTENTS,
+                reason: "disallowed intents".into(),
+            },
+            intents: Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT,
+        };
+        assert_eq!(
+            error.to_string(),
+            "shard [0, 1] stopped: gateway closed with 4014 (intents not permitted): disallowed intents; \
+             the bot asked for intents GUILDS | GUILD_MEMBERS | GROUP_AND_C2C_EVENT | PUBLIC_GUILD_MESSAGES \
+             (1107296259): ask QQ to grant them to the bot, or leave out those it lacks (QQ_BOT_INTENTS)"
+        );
+    }
+
+    /// The README's Troubleshooting section quotes these errors as qqgw prints them.
+    #[test]
+    fn the_readme_quotes_the_errors_as_printed() {
+        let readme = include_str!("../../README.md");
+        let readme: String = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+        let intents = crate::Config::from_lookup(|name| match name {
+            "QQ_BOT_APP_ID" | "QQ_BOT_SECRET" => Some("x".into()),
+            "QQ_BOT_INTENTS" => Some("GUILDS|GROUP_MESSAGES".into()),
+            _ => None,
+        });
+        let printed = [
+            crate::Config::from_lookup(|_| None).err().map(|e| e.to_string()).unwrap_or_default(),
+            intents.err().map(|e| e.to_string()).unwrap_or_default(),
+            Error::Token(TokenError::Rejected { code: 100_016, message: "invalid appid or secret".into() })
+                .to_string(),
+            Error::Fatal {
+                shard: ShardId::ONE,
+                error: FatalError::Closed {
+                    code: CloseCode::DISALLOWED_INTENTS,
+                    reason: "intents not permitted".into(),
+                },
+                intents: Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT,
+            }
+            .to_string(),
+        ];
+        for message in printed {
+            assert!(!message.is_empty());
+            assert!(readme.contains(&format!("`{message}`")), "the README does not quote: {message}");
+        }
+    }
+
+    #[test]
+    fn token_errors_say_it_once() {
+        let rejected =
+            Error::Token(TokenError::Rejected { code: 100_016, message: "invalid appid or secret".into() });
+        assert_eq!(
+            rejected.to_string(),
+            "QQ rejected the bot's AppID and AppSecret (code 100016: invalid appid or secret); \
+             check QQ_BOT_APP_ID and QQ_BOT_SECRET against the QQ bot console"
+        );
+        let unavailable =
+            Error::Token(TokenError::Unavailable("POST http://127.0.0.1:9/t failed: refused".into()));
+        assert_eq!(unavailable.to_string().matches("access token").count(), 1, "{unavailable}");
     }
 }

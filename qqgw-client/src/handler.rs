@@ -21,7 +21,10 @@ impl Context {
         self.dispatch.shard()
     }
 
-    /// The event id (`"<T>:<opaque>"`), which passive replies quote as `event_id`.
+    /// The event id (`"<T>:<opaque>"`). A passive reply to an event that is not a
+    /// message (a member joining, the bot added to a group, an interaction) quotes it as
+    /// `event_id`; a reply to a message quotes the message's own `id` as `msg_id`
+    /// instead.
     #[must_use]
     pub fn event_id(&self) -> Option<&str> {
         self.dispatch.id()
@@ -123,7 +126,8 @@ macro_rules! handler {
         ///         println!("ready as {:?}", ready.user.and_then(|u| u.username));
         ///     }
         ///     async fn at_message_create(&self, ctx: Context, msg: Message) {
-        ///         println!("{:?} said {:?} (reply to event {:?})", msg.author, msg.content, ctx.event_id());
+        ///         // A reply quotes the message's id as `msg_id`.
+        ///         println!("{:?} said {:?} (msg_id {:?}, seq {:?})", msg.author, msg.content, msg.id, ctx.seq());
         ///     }
         ///     async fn group_at_message_create(&self, _ctx: Context, msg: GroupMessage) {
         ///         println!("group {:?}: {:?}", msg.group_openid, msg.content);

@@ -52,12 +52,15 @@ impl<R: Runtime> Http<R> {
             read_body(response)
         })
         .await
-        .map_err(TokenError::Unavailable)?;
+        .map_err(|e| {
+            TokenError::Unavailable(format!("POST {} (the token URL) failed: {e}", self.token_url))
+        })?;
         match body {
             // The body is never quoted: it may hold a token.
-            (status @ (429 | 500..), _) => {
-                Err(TokenError::Unavailable(format!("the token endpoint answered HTTP {status}")))
-            }
+            (status @ (429 | 500..), _) => Err(TokenError::Unavailable(format!(
+                "POST {} (the token URL) answered HTTP {status}",
+                self.token_url
+            ))),
             (_, body) => qqgw_proto::parse_token_response(&body, now),
         }
     }
@@ -66,13 +69,14 @@ impl<R: Runtime> Http<R> {
     pub(crate) async fn gateway_bot(&self, token: &AccessToken) -> Result<GatewayInfo, Error> {
         let this = self.clone();
         let authorization = token.authorization();
+        let url = format!("{}{GATEWAY_BOT_PATH}", self.api_base);
+        let request = url.clone();
         let (status, body) = blocking(&self.runtime, move || {
-            let url = format!("{}{GATEWAY_BOT_PATH}", this.api_base);
-            read_body(this.agent.get(&url).header("Authorization", &authorization).call())
+            read_body(this.agent.get(&request).header("Authorization", &authorization).call())
         })
         .await
-        .map_err(Error::Http)?;
-        GatewayInfo::parse(&body).map_err(|error| Error::Api { status, error })
+        .map_err(|e| Error::Http(format!("GET {url} (on the API base) failed: {e}")))?;
+        GatewayInfo::parse(&body).map_err(|error| Error::Api { url: format!("GET {url}"), status, error })
     }
 }
 

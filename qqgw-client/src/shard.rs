@@ -250,7 +250,9 @@ pub(crate) fn spawn<R: Runtime>(
         heartbeat_seen: None,
         token_fetched: None,
     };
-    let span = tracing::info_span!("shard", shard = %id, session = tracing::field::Empty);
+    // The session is not a span field: recording it again after a re-IDENTIFY made the
+    // span show `session=` twice. The `ready` line names each new session.
+    let span = tracing::info_span!("shard", shard = %id);
     runtime.spawn(
         async move {
             let exit = task.run(command_rx).await;
@@ -479,9 +481,6 @@ impl<R: Runtime> Task<R> {
     fn note(&mut self, event: &Event) {
         match event {
             Event::Dispatch(d) if d.name() == "READY" => {
-                if let Some(id) = self.machine.session_id() {
-                    tracing::Span::current().record("session", id);
-                }
                 info!(session = self.machine.session_id(), "ready");
             }
             Event::Dispatch(d) if d.name() == "RESUMED" => {
@@ -496,7 +495,7 @@ impl<R: Runtime> Task<R> {
                 warn!(%error, "token renewal failed; using the current token")
             }
             Event::Fatal(error) => {
-                error!(%error, "stopped for good");
+                error!(%error, intents = self.machine.intents().bits(), "stopped for good");
                 self.exit.error = Some(error.clone());
             }
             Event::Closed(session) => {

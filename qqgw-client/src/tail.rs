@@ -51,9 +51,10 @@ pub async fn tail<R: Runtime + Default>(
     }
     drop(events);
     let result = client.shutdown().await;
-    match (fatal, result) {
-        (Some(reason), _) => Err(reason),
-        (None, Err(error)) => Err(error.to_string()),
-        (None, Ok(_)) => Ok(()),
+    // The client's error says more than the event (a refused intent names the intents).
+    match (result, fatal) {
+        (Err(error), _) => Err(error.to_string()),
+        (Ok(_), Some(reason)) => Err(reason),
+        (Ok(_), None) => Ok(()),
     }
 }

@@ -71,7 +71,21 @@ bitflags! {
 
 impl Intents {
     /// The intents every bot is granted without applying: `GUILDS | GUILD_MEMBERS |
-    /// PUBLIC_GUILD_MESSAGES` (`1073741827`).
+    /// PUBLIC_GUILD_MESSAGES` (`1073741827`): guild events and @-mentions in guild
+    /// channels only.
+    ///
+    /// **Group and C2C (private chat) messages are not among them**: a bot for QQ groups
+    /// or private chats needs [`GROUP_AND_C2C_EVENT`](Self::GROUP_AND_C2C_EVENT) too, or
+    /// QQ sends it no `GROUP_AT_MESSAGE_CREATE` and no `C2C_MESSAGE_CREATE`, and nothing
+    /// says why:
+    ///
+    /// ```
+    /// use qqgw_proto::Intents;
+    ///
+    /// let group_bot = Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT;
+    /// assert!(!Intents::non_privileged().contains(Intents::GROUP_AND_C2C_EVENT));
+    /// assert_eq!(group_bot.bits(), 1_107_296_259);
+    /// ```
     #[must_use]
     pub const fn non_privileged() -> Self {
         Self::GUILDS.union(Self::GUILD_MEMBERS).union(Self::PUBLIC_GUILD_MESSAGES)

@@ -3,10 +3,12 @@
 /// What RESUME needs: the session id, the last sequence number delivered, and the shard.
 ///
 /// Keep it across process restarts to resume instead of identifying afresh: get it from
-/// [`GatewayMachine::session`](crate::GatewayMachine::session) or
-/// [`Event::Closed`](crate::Event::Closed), store it, and hand it back with
-/// [`ConfigBuilder::session`](crate::ConfigBuilder::session). QQ keeps a session resumable
-/// only for a short, undocumented time.
+/// [`Event::Closed`](crate::Event::Closed), store it, and hand it back. Driving the
+/// machine yourself, it comes from `GatewayMachine::session` and goes back through
+/// `qqgw_proto::ConfigBuilder::session`; with an adapter (`qqgw-tokio`,
+/// `qqgw-async-std`), `Client::shutdown` and `Client::run` return every shard's, and
+/// `ConfigBuilder::sessions` takes them back. QQ keeps a session resumable only for a
+/// short, undocumented time.
 ///
 /// # Examples
 ///

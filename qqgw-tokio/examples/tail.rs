@@ -9,14 +9,25 @@
 //! level). Bad credentials and fatal close codes end it with exit code 1 and a one-line
 //! reason on stderr; SIGINT and SIGTERM close the connections gracefully and exit 0.
 //! Optional: `QQ_BOT_API_BASE`, `QQ_BOT_TOKEN_URL`, `QQ_BOT_INTENTS`, `QQ_BOT_SHARDS`.
+//! Group and private (C2C) messages need `GROUP_AND_C2C_EVENT` in `QQ_BOT_INTENTS`, e.g.
+//! `QQ_BOT_INTENTS='GUILDS|GUILD_MEMBERS|PUBLIC_GUILD_MESSAGES|GROUP_AND_C2C_EVENT'`.
+//!
+//! Without credentials, point it at the mock: `cargo run -p qqgw-mock -- --events 5`
+//! prints the four `QQ_BOT_*` variables to set.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
+
+use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Logs on stderr (`RUST_LOG` sets the level), in colour only on a terminal.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
-        .with_env_filter(qqgw_mock::log_filter("info"))
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match qqgw_tokio::Config::from_env() {
         Ok(config) => {
@@ -24,7 +35,13 @@ async fn main() -> ExitCode {
         }
         Err(error) => Err(error.to_string()),
     };
-    qqgw_mock::exit_code("tail", result)
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(reason) => {
+            eprintln!("tail: {reason}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// SIGINT or SIGTERM.

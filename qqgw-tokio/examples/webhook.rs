@@ -10,25 +10,36 @@
 //! address check (op 13) is answered, every callback's signature is verified, and events
 //! QQ retries are printed once.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use futures_util::StreamExt;
-use qqgw_proto::webhook::Webhook;
 use qqgw_tokio::Event;
-use qqgw_tokio::webhook::WebhookServer;
+use qqgw_tokio::webhook::{Webhook, WebhookServer};
+use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Logs on stderr (`RUST_LOG` sets the level), in colour only on a terminal.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
-        .with_env_filter(qqgw_mock::log_filter("info"))
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
-    qqgw_mock::exit_code("webhook", serve().await)
+    let result = serve().await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(reason) => {
+            eprintln!("webhook: {reason}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn serve() -> Result<(), String> {
-    let secret = std::env::var("QQ_BOT_SECRET").map_err(|_| "QQ_BOT_SECRET is not set".to_owned())?;
+    let secret = std::env::var("QQ_BOT_SECRET")
+        .map_err(|_| "environment variable QQ_BOT_SECRET is not set (the AppSecret in the QQ bot console)")?;
     let addr = std::env::var("QQ_BOT_WEBHOOK_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let webhook = Webhook::from_secret(&secret).map_err(|e| e.to_string())?;
     let (server, mut events) =

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use core::future::Future;
 use std::time::Instant;
@@ -13,9 +14,46 @@ pub use qqgw_client::*;
 #[cfg(feature = "webhook")]
 pub mod webhook;
 
-/// A bot on tokio: every shard a tokio task. See [`qqgw_client::Client`] for the API.
+/// A bot on tokio: every shard a tokio task.
 ///
-/// Call [`Client::connect`] from within a tokio runtime (with the `time` driver enabled).
+/// The generic [`qqgw_client::Client`] on the [`Tokio`] runtime; its methods are listed
+/// in full under "Implementations" below, and in short here:
+///
+/// | method | what it does |
+/// |---|---|
+/// | [`connect(config)`](Client::connect) | fetches a token and `GET /gateway/bot`, starts every shard |
+/// | [`connect_on(runtime, config)`](Client::connect_on) | the same on a given runtime value |
+/// | [`run(handler)`](Client::run) | serves every event to an [`EventHandler`] until the shards stop; returns the sessions |
+/// | [`take_events()`](Client::take_events) | every shard's events as one [`Events`] stream instead |
+/// | [`take_shard_events()`](Client::take_shard_events) | one stream per shard |
+/// | [`shutdown_handle()`](Client::shutdown_handle) | a [`ShutdownHandle`] that closes every shard (for a signal handler) |
+/// | [`shutdown()`](Client::shutdown) | closes every shard and returns the sessions to resume later |
+/// | [`shards()`](Client::shards) | a [`Shard`] handle per shard: state, session, latency, metrics |
+/// | [`gateway()`](Client::gateway) | what `GET /gateway/bot` said |
+/// | [`runtime()`](Client::runtime) | the runtime the shards run on |
+///
+/// Errors are [`Error`]s, whose `Display` is one line for the person running the bot.
+///
+/// Call `Client::connect` from within a tokio runtime (with the `time` driver enabled).
+///
+/// # Examples
+///
+/// ```no_run
+/// use qqgw_tokio::{Client, Config, Context, EventHandler, model::Message};
+///
+/// struct Bot;
+///
+/// impl EventHandler for Bot {
+///     async fn at_message_create(&self, _ctx: Context, msg: Message) {
+///         println!("{:?}", msg.content);
+///     }
+/// }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = Client::connect(Config::from_env()?).await?;
+/// let sessions = client.run(Bot).await?;
+/// # Ok(()) }
+/// ```
 pub type Client = qqgw_client::Client<Tokio>;
 
 /// The tokio [`Runtime`]: `tokio::spawn`, `spawn_blocking`, tokio timers, and

@@ -13,10 +13,14 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use qqgw_client::{Event, EventSender, ShardEvent, ShardEvents, event_channel};
-use qqgw_proto::webhook::{CONTENT_TYPE, Outcome, Webhook, WebhookRequest};
+use qqgw_proto::webhook::{CONTENT_TYPE, Outcome, WebhookRequest};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
+
+/// The framework-neutral core the server runs every request through, re-exported so a bot
+/// needs no direct dependency on `qqgw-proto`.
+pub use qqgw_proto::webhook::Webhook;
 
 /// An HTTP server for QQ's webhook (HTTP callback) delivery, on tokio with hyper.
 ///

@@ -8,7 +8,9 @@
 //! withhold heartbeat ACKs, refuse resumes…) from sync or async code, and read back a
 //! [`Record`] of everything the client did.
 //!
-//! It is also where qqgw's own end-to-end tests run the adapters.
+//! It is also where qqgw's own end-to-end tests run the adapters, and a program:
+//! `cargo run -p qqgw-mock -- --help` serves the mock and prints the `QQ_BOT_*` variables
+//! that point a bot at it.
 //!
 //! # Example
 //!
@@ -54,6 +56,11 @@
 //!   IDENTIFY, an op other than heartbeat before IDENTIFY, a binary frame…) is recorded
 //!   as a [`ProtocolError`]; the mock carries on.
 //!
+//! * Events: a session receives only the events the intents of its IDENTIFY cover
+//!   (READY, RESUMED and event names qqgw does not know always go through), as QQ does: a
+//!   bot without [`Intents::GROUP_AND_C2C_EVENT`](qqgw_proto::Intents::GROUP_AND_C2C_EVENT)
+//!   hears no `GROUP_AT_MESSAGE_CREATE`. The others are listed in [`Record::filtered`].
+//!
 //! Sequence numbers are per session and start at 1 with READY (RESUMED takes one too);
 //! every dispatch gets an `id` of the form `"<T>:<uuid>"`.
 //!
@@ -66,7 +73,6 @@
 //! every open connection that authenticated as that shard. None of them needs `.await`.
 
 mod config;
-pub mod demo;
 mod http;
 mod ids;
 mod record;
@@ -249,7 +255,8 @@ impl MockGateway {
     /// The event goes into the session's history whether or not a connection is open,
     /// and a RESUME replays it: this is how "events sent while disconnected" are
     /// scripted. Returns 0, sending nothing, if the shard never had a session or its
-    /// session was invalidated.
+    /// session was invalidated, or if the session's intents do not cover the event (see
+    /// [`Record::filtered`]).
     pub fn dispatch(&self, shard: impl Into<Target>, name: &str, d: impl Into<Value>) -> u64 {
         let (target, d) = (shard.into(), d.into());
         self.shared.update(|s, config| s.dispatch_to(config, target, name, &d))
@@ -504,24 +511,4 @@ fn spawn_servers(shared: &Arc<Shared>, http: TcpListener, ws: TcpListener, shutd
             tokio::spawn(ws::serve(Arc::clone(&shared_ws), stream, conn_stop.clone()));
         }
     });
-}
-
-/// A log filter for examples: `RUST_LOG` if set, else `default` (with the mock quiet).
-#[must_use]
-pub fn log_filter(default: &str) -> tracing_subscriber::EnvFilter {
-    tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},qqgw_mock=warn")))
-}
-
-/// An example's exit: 0 on success, else 1 with `"{name}: {reason}"` as the one line on
-/// stderr.
-#[must_use]
-pub fn exit_code(name: &str, result: Result<(), String>) -> std::process::ExitCode {
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(reason) => {
-            eprintln!("{name}: {reason}");
-            std::process::ExitCode::FAILURE
-        }
-    }
 }

@@ -29,6 +29,9 @@ pub struct Record {
     pub pacing_violations: Vec<PacingViolation>,
     /// Frames a correct client never sends.
     pub protocol_errors: Vec<ProtocolError>,
+    /// Events scripted for a shard but not sent, because the intents of its session's
+    /// IDENTIFY do not cover them (QQ sends nothing then): `(shard, event name)`.
+    pub filtered: Vec<(u32, String)>,
 }
 
 impl Record {

@@ -8,7 +8,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_tungstenite::tungstenite::Utf8Bytes;
-use qqgw_proto::{CloseCode, IDENTIFY_WINDOW, OpCode, ShardId};
+use qqgw_proto::model::EventKind;
+use qqgw_proto::{CloseCode, IDENTIFY_WINDOW, Intents, OpCode, ShardId};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
 
@@ -82,6 +83,8 @@ struct Token {
 
 struct Session {
     shard: ShardId,
+    /// The intents of the IDENTIFY that started it: only events they cover are sent.
+    intents: Intents,
     /// Dispatches sent in this session, by `s`, for replay on RESUME.
     history: Vec<(u64, Utf8Bytes)>,
     /// The last `s` used (READY and RESUMED use one too).
@@ -162,6 +165,16 @@ impl Shared {
 
 fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+/// Whether a session IDENTIFYed with `intents` receives the event `name`: READY and
+/// RESUMED always, names qqgw does not know always (the mock cannot tell), known events
+/// only if their intent is among `intents`.
+fn covers(intents: Intents, name: &str) -> bool {
+    match EventKind::from_name(name).intent() {
+        Some(needed) => intents.contains(needed),
+        None => true,
+    }
 }
 
 fn frame_excerpt(text: &str) -> String {
@@ -494,7 +507,14 @@ impl State {
         let session_id = self.ids.uuid();
         self.sessions.insert(
             session_id.clone(),
-            Session { shard, history: Vec::new(), last_seq: 1, resumable: true, conn: None },
+            Session {
+                shard,
+                intents: Intents::from_bits_retain(intents),
+                history: Vec::new(),
+                last_seq: 1,
+                resumable: true,
+                conn: None,
+            },
         );
         self.shard_sessions.insert(shard.id(), session_id.clone());
         self.attach(conn, shard.id(), &session_id, true);
@@ -561,9 +581,22 @@ impl State {
         self.dispatch_json(shard, name, id, &d.to_string())
     }
 
-    /// [`dispatch`](Self::dispatch) with `d` already serialized.
+    /// [`dispatch`](Self::dispatch) with `d` already serialized. An event the session's
+    /// intents do not cover is not sent, as QQ would not send it: it is recorded in
+    /// [`Record::filtered`] and 0 is returned.
     pub(crate) fn dispatch_json(&mut self, shard: u32, name: &str, id: Option<&str>, d: &str) -> u64 {
         let Some(session_id) = self.shard_sessions.get(&shard) else { return 0 };
+        let intents = self.sessions.get(session_id).map_or(Intents::empty(), |s| s.intents);
+        if !covers(intents, name) {
+            tracing::debug!(
+                shard,
+                name,
+                intents = intents.bits(),
+                "event not covered by the session's intents"
+            );
+            self.record.filtered.push((shard, name.to_owned()));
+            return 0;
+        }
         let event_id = match id {
             Some(id) => id.to_owned(),
             None => format!("{name}:{}", self.ids.uuid()),

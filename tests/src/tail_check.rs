@@ -56,6 +56,8 @@ fn spawn_tail(tail: &Path, mock: &MockGateway, secret: &str) -> Child {
         .env("QQ_BOT_SECRET", secret)
         .env("QQ_BOT_API_BASE", mock.api_base())
         .env("QQ_BOT_TOKEN_URL", mock.token_url())
+        // Group messages need GROUP_AND_C2C_EVENT; the mock, like QQ, sends nothing else.
+        .env("QQ_BOT_INTENTS", "GUILDS|GUILD_MEMBERS|PUBLIC_GUILD_MESSAGES|GROUP_AND_C2C_EVENT")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -141,6 +143,8 @@ pub fn fatal_close_codes_exit_1_with_a_one_line_reason(tail: &Path) {
     mock.close(0, 4915);
     let (code, stderr) = wait_exit(&mut child);
     assert_eq!(code, 1);
+    assert!(stderr.contains("stopped for good"), "the shard's log line: {stderr}");
+    assert!(!stderr.contains('\x1b'), "colour codes written to a pipe: {stderr:?}");
     let reason: Vec<&str> = stderr.lines().filter(|l| l.starts_with("tail: ")).collect();
     assert_eq!(reason.len(), 1, "{stderr}");
     assert!(reason[0].contains("4915") && reason[0].contains("banned"), "{}", reason[0]);

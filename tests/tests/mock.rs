@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use qqgw_mock::{Auth, MockConfig, MockGateway, PacingKind, Target, TokenOutcome};
-use qqgw_proto::{Instant as ProtoInstant, SessionStartLimit, parse_token_response};
+use qqgw_proto::{Instant as ProtoInstant, Intents, SessionStartLimit, parse_token_response};
 use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -82,10 +82,10 @@ impl Client {
         client
     }
 
-    /// Connects, IDENTIFYs as `[shard, total]` and reads READY.
+    /// Connects, IDENTIFYs as `[shard, total]` with every intent and reads READY.
     async fn ready(mock: &MockGateway, shard: u32, total: u32) -> (Self, String) {
         let mut client = Self::hello(mock).await;
-        client.identify(&token(mock).await, [shard, total], 1 << 30).await;
+        client.identify(&token(mock).await, [shard, total], Intents::all().bits()).await;
         let ready = client.recv().await;
         assert_eq!(
             (ready["op"].as_u64(), ready["s"].as_u64(), ready["t"].as_str()),
@@ -613,6 +613,36 @@ async fn heartbeats_are_answered_during_a_large_burst() {
             assert_eq!(client.recv().await, json!({"op": 11}));
         }
         assert_eq!(mock.record().heartbeats.len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn only_events_the_intents_cover_are_sent() {
+    bounded(async {
+        let mock = MockGateway::start(fast()).await.unwrap();
+        let mut client = Client::hello(&mock).await;
+        client.identify(&token(&mock).await, [0, 1], Intents::PUBLIC_GUILD_MESSAGES.bits()).await;
+        assert_eq!(client.recv().await["t"], "READY");
+        assert_eq!(mock.dispatch(0, "GROUP_AT_MESSAGE_CREATE", json!({"content": "group"})), 0);
+        assert_eq!(mock.dispatch(0, "C2C_MESSAGE_CREATE", json!({"content": "c2c"})), 0);
+        assert_eq!(mock.dispatch(0, "AT_MESSAGE_CREATE", json!({"content": "guild"})), 2);
+        assert_eq!(mock.dispatch(0, "SOMETHING_NEW", json!({})), 3);
+        let first = client.recv().await;
+        assert_eq!((first["s"].as_u64(), first["t"].as_str()), (Some(2), Some("AT_MESSAGE_CREATE")));
+        assert_eq!(client.recv().await["t"], "SOMETHING_NEW");
+        let filtered = mock.record().filtered;
+        assert_eq!(
+            filtered,
+            [(0, "GROUP_AT_MESSAGE_CREATE".to_owned()), (0, "C2C_MESSAGE_CREATE".to_owned())]
+        );
+
+        // A session that asked for GROUP_AND_C2C_EVENT hears group messages.
+        let mut group = Client::hello(&mock).await;
+        group.identify(&token(&mock).await, [0, 1], Intents::GROUP_AND_C2C_EVENT.bits()).await;
+        assert_eq!(group.recv().await["t"], "READY");
+        assert_eq!(mock.dispatch(0, "GROUP_AT_MESSAGE_CREATE", json!({"content": "group"})), 2);
+        assert_eq!(group.recv().await["t"], "GROUP_AT_MESSAGE_CREATE");
     })
     .await;
 }

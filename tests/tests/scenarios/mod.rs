@@ -39,6 +39,8 @@ macro_rules! runtime_tests {
             fatal_close_codes_stop_after_one_connection,
             auth_failure_4004_fetches_a_new_token,
             rejected_credentials_are_a_clear_error_without_retries,
+            unreachable_endpoints_are_named_in_the_error,
+            refused_intents_are_named_in_the_error,
             an_expired_token_is_replaced_before_resuming,
             garbage_is_survived_and_unknown_events_delivered,
             three_shards_identify_five_seconds_apart,
@@ -290,6 +292,60 @@ pub(crate) async fn rejected_credentials_are_a_clear_error_without_retries<R: Ru
     .await;
 }
 
+/// A loopback URL nothing listens on: a port the OS gave out and took back.
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}")
+}
+
+pub(crate) async fn unreachable_endpoints_are_named_in_the_error<R: Runtime + Default>() {
+    bounded::<R, _>(WAIT, async {
+        let mock = mock();
+        let token_url = format!("{}/app/getAppAccessToken", closed_port_url());
+        let error =
+            Client::<R>::connect(config(&mock).token_url(token_url.clone()).build()).await.unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message
+                .starts_with(&format!("access token unavailable: POST {token_url} (the token URL) failed: ")),
+            "{message}"
+        );
+        assert!(!message.contains(&mock.config().secret), "{message}");
+
+        let api_base = closed_port_url();
+        let error = Client::<R>::connect(config(&mock).api_base(api_base.clone()).build()).await.unwrap_err();
+        assert!(matches!(error, Error::Http(_)), "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!("GET {api_base}/gateway/bot (on the API base) failed: ")),
+            "{message}"
+        );
+        let token = mock.record().token_requests.iter().find_map(|t| match &t.outcome {
+            qqgw_mock::TokenOutcome::Issued { token, .. } => Some(token.clone()),
+            _ => None,
+        });
+        assert!(!message.contains(&token.unwrap()), "{message}");
+    })
+    .await;
+}
+
+pub(crate) async fn refused_intents_are_named_in_the_error<R: Runtime + Default>() {
+    bounded::<R, _>(WAIT, async {
+        let mock = mock_with(|c| c.allowed_intents = Intents::non_privileged().bits());
+        let client = Client::<R>::connect(config(&mock).build()).await.unwrap();
+        let error = client.run(Counting::default()).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "shard [0, 1] stopped: gateway closed with 4014 (intents not permitted): intents not permitted; \
+             the bot asked for intents GUILDS | GUILD_MEMBERS | GROUP_AND_C2C_EVENT | PUBLIC_GUILD_MESSAGES \
+             (1107296259): ask QQ to grant them to the bot, or leave out those it lacks (QQ_BOT_INTENTS)"
+        );
+    })
+    .await;
+}
+
 pub(crate) async fn an_expired_token_is_replaced_before_resuming<R: Runtime + Default>() {
     bounded::<R, _>(WAIT, async {
         let mock = mock_with(|c| c.token_lifetime = Duration::from_secs(2));
@@ -428,7 +484,8 @@ qqgw_proto::event_table!(counting_handler);
 pub(crate) async fn every_documented_event_reaches_its_callback<R: Runtime + Default>() {
     bounded::<R, _>(WAIT, async {
         let mock = mock();
-        let client = Client::<R>::connect(config(&mock).build()).await.unwrap();
+        // The mock sends only what the intents cover: ask for every event.
+        let client = Client::<R>::connect(config(&mock).intents(Intents::all()).build()).await.unwrap();
         let stop = client.shutdown_handle();
         let counting = Counting::default();
         let script = async {
