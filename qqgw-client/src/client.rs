@@ -13,11 +13,12 @@ use qqgw_proto::{
 use tracing::{info, warn};
 
 use crate::config::{Config, Shards};
+use crate::delivery::run_handler_concurrently;
 use crate::error::Error;
-use crate::handler::{EventHandler, route};
+use crate::handler::EventHandler;
 use crate::http::Http;
 use crate::runtime::Runtime;
-use crate::shard::{self, Clock, Shard, ShardEvent, ShardExit, Tokens};
+use crate::shard::{self, Clock, Receipt, Shard, ShardEvent, ShardExit, ShardOptions, Tokens};
 
 /// A running bot: all its shards.
 ///
@@ -52,6 +53,8 @@ pub struct Client<R> {
     exits: Vec<oneshot::Receiver<ShardExit>>,
     /// The intents every shard IDENTIFYs with, for the message of a refused one.
     intents: Intents,
+    handler_concurrency: usize,
+    manual_ack: bool,
 }
 
 /// Closes every shard of a [`Client`] gracefully; get one with
@@ -128,8 +131,19 @@ impl<R: Runtime> Client<R> {
         if shard_ids.is_empty() {
             return Err(Error::Config(format!("no shard to run in {:?}", config.shards)));
         }
-        let identifying =
-            shard_ids.iter().filter(|s| !config.sessions.iter().any(|x| x.shard == **s)).count();
+        // Sessions given in the config first, then what the store kept.
+        let mut sessions = config.sessions.clone();
+        if let Some(store) = &config.store {
+            for &shard in &shard_ids {
+                if !sessions.iter().any(|s| s.shard == shard) {
+                    if let Some(session) = store.load(shard).await.map_err(Error::Store)? {
+                        info!(%shard, session = %session.id, seq = session.seq, "resuming a stored session");
+                        sessions.push(session);
+                    }
+                }
+            }
+        }
+        let identifying = shard_ids.iter().filter(|s| !sessions.iter().any(|x| x.shard == **s)).count();
         let identifying = u32::try_from(identifying).unwrap_or(u32::MAX);
         if identifying > info.session_start_limit.remaining {
             return Err(Error::SessionLimit {
@@ -146,6 +160,8 @@ impl<R: Runtime> Client<R> {
             receivers: Some(Vec::new()),
             exits: Vec::new(),
             intents: config.intents,
+            handler_concurrency: config.handler_concurrency,
+            manual_ack: config.manual_ack,
         };
         for shard in shard_ids {
             let mut builder = MachineConfig::builder(client.info.url.clone(), config.intents)
@@ -153,8 +169,9 @@ impl<R: Runtime> Client<R> {
                 .backoff(config.backoff)
                 .reconnect_jitter(config.reconnect_jitter)
                 .identify_limiter(limiter.clone())
+                .ack_handled(true)
                 .seed(random_seed(shard));
-            if let Some(session) = config.sessions.iter().find(|s| s.shard == shard) {
+            if let Some(session) = sessions.iter().find(|s| s.shard == shard) {
                 builder = builder.session(session.clone());
             }
             let machine_config = builder.build().map_err(|e| Error::Config(e.to_string()))?;
@@ -164,8 +181,14 @@ impl<R: Runtime> Client<R> {
                 machine,
                 clock,
                 Arc::clone(&tokens),
-                config.connect_timeout,
-                config.event_buffer,
+                ShardOptions {
+                    connect_timeout: config.connect_timeout,
+                    buffer: config.event_buffer,
+                    // What the consumer holds and what it is handling, with room to spare.
+                    max_in_flight: config.event_buffer + config.handler_concurrency + 1,
+                    store: config.store.clone(),
+                    shutdown_timeout: config.shutdown_timeout,
+                },
             );
             client.shards.push(handle);
             client.receivers.get_or_insert_with(Vec::new).push(events);
@@ -201,33 +224,43 @@ impl<R: Runtime> Client<R> {
     /// Every shard's events merged into one stream, which ends when every shard has
     /// stopped. Only the first call (of this or
     /// [`take_shard_events`](Self::take_shard_events)) gets them.
+    ///
+    /// Unless [`ConfigBuilder::manual_ack`](crate::ConfigBuilder::manual_ack) is set, an
+    /// event counts as handled once the stream hands out the next one of its shard (or
+    /// ends); with it, call [`ShardEvent::ack`] when done.
     pub fn take_events(&mut self) -> Option<Events> {
-        let receivers = self.receivers.take()?;
         let mut all = SelectAll::new();
-        all.extend(receivers.into_iter().map(ShardEvents));
+        all.extend(self.take_shard_events()?);
         Some(Events(all))
     }
 
     /// Each shard's events as a stream of its own, in shard order. Only the first call
-    /// (of this or [`take_events`](Self::take_events)) gets them.
+    /// (of this or [`take_events`](Self::take_events)) gets them. Acknowledged as with
+    /// [`take_events`](Self::take_events).
     pub fn take_shard_events(&mut self) -> Option<Vec<ShardEvents>> {
-        Some(self.receivers.take()?.into_iter().map(ShardEvents).collect())
+        let auto_ack = !self.manual_ack;
+        Some(self.receivers.take()?.into_iter().map(|rx| ShardEvents::new(rx, auto_ack)).collect())
     }
 
     /// Runs `handler` on every event until every shard has stopped (after
     /// [`ShutdownHandle::close`], or fatal errors); returns the sessions to resume later.
+    ///
+    /// Up to [`handler_concurrency`](crate::ConfigBuilder::handler_concurrency) callbacks
+    /// run at once, one conversation's events always in order (see
+    /// [`run_handler_concurrently`]); each event counts as handled when its callback
+    /// returns, and a graceful close waits for the callbacks under way.
     ///
     /// # Errors
     ///
     /// [`Error::Fatal`] if a shard stopped for good (bad credentials, a fatal close code);
     /// [`Error::Config`] if the events were already taken.
     pub async fn run<H: EventHandler>(mut self, handler: H) -> Result<Vec<Session>, Error> {
-        let streams =
-            self.take_shard_events().ok_or_else(|| Error::Config("the events were already taken".into()))?;
-        // Each shard's callbacks run in order, the shards' side by side; the shards
-        // themselves run in their own tasks, so a slow callback never delays them.
-        let handler = &handler;
-        futures_util::future::join_all(streams.into_iter().map(|events| run_handler(events, handler))).await;
+        let receivers =
+            self.receivers.take().ok_or_else(|| Error::Config("the events were already taken".into()))?;
+        // The shards run in their own tasks, so a slow callback never delays them.
+        let mut all = SelectAll::new();
+        all.extend(receivers.into_iter().map(|rx| ShardEvents::new(rx, false)));
+        run_handler_concurrently(Events(all), &handler, self.handler_concurrency).await;
         self.join().await
     }
 
@@ -266,13 +299,41 @@ impl<R: Runtime> Client<R> {
 
 /// One shard's events, as a [`Stream`].
 #[derive(Debug)]
-pub struct ShardEvents(mpsc::Receiver<ShardEvent>);
+pub struct ShardEvents {
+    rx: mpsc::Receiver<ShardEvent>,
+    /// With auto-acknowledgement, the receipt of the event handed out last.
+    auto_ack: Option<Option<Receipt>>,
+}
+
+impl ShardEvents {
+    fn new(rx: mpsc::Receiver<ShardEvent>, auto_ack: bool) -> Self {
+        Self { rx, auto_ack: auto_ack.then_some(None) }
+    }
+}
+
+/// With auto-acknowledgement, dropping the stream acknowledges the last event taken: the
+/// consumer is done with it.
+impl Drop for ShardEvents {
+    fn drop(&mut self) {
+        if let Some(Some(receipt)) = self.auto_ack.take() {
+            receipt.ack();
+        }
+    }
+}
 
 impl Stream for ShardEvents {
     type Item = ShardEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<ShardEvent>> {
-        self.0.poll_next_unpin(cx)
+        let next = self.rx.poll_next_unpin(cx);
+        if let (Poll::Ready(item), Some(last)) = (&next, &mut self.auto_ack) {
+            // Taking the next event means the one before is done.
+            if let Some(receipt) = last.take() {
+                receipt.ack();
+            }
+            *last = item.as_ref().and_then(|e| e.receipt().cloned());
+        }
+        next
     }
 }
 
@@ -289,13 +350,10 @@ impl Stream for Events {
 }
 
 /// Hands every event of `events` to its callback of `handler`, one at a time, until the
-/// stream ends. [`Client::run`] does this for each shard; call it for events from other
-/// sources (a webhook endpoint, say) to serve them with the same handler.
+/// stream ends, acknowledging each when its callback returns. Call it for events from
+/// other sources (a webhook endpoint, say) to serve them with the same handler.
 pub async fn run_handler<H: EventHandler>(events: impl Stream<Item = ShardEvent>, handler: &H) {
-    futures_util::pin_mut!(events);
-    while let Some(event) = events.next().await {
-        route(handler, event).await;
-    }
+    run_handler_concurrently(events, handler, 1).await;
 }
 
 /// A bounded channel of events for a source other than the gateway (a webhook endpoint):
@@ -304,7 +362,7 @@ pub async fn run_handler<H: EventHandler>(events: impl Stream<Item = ShardEvent>
 #[must_use]
 pub fn event_channel(buffer: usize) -> (EventSender, ShardEvents) {
     let (tx, rx) = mpsc::channel(buffer.saturating_sub(1));
-    (EventSender(tx), ShardEvents(rx))
+    (EventSender(tx), ShardEvents::new(rx, false))
 }
 
 /// The sending half of [`event_channel`].

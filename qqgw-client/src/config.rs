@@ -4,7 +4,11 @@ use core::time::Duration;
 use std::env;
 use std::fmt;
 
+use std::sync::Arc;
+
 use qqgw_proto::{API_BASE, Backoff, Credentials, Intents, Session, ShardId, TOKEN_URL};
+
+use crate::store::SessionStore;
 
 /// Which shards this process runs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -76,6 +80,10 @@ pub struct Config {
     pub(crate) http_timeout: Duration,
     pub(crate) backoff: Backoff,
     pub(crate) reconnect_jitter: Duration,
+    pub(crate) store: Option<Arc<dyn SessionStore>>,
+    pub(crate) handler_concurrency: usize,
+    pub(crate) manual_ack: bool,
+    pub(crate) shutdown_timeout: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -88,6 +96,9 @@ impl fmt::Debug for Config {
             .field("shards", &self.shards)
             .field("sessions", &self.sessions.len())
             .field("event_buffer", &self.event_buffer)
+            .field("session_store", &self.store.is_some())
+            .field("handler_concurrency", &self.handler_concurrency)
+            .field("manual_ack", &self.manual_ack)
             .finish_non_exhaustive()
     }
 }
@@ -149,6 +160,10 @@ impl Config {
             http_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
             reconnect_jitter: qqgw_proto::DEFAULT_RECONNECT_JITTER,
+            store: None,
+            handler_concurrency: DEFAULT_HANDLER_CONCURRENCY,
+            manual_ack: false,
+            shutdown_timeout: Duration::from_secs(10),
         })
     }
 
@@ -162,6 +177,7 @@ impl Config {
     /// | `QQ_BOT_TOKEN_URL` | the token endpoint | [`TOKEN_URL`](crate::TOKEN_URL) |
     /// | `QQ_BOT_INTENTS` | a number, or names joined by `\|` (`GUILDS\|PUBLIC_GUILD_MESSAGES\|GROUP_AND_C2C_EVENT`); group and C2C messages need `GROUP_AND_C2C_EVENT` | [`Intents::non_privileged`] (guild events only) |
     /// | `QQ_BOT_SHARDS` | `4`, `1/4` or `0-1/4` (see [`Shards::parse`]) | as `/gateway/bot` says |
+    /// | `QQ_BOT_SESSION_FILE` | a [`FileStore`](crate::FileStore) path: sessions survive restarts and crashes | none |
     ///
     /// # Errors
     ///
@@ -192,6 +208,9 @@ impl Config {
                 expected: "N, ID/N or FIRST-LAST/N",
             })?;
             builder = builder.shards(shards);
+        }
+        if let Some(path) = get("QQ_BOT_SESSION_FILE").filter(|v| !v.is_empty()) {
+            builder = builder.session_store(crate::FileStore::new(path));
         }
         Ok(builder.build())
     }
@@ -315,12 +334,56 @@ impl ConfigBuilder {
         self
     }
 
+    /// Where each shard keeps its session and handled checkpoint across restarts; see
+    /// [`SessionStore`]. With one, a bot that stops — gracefully or by a crash — and
+    /// starts again within QQ's resume window RESUMEs and loses nothing. Sessions given
+    /// with [`sessions`](Self::sessions) take precedence. Default: none (a restart
+    /// IDENTIFYs afresh).
+    pub fn session_store(mut self, store: impl SessionStore) -> Self {
+        self.0.store = Some(Arc::new(store));
+        self
+    }
+
+    /// How many [`EventHandler`](crate::EventHandler) callbacks `Client::run` runs at once
+    /// across the bot. Events of one conversation (a group, a C2C user, a channel, a
+    /// guild) always run one after another, in order; different conversations run side
+    /// by side, so one slow reply (a language model taking seconds) does not hold up
+    /// everyone else. `1` handles every event in turn. Default:
+    /// [`DEFAULT_HANDLER_CONCURRENCY`] (32).
+    pub fn handler_concurrency(mut self, callbacks: usize) -> Self {
+        self.0.handler_concurrency = callbacks.max(1);
+        self
+    }
+
+    /// Whether events taken from `Client::take_events` are acknowledged by the
+    /// application itself, with [`ShardEvent::ack`](crate::ShardEvent::ack), once
+    /// handled. Default: `false`: an event counts as handled when the stream hands out
+    /// the next one (or ends). `Client::run` acknowledges each event when its callback
+    /// returns, whatever this says.
+    pub fn manual_ack(mut self, manual: bool) -> Self {
+        self.0.manual_ack = manual;
+        self
+    }
+
+    /// How long a graceful close waits for buffered and in-flight events to be handled
+    /// (and their checkpoint saved) before it gives up on them. Default: 10 s.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.0.shutdown_timeout = timeout;
+        self
+    }
+
     /// The configuration.
     #[must_use]
     pub fn build(self) -> Config {
         self.0
     }
 }
+
+/// The default of [`ConfigBuilder::handler_concurrency`]: a chat bot's callbacks mostly
+/// wait on the network (replies, a language model), so a few dozen conversations served
+/// at once cost little and keep everyone's answers coming; order within each
+/// conversation is kept whatever the number.
+pub const DEFAULT_HANDLER_CONCURRENCY: usize = 32;
 
 #[cfg(test)]
 mod tests {

@@ -38,6 +38,8 @@ pub enum Error {
     },
     /// The shard configuration cannot work.
     Config(String),
+    /// The [`SessionStore`](crate::SessionStore) could not load the sessions to resume.
+    Store(crate::StoreError),
     /// A shard stopped for good (a fatal close code, or rejected credentials).
     Fatal {
         /// The shard.
@@ -78,6 +80,10 @@ impl fmt::Display for Error {
                  run fewer shards (QQ_BOT_SHARDS) or wait for the daily limit to reset"
             ),
             Self::Config(message) => write!(f, "invalid configuration: {message}"),
+            Self::Store(error) => write!(
+                f,
+                "{error}; fix or remove the file (QQ_BOT_SESSION_FILE) to start without the saved sessions"
+            ),
             Self::Fatal { shard, error, intents } => {
                 write!(f, "shard {shard} stopped: {error}")?;
                 if let FatalError::Closed {

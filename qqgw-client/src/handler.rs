@@ -4,7 +4,7 @@
 use core::future::Future;
 
 use qqgw_proto::model::*;
-use qqgw_proto::{DecodeError, Disconnect, Dispatch, Event, FatalError, ShardId, TokenError};
+use qqgw_proto::{DecodeError, Disconnect, Dispatch, Event, FatalError, Session, ShardId, TokenError};
 
 use crate::shard::ShardEvent;
 
@@ -171,6 +171,15 @@ macro_rules! handler {
                 let _ = (shard, disconnect);
                 async {}
             }
+
+            /// A shard's session could not be resumed (QQ refused the RESUME, or the saved
+            /// session was too old): events QQ sent after `session.seq`, the last one
+            /// handled, may never arrive. The shard IDENTIFYs afresh. The default logs it
+            /// at `warn`.
+            fn session_lost(&self, shard: ShardId, session: Session) -> impl Future<Output = ()> + Send {
+                tracing::warn!(%shard, session = %session.id, handled = session.seq, "session lost: events after the last handled one may be missing");
+                async {}
+            }
         }
 
         /// Hands one event to its callback.
@@ -179,6 +188,7 @@ macro_rules! handler {
             let dispatch = match event.event {
                 Event::Dispatch(dispatch) => dispatch,
                 Event::Disconnected(d) => return handler.disconnected(shard, d).await,
+                Event::SessionLost(session) => return handler.session_lost(shard, session).await,
                 Event::DecodeFailed(error) => return handler.error(EventError::Decode { shard, error }).await,
                 Event::Fatal(error) => return handler.error(EventError::Fatal { shard, error }).await,
                 Event::TokenRefreshFailed(error) => {

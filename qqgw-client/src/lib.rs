@@ -3,19 +3,23 @@
 
 mod client;
 mod config;
+mod delivery;
 mod error;
 mod handler;
 mod http;
 mod runtime;
 mod shard;
+mod store;
 mod tail;
 
 pub use client::{Client, EventSender, Events, ShardEvents, ShutdownHandle, event_channel, run_handler};
-pub use config::{Config, ConfigBuilder, ConfigError, Shards};
+pub use config::{Config, ConfigBuilder, ConfigError, DEFAULT_HANDLER_CONCURRENCY, Shards};
+pub use delivery::run_handler_concurrently;
 pub use error::Error;
 pub use handler::{Context, EventError, EventHandler};
 pub use runtime::{MAX_MESSAGE_SIZE, Runtime, websocket_config};
-pub use shard::{Shard, ShardEvent, ShardStatus};
+pub use shard::{Receipt, Shard, ShardEvent, ShardStatus};
+pub use store::{FileStore, SessionStore, StoreError, StoreFuture};
 pub use tail::tail;
 
 pub use qqgw_proto::model;

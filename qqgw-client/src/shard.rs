@@ -15,24 +15,30 @@ use async_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
 use futures_channel::{mpsc, oneshot};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use qqgw_proto::{
-    AccessToken, CloseFrame, Event, FatalError, GatewayMachine, Input, Instant, Latency, Metrics, Output,
-    Session, ShardId, State, TokenError,
+    AccessToken, Ack, CloseFrame, Event, FatalError, GatewayMachine, Input, Instant, Latency, Metrics,
+    Output, Session, ShardId, State, TokenError,
 };
 use tracing::{Instrument, debug, error, info, warn};
 
 use crate::http::Http;
 use crate::runtime::{Runtime, timeout};
+use crate::store::SessionStore;
 
 /// How long sending one frame may take before the connection counts as dead.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a stopped shard waits for a lagging consumer to take its last events.
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 /// How many waiting frames one wake-up takes in before refreshing the status.
 const READ_BATCH: usize = 64;
 /// A token fetched this recently is handed to other shards instead of asking again.
 const TOKEN_REUSE: Duration = Duration::from_secs(5);
 
 type WsMessage = Option<Result<Message, async_tungstenite::tungstenite::Error>>;
+
+/// The least time between two saves of a shard's session.
+const SAVE_EVERY: Duration = Duration::from_millis(200);
+/// How often a stopping shard looks whether its consumer has gone.
+const CONSUMER_CHECK: Duration = Duration::from_millis(50);
+/// A session is saved at once after this many handled events.
+const SAVE_AFTER_EVENTS: u64 = 1_000;
 
 /// What woke a shard's task.
 enum Wake {
@@ -41,23 +47,69 @@ enum Wake {
     /// The consumer has room for an event (`true`) or is gone (`false`).
     Room(bool),
     Message(WsMessage),
+    Ack(Ack),
 }
 
 /// An event from one shard.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ShardEvent {
     /// The shard it came from.
     pub shard: ShardId,
     /// The event.
     pub event: Event,
+    receipt: Option<Receipt>,
+}
+
+/// Two shard events are equal when their shard and event are.
+impl PartialEq for ShardEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.shard == other.shard && self.event == other.event
+    }
 }
 
 impl ShardEvent {
     /// An event from `shard`.
     #[must_use]
     pub fn new(shard: ShardId, event: Event) -> Self {
-        Self { shard, event }
+        Self { shard, event, receipt: None }
+    }
+
+    /// Tells the shard this event is handled, so that its checkpoint — what a restart
+    /// RESUMEs from — may move past it. Needed only with
+    /// [`ConfigBuilder::manual_ack`](crate::ConfigBuilder::manual_ack); a second call, or a
+    /// call for an event that needs none (READY's kin without a sequence number, webhook
+    /// events), does nothing.
+    pub fn ack(&self) {
+        if let Some(receipt) = &self.receipt {
+            receipt.ack();
+        }
+    }
+
+    /// The event's receipt, to acknowledge it later from elsewhere (another task).
+    #[must_use]
+    pub fn receipt(&self) -> Option<&Receipt> {
+        self.receipt.as_ref()
+    }
+
+    pub(crate) fn take_receipt(&mut self) -> Option<Receipt> {
+        self.receipt.take()
+    }
+}
+
+/// The receipt of one event: [`ack`](Self::ack) it once the event is handled. Cheap to
+/// clone and to send to another task.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    ack: Ack,
+    to: mpsc::UnboundedSender<Ack>,
+}
+
+impl Receipt {
+    /// Tells the shard the event is handled.
+    pub fn ack(&self) {
+        // A shard that has stopped needs no receipt.
+        let _ = self.to.unbounded_send(self.ack);
     }
 }
 
@@ -121,8 +173,13 @@ impl<R: Runtime> Tokens<R> {
 pub struct ShardStatus {
     /// The machine's state.
     pub state: State,
-    /// The session, if there is one to resume.
+    /// The session, if there is one to resume; its `seq` is the handled checkpoint, what
+    /// a restart RESUMEs from.
     pub session: Option<Session>,
+    /// The last sequence number received.
+    pub last_sequence: Option<u64>,
+    /// Events handed out and not yet handled.
+    pub unhandled: usize,
     /// Heartbeat round trips.
     pub latency: Latency,
     /// Counters.
@@ -136,6 +193,8 @@ impl ShardStatus {
         Self {
             state: machine.state(),
             session: machine.session(),
+            last_sequence: machine.last_sequence(),
+            unhandled: machine.unacked(),
             latency: machine.latency().clone(),
             metrics: machine.metrics(),
             can_reconnect: machine.can_reconnect(),
@@ -179,9 +238,16 @@ impl Shard {
         self.status().session.map(|s| s.id)
     }
 
-    /// The last sequence number delivered.
+    /// The last sequence number received.
     #[must_use]
     pub fn last_sequence(&self) -> Option<u64> {
+        self.status().last_sequence
+    }
+
+    /// The handled checkpoint: every event up to this sequence number has been handled,
+    /// and a restart would RESUME from it.
+    #[must_use]
+    pub fn checkpoint(&self) -> Option<u64> {
         self.status().session.map(|s| s.seq).filter(|&s| s > 0)
     }
 
@@ -221,29 +287,49 @@ pub(crate) struct ShardExit {
 }
 
 /// Starts a shard's task; returns its handle, its events and how it will end.
+/// What a shard's task is given besides its machine.
+pub(crate) struct ShardOptions {
+    pub(crate) connect_timeout: Duration,
+    /// Events buffered for the consumer.
+    pub(crate) buffer: usize,
+    /// Events handed out and not yet handled, at most, before reading pauses.
+    pub(crate) max_in_flight: usize,
+    pub(crate) store: Option<Arc<dyn SessionStore>>,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+/// Starts a shard's task; returns its handle, its events and how it will end.
 pub(crate) fn spawn<R: Runtime>(
     runtime: &R,
     machine: GatewayMachine,
     clock: Clock,
     tokens: Arc<Tokens<R>>,
-    connect_timeout: Duration,
-    buffer: usize,
+    options: ShardOptions,
 ) -> (Shard, mpsc::Receiver<ShardEvent>, oneshot::Receiver<ShardExit>) {
     let id = machine.shard();
     let status = Arc::new(Mutex::new(ShardStatus::of(&machine)));
     let (command_tx, command_rx) = mpsc::unbounded();
     // The channel holds `buffer` events plus one per sender.
-    let (event_tx, event_rx) = mpsc::channel(buffer.saturating_sub(1));
+    let (event_tx, event_rx) = mpsc::channel(options.buffer.saturating_sub(1));
     let (exit_tx, exit_rx) = oneshot::channel();
+    let (acks_tx, acks_rx) = mpsc::unbounded();
+    let saved = machine.session();
     let task = Task {
         runtime: runtime.clone(),
         machine,
         clock,
         tokens,
-        connect_timeout,
+        options,
         ws: None,
         outbox: VecDeque::new(),
         events: event_tx,
+        acks_tx,
+        acks_rx,
+        read_paused: false,
+        saved,
+        save_due: None,
+        last_save: None,
+        handled_since_save: 0,
         status: Arc::clone(&status),
         exit: ShardExit { shard: id, session: None, error: None },
         acks_seen: 0,
@@ -268,11 +354,22 @@ struct Task<R: Runtime> {
     machine: GatewayMachine,
     clock: Clock,
     tokens: Arc<Tokens<R>>,
-    connect_timeout: Duration,
+    options: ShardOptions,
     ws: Option<WebSocketStream<R::Stream>>,
     /// Events the consumer has not taken yet. While any wait, the socket is not read.
     outbox: VecDeque<ShardEvent>,
     events: mpsc::Sender<ShardEvent>,
+    /// Receipts of handled events, from the consumer.
+    acks_tx: mpsc::UnboundedSender<Ack>,
+    acks_rx: mpsc::UnboundedReceiver<Ack>,
+    /// Whether the machine was told that reading is paused.
+    read_paused: bool,
+    /// The session as last saved (or loaded).
+    saved: Option<Session>,
+    /// When the session is next saved, if it has changed.
+    save_due: Option<std::time::Instant>,
+    last_save: Option<std::time::Instant>,
+    handled_since_save: u64,
     status: Arc<Mutex<ShardStatus>>,
     exit: ShardExit,
     acks_seen: u64,
@@ -291,17 +388,24 @@ impl<R: Runtime> Task<R> {
             *self.status.lock().unwrap_or_else(PoisonError::into_inner) = ShardStatus::of(&self.machine);
             self.offer_events();
             if self.machine.state() == State::Terminated {
-                self.flush_events().await;
+                self.finish().await;
                 return self.exit;
             }
+            self.save_if_due().await;
             // While closing, frames are only read to find the server's answer: they make
-            // no events, so a lagging consumer does not hold them up.
-            let reading =
-                self.ws.is_some() && (self.outbox.is_empty() || self.machine.state() == State::Closing);
+            // no events, so a lagging consumer does not hold them up. Otherwise reading
+            // waits while events wait for the consumer or too many are being handled.
+            let consumer_keeps_up =
+                self.outbox.is_empty() && self.machine.unacked() < self.options.max_in_flight;
+            let reading = self.ws.is_some() && (consumer_keeps_up || self.machine.state() == State::Closing);
+            self.tell_read_paused(self.ws.is_some() && !reading);
             let waiting = !self.outbox.is_empty();
-            let sleep =
-                self.runtime.sleep_until(deadline.map_or_else(far_future, |at| self.clock.deadline(at)));
-            let (ws, events) = (&mut self.ws, &mut self.events);
+            let wake_at = match (deadline.map(|at| self.clock.deadline(at)), self.save_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let sleep = self.runtime.sleep_until(wake_at.unwrap_or_else(far_future));
+            let (ws, events, acks) = (&mut self.ws, &mut self.events, &mut self.acks_rx);
             // Woken by the first ready of: a command, the deadline, room for a waiting
             // event, a frame (only while no event waits: back-pressure).
             let wake = wake_on(sleep, |cx, sleep| {
@@ -310,7 +414,10 @@ impl<R: Runtime> Task<R> {
                         return Poll::Ready(Wake::Command(command.is_some()));
                     }
                 }
-                if deadline.is_some() && sleep.poll(cx).is_ready() {
+                if let Poll::Ready(Some(ack)) = acks.poll_next_unpin(cx) {
+                    return Poll::Ready(Wake::Ack(ack));
+                }
+                if wake_at.is_some() && sleep.poll(cx).is_ready() {
                     return Poll::Ready(Wake::Timer);
                 }
                 if waiting {
@@ -341,6 +448,7 @@ impl<R: Runtime> Task<R> {
                     }
                 }
                 Wake::Room(false) => self.outbox.clear(), // nobody listens any more
+                Wake::Ack(ack) => self.on_acks(ack),
                 Wake::Message(message) => {
                     self.on_message(message);
                     self.read_ready().await;
@@ -374,7 +482,11 @@ impl<R: Runtime> Task<R> {
                 }),
                 Output::Emit(event) => {
                     self.note(&event);
-                    self.outbox.push_back(ShardEvent { shard: self.exit.shard, event });
+                    let receipt = match &event {
+                        Event::Dispatch(d) => d.ack().map(|ack| Receipt { ack, to: self.acks_tx.clone() }),
+                        _ => None,
+                    };
+                    self.outbox.push_back(ShardEvent { shard: self.exit.shard, event, receipt });
                     None
                 }
             };
@@ -403,7 +515,7 @@ impl<R: Runtime> Task<R> {
 
     async fn connect(&mut self, url: &str) -> Input<'static> {
         info!(url, "connecting");
-        match timeout(&self.runtime, self.connect_timeout, self.runtime.connect(url)).await {
+        match timeout(&self.runtime, self.options.connect_timeout, self.runtime.connect(url)).await {
             Some(Ok(ws)) => {
                 self.ws = Some(ws);
                 Input::Connected
@@ -413,7 +525,7 @@ impl<R: Runtime> Task<R> {
                 Input::ConnectFailed
             }
             None => {
-                warn!(timeout = ?self.connect_timeout, "connection timed out");
+                warn!(timeout = ?self.options.connect_timeout, "connection timed out");
                 Input::ConnectFailed
             }
         }
@@ -491,6 +603,9 @@ impl<R: Runtime> Task<R> {
                 warn!(cause = ?d.cause, next = ?d.next, at = %d.at, "disconnected; reconnecting");
             }
             Event::DecodeFailed(error) => warn!(%error, "unusable frame from QQ"),
+            Event::SessionLost(session) => {
+                warn!(session = %session.id, handled = session.seq, "session lost; identifying afresh");
+            }
             Event::TokenRefreshFailed(error) => {
                 warn!(%error, "token renewal failed; using the current token")
             }
@@ -536,18 +651,105 @@ impl<R: Runtime> Task<R> {
         }
     }
 
-    /// The last events of a stopped shard, given to a lagging consumer for a short while.
-    async fn flush_events(&mut self) {
-        let events = &mut self.events;
-        let outbox = &mut self.outbox;
-        let _ = timeout(&self.runtime, FLUSH_TIMEOUT, async {
+    /// Takes in every receipt already sent (the first one given).
+    fn on_acks(&mut self, first: Ack) {
+        let mut next = Some(first);
+        while let Some(ack) = next {
+            if let Err(error) = self.machine.handle_input(self.clock.now(), Input::Handled(ack)) {
+                debug!(%error, "receipt refused");
+            }
+            self.handled_since_save += 1;
+            next = self.acks_rx.try_recv().ok();
+        }
+        self.schedule_save();
+    }
+
+    /// Tells the machine when reading pauses for the consumer, and when it goes on.
+    fn tell_read_paused(&mut self, paused: bool) {
+        if paused != self.read_paused {
+            self.read_paused = paused;
+            if let Err(error) = self.machine.handle_input(self.clock.now(), Input::ReadPaused(paused)) {
+                debug!(%error, "input refused");
+            }
+        }
+    }
+
+    /// Plans a save once the session differs from the one saved: at most every
+    /// [`SAVE_EVERY`], at once after [`SAVE_AFTER_EVENTS`] handled events.
+    fn schedule_save(&mut self) {
+        if self.options.store.is_none() || self.save_due.is_some() || self.machine.session() == self.saved {
+            return;
+        }
+        let now = std::time::Instant::now();
+        let due = match self.last_save {
+            Some(last) if self.handled_since_save < SAVE_AFTER_EVENTS => (last + SAVE_EVERY).max(now),
+            _ => now,
+        };
+        self.save_due = Some(due);
+    }
+
+    async fn save_if_due(&mut self) {
+        self.schedule_save();
+        if self.save_due.is_some_and(|due| due <= std::time::Instant::now()) {
+            self.save().await;
+        }
+    }
+
+    /// Saves the session as it is now (or clears it, once there is none).
+    async fn save(&mut self) {
+        self.save_due = None;
+        let Some(store) = self.options.store.clone() else { return };
+        let session = self.machine.session();
+        if session == self.saved {
+            return;
+        }
+        let result = match &session {
+            Some(session) => store.save(session.clone()).await,
+            None => store.clear(self.exit.shard).await,
+        };
+        match result {
+            Ok(()) => self.saved = session,
+            Err(error) => warn!(%error, "could not save the session"),
+        }
+        self.last_save = Some(std::time::Instant::now());
+        self.handled_since_save = 0;
+    }
+
+    /// A stopped shard: hands the consumer what is still buffered, waits for the events
+    /// being handled, saves the final checkpoint — all within the shutdown timeout.
+    async fn finish(&mut self) {
+        let limit = self.options.shutdown_timeout;
+        let runtime = self.runtime.clone();
+        let (events, outbox, acks, machine, clock) =
+            (&mut self.events, &mut self.outbox, &mut self.acks_rx, &mut self.machine, self.clock);
+        let drained = timeout(&runtime, limit, async {
             while let Some(event) = outbox.pop_front() {
                 if events.send(event).await.is_err() {
-                    return;
+                    return; // nobody listens: nothing more will be handled
+                }
+            }
+            // A consumer that drops the stream is done: that ends the wait too.
+            while machine.unacked() > 0 && !events.is_closed() {
+                match timeout(&runtime, CONSUMER_CHECK, acks.next()).await {
+                    Some(Some(ack)) => {
+                        let _ = machine.handle_input(clock.now(), Input::Handled(ack));
+                    }
+                    Some(None) => return,
+                    None => {}
                 }
             }
         })
         .await;
+        if drained.is_none() {
+            warn!(unhandled = self.machine.unacked(), "shutdown timeout: events still being handled");
+        }
+        while let Ok(ack) = self.acks_rx.try_recv() {
+            let _ = self.machine.handle_input(self.clock.now(), Input::Handled(ack));
+        }
+        self.save().await;
+        if self.exit.session.is_some() {
+            self.exit.session = self.machine.session();
+        }
     }
 }
 

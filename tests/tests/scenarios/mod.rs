@@ -118,6 +118,13 @@ async fn collect<R: Runtime + Default>(events: &mut Events, n: usize) -> Vec<qqg
     out
 }
 
+/// Stops a client the way a consumer that is done does: its stream goes, then the
+/// client closes (which otherwise waits for the consumer to finish what it took).
+async fn stop<R: Runtime>(client: Client<R>, events: Events) -> Result<Vec<qqgw_proto::Session>, Error> {
+    drop(events);
+    client.shutdown().await
+}
+
 async fn started<R: Runtime + Default>(mock: &MockGateway, config: Config) -> (Client<R>, Events) {
     let mut client = Client::<R>::connect(config).await.unwrap();
     let events = client.take_events().unwrap();
@@ -153,7 +160,7 @@ pub(crate) async fn happy_path_heartbeats_at_hellos_interval<R: Runtime + Defaul
         assert!(shard.session_id().is_some());
         assert!(shard.latency().count() >= 4);
         assert!(record.protocol_errors.is_empty(), "{:?}", record.protocol_errors);
-        let sessions = client.shutdown().await.unwrap();
+        let sessions = stop(client, events).await.unwrap();
         assert_eq!(sessions.len(), 1);
     })
     .await;
@@ -182,7 +189,7 @@ pub(crate) async fn rotation_4009_resumes_and_delivers_every_event_once<R: Runti
         let record = mock.record();
         assert_eq!(record.identifies().len(), 1);
         assert_eq!(record.resumes()[0].seq(), Some(6), "RESUME carries the last seq");
-        client.shutdown().await.unwrap();
+        stop(client, events).await.unwrap();
     })
     .await;
 }
@@ -190,11 +197,11 @@ pub(crate) async fn rotation_4009_resumes_and_delivers_every_event_once<R: Runti
 pub(crate) async fn op7_reconnects_and_resumes<R: Runtime + Default>() {
     bounded::<R, _>(WAIT, async {
         let mock = mock();
-        let (client, _events) = started::<R>(&mock, config(&mock).build()).await;
+        let (client, events) = started::<R>(&mock, config(&mock).build()).await;
         mock.reconnect(0);
         let record = mock.wait_until(|r| r.resumes().len() == 1 && r.connected(0), WAIT).await.unwrap();
         assert_eq!(record.connections[0].close_code_sent_by_client, Some(4000));
-        client.shutdown().await.unwrap();
+        stop(client, events).await.unwrap();
     })
     .await;
 }
@@ -202,7 +209,7 @@ pub(crate) async fn op7_reconnects_and_resumes<R: Runtime + Default>() {
 pub(crate) async fn op9_false_identifies_afresh<R: Runtime + Default>() {
     bounded::<R, _>(Duration::from_secs(20), async {
         let mock = mock();
-        let (client, _events) = started::<R>(&mock, config(&mock).build()).await;
+        let (client, events) = started::<R>(&mock, config(&mock).build()).await;
         mock.invalid_session(0, false);
         let record = mock
             .wait_until(|r| r.identifies().len() == 2 && r.connected(0), Duration::from_secs(15))
@@ -210,7 +217,7 @@ pub(crate) async fn op9_false_identifies_afresh<R: Runtime + Default>() {
             .unwrap();
         assert!(record.resumes().is_empty());
         assert!(record.pacing_violations.is_empty(), "{:?}", record.pacing_violations);
-        client.shutdown().await.unwrap();
+        stop(client, events).await.unwrap();
     })
     .await;
 }
@@ -218,7 +225,7 @@ pub(crate) async fn op9_false_identifies_afresh<R: Runtime + Default>() {
 pub(crate) async fn zombie_connection_is_replaced_within_two_intervals<R: Runtime + Default>() {
     bounded::<R, _>(WAIT, async {
         let mock = mock();
-        let (client, _events) = started::<R>(&mock, config(&mock).build()).await;
+        let (client, events) = started::<R>(&mock, config(&mock).build()).await;
         mock.wait_until(|r| r.heartbeats_of(0).count() >= 2, WAIT).await.unwrap();
         let since = std::time::Instant::now();
         // A dead peer: no ACKs, no answer to a close, the TCP connection left open.
@@ -230,7 +237,7 @@ pub(crate) async fn zombie_connection_is_replaced_within_two_intervals<R: Runtim
         // Nobody is asked to close a dead link: the socket is dropped.
         assert_eq!(record.connections[0].close_code_sent_by_client, None);
         assert_eq!(client.shards()[0].metrics().zombies, 1);
-        client.shutdown().await.unwrap();
+        stop(client, events).await.unwrap();
     })
     .await;
 }
@@ -251,7 +258,7 @@ pub(crate) async fn fatal_close_codes_stop_after_one_connection<R: Runtime + Def
                 matches!(fatal, Some(FatalError::Closed { code: c, .. }) if c == CloseCode(code)),
                 "{code}"
             );
-            let error = client.shutdown().await.unwrap_err();
+            let error = stop(client, events).await.unwrap_err();
             assert!(error.is_fatal());
             assert!(error.to_string().contains(&code.to_string()), "{error}");
             sleep::<R>(HEARTBEAT * 3).await; // nothing reconnects
@@ -264,12 +271,12 @@ pub(crate) async fn fatal_close_codes_stop_after_one_connection<R: Runtime + Def
 pub(crate) async fn auth_failure_4004_fetches_a_new_token<R: Runtime + Default>() {
     bounded::<R, _>(WAIT, async {
         let mock = mock();
-        let (client, _events) = started::<R>(&mock, config(&mock).build()).await;
+        let (client, events) = started::<R>(&mock, config(&mock).build()).await;
         let before = mock.record().token_requests.len();
         mock.close(0, 4004);
         let record = mock.wait_until(|r| r.resumes().len() == 1 && r.connected(0), WAIT).await.unwrap();
         assert!(record.token_requests.len() > before);
-        client.shutdown().await.unwrap();
+        stop(client, events).await.unwrap();
     })
     .await;
 }
@@ -303,16 +310,21 @@ fn closed_port_url() -> String {
 pub(crate) async fn unreachable_endpoints_are_named_in_the_error<R: Runtime + Default>() {
     bounded::<R, _>(WAIT, async {
         let mock = mock();
+        // An unreachable or rate-limited token endpoint is retried, never the end of the
+        // start: only rejected credentials are.
         let token_url = format!("{}/app/getAppAccessToken", closed_port_url());
-        let error =
-            Client::<R>::connect(config(&mock).token_url(token_url.clone()).build()).await.unwrap_err();
-        let message = error.to_string();
-        assert!(
-            message
-                .starts_with(&format!("access token unavailable: POST {token_url} (the token URL) failed: ")),
-            "{message}"
-        );
-        assert!(!message.contains(&mock.config().secret), "{message}");
+        let start = Client::<R>::connect(config(&mock).token_url(token_url.clone()).build());
+        assert!(within::<R, _>(Duration::from_millis(500), start).await.is_none(), "still retrying");
+        mock.rate_limit_token_requests(2);
+        let client = Client::<R>::connect(config(&mock).build()).await.unwrap();
+        let limited = mock
+            .record()
+            .token_requests
+            .iter()
+            .filter(|t| matches!(t.outcome, qqgw_mock::TokenOutcome::RateLimited))
+            .count();
+        assert_eq!(limited, 2);
+        client.shutdown().await.unwrap();
 
         let api_base = closed_port_url();
         let error = Client::<R>::connect(config(&mock).api_base(api_base.clone()).build()).await.unwrap_err();
@@ -349,13 +361,13 @@ pub(crate) async fn refused_intents_are_named_in_the_error<R: Runtime + Default>
 pub(crate) async fn an_expired_token_is_replaced_before_resuming<R: Runtime + Default>() {
     bounded::<R, _>(WAIT, async {
         let mock = mock_with(|c| c.token_lifetime = Duration::from_secs(2));
-        let (client, _events) = started::<R>(&mock, config(&mock).build()).await;
+        let (client, events) = started::<R>(&mock, config(&mock).build()).await;
         sleep::<R>(Duration::from_millis(2_300)).await;
         mock.close(0, 4009);
         let record = mock.wait_until(|r| r.resumes().len() == 1 && r.connected(0), WAIT).await.unwrap();
         let first = record.identifies()[0].token().to_owned();
         assert_ne!(record.resumes()[0].token(), first, "RESUME used a fresh token");
-        client.shutdown().await.unwrap();
+        stop(client, events).await.unwrap();
     })
     .await;
 }
@@ -382,7 +394,7 @@ pub(crate) async fn garbage_is_survived_and_unknown_events_delivered<R: Runtime 
         assert_eq!(unknown.unwrap().data().get(), r#"{"payload":{"count":3}}"#);
         assert!(client.shards()[0].is_ready());
         assert_eq!(mock.record().connections.len(), 1);
-        client.shutdown().await.unwrap();
+        stop(client, events).await.unwrap();
     })
     .await;
 }
@@ -424,7 +436,7 @@ pub(crate) async fn a_burst_of_20000_events_arrives_exactly_once_through_a_small
         let seqs: Vec<u64> = got.iter().filter_map(qqgw_client::Dispatch::seq).collect();
         assert_eq!(seqs.len(), 20_000);
         assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "in order, none twice, none missing");
-        client.shutdown().await.unwrap();
+        stop(client, events).await.unwrap();
     })
     .await;
 }
@@ -435,7 +447,7 @@ pub(crate) async fn graceful_shutdown_returns_sessions_and_a_new_client_resumes_
         let (client, mut events) = started::<R>(&mock, config(&mock).build()).await;
         mock.dispatch(0, "AT_MESSAGE_CREATE", serde_json::json!({}));
         collect::<R>(&mut events, 1).await;
-        let sessions = client.shutdown().await.unwrap();
+        let sessions = stop(client, events).await.unwrap();
         assert_eq!(sessions.len(), 1);
         assert_eq!(sessions[0].seq, 2);
         mock.wait_until(|r| !r.connected(0), WAIT).await.unwrap();
@@ -450,7 +462,7 @@ pub(crate) async fn graceful_shutdown_returns_sessions_and_a_new_client_resumes_
         let record = mock.record();
         assert_eq!(record.identifies().len(), 1);
         assert_eq!(record.resumes()[0].session_id(), Some(sessions[0].id.as_str()));
-        client.shutdown().await.unwrap();
+        stop(client, events).await.unwrap();
     })
     .await;
 }
