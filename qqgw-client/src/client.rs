@@ -274,6 +274,9 @@ pub async fn run_handler<H: EventHandler>(events: impl Stream<Item = ShardEvent>
 /// A bounded channel of events for a source other than the gateway (a webhook endpoint):
 /// what is sent comes out of the [`ShardEvents`] stream, for a consumer or
 /// [`run_handler`]. The stream ends once every sender is dropped.
+///
+/// It holds `buffer` events for one sender; each clone of the [`EventSender`] may add one
+/// more. For a hard bound, keep one sender and use [`EventSender::try_send`].
 #[must_use]
 pub fn event_channel(buffer: usize) -> (EventSender, ShardEvents) {
     let (tx, rx) = mpsc::channel(buffer.saturating_sub(1));
@@ -289,4 +292,25 @@ impl EventSender {
     pub async fn send(&mut self, event: ShardEvent) -> bool {
         futures_util::SinkExt::send(&mut self.0, event).await.is_ok()
     }
+
+    /// Sends `event` if the buffer has room now, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] if the buffer is full, [`TrySendError::Closed`] if the
+    /// stream was dropped; the event is not sent.
+    pub fn try_send(&mut self, event: ShardEvent) -> Result<(), TrySendError> {
+        self.0
+            .try_send(event)
+            .map_err(|error| if error.is_full() { TrySendError::Full } else { TrySendError::Closed })
+    }
+}
+
+/// Why [`EventSender::try_send`] did not send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrySendError {
+    /// The buffer is full: the consumer is behind.
+    Full,
+    /// The [`ShardEvents`] stream was dropped: nobody reads events.
+    Closed,
 }

@@ -10,7 +10,9 @@ mod runtime;
 mod shard;
 mod tail;
 
-pub use client::{Client, EventSender, Events, ShardEvents, ShutdownHandle, event_channel, run_handler};
+pub use client::{
+    Client, EventSender, Events, ShardEvents, ShutdownHandle, TrySendError, event_channel, run_handler,
+};
 pub use config::{Config, ConfigBuilder, ConfigError, Shards};
 pub use error::Error;
 pub use handler::{Context, EventError, EventHandler};
