@@ -10,7 +10,7 @@ use qqgw_proto::{Config as MachineConfig, GatewayInfo, GatewayMachine, IdentifyL
 use tracing::info;
 
 use crate::config::{Config, Shards};
-use crate::error::Error;
+use crate::error::{Error, require_tls};
 use crate::handler::{EventHandler, route};
 use crate::http::Http;
 use crate::runtime::Runtime;
@@ -84,8 +84,13 @@ impl<R: Runtime> Client<R> {
     /// [`Error::Token`] if the credentials are rejected or no token can be had,
     /// [`Error::Http`] / [`Error::Api`] if `/gateway/bot` fails,
     /// [`Error::SessionLimit`] if QQ allows fewer new sessions today than shards to
-    /// IDENTIFY, [`Error::Config`] for an impossible shard set.
+    /// IDENTIFY, [`Error::Config`] for an impossible shard set, [`Error::InsecureEndpoint`]
+    /// for an `http://` API base or token URL or a `ws://` gateway URL, unless the config
+    /// [allows insecure endpoints](crate::ConfigBuilder::allow_insecure).
     pub async fn connect_on(runtime: R, config: Config) -> Result<Self, Error> {
+        let insecure = config.allow_insecure;
+        require_tls("token URL", &config.token_url, "https://", "http://", insecure)?;
+        require_tls("API base", &config.api_base, "https://", "http://", insecure)?;
         let clock = Clock::new();
         let http = Http::new(
             runtime.clone(),
@@ -97,6 +102,9 @@ impl<R: Runtime> Client<R> {
         let tokens = Arc::new(Tokens::new(http.clone()));
         let (token, _) = tokens.get(clock, None).await?;
         let info = http.gateway_bot(&token).await?;
+        // The gateway URL comes from the network: a plaintext one would carry the token
+        // in IDENTIFY in clear text.
+        require_tls("gateway URL", &info.url, "wss://", "ws://", insecure)?;
         info!(url = %info.url, shards = info.shards, remaining = info.session_start_limit.remaining, "gateway");
 
         let (ids, total) = match &config.shards {

@@ -76,6 +76,7 @@ pub struct Config {
     pub(crate) http_timeout: Duration,
     pub(crate) backoff: Backoff,
     pub(crate) reconnect_jitter: Duration,
+    pub(crate) allow_insecure: bool,
 }
 
 impl fmt::Debug for Config {
@@ -88,6 +89,7 @@ impl fmt::Debug for Config {
             .field("shards", &self.shards)
             .field("sessions", &self.sessions.len())
             .field("event_buffer", &self.event_buffer)
+            .field("allow_insecure", &self.allow_insecure)
             .finish_non_exhaustive()
     }
 }
@@ -138,6 +140,7 @@ impl Config {
             http_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
             reconnect_jitter: Duration::from_secs(1),
+            allow_insecure: false,
         })
     }
 
@@ -151,6 +154,7 @@ impl Config {
     /// | `QQ_BOT_TOKEN_URL` | the token endpoint | [`TOKEN_URL`](crate::TOKEN_URL) |
     /// | `QQ_BOT_INTENTS` | a number, or names joined by `\|` (`GUILDS\|PUBLIC_GUILD_MESSAGES`) | [`Intents::non_privileged`] |
     /// | `QQ_BOT_SHARDS` | `4`, `1/4` or `0-1/4` (see [`Shards::parse`]) | as `/gateway/bot` says |
+    /// | `QQ_BOT_ALLOW_INSECURE` | `1` or `true`: allow `http://` and `ws://` endpoints (a local mock); see [`ConfigBuilder::allow_insecure`] | off |
     ///
     /// # Errors
     ///
@@ -178,6 +182,20 @@ impl Config {
                 expected: "a number or intent names joined by |",
             })?;
             builder = builder.intents(intents);
+        }
+        if let Some(value) = get("QQ_BOT_ALLOW_INSECURE").filter(|v| !v.is_empty()) {
+            let allow = match value.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" => false,
+                _ => {
+                    return Err(ConfigError::InvalidEnv {
+                        name: "QQ_BOT_ALLOW_INSECURE",
+                        value: value.clone(),
+                        expected: "1 or 0 (true or false)",
+                    });
+                }
+            };
+            builder = builder.allow_insecure(allow);
         }
         if let Some(value) = get("QQ_BOT_SHARDS").filter(|v| !v.is_empty()) {
             let shards = Shards::parse(&value).ok_or(ConfigError::InvalidEnv {
@@ -284,6 +302,16 @@ impl ConfigBuilder {
         self
     }
 
+    /// With `true`, plaintext endpoints are used: an `http://` API base or token URL, and
+    /// a `ws://` gateway URL from `/gateway/bot`. For a mock on loopback only — over them
+    /// the AppSecret and the access token cross the network unencrypted. Default `false`:
+    /// [`Client::connect`](crate::Client::connect) refuses them with
+    /// [`Error::InsecureEndpoint`](crate::Error::InsecureEndpoint).
+    pub fn allow_insecure(mut self, allow: bool) -> Self {
+        self.0.allow_insecure = allow;
+        self
+    }
+
     /// The configuration.
     #[must_use]
     pub fn build(self) -> Config {
@@ -308,9 +336,11 @@ mod tests {
             ("QQ_BOT_TOKEN_URL", "http://127.0.0.1:9/app/getAppAccessToken"),
             ("QQ_BOT_INTENTS", "GUILDS | GROUP_AND_C2C_EVENT"),
             ("QQ_BOT_SHARDS", "1/2"),
+            ("QQ_BOT_ALLOW_INSECURE", "1"),
         ]))
         .unwrap();
         assert_eq!(config.api_base, "http://127.0.0.1:9");
+        assert!(config.allow_insecure);
         assert_eq!(config.intents, Intents::GUILDS | Intents::GROUP_AND_C2C_EVENT);
         assert_eq!(config.shards, Shards::Range { ids: 1..2, total: 2 });
     }
@@ -324,6 +354,14 @@ mod tests {
             ("QQ_BOT_INTENTS", "NOPE"),
         ]));
         assert!(matches!(err, Err(ConfigError::InvalidEnv { name: "QQ_BOT_INTENTS", .. })));
+        let err = Config::from_lookup(lookup(&[
+            ("QQ_BOT_APP_ID", "1"),
+            ("QQ_BOT_SECRET", "s"),
+            ("QQ_BOT_ALLOW_INSECURE", "maybe"),
+        ]));
+        assert!(matches!(err, Err(ConfigError::InvalidEnv { name: "QQ_BOT_ALLOW_INSECURE", .. })));
+        let secure = Config::from_lookup(lookup(&[("QQ_BOT_APP_ID", "1"), ("QQ_BOT_SECRET", "s")])).unwrap();
+        assert!(!secure.allow_insecure, "TLS only unless told otherwise");
         assert_eq!(
             parse_intents("1107296259"),
             Some(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)

@@ -8,7 +8,9 @@
 //! received); READY and RESUMED are printed too. Logs go to stderr (`RUST_LOG` sets the
 //! level). Bad credentials and fatal close codes end it with exit code 1 and a one-line
 //! reason on stderr; SIGINT and SIGTERM close the connections gracefully and exit 0.
-//! Optional: `QQ_BOT_API_BASE`, `QQ_BOT_TOKEN_URL`, `QQ_BOT_INTENTS`, `QQ_BOT_SHARDS`.
+//! Optional: `QQ_BOT_API_BASE`, `QQ_BOT_TOKEN_URL`, `QQ_BOT_INTENTS`, `QQ_BOT_SHARDS`, and
+//! `QQ_BOT_ALLOW_INSECURE=1` to point it at a plaintext (`http://`, `ws://`) mock: without
+//! it only TLS endpoints are used.
 
 use std::process::ExitCode;
 

@@ -88,6 +88,8 @@ pub async fn run<R: Runtime + Default>() -> Result<DemoReport, Box<dyn std::erro
     let config = Config::builder(mock.config().app_id.clone(), mock.config().secret.clone())
         .api_base(mock.api_base())
         .token_url(mock.token_url())
+        // The mock serves plain http:// and ws:// on loopback.
+        .allow_insecure(true)
         .intents(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)
         .reconnect_jitter(Duration::from_millis(100))
         .build();

@@ -56,6 +56,7 @@ fn spawn_tail(tail: &Path, mock: &MockGateway, secret: &str) -> Child {
         .env("QQ_BOT_SECRET", secret)
         .env("QQ_BOT_API_BASE", mock.api_base())
         .env("QQ_BOT_TOKEN_URL", mock.token_url())
+        .env("QQ_BOT_ALLOW_INSECURE", "1")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
