@@ -115,11 +115,21 @@ const LOG_INTERVAL: Duration = Duration::from_secs(1);
 /// qqgw_tokio::run_handler(events, &Bot).await;
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct WebhookServer {
     local_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     state: Arc<State>,
+}
+
+impl std::fmt::Debug for WebhookServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookServer")
+            .field("local_addr", &self.local_addr)
+            .field("webhook", &self.state.webhook)
+            .field("path", &self.state.path)
+            .field("metrics", &self.metrics())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Settings of a [`WebhookServer`], from [`WebhookServer::builder`].

@@ -66,7 +66,7 @@ pub enum Admission {
 ///
 /// Keys are 64-bit hashes of the event ids: only requests signed by QQ are remembered, so
 /// nobody else can choose them.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ReplayGuard {
     capacity: usize,
     tolerance_secs: u64,
@@ -161,6 +161,18 @@ impl ReplayGuard {
             self.order.pop_first();
             self.seen.remove(&key);
         }
+    }
+}
+
+impl std::fmt::Debug for ReplayGuard {
+    /// The sizes and bounds, not the (possibly 65,536) remembered keys.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayGuard")
+            .field("remembered", &self.seen.len())
+            .field("capacity", &self.capacity)
+            .field("tolerance_secs", &self.tolerance_secs)
+            .field("floor", &self.floor)
+            .finish_non_exhaustive()
     }
 }
 
