@@ -8,7 +8,8 @@
 //! Same contract as `qqgw-tokio`'s `tail`: lines with `shard`, `seq`, `type`, `id`, `d`
 //! (READY and RESUMED included) on stdout, logs on stderr, exit 1 with a one-line reason
 //! on bad credentials or fatal close codes, exit 0 after a graceful close on SIGINT or
-//! SIGTERM.
+//! SIGTERM. Only TLS endpoints are used unless `QQ_BOT_ALLOW_INSECURE=1` (for a local
+//! plaintext mock).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

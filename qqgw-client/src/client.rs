@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use crate::config::{Config, Shards};
 use crate::delivery::run_handler_concurrently;
-use crate::error::Error;
+use crate::error::{Error, require_tls};
 use crate::handler::EventHandler;
 use crate::http::Http;
 use crate::runtime::Runtime;
@@ -94,8 +94,13 @@ impl<R: Runtime> Client<R> {
     /// backoff, logged at `warn`),
     /// [`Error::Http`] / [`Error::Api`] if `/gateway/bot` fails,
     /// [`Error::SessionLimit`] if QQ allows fewer new sessions today than shards to
-    /// IDENTIFY, [`Error::Config`] for an impossible shard set.
+    /// IDENTIFY, [`Error::Config`] for an impossible shard set, [`Error::InsecureEndpoint`]
+    /// for an `http://` API base or token URL or a `ws://` gateway URL, unless the config
+    /// [allows insecure endpoints](crate::ConfigBuilder::allow_insecure).
     pub async fn connect_on(runtime: R, config: Config) -> Result<Self, Error> {
+        let insecure = config.allow_insecure;
+        require_tls("token URL", &config.token_url, "https://", "http://", insecure)?;
+        require_tls("API base", &config.api_base, "https://", "http://", insecure)?;
         let clock = Clock::new();
         let http = Http::new(
             runtime.clone(),
@@ -121,6 +126,9 @@ impl<R: Runtime> Client<R> {
             }
         };
         let info = http.gateway_bot(&token).await?;
+        // The gateway URL comes from the network: a plaintext one would carry the token
+        // in IDENTIFY in clear text.
+        require_tls("gateway URL", &info.url, "wss://", "ws://", insecure)?;
         info!(url = %info.url, shards = info.shards, remaining = info.session_start_limit.remaining, "gateway");
 
         let (ids, total) = match &config.shards {
@@ -359,6 +367,9 @@ pub async fn run_handler<H: EventHandler>(events: impl Stream<Item = ShardEvent>
 /// A bounded channel of events for a source other than the gateway (a webhook endpoint):
 /// what is sent comes out of the [`ShardEvents`] stream, for a consumer or
 /// [`run_handler`]. The stream ends once every sender is dropped.
+///
+/// It holds `buffer` events for one sender; each clone of the [`EventSender`] may add one
+/// more. For a hard bound, keep one sender and use [`EventSender::try_send`].
 #[must_use]
 pub fn event_channel(buffer: usize) -> (EventSender, ShardEvents) {
     let (tx, rx) = mpsc::channel(buffer.saturating_sub(1));
@@ -374,6 +385,27 @@ impl EventSender {
     pub async fn send(&mut self, event: ShardEvent) -> bool {
         futures_util::SinkExt::send(&mut self.0, event).await.is_ok()
     }
+
+    /// Sends `event` if the buffer has room now, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] if the buffer is full, [`TrySendError::Closed`] if the
+    /// stream was dropped; the event is not sent.
+    pub fn try_send(&mut self, event: ShardEvent) -> Result<(), TrySendError> {
+        self.0
+            .try_send(event)
+            .map_err(|error| if error.is_full() { TrySendError::Full } else { TrySendError::Closed })
+    }
+}
+
+/// Why [`EventSender::try_send`] did not send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrySendError {
+    /// The buffer is full: the consumer is behind.
+    Full,
+    /// The [`ShardEvents`] stream was dropped: nobody reads events.
+    Closed,
 }
 
 /// A jitter seed for `shard` from the operating system's randomness (std's `RandomState`

@@ -84,6 +84,7 @@ pub struct Config {
     pub(crate) handler_concurrency: usize,
     pub(crate) manual_ack: bool,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) allow_insecure: bool,
 }
 
 impl fmt::Debug for Config {
@@ -99,6 +100,7 @@ impl fmt::Debug for Config {
             .field("session_store", &self.store.is_some())
             .field("handler_concurrency", &self.handler_concurrency)
             .field("manual_ack", &self.manual_ack)
+            .field("allow_insecure", &self.allow_insecure)
             .finish_non_exhaustive()
     }
 }
@@ -164,6 +166,7 @@ impl Config {
             handler_concurrency: DEFAULT_HANDLER_CONCURRENCY,
             manual_ack: false,
             shutdown_timeout: Duration::from_secs(10),
+            allow_insecure: false,
         })
     }
 
@@ -178,6 +181,7 @@ impl Config {
     /// | `QQ_BOT_INTENTS` | a number, or names joined by `\|` (`GUILDS\|PUBLIC_GUILD_MESSAGES\|GROUP_AND_C2C_EVENT`); group and C2C messages need `GROUP_AND_C2C_EVENT` | [`Intents::non_privileged`] (guild events only) |
     /// | `QQ_BOT_SHARDS` | `4`, `1/4` or `0-1/4` (see [`Shards::parse`]) | as `/gateway/bot` says |
     /// | `QQ_BOT_SESSION_FILE` | a [`FileStore`](crate::FileStore) path: sessions survive restarts and crashes | none |
+    /// | `QQ_BOT_ALLOW_INSECURE` | `1` or `true`: allow `http://` and `ws://` endpoints (a local mock); see [`ConfigBuilder::allow_insecure`] | off |
     ///
     /// # Errors
     ///
@@ -200,6 +204,20 @@ impl Config {
         }
         if let Some(value) = get("QQ_BOT_INTENTS").filter(|v| !v.is_empty()) {
             builder = builder.intents(parse_intents(&value)?);
+        }
+        if let Some(value) = get("QQ_BOT_ALLOW_INSECURE").filter(|v| !v.is_empty()) {
+            let allow = match value.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" => false,
+                _ => {
+                    return Err(ConfigError::InvalidEnv {
+                        name: "QQ_BOT_ALLOW_INSECURE",
+                        value: value.clone(),
+                        expected: "1 or 0 (true or false)",
+                    });
+                }
+            };
+            builder = builder.allow_insecure(allow);
         }
         if let Some(value) = get("QQ_BOT_SHARDS").filter(|v| !v.is_empty()) {
             let shards = Shards::parse(&value).ok_or(ConfigError::InvalidEnv {
@@ -372,6 +390,16 @@ impl ConfigBuilder {
         self
     }
 
+    /// With `true`, plaintext endpoints are used: an `http://` API base or token URL, and
+    /// a `ws://` gateway URL from `/gateway/bot`. For a mock on loopback only — over them
+    /// the AppSecret and the access token cross the network unencrypted. Default `false`:
+    /// [`Client::connect`](crate::Client::connect) refuses them with
+    /// [`Error::InsecureEndpoint`](crate::Error::InsecureEndpoint).
+    pub fn allow_insecure(mut self, allow: bool) -> Self {
+        self.0.allow_insecure = allow;
+        self
+    }
+
     /// The configuration.
     #[must_use]
     pub fn build(self) -> Config {
@@ -402,9 +430,11 @@ mod tests {
             ("QQ_BOT_TOKEN_URL", "http://127.0.0.1:9/app/getAppAccessToken"),
             ("QQ_BOT_INTENTS", "GUILDS | GROUP_AND_C2C_EVENT"),
             ("QQ_BOT_SHARDS", "1/2"),
+            ("QQ_BOT_ALLOW_INSECURE", "1"),
         ]))
         .unwrap();
         assert_eq!(config.api_base, "http://127.0.0.1:9");
+        assert!(config.allow_insecure);
         assert_eq!(config.intents, Intents::GUILDS | Intents::GROUP_AND_C2C_EVENT);
         assert_eq!(config.shards, Shards::Range { ids: 1..2, total: 2 });
     }
@@ -425,5 +455,13 @@ mod tests {
         assert_eq!(parse_intents("1107296259"), Ok(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT));
         let missing = Config::from_lookup(lookup(&[("QQ_BOT_APP_ID", "1")])).unwrap_err().to_string();
         assert!(missing.starts_with("environment variable QQ_BOT_SECRET is not set"), "{missing}");
+        let err = Config::from_lookup(lookup(&[
+            ("QQ_BOT_APP_ID", "1"),
+            ("QQ_BOT_SECRET", "s"),
+            ("QQ_BOT_ALLOW_INSECURE", "maybe"),
+        ]));
+        assert!(matches!(err, Err(ConfigError::InvalidEnv { name: "QQ_BOT_ALLOW_INSECURE", .. })));
+        let secure = Config::from_lookup(lookup(&[("QQ_BOT_APP_ID", "1"), ("QQ_BOT_SECRET", "s")])).unwrap();
+        assert!(!secure.allow_insecure, "TLS only unless told otherwise");
     }
 }

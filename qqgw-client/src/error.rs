@@ -40,6 +40,17 @@ pub enum Error {
     Config(String),
     /// The [`SessionStore`](crate::SessionStore) could not load the sessions to resume.
     Store(crate::StoreError),
+    /// An endpoint is not TLS (`http://` or `ws://`, or another scheme), and the config
+    /// does not [allow insecure endpoints](crate::ConfigBuilder::allow_insecure): the
+    /// AppSecret or the access token would cross the network in clear text.
+    InsecureEndpoint {
+        /// Which endpoint: `"API base"`, `"token URL"` or `"gateway URL"`.
+        endpoint: &'static str,
+        /// The URL, as configured or as `/gateway/bot` gave it.
+        url: String,
+        /// The scheme it needs: `"https://"` or `"wss://"`.
+        expected: &'static str,
+    },
     /// A shard stopped for good (a fatal close code, or rejected credentials).
     Fatal {
         /// The shard.
@@ -80,6 +91,12 @@ impl fmt::Display for Error {
                  run fewer shards (QQ_BOT_SHARDS) or wait for the daily limit to reset"
             ),
             Self::Config(message) => write!(f, "invalid configuration: {message}"),
+            Self::InsecureEndpoint { endpoint, url, expected } => write!(
+                f,
+                "refusing the {endpoint} {url:?}: it is not {expected}, so credentials would cross the \
+                 network unencrypted (for a local mock, use ConfigBuilder::allow_insecure(true) or \
+                 QQ_BOT_ALLOW_INSECURE=1)"
+            ),
             Self::Store(error) => write!(
                 f,
                 "{error}; fix or remove the file (QQ_BOT_SESSION_FILE) to start without the saved sessions"
@@ -124,8 +141,26 @@ impl Error {
             Self::Token(TokenError::Rejected { .. })
                 | Self::SessionLimit { .. }
                 | Self::Config(_)
+                | Self::InsecureEndpoint { .. }
                 | Self::Fatal { .. }
         ) || matches!(self, Self::Api { status, .. } if (400..500).contains(status))
+    }
+}
+
+/// Refuses `url` unless it starts with `secure` (`"https://"` or `"wss://"`, in any case),
+/// or with `insecure` when `allow_insecure`.
+pub(crate) fn require_tls(
+    endpoint: &'static str,
+    url: &str,
+    secure: &'static str,
+    insecure: &'static str,
+    allow_insecure: bool,
+) -> Result<(), Error> {
+    let has = |scheme: &str| url.get(..scheme.len()).is_some_and(|head| head.eq_ignore_ascii_case(scheme));
+    if has(secure) || (allow_insecure && has(insecure)) {
+        Ok(())
+    } else {
+        Err(Error::InsecureEndpoint { endpoint, url: url.to_owned(), expected: secure })
     }
 }
 
@@ -195,5 +230,25 @@ mod tests {
         let unavailable =
             Error::Token(TokenError::Unavailable("POST http://127.0.0.1:9/t failed: refused".into()));
         assert_eq!(unavailable.to_string().matches("access token").count(), 1, "{unavailable}");
+    }
+
+    #[test]
+    fn only_tls_endpoints_pass_unless_insecure_ones_are_allowed() {
+        let check = |url, allow| require_tls("API base", url, "https://", "http://", allow);
+        assert!(check("https://api.sgroup.qq.com", false).is_ok());
+        assert!(check("HTTPS://api.sgroup.qq.com", false).is_ok());
+        assert!(check("http://127.0.0.1:9", true).is_ok());
+        for (url, allow) in
+            [("http://api.sgroup.qq.com", false), ("ftp://x", true), ("", true), ("ws://x", true)]
+        {
+            let Err(error) = check(url, allow) else { panic!("{url} passed") };
+            assert!(error.is_fatal());
+            let text = error.to_string();
+            assert!(text.contains("https://") && text.contains("allow_insecure"), "{text}");
+        }
+        let gateway = |url, allow| require_tls("gateway URL", url, "wss://", "ws://", allow);
+        assert!(gateway("wss://api.sgroup.qq.com/websocket/", false).is_ok());
+        assert!(gateway("ws://api.sgroup.qq.com/websocket/", false).is_err());
+        assert!(gateway("ws://127.0.0.1:9/websocket/", true).is_ok());
     }
 }

@@ -12,7 +12,9 @@ mod shard;
 mod store;
 mod tail;
 
-pub use client::{Client, EventSender, Events, ShardEvents, ShutdownHandle, event_channel, run_handler};
+pub use client::{
+    Client, EventSender, Events, ShardEvents, ShutdownHandle, TrySendError, event_channel, run_handler,
+};
 pub use config::{Config, ConfigBuilder, ConfigError, DEFAULT_HANDLER_CONCURRENCY, Shards};
 pub use delivery::run_handler_concurrently;
 pub use error::Error;

@@ -59,8 +59,12 @@ pub const MAX_MESSAGE_SIZE: usize = 4 << 20;
 ///
 /// The read buffer is 16 KiB instead of tungstenite's 128 KiB: that buffer is zero-filled
 /// on the first read, so it stays resident for every shard, while gateway frames are
-/// mostly under 2 KiB (a larger one is still read whole, over several reads). Messages
-/// and frames are bounded by [`MAX_MESSAGE_SIZE`].
+/// mostly under 2 KiB (a larger one is still read whole, over several reads).
+///
+/// Messages and frames are limited to [`MAX_MESSAGE_SIZE`] (4 MiB) instead of
+/// tungstenite's 64 MiB and 16 MiB: what a broken or hostile server can make each shard
+/// buffer. QQ's events are kilobytes (the same events arrive as webhook bodies, limited to
+/// 1 MiB).
 #[must_use]
 pub fn websocket_config() -> async_tungstenite::tungstenite::protocol::WebSocketConfig {
     async_tungstenite::tungstenite::protocol::WebSocketConfig::default()

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use core::time::Duration;
 use proptest::prelude::*;
 use qqgw_proto::webhook::{
-    ACK_BODY, DEFAULT_MAX_BODY_SIZE, Outcome, Webhook, WebhookError, WebhookKey, WebhookRequest,
-    WebhookResponse, ack_body,
+    ACK_BODY, Admission, Checked, DEFAULT_MAX_BODY_SIZE, Outcome, Webhook, WebhookError, WebhookKey,
+    WebhookRequest, WebhookResponse, ack_body,
 };
 use qqgw_proto::{DecodeError, Dispatch, ShardId};
 use serde_json::Value;
@@ -53,9 +53,10 @@ fn rejection(response: &WebhookResponse) -> &WebhookError {
     match &response.outcome {
         Outcome::Rejected(error) => {
             assert_eq!(response.status, error.status());
+            assert_eq!(response.body, error.body());
             let body: Value = serde_json::from_str(&response.body).unwrap();
-            assert_eq!(body["error"], error.code());
-            assert_eq!(body["message"], error.to_string());
+            let expected = if response.status == 401 { "unauthorized" } else { error.code() };
+            assert_eq!(body, serde_json::json!({ "error": expected }), "nothing but a code is sent");
             error
         }
         other => panic!("not rejected: {other:?} ({response:?})"),
@@ -129,32 +130,41 @@ fn answers_the_validation_fixture() {
     let expected =
         format!(r#"{{"plain_token":"Arq0D5A61EgUu4OxUvOp","signature":"{VALIDATION_SIGNATURE}"}}"#);
 
-    // As in QQ's docs: no signature headers.
-    let response = webhook().handle(WebhookRequest { body: body.as_bytes(), ..Default::default() });
-    assert_eq!(response.status, 200);
-    assert_eq!(response.body, expected);
+    // As QQ sends it: signed like every callback.
+    let response = deliver(&mut webhook(), body.as_bytes());
+    assert_eq!((response.status, &response.body), (200, &expected));
     assert_eq!(response.outcome, Outcome::Validated { plain_token: "Arq0D5A61EgUu4OxUvOp".into() });
 
-    // As the official Go SDK expects: signed like every callback.
-    let response = deliver(&mut webhook().require_signed_validation(true), body.as_bytes());
+    // As in QQ's docs' example, without signature headers: only when explicitly allowed.
+    let mut webhook = webhook().allow_unsigned_validation(true);
+    let response = webhook.handle(WebhookRequest { body: body.as_bytes(), ..Default::default() });
     assert_eq!((response.status, &response.body), (200, &expected));
 }
 
 #[test]
 fn validation_accepts_a_millisecond_number_event_ts() {
     let body = br#"{"op":13,"d":{"plain_token":"abc","event_ts":1725442341000}}"#;
-    let response = webhook().handle(WebhookRequest { body, ..Default::default() });
+    let response = deliver(&mut webhook(), body);
     assert_eq!(response.status, 200);
     let answer: Value = serde_json::from_str(&response.body).unwrap();
     assert_eq!(answer["signature"], key().sign_validation("abc", "1725442341000"));
 }
 
 #[test]
-fn unsigned_validation_can_be_refused() {
+fn unsigned_validation_is_refused_by_default() {
     let body = frame("WEBHOOK_VALIDATION");
-    let mut webhook = webhook().require_signed_validation(true);
-    let response = webhook.handle(WebhookRequest { body: body.as_bytes(), ..Default::default() });
-    assert_rejected(&response, 401, |e| *e == WebhookError::MissingSignature);
+    for mut webhook in [webhook(), webhook().allow_unsigned_validation(true).require_signed_validation(true)]
+    {
+        let response = webhook.handle(WebhookRequest { body: body.as_bytes(), ..Default::default() });
+        assert_rejected(&response, 401, |e| *e == WebhookError::MissingSignature);
+        assert_eq!(
+            webhook.check_headers(None, None, Some(body.len() as u64), Some(NOW)),
+            Err(WebhookError::MissingSignature),
+            "refused before the body is read"
+        );
+    }
+    let allowed = webhook().allow_unsigned_validation(true);
+    assert_eq!(allowed.check_headers(None, None, Some(body.len() as u64), Some(NOW)), Ok(()));
 }
 
 #[test]
@@ -162,7 +172,7 @@ fn unsigned_validation_is_no_signing_oracle() {
     // An attacker asks for event_ts ‖ plain_token = timestamp ‖ forged body…
     let forged = r#"{"op":0,"id":"X:1","t":"AT_MESSAGE_CREATE","d":{"content":"forged"}}"#;
     let body = serde_json::json!({"op": 13, "d": {"plain_token": forged, "event_ts": TS}}).to_string();
-    let mut webhook = webhook();
+    let mut webhook = webhook().allow_unsigned_validation(true);
     let response = webhook.handle(WebhookRequest { body: body.as_bytes(), ..Default::default() });
     assert_rejected(&response, 401, |e| *e == WebhookError::UnsafeValidation);
 
@@ -246,8 +256,8 @@ fn events_become_the_gateways_dispatches_once() {
         assert_eq!((again.status, again.body.as_str()), (200, ACK_BODY), "{name}");
         match expected.id() {
             Some(id) => assert_eq!(again.outcome, Outcome::Duplicate { id: id.to_owned() }, "{name}"),
-            // Without an id there is nothing to recognise a repeat by (the gateway's rule too).
-            None => assert_eq!(again.outcome, Outcome::Dispatch(expected), "{name}"),
+            // Without an id, the exact same request (same signature) is still a repeat.
+            None => assert_eq!(again.outcome, Outcome::Duplicate { id: String::new() }, "{name}"),
         }
     }
 }
@@ -552,4 +562,110 @@ proptest! {
         prop_assert_eq!(response.status, 401);
         prop_assert!(matches!(response.outcome, Outcome::Rejected(WebhookError::BadSignature)));
     }
+}
+
+// ----- replays, and what an answer discloses -----
+
+#[test]
+fn a_captured_request_is_refused_after_any_number_of_other_events() {
+    let mut webhook = webhook();
+    let captured = frame("GROUP_AT_MESSAGE_CREATE");
+    let signature = key().sign_callback(TS, captured.as_bytes());
+    assert!(matches!(
+        webhook.handle(signed(&signature, TS, captured.as_bytes())).outcome,
+        Outcome::Dispatch(_)
+    ));
+    // Far more events than the gateway's 1024-id window.
+    for i in 0..3000 {
+        let body = format!(r#"{{"op":0,"id":"E:{i}","t":"E","d":{{}}}}"#);
+        assert!(matches!(deliver(&mut webhook, body.as_bytes()).outcome, Outcome::Dispatch(_)), "{i}");
+    }
+    // Replayed at the last second of the window: still not delivered again.
+    let request = WebhookRequest { unix_now: Some(NOW + 300), ..signed(&signature, TS, captured.as_bytes()) };
+    let response = webhook.handle(request);
+    assert!(matches!(response.outcome, Outcome::Duplicate { .. }), "{response:?}");
+    // One second later it is stale.
+    let request = WebhookRequest { unix_now: Some(NOW + 301), ..signed(&signature, TS, captured.as_bytes()) };
+    assert_rejected(&webhook.handle(request), 401, |e| matches!(e, WebhookError::StaleTimestamp { .. }));
+}
+
+#[test]
+fn check_and_a_shared_guard_do_what_handle_does() {
+    let webhook = webhook();
+    let mut guard = webhook.replay_guard();
+    let body = frame("C2C_MESSAGE_CREATE");
+    let signature = key().sign_callback(TS, body.as_bytes());
+    let check = || match webhook.check(signed(&signature, TS, body.as_bytes())) {
+        Checked::Event(event) => event,
+        Checked::Answer(response) => panic!("{response:?}"),
+    };
+    let first = check().admit(&mut guard);
+    assert!(matches!(first.outcome, Outcome::Dispatch(_)) && first.body == ACK_BODY);
+    // A queue that could not take it: forget it, and QQ's retry is delivered.
+    guard.forget(&check().ticket);
+    assert_eq!(guard.admit(&check().ticket), Admission::New);
+    assert_eq!(guard.admit(&check().ticket), Admission::Duplicate);
+    // A rejection needs no guard.
+    let Checked::Answer(response) = webhook.check(signed(&signature, TS, b"{}")) else { panic!() };
+    assert_rejected(&response, 401, |e| *e == WebhookError::BadSignature);
+}
+
+#[test]
+fn a_full_replay_memory_refuses_what_it_forgot() {
+    let mut webhook = webhook().with_replay_memory(2);
+    let body = |i: u32| format!(r#"{{"op":0,"id":"E:{i}","t":"E","d":{{}}}}"#);
+    let at = |i: u32, ts: &str| {
+        let body = body(i);
+        let signature = key().sign_callback(ts, body.as_bytes());
+        (signature, body)
+    };
+    let mut send = |i: u32, ts: &str| {
+        let (signature, body) = at(i, ts);
+        webhook.handle(signed(&signature, ts, body.as_bytes()))
+    };
+    assert_eq!(send(1, "1725442340").status, 200);
+    assert_eq!(send(2, "1725442341").status, 200);
+    assert_eq!(send(3, "1725442342").status, 200);
+    // E:1 was forgotten while it could still be replayed: its age is refused now.
+    assert_rejected(&send(1, "1725442340"), 401, |e| *e == WebhookError::ReplayUnverifiable);
+    assert!(matches!(send(2, "1725442341").outcome, Outcome::Duplicate { .. }));
+}
+
+#[test]
+fn header_checks_refuse_before_the_body() {
+    let webhook = webhook();
+    let sig = Some(EVENT_SIGNATURE);
+    assert_eq!(webhook.check_headers(sig, Some(TS), Some(100), Some(NOW)), Ok(()));
+    assert_eq!(webhook.check_headers(sig, Some(TS), None, None), Ok(()));
+    let cases = [
+        (sig, Some(TS), Some(DEFAULT_MAX_BODY_SIZE as u64 + 1), Some(NOW), "body_too_large"),
+        (sig, Some(TS), Some(u64::MAX), Some(NOW), "body_too_large"),
+        (None, Some(TS), None, Some(NOW), "missing_signature"),
+        (sig, None, None, Some(NOW), "missing_timestamp"),
+        (sig, Some("12x"), None, Some(NOW), "bad_timestamp"),
+        (sig, Some(TS), None, Some(NOW + 301), "stale_timestamp"),
+        (Some("abc"), Some(TS), None, Some(NOW), "bad_signature_encoding"),
+    ];
+    for (signature, timestamp, length, now, code) in cases {
+        let error = webhook.check_headers(signature, timestamp, length, now).unwrap_err();
+        assert_eq!(error.code(), code);
+    }
+    let high = format!("{}ff", &EVENT_SIGNATURE[..126]);
+    let error = webhook.check_headers(Some(&high), Some(TS), None, Some(NOW)).unwrap_err();
+    assert_eq!(error, WebhookError::NonCanonicalSignature);
+}
+
+#[test]
+fn refusals_disclose_neither_the_reason_nor_the_clock() {
+    let body = EVENT_BODY.as_bytes();
+    let now = NOW + 12_345;
+    let stale = webhook().handle(WebhookRequest { unix_now: Some(now), ..signed(EVENT_SIGNATURE, TS, body) });
+    let forged = webhook().handle(signed(&EVENT_SIGNATURE.replace('8', "9"), TS, body));
+    let unsigned = webhook().handle(WebhookRequest { body, ..Default::default() });
+    for response in [&stale, &forged, &unsigned] {
+        assert_eq!((response.status, response.body.as_str()), (401, r#"{"error":"unauthorized"}"#));
+    }
+    assert!(!stale.body.contains(&now.to_string()));
+    // The reason is kept for the server's own logs.
+    assert!(matches!(stale.outcome, Outcome::Rejected(WebhookError::StaleTimestamp { .. })));
 }

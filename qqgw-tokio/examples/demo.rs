@@ -110,7 +110,8 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .api_base(mock.api_base())
         .token_url(mock.token_url())
         .intents(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)
-        .reconnect_jitter(Duration::from_millis(100))
+        // The embedded mock speaks plain HTTP and WebSocket on loopback.
+        .allow_insecure(true)
         .build();
     let client = Client::connect(config).await?;
     let shard = client.shards().first().cloned().ok_or("the mock announces one shard")?;

@@ -8,12 +8,14 @@
 //! received); READY and RESUMED are printed too. Logs go to stderr (`RUST_LOG` sets the
 //! level). Bad credentials and fatal close codes end it with exit code 1 and a one-line
 //! reason on stderr; SIGINT and SIGTERM close the connections gracefully and exit 0.
-//! Optional: `QQ_BOT_API_BASE`, `QQ_BOT_TOKEN_URL`, `QQ_BOT_INTENTS`, `QQ_BOT_SHARDS`.
+//! Optional: `QQ_BOT_API_BASE`, `QQ_BOT_TOKEN_URL`, `QQ_BOT_INTENTS`, `QQ_BOT_SHARDS`,
+//! `QQ_BOT_SESSION_FILE`, and `QQ_BOT_ALLOW_INSECURE=1` to point it at a plaintext
+//! (`http://`, `ws://`) mock: without it only TLS endpoints are used.
 //! Group and private (C2C) messages need `GROUP_AND_C2C_EVENT` in `QQ_BOT_INTENTS`, e.g.
 //! `QQ_BOT_INTENTS='GUILDS|GUILD_MEMBERS|PUBLIC_GUILD_MESSAGES|GROUP_AND_C2C_EVENT'`.
 //!
 //! Without credentials, point it at the mock: `cargo run -p qqgw-mock -- --events 5`
-//! prints the four `QQ_BOT_*` variables to set.
+//! prints the `QQ_BOT_*` variables to set.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

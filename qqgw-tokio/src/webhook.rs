@@ -1,43 +1,101 @@
 //! A ready webhook endpoint: QQ's HTTP callbacks in, the same events out as the gateway.
+//!
+//! [`WebhookServer`] is the part of qqgw that faces the open internet, so everything an
+//! attacker can make it spend is bounded (defaults in brackets, each configurable on
+//! [`WebhookServerBuilder`]):
+//!
+//! | resource | bound |
+//! |---|---|
+//! | open connections | [`max_connections`](WebhookServerBuilder::max_connections) (512); more are accepted and closed at once |
+//! | time to send a request head, and to wait idle between keep-alive requests | [`header_timeout`](WebhookServerBuilder::header_timeout) (5 s) |
+//! | time to send a body | [`body_timeout`](WebhookServerBuilder::body_timeout) (5 s) → 408 |
+//! | request head size | 16 KiB and 64 headers (hyper answers 431) |
+//! | body size | [`Webhook::max_body_size`] (1 MiB): a larger `Content-Length` is refused before a byte is read, and a body that grows past it while streaming is cut off → 413 |
+//! | memory for bodies being read, all connections together | [`body_memory`](WebhookServerBuilder::body_memory) (32 MiB) → 503 |
+//! | events accepted but not yet consumed | [`queue`](WebhookServerBuilder::queue) (1024) → 503, QQ retries |
+//! | events remembered against replays | [`Webhook::with_replay_memory`] (65,536, about 4 MiB) |
+//! | `accept()` failures (e.g. out of file descriptors) | retried after a pause growing from 10 ms to 1 s |
+//! | log lines about refused requests | one a second; [`WebhookServer::metrics`] counts them all |
+//!
+//! The method (`POST`), the path (if [configured](WebhookServerBuilder::path)), the
+//! `Content-Type` (`application/json`), the `Content-Length` and the signature headers are
+//! checked before the body is read, so a request without a plausible signature costs no
+//! body. The Ed25519 signature is verified without any lock held; only the replay check
+//! and the hand-over to the queue share a lock, for a hash-map lookup.
 
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use qqgw_client::{Event, EventSender, ShardEvent, ShardEvents, event_channel};
-use qqgw_proto::webhook::{CONTENT_TYPE, Outcome, WebhookRequest};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use qqgw_client::{Event, EventSender, ShardEvent, ShardEvents, TrySendError, event_channel};
+use qqgw_proto::webhook::{
+    Admission, CONTENT_TYPE, Checked, Outcome, ReplayGuard, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    VerifiedEvent, WebhookError, WebhookRequest,
+};
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tracing::{debug, info, warn};
 
 /// The framework-neutral core the server runs every request through, re-exported so a bot
 /// needs no direct dependency on `qqgw-proto`.
 pub use qqgw_proto::webhook::Webhook;
 
+/// Default [`WebhookServerBuilder::max_connections`]: 512 connections open at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Default [`WebhookServerBuilder::header_timeout`]: 5 s to send a request head (and the
+/// longest a keep-alive connection may sit idle).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default [`WebhookServerBuilder::body_timeout`]: 5 s to send a body.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default [`WebhookServerBuilder::queue`]: 1024 events waiting for the consumer.
+pub const DEFAULT_QUEUE: usize = 1024;
+/// Default [`WebhookServerBuilder::body_memory`]: 32 MiB of bodies being read at once.
+pub const DEFAULT_BODY_MEMORY: usize = 32 << 20;
+
+/// The largest request head (request line and headers) hyper reads.
+const MAX_HEAD_BYTES: usize = 16 << 10;
+/// The most headers a request may have.
+const MAX_HEADERS: usize = 64;
+/// The first and the longest pause after a failed `accept()`.
+const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
+/// The least time between two log lines about refused requests or failed accepts.
+const LOG_INTERVAL: Duration = Duration::from_secs(1);
+
 /// An HTTP server for QQ's webhook (HTTP callback) delivery, on tokio with hyper.
 ///
-/// Every `POST` goes through [`Webhook::handle`]: op 13 validations are answered, signed
-/// events become [`Event::Dispatch`] on the [`ShardEvents`] stream — the same events, with
-/// the same de-duplication, as the gateway — and everything else is refused with a clear
-/// status. Serve the stream with [`run_handler`](qqgw_client::run_handler) and your
-/// [`EventHandler`](crate::EventHandler), or read it yourself. Each event is accepted into
-/// the stream's buffer before QQ gets its 200, so a full buffer slows QQ down instead of
-/// losing events (QQ retries; repeats are dropped).
+/// Every `POST` goes through [`Webhook::check`]: op 13 validations are answered, signed
+/// events become [`Event::Dispatch`] on the [`ShardEvents`] stream — the same events as
+/// the gateway, each delivered once — and everything else is refused with a status that
+/// says no more than needed (every 401 has the same body). Serve the stream with
+/// [`run_handler`](qqgw_client::run_handler) and your
+/// [`EventHandler`](crate::EventHandler), or read it yourself.
+///
+/// An event is answered 200 once it is in the stream's queue. When the queue is full
+/// (the consumer is behind) the event is answered `503 Service Unavailable` with
+/// `Retry-After: 1` and not remembered, so QQ's retry is delivered later; nothing is
+/// lost and memory stays bounded. See the [module docs](self) for every bound.
+///
+/// Paths: by default any path is served, since the signature, not the URL, is what proves
+/// a request comes from QQ, and proxies often rewrite paths. Set
+/// [`path`](WebhookServerBuilder::path) to answer 404 elsewhere.
 ///
 /// QQ only calls HTTPS URLs on ports 80, 443, 8080 or 8443: put a TLS-terminating proxy in
-/// front, or serve through your own server with [`Webhook::handle`] directly.
+/// front, or serve through your own server with [`Webhook::check`] directly.
 ///
 /// # Examples
 ///
 /// ```no_run
+/// use std::time::Duration;
 /// use qqgw_tokio::webhook::WebhookServer;
 /// use qqgw_tokio::{Context, EventHandler, model::GroupMessage};
 /// use qqgw_proto::webhook::Webhook;
@@ -51,74 +109,158 @@ pub use qqgw_proto::webhook::Webhook;
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let webhook = Webhook::from_secret(&std::env::var("QQ_BOT_SECRET")?)?;
-/// let (server, events) = WebhookServer::bind("127.0.0.1:8080", webhook).await?;
+/// let (server, events) = WebhookServer::builder(webhook)
+///     .path("/qqbot/callback")
+///     .max_connections(256)
+///     .header_timeout(Duration::from_secs(3))
+///     .bind("127.0.0.1:8080")
+///     .await?;
 /// println!("listening on {}", server.local_addr());
 /// qqgw_tokio::run_handler(events, &Bot).await;
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct WebhookServer {
     local_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
+    state: Arc<State>,
 }
 
-struct State {
-    webhook: Mutex<Webhook>,
-    max_body: usize,
-    events: EventSender,
+impl std::fmt::Debug for WebhookServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookServer")
+            .field("local_addr", &self.local_addr)
+            .field("webhook", &self.state.webhook)
+            .field("path", &self.state.path)
+            .field("metrics", &self.metrics())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings of a [`WebhookServer`], from [`WebhookServer::builder`].
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `bind` is called"]
+pub struct WebhookServerBuilder {
+    webhook: Webhook,
+    max_connections: usize,
+    header_timeout: Duration,
+    body_timeout: Duration,
+    queue: usize,
+    body_memory: usize,
+    path: Option<String>,
+}
+
+impl WebhookServerBuilder {
+    /// The most connections open at once (at least 1). Default
+    /// [`DEFAULT_MAX_CONNECTIONS`] (512). Past it, new connections are accepted and closed
+    /// at once, so they neither wait in the kernel's backlog nor cost a task. Keep it well
+    /// under the process's open-file limit (`ulimit -n`).
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+
+    /// How long a client may take to send a request head, counted from when the
+    /// connection is ready for one — so it is also the longest a keep-alive connection
+    /// may sit idle. Default [`DEFAULT_HEADER_TIMEOUT`] (5 s). The connection is closed
+    /// when it passes.
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = timeout;
+        self
+    }
+
+    /// How long a client may take to send a body once its head is in. Default
+    /// [`DEFAULT_BODY_TIMEOUT`] (5 s). Answered `408 Request Timeout`.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// How many events may wait for the consumer of the stream (at least 1). Default
+    /// [`DEFAULT_QUEUE`] (1024). When full, events are answered 503 for QQ to retry.
+    pub fn queue(mut self, events: usize) -> Self {
+        self.queue = events.max(1);
+        self
+    }
+
+    /// How many bytes of request bodies may be held at once, over all connections.
+    /// Default [`DEFAULT_BODY_MEMORY`] (32 MiB); never less than the webhook's
+    /// [`max_body_size`](Webhook::max_body_size). A request whose body would pass it is
+    /// answered 503 for QQ to retry.
+    pub fn body_memory(mut self, bytes: usize) -> Self {
+        self.body_memory = bytes;
+        self
+    }
+
+    /// Serve only this path (e.g. `"/qqbot/callback"`), answering 404 elsewhere. Default:
+    /// every path (see [`WebhookServer`]).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Binds `addr` and serves the webhook there until the server is dropped. Events come
+    /// out of the returned stream.
+    ///
+    /// # Errors
+    ///
+    /// If the address cannot be bound.
+    pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<(WebhookServer, ShardEvents)> {
+        let listener = TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        let (events, stream) = event_channel(self.queue);
+        let body_memory = self.body_memory.max(self.webhook.max_body_size()).min(Semaphore::MAX_PERMITS);
+        let state = Arc::new(State {
+            queue: Mutex::new(Queue { guard: self.webhook.replay_guard(), events }),
+            webhook: self.webhook,
+            path: self.path,
+            header_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            connections: Arc::new(Semaphore::new(self.max_connections)),
+            body_memory: Arc::new(Semaphore::new(body_memory)),
+            counters: Counters::default(),
+            log: RateLimit::new(),
+        });
+        let (shutdown, stopped) = watch::channel(false);
+        info!(%local_addr, max_connections = self.max_connections, "webhook endpoint listening");
+        tokio::spawn(accept_loop(listener, Arc::clone(&state), stopped));
+        Ok((WebhookServer { local_addr, shutdown, state }, stream))
+    }
 }
 
 impl WebhookServer {
-    /// Binds `addr` and serves `webhook` there until the server is dropped. Events come
-    /// out of the returned stream, which buffers up to 1024.
+    /// A builder for a server of `webhook`, with the defaults of the [module docs](self).
+    pub fn builder(webhook: Webhook) -> WebhookServerBuilder {
+        WebhookServerBuilder {
+            webhook,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            queue: DEFAULT_QUEUE,
+            body_memory: DEFAULT_BODY_MEMORY,
+            path: None,
+        }
+    }
+
+    /// Binds `addr` and serves `webhook` there with the default settings until the
+    /// server is dropped: `WebhookServer::builder(webhook).bind(addr)`.
     ///
     /// # Errors
     ///
     /// If the address cannot be bound.
     pub async fn bind(addr: impl ToSocketAddrs, webhook: Webhook) -> io::Result<(Self, ShardEvents)> {
-        let listener = TcpListener::bind(addr).await?;
-        let local_addr = listener.local_addr()?;
-        let (events, stream) = event_channel(1024);
-        let max_body = webhook.max_body_size();
-        let state = Arc::new(State { webhook: Mutex::new(webhook), max_body, events });
-        let (shutdown, mut stopped) = watch::channel(false);
-        info!(%local_addr, "webhook endpoint listening");
-        tokio::spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    accepted = listener.accept() => accepted,
-                    _ = stopped.changed() => return,
-                };
-                let (stream, peer) = match accepted {
-                    Ok(connection) => connection,
-                    Err(error) => {
-                        warn!(%error, "accept failed");
-                        continue;
-                    }
-                };
-                let state = Arc::clone(&state);
-                let mut stopped = stopped.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| handle(Arc::clone(&state), request));
-                    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                    tokio::select! {
-                        result = connection => {
-                            if let Err(error) = result {
-                                debug!(%peer, %error, "webhook connection ended");
-                            }
-                        }
-                        _ = stopped.changed() => {}
-                    }
-                });
-            }
-        });
-        Ok((Self { local_addr, shutdown }, stream))
+        Self::builder(webhook).bind(addr).await
     }
 
     /// The address the server listens on.
     #[must_use]
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// What the server has done so far.
+    #[must_use]
+    pub fn metrics(&self) -> WebhookMetrics {
+        self.state.counters.snapshot()
     }
 }
 
@@ -129,60 +271,435 @@ impl Drop for WebhookServer {
     }
 }
 
-async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    if request.method() != Method::POST {
-        return Ok(respond(
-            StatusCode::METHOD_NOT_ALLOWED.as_u16(),
-            r#"{"error":"method_not_allowed"}"#.into(),
-        ));
-    }
-    let (parts, body) = request.into_parts();
-    // A declared length over the limit is refused before a byte of the body is read.
-    let declared = parts
-        .headers
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > state.max_body as u64) {
-        return Ok(respond(StatusCode::PAYLOAD_TOO_LARGE.as_u16(), r#"{"error":"body_too_large"}"#.into()));
-    }
-    // One byte more than allowed is enough for the webhook to refuse an oversized body.
-    let body = match Limited::new(body, state.max_body.saturating_add(1)).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return Ok(respond(
-                StatusCode::PAYLOAD_TOO_LARGE.as_u16(),
-                r#"{"error":"body_too_large"}"#.into(),
-            ));
-        }
-    };
-    let headers =
-        parts.headers.iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
-    let unix_now = SystemTime::now().duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs());
-    let response = {
-        let mut webhook = state.webhook.lock().unwrap_or_else(PoisonError::into_inner);
-        webhook.handle(WebhookRequest::from_headers(headers, &body, unix_now))
-    };
-    match response.outcome {
-        Outcome::Dispatch(dispatch) => {
-            debug!(name = dispatch.name(), id = dispatch.id(), "webhook event");
-            let event = ShardEvent::new(dispatch.shard(), Event::Dispatch(dispatch));
-            if !state.events.clone().send(event).await {
-                warn!("webhook event dropped: nobody reads the event stream");
-            }
-        }
-        Outcome::Validated { plain_token } => info!(plain_token, "callback address validated"),
-        Outcome::Duplicate { id } => debug!(id, "repeated webhook event dropped"),
-        Outcome::Rejected(error) => warn!(%error, "webhook request refused"),
-        other => debug!(?other, "webhook request"),
-    }
-    Ok(respond(response.status, response.body))
+/// Counts of what a [`WebhookServer`] did since it started, from
+/// [`WebhookServer::metrics`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct WebhookMetrics {
+    /// Connections accepted and served.
+    pub connections_accepted: u64,
+    /// Connections accepted and closed at once, because `max_connections` were open.
+    pub connections_refused: u64,
+    /// Connections open now.
+    pub connections_open: u64,
+    /// Connections closed because a request head did not arrive within the header timeout
+    /// (slow clients, and keep-alive connections left idle).
+    pub header_timeouts: u64,
+    /// `accept()` calls that failed (e.g. out of file descriptors).
+    pub accept_errors: u64,
+    /// Requests seen.
+    pub requests: u64,
+    /// Events put on the stream.
+    pub delivered: u64,
+    /// Events answered 200 but not delivered again (QQ's retries, replays).
+    pub duplicates: u64,
+    /// op 13 validations answered.
+    pub validations: u64,
+    /// Requests refused 401: no valid signature, a stale timestamp, or an event too old
+    /// for the replay memory.
+    pub unauthorized: u64,
+    /// Requests refused with 400, 404, 405 or 415: wrong method, path or content type, or
+    /// a signed body that is not a usable callback.
+    pub bad_requests: u64,
+    /// Requests refused 413: body over the limit.
+    pub too_large: u64,
+    /// Requests refused 408: the body did not arrive within the body timeout.
+    pub body_timeouts: u64,
+    /// Events refused 503 because the queue was full or nobody reads the stream.
+    pub queue_full: u64,
+    /// Requests refused 503 because the body memory was used up.
+    pub body_memory_full: u64,
 }
 
-fn respond(status: u16, body: String) -> Response<Full<Bytes>> {
+impl WebhookMetrics {
+    /// All requests refused, whatever the reason.
+    #[must_use]
+    pub fn rejected(&self) -> u64 {
+        self.unauthorized
+            + self.bad_requests
+            + self.too_large
+            + self.body_timeouts
+            + self.queue_full
+            + self.body_memory_full
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    connections_accepted: AtomicU64,
+    connections_refused: AtomicU64,
+    connections_open: AtomicU64,
+    header_timeouts: AtomicU64,
+    accept_errors: AtomicU64,
+    requests: AtomicU64,
+    delivered: AtomicU64,
+    duplicates: AtomicU64,
+    validations: AtomicU64,
+    unauthorized: AtomicU64,
+    bad_requests: AtomicU64,
+    too_large: AtomicU64,
+    body_timeouts: AtomicU64,
+    queue_full: AtomicU64,
+    body_memory_full: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> WebhookMetrics {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        WebhookMetrics {
+            connections_accepted: get(&self.connections_accepted),
+            connections_refused: get(&self.connections_refused),
+            connections_open: get(&self.connections_open),
+            header_timeouts: get(&self.header_timeouts),
+            accept_errors: get(&self.accept_errors),
+            requests: get(&self.requests),
+            delivered: get(&self.delivered),
+            duplicates: get(&self.duplicates),
+            validations: get(&self.validations),
+            unauthorized: get(&self.unauthorized),
+            bad_requests: get(&self.bad_requests),
+            too_large: get(&self.too_large),
+            body_timeouts: get(&self.body_timeouts),
+            queue_full: get(&self.queue_full),
+            body_memory_full: get(&self.body_memory_full),
+        }
+    }
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Lets one log line through per [`LOG_INTERVAL`].
+#[derive(Debug)]
+struct RateLimit {
+    start: Instant,
+    /// Milliseconds after `start` of the last line let through, plus one (0: none yet).
+    last: AtomicU64,
+}
+
+impl RateLimit {
+    fn new() -> Self {
+        Self { start: Instant::now(), last: AtomicU64::new(0) }
+    }
+
+    fn allow(&self) -> bool {
+        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX).saturating_add(1);
+        let last = self.last.load(Ordering::Relaxed);
+        let interval = u64::try_from(LOG_INTERVAL.as_millis()).unwrap_or(u64::MAX);
+        (last == 0 || now.saturating_sub(last) >= interval)
+            && self.last.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    webhook: Webhook,
+    path: Option<String>,
+    header_timeout: Duration,
+    body_timeout: Duration,
+    connections: Arc<Semaphore>,
+    body_memory: Arc<Semaphore>,
+    /// The replay memory and the one sender of the stream: one sender, so the queue holds
+    /// exactly its capacity (each clone of a sender would add a slot).
+    queue: Mutex<Queue>,
+    counters: Counters,
+    log: RateLimit,
+}
+
+#[derive(Debug)]
+struct Queue {
+    guard: ReplayGuard,
+    events: EventSender,
+}
+
+impl State {
+    /// Counts a refusal and logs it, at most once per [`LOG_INTERVAL`].
+    fn refused(&self, status: StatusCode, code: &str) {
+        let counter = match status.as_u16() {
+            401 => &self.counters.unauthorized,
+            408 => &self.counters.body_timeouts,
+            413 => &self.counters.too_large,
+            503 if code == "body_memory_full" => &self.counters.body_memory_full,
+            503 => &self.counters.queue_full,
+            _ => &self.counters.bad_requests,
+        };
+        bump(counter);
+        if self.log.allow() {
+            let m = self.counters.snapshot();
+            warn!(
+                status = status.as_u16(),
+                reason = code,
+                refused_so_far = m.rejected(),
+                "webhook request refused (one line a second at most; see WebhookServer::metrics)"
+            );
+        } else {
+            debug!(status = status.as_u16(), reason = code, "webhook request refused");
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stopped: watch::Receiver<bool>) {
+    let mut backoff = ACCEPT_BACKOFF.0;
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.changed() => return,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => {
+                backoff = ACCEPT_BACKOFF.0;
+                stream
+            }
+            Err(error) => {
+                // Out of file descriptors, say: retrying at once would spin and flood the log.
+                bump(&state.counters.accept_errors);
+                if state.log.allow() {
+                    warn!(%error, pause_ms = backoff.as_millis(), "accept failed; pausing");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    _ = stopped.changed() => return,
+                }
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF.1);
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&state.connections).try_acquire_owned() else {
+            bump(&state.counters.connections_refused);
+            drop(stream);
+            continue;
+        };
+        bump(&state.counters.connections_accepted);
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(serve_connection(stream, Arc::clone(&state), permit, stopped.clone()));
+    }
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    state: Arc<State>,
+    permit: OwnedSemaphorePermit,
+    mut stopped: watch::Receiver<bool>,
+) {
+    state.counters.connections_open.fetch_add(1, Ordering::Relaxed);
+    let service_state = Arc::clone(&state);
+    let service = service_fn(move |request| {
+        let state = Arc::clone(&service_state);
+        async move { Ok::<_, Infallible>(handle(&state, request).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.header_timeout)
+        .max_headers(MAX_HEADERS)
+        .max_header_size(MAX_HEAD_BYTES);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        result = connection => {
+            if let Err(error) = result {
+                if error.is_timeout() {
+                    bump(&state.counters.header_timeouts);
+                }
+                debug!(%error, "webhook connection ended");
+            }
+        }
+        _ = stopped.changed() => {}
+    }
+    state.counters.connections_open.fetch_sub(1, Ordering::Relaxed);
+    drop(permit);
+}
+
+/// A refusal: the status and a body that names the reason and nothing else.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    body: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str) -> Self {
+        Self { status, code, body: format!(r#"{{"error":"{code}"}}"#) }
+    }
+
+    fn webhook(error: &WebhookError) -> Self {
+        let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        Self { status, code: error.code(), body: error.body() }
+    }
+
+    fn busy(code: &'static str) -> Self {
+        Self { status: StatusCode::SERVICE_UNAVAILABLE, code, body: r#"{"error":"busy"}"#.into() }
+    }
+}
+
+async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    bump(&state.counters.requests);
+    match serve(state, request).await {
+        Ok((status, body)) => respond(status, body),
+        Err(refusal) => {
+            state.refused(refusal.status, refusal.code);
+            let mut response = respond(refusal.status, refusal.body);
+            match refusal.status {
+                StatusCode::METHOD_NOT_ALLOWED => {
+                    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+                }
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                }
+                _ => {}
+            }
+            response
+        }
+    }
+}
+
+/// The 200 answer to a request, or why it is refused.
+async fn serve(state: &State, request: Request<Incoming>) -> Result<(StatusCode, String), Refusal> {
+    // Everything that needs only the head, before a byte of the body is read.
+    if request.method() != Method::POST {
+        return Err(Refusal::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+    }
+    if state.path.as_deref().is_some_and(|path| request.uri().path() != path) {
+        return Err(Refusal::new(StatusCode::NOT_FOUND, "not_found"));
+    }
+    let (parts, body) = request.into_parts();
+    if !is_json(&parts.headers) {
+        return Err(Refusal::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"));
+    }
+    let declared =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    let signature = first_header(&parts.headers, SIGNATURE_HEADER);
+    let timestamp = first_header(&parts.headers, TIMESTAMP_HEADER);
+    let unix_now = SystemTime::now().duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs());
+    state
+        .webhook
+        .check_headers(signature, timestamp, declared, unix_now)
+        .map_err(|e| Refusal::webhook(&e))?;
+
+    let body = read_body(state, body, declared).await?;
+
+    // Verified outside any lock.
+    let request = WebhookRequest { signature, timestamp, body: &body.bytes, unix_now };
+    let event = match state.webhook.check(request) {
+        Checked::Answer(response) => {
+            return match response.outcome {
+                Outcome::Rejected(error) => Err(Refusal::webhook(&error)),
+                outcome => {
+                    if let Outcome::Validated { .. } = outcome {
+                        bump(&state.counters.validations);
+                        info!("callback address validated");
+                    }
+                    Ok((StatusCode::OK, response.body))
+                }
+            };
+        }
+        Checked::Event(event) => event,
+    };
+    drop(body);
+    deliver(state, event)
+}
+
+/// The replay check and the hand-over to the queue, under one short lock: an event is
+/// remembered only if it is queued, so the retry of one refused 503 is delivered.
+fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, String), Refusal> {
+    let VerifiedEvent { dispatch, ticket, .. } = event;
+    let ack = || Ok((StatusCode::OK, qqgw_proto::webhook::ACK_BODY.to_owned()));
+    let (name, id) = (dispatch.name().to_owned(), dispatch.id().map(str::to_owned));
+    let sent = {
+        let mut queue = state.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        match queue.guard.admit(&ticket) {
+            Admission::New => {
+                let event = ShardEvent::new(dispatch.shard(), Event::Dispatch(dispatch));
+                let sent = queue.events.try_send(event);
+                if sent.is_err() {
+                    queue.guard.forget(&ticket);
+                }
+                sent
+            }
+            Admission::Duplicate => {
+                drop(queue);
+                bump(&state.counters.duplicates);
+                debug!(id, "repeated webhook event dropped");
+                return ack();
+            }
+            Admission::Forgotten => {
+                return Err(Refusal::webhook(&WebhookError::ReplayUnverifiable));
+            }
+        }
+    };
+    match sent {
+        Ok(()) => {
+            bump(&state.counters.delivered);
+            debug!(name, id, "webhook event");
+            ack()
+        }
+        Err(TrySendError::Full) => Err(Refusal::busy("queue_full")),
+        Err(TrySendError::Closed) => Err(Refusal::busy("no_consumer")),
+    }
+}
+
+/// A body read within the limits, and the share of body memory it holds.
+struct Body {
+    bytes: Vec<u8>,
+    _memory: Option<OwnedSemaphorePermit>,
+}
+
+/// Reads the body: within the size limit (enforced while streaming, whatever the
+/// declared length), the body timeout and the shared body memory.
+async fn read_body(state: &State, mut body: Incoming, declared: Option<u64>) -> Result<Body, Refusal> {
+    let max = state.webhook.max_body_size();
+    let memory_full = || Refusal::busy("body_memory_full");
+    let reserve = |bytes: usize| {
+        let bytes = u32::try_from(bytes).map_err(|_| memory_full())?;
+        Arc::clone(&state.body_memory).try_acquire_many_owned(bytes).map_err(|_| memory_full())
+    };
+    // The declared length is within `max` (checked with the headers).
+    let expected = declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(0).min(max);
+    let mut memory = if expected > 0 { Some(reserve(expected)?) } else { None };
+    let mut bytes = Vec::with_capacity(expected);
+    let deadline = tokio::time::Instant::now() + state.body_timeout;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => return Err(Refusal::new(StatusCode::REQUEST_TIMEOUT, "timeout")),
+            Ok(None) => break,
+            Ok(Some(Err(_))) => return Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_request")),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else { continue };
+        let len = bytes.len().saturating_add(data.len());
+        if len > max {
+            return Err(Refusal::webhook(&WebhookError::BodyTooLarge { len, max }));
+        }
+        let held = memory.as_ref().map_or(0, |permit| permit.num_permits());
+        if len > held {
+            let more = reserve(len - held)?;
+            match memory.as_mut() {
+                Some(permit) => permit.merge(more),
+                None => memory = Some(more),
+            }
+        }
+        bytes.extend_from_slice(&data);
+    }
+    Ok(Body { bytes, _memory: memory })
+}
+
+/// Whether the `Content-Type` is `application/json` (parameters such as a charset allowed).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(CONTENT_TYPE))
+}
+
+/// The first value of header `name`, if it is text.
+fn first_header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+fn respond(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response
-        .headers_mut()
-        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(CONTENT_TYPE));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     response
 }

@@ -88,7 +88,12 @@ async fn server() -> (WebhookServer, ShardEvents, String) {
 async fn the_address_check_is_answered_with_the_documented_signature() {
     tokio::time::timeout(WAIT, async {
         let (_server, _events, url) = server().await;
-        let (status, body) = post(url, Vec::new(), fixture("WEBHOOK_VALIDATION")).await;
+        let validation = fixture("WEBHOOK_VALIDATION");
+        // Unsigned, it is refused: its answer would be a signature anyone could reuse.
+        let (status, body) = post(url.clone(), Vec::new(), validation.clone()).await;
+        assert_eq!((status, body.as_str()), (401, r#"{"error":"unauthorized"}"#));
+        // Signed, as QQ sends it.
+        let (status, body) = post(url, signed(&validation, &now()), validation).await;
         assert_eq!(status, 200);
         let body: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(body["plain_token"], "Arq0D5A61EgUu4OxUvOp");
@@ -186,6 +191,172 @@ async fn the_same_event_handler_serves_webhook_events() {
         let seen = groups.0.lock().unwrap().clone();
         assert_eq!(seen.len(), 1);
         assert!(seen[0].starts_with("GROUP_AT_MESSAGE_CREATE:") && seen[0].ends_with(" /签到"), "{seen:?}");
+    })
+    .await
+    .unwrap();
+}
+
+/// Writes `request` on a fresh connection and returns everything the server answers
+/// before it closes (or the first answer, for a keep-alive connection, up to `limit`).
+async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn method_path_and_content_type_are_checked_before_the_body() {
+    tokio::time::timeout(WAIT, async {
+        let webhook = Webhook::from_secret(SECRET).unwrap();
+        let (server, _events) =
+            WebhookServer::builder(webhook).path("/qqbot/callback").bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr();
+        // Each declares a body it never sends: an answer proves the body was not waited for.
+        let cases = [
+            ("GET /qqbot/callback", "application/json", "405 ", "method_not_allowed"),
+            ("POST /elsewhere", "application/json", "404 ", "not_found"),
+            ("POST /qqbot/callback", "text/plain", "415 ", "unsupported_media_type"),
+            ("POST /qqbot/callback", "application/json", "401 ", "unauthorized"),
+        ];
+        for (line, content_type, status, error) in cases {
+            let head = format!(
+                "{line} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n"
+            );
+            let answer = raw(addr, head.as_bytes()).await;
+            assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{line}: {answer}");
+            assert!(answer.ends_with(&format!(r#"{{"error":"{error}"}}"#)), "{line}: {answer}");
+        }
+        let metrics = server.metrics();
+        assert_eq!((metrics.bad_requests, metrics.unauthorized, metrics.delivered), (3, 1, 0), "{metrics:?}");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_503_and_the_retry_is_delivered() {
+    tokio::time::timeout(WAIT, async {
+        let webhook = Webhook::from_secret(SECRET).unwrap();
+        let (server, mut events) =
+            WebhookServer::builder(webhook).queue(2).bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", server.local_addr());
+        let body = |i: usize| format!(r#"{{"op":0,"id":"E:{i}","t":"E","d":{{}}}}"#);
+        // Concurrent requests, nobody reading: exactly the queue's two are taken.
+        let requests: Vec<_> = (0..6)
+            .map(|i| {
+                let (url, body) = (url.clone(), body(i));
+                tokio::spawn(async move { post(url, signed(&body, &now()), body).await.0 })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for request in requests {
+            statuses.push(request.await.unwrap());
+        }
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 200, 503, 503, 503, 503]);
+        assert_eq!(server.metrics().queue_full, 4);
+        // The consumer catches up; QQ's retries of the refused ones are delivered, once each.
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..2 {
+            let Event::Dispatch(d) = events.next().await.unwrap().event else { panic!() };
+            seen.insert(d.id().unwrap().to_owned());
+        }
+        for i in 0..6 {
+            let (status, _) = post(url.clone(), signed(&body(i), &now()), body(i)).await;
+            assert_eq!(status, 200, "{i}");
+            if !seen.contains(&format!("E:{i}")) {
+                let Event::Dispatch(d) = events.next().await.unwrap().event else { panic!() };
+                assert!(seen.insert(d.id().unwrap().to_owned()), "delivered twice: {d:?}");
+            }
+        }
+        assert_eq!(seen.len(), 6);
+        assert_eq!(server.metrics().delivered, 6);
+        let nothing = tokio::time::timeout(Duration::from_millis(100), events.next()).await;
+        assert!(nothing.is_err(), "nothing more");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn slow_heads_idle_connections_and_slow_bodies_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tokio::time::timeout(WAIT, async {
+        let webhook = Webhook::from_secret(SECRET).unwrap();
+        let (server, _events) = WebhookServer::builder(webhook)
+            .header_timeout(Duration::from_millis(300))
+            .body_timeout(Duration::from_millis(300))
+            .bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let addr = server.local_addr();
+        let started = std::time::Instant::now();
+        // Half a request line, and a connection that never sends anything.
+        let mut half = tokio::net::TcpStream::connect(addr).await.unwrap();
+        half.write_all(b"POST / HT").await.unwrap();
+        let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut sink = Vec::new();
+        assert_eq!(half.read_to_end(&mut sink).await.unwrap_or(0), 0);
+        assert_eq!(idle.read_to_end(&mut sink).await.unwrap_or(0), 0);
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(250) && waited < Duration::from_secs(3), "{waited:?}");
+
+        // A signed head, then only half the body.
+        let body = fixture("C2C_MESSAGE_CREATE");
+        let mut head = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in signed(&body, &now()) {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        head.push_str(&body[..body.len() / 2]);
+        let answer = raw_keep_open(addr, head.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+        let metrics = server.metrics();
+        assert_eq!((metrics.header_timeouts, metrics.body_timeouts), (2, 1), "{metrics:?}");
+    })
+    .await
+    .unwrap();
+}
+
+/// Like [`raw`], but reads only until the first answer's body has arrived.
+async fn raw_keep_open(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).ends_with('}') {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_body_longer_than_declared_or_chunked_past_the_limit_is_cut_off() {
+    tokio::time::timeout(WAIT, async {
+        let webhook = Webhook::from_secret(SECRET).unwrap().with_max_body_size(1000);
+        let (server, _events) = WebhookServer::builder(webhook).bind("127.0.0.1:0").await.unwrap();
+        let body = "x".repeat(3000);
+        let mut head = String::from(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+        );
+        for (name, value) in signed(&body, &now()) {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("\r\n{:x}\r\n{body}\r\n0\r\n\r\n", body.len()));
+        let answer = raw_keep_open(server.local_addr(), head.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+        assert!(answer.ends_with(r#"{"error":"body_too_large"}"#), "{answer}");
+        assert_eq!(server.metrics().too_large, 1);
     })
     .await
     .unwrap();

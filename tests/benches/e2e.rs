@@ -101,6 +101,8 @@ fn client_config(mock_api: &str, mock_token: &str, app_id: &str, secret: &str) -
     Config::builder(app_id.to_owned(), secret.to_owned())
         .api_base(mock_api.to_owned())
         .token_url(mock_token.to_owned())
+        // The mock serves plain http:// and ws:// on loopback.
+        .allow_insecure(true)
         .intents(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)
         .reconnect_jitter(Duration::ZERO)
         .backoff(Backoff { initial: Duration::from_millis(100), max: Duration::from_millis(400) })
@@ -114,6 +116,7 @@ fn default_config_for(mock: &MockGateway) -> qqgw_client::ConfigBuilder {
         .api_base(mock.api_base())
         .token_url(mock.token_url())
         .intents(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)
+        .allow_insecure(true)
 }
 
 fn config_for(mock: &MockGateway) -> qqgw_client::ConfigBuilder {

@@ -186,6 +186,7 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     writeln!(stdout, "QQ_BOT_SECRET={}", mock.config().secret)?;
     writeln!(stdout, "QQ_BOT_TOKEN_URL={}", mock.token_url())?;
     writeln!(stdout, "QQ_BOT_API_BASE={}", mock.api_base())?;
+    writeln!(stdout, "QQ_BOT_ALLOW_INSECURE=1")?;
     stdout.flush()?;
     drop(stdout);
     tracing::info!(gateway = %mock.gateway_url(), "serving; waiting for a bot");

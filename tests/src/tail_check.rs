@@ -58,6 +58,7 @@ fn spawn_tail(tail: &Path, mock: &MockGateway, secret: &str) -> Child {
         .env("QQ_BOT_TOKEN_URL", mock.token_url())
         // Group messages need GROUP_AND_C2C_EVENT; the mock, like QQ, sends nothing else.
         .env("QQ_BOT_INTENTS", "GUILDS|GUILD_MEMBERS|PUBLIC_GUILD_MESSAGES|GROUP_AND_C2C_EVENT")
+        .env("QQ_BOT_ALLOW_INSECURE", "1")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -29,7 +29,7 @@ fn mock(args: &[&str]) -> Command {
     command
 }
 
-/// Starts the program and reads its four `QQ_BOT_*` lines.
+/// Starts the program and reads its five `QQ_BOT_*` lines.
 fn start(args: &[&str]) -> (Mock, HashMap<String, String>) {
     let mut child = mock(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -43,7 +43,7 @@ fn start(args: &[&str]) -> (Mock, HashMap<String, String>) {
         }
     });
     let mut vars = HashMap::new();
-    while vars.len() < 4 {
+    while vars.len() < 5 {
         let line = rx.recv_timeout(WAIT).expect("the QQ_BOT_* lines in time");
         let (name, value) = line.split_once('=').unwrap_or_else(|| panic!("not NAME=value: {line}"));
         assert!(name.starts_with("QQ_BOT_"), "{line}");
@@ -61,6 +61,7 @@ async fn a_bot_pointed_by_the_printed_lines_gets_the_scripted_events_and_faults(
     let config = Config::builder(&vars["QQ_BOT_APP_ID"], &vars["QQ_BOT_SECRET"])
         .api_base(base)
         .token_url(&vars["QQ_BOT_TOKEN_URL"])
+        .allow_insecure(vars["QQ_BOT_ALLOW_INSECURE"] == "1")
         .reconnect_jitter(Duration::ZERO)
         .build();
     let seen = tokio::time::timeout(WAIT, async {

@@ -48,6 +48,7 @@ fn a_new_session_after_op9_is_named_once_per_line() {
                 .api_base(mock.api_base())
                 .token_url(mock.token_url())
                 .intents(Intents::non_privileged())
+                .allow_insecure(true)
                 .reconnect_jitter(Duration::ZERO)
                 .build();
             let mut client = qqgw_tokio::Client::connect(config).await.unwrap();

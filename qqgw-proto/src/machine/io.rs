@@ -1,5 +1,7 @@
 //! What goes into the machine and what comes out.
 
+use std::fmt;
+
 use crate::close::CloseFrame;
 use crate::dispatch::Dispatch;
 use crate::error::{DecodeError, FatalError, TokenError};
@@ -61,7 +63,10 @@ impl Input<'_> {
 ///
 /// Not `#[non_exhaustive]`: the drain contract says every output must be acted on, so a
 /// new one is a breaking change the compiler shows every driver.
-#[derive(Debug)]
+///
+/// Its `Debug` never shows the access token: the IDENTIFY and RESUME frames a
+/// [`Send`](Output::Send) carries are printed with their `token` redacted, so an adapter
+/// that logs its outputs leaks nothing.
 #[must_use = "every output must be acted on"]
 pub enum Output {
     /// Open a WebSocket connection to this URL, then report [`Input::Connected`] or
@@ -87,6 +92,43 @@ pub enum Output {
     /// [`handle_timeout`](crate::GatewayMachine::handle_timeout) at this instant if given.
     /// Always later than the last `now` the machine was told.
     Sleep(Option<Instant>),
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Output::Connect(url) => f.debug_tuple("Connect").field(url).finish(),
+            Output::Send(text) => f.debug_tuple("Send").field(&RedactedFrame(text)).finish(),
+            Output::Close(frame) => f.debug_tuple("Close").field(frame).finish(),
+            Output::Abandon => f.write_str("Abandon"),
+            Output::Emit(event) => f.debug_tuple("Emit").field(event).finish(),
+            Output::RefreshToken => f.write_str("RefreshToken"),
+            Output::Sleep(at) => f.debug_tuple("Sleep").field(at).finish(),
+        }
+    }
+}
+
+/// An outgoing frame, printed with the value of any `token` field replaced.
+struct RedactedFrame<'a>(&'a str);
+
+impl fmt::Debug for RedactedFrame<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0;
+        let lower = text.to_ascii_lowercase();
+        if !lower.contains("token") && !lower.contains("qqbot") {
+            return fmt::Debug::fmt(text, f);
+        }
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(mut frame) => {
+                if let Some(token) = frame.pointer_mut("/d/token") {
+                    *token = serde_json::Value::from("<redacted>");
+                    return fmt::Debug::fmt(&frame.to_string(), f);
+                }
+                write!(f, "<{} bytes, withheld: may hold a token>", text.len())
+            }
+            Err(_) => write!(f, "<{} bytes, withheld: may hold a token>", text.len()),
+        }
+    }
 }
 
 /// Something for the application.

@@ -11,7 +11,8 @@ pub struct EmptySecret;
 ///
 /// [`status`](Self::status) is the HTTP status to answer with: 401 when the request is not
 /// provably from QQ (signature or timestamp problems), 400 when it is but its body is
-/// unusable, 413 when the body is too large to look at.
+/// unusable, 413 when the body is too large to look at. The `Display` text is for logs:
+/// it may quote the server's clock, so it is never sent ([`body`](Self::body) is).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum WebhookError {
@@ -72,6 +73,10 @@ pub enum WebhookError {
     /// answered. See the [module docs](super#is-op-13-signed).
     #[error("an unsigned op 13 with a plain_token or event_ts outside the safe characters was not signed")]
     UnsafeValidation,
+    /// A signed event older than the oldest delivery the [`ReplayGuard`](super::ReplayGuard)
+    /// still remembers (its memory ran full): whether it is a replay cannot be told.
+    #[error("the event was signed before the oldest delivery still remembered; a replay cannot be ruled out")]
+    ReplayUnverifiable,
 }
 
 impl WebhookError {
@@ -88,7 +93,8 @@ impl WebhookError {
             | Self::BadSignature
             | Self::BadTimestamp { .. }
             | Self::StaleTimestamp { .. }
-            | Self::UnsafeValidation => 401,
+            | Self::UnsafeValidation
+            | Self::ReplayUnverifiable => 401,
         }
     }
 
@@ -108,18 +114,22 @@ impl WebhookError {
             Self::Malformed(_) => "malformed",
             Self::UnexpectedOpcode { .. } => "unexpected_opcode",
             Self::UnsafeValidation => "unsafe_validation",
+            Self::ReplayUnverifiable => "replay_unverifiable",
         }
     }
 
-    /// The JSON body of the rejection: `{"error":"<code>","message":"<description>"}`.
+    /// The JSON body of the rejection, which says nothing about the server's state:
+    /// `{"error":"unauthorized"}` for every 401 (which check failed, and the server's clock,
+    /// stay private), `{"error":"body_too_large"}` for 413, and `{"error":"<code>"}` for a
+    /// 400 (only a request signed by QQ gets that far). Log [`code`](Self::code) and the
+    /// error's `Display` instead.
     #[must_use]
     pub fn body(&self) -> String {
-        #[derive(serde::Serialize)]
-        struct Body<'a> {
-            error: &'a str,
-            message: String,
-        }
-        serde_json::to_string(&Body { error: self.code(), message: self.to_string() }).unwrap_or_default()
+        let public = match self.status() {
+            401 => "unauthorized",
+            _ => self.code(),
+        };
+        format!(r#"{{"error":"{public}"}}"#)
     }
 }
 

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use ed25519_dalek::{Signature, Signer, SigningKey};
+use zeroize::Zeroizing;
 
 use super::error::{EmptySecret, WebhookError};
 use crate::token::Credentials;
@@ -21,7 +22,7 @@ const SIGNATURE_LEN: usize = 64;
 ///
 /// Derivation: the secret's bytes are repeated until there are at least 32, and the first
 /// 32 become the Ed25519 seed. Its `Debug` shows only the public key, never the secret or
-/// the seed; the seed is wiped from memory when the key is dropped.
+/// the seed; the seed is wiped from memory (with `zeroize`) when the key is dropped.
 ///
 /// # Examples
 ///
@@ -51,13 +52,14 @@ impl WebhookKey {
         if secret.is_empty() {
             return Err(EmptySecret);
         }
-        let mut seed = [0u8; SEED_LEN];
+        // Wiped on drop by a write the optimiser may not remove (a plain `fill(0)` of a
+        // buffer never read again can be).
+        let mut seed = Zeroizing::new([0u8; SEED_LEN]);
         for (slot, byte) in seed.iter_mut().zip(secret.bytes().cycle()) {
             *slot = byte;
         }
-        let signing = SigningKey::from_bytes(&seed);
-        seed.fill(0);
-        Ok(Self { signing })
+        // `SigningKey` wipes its own copy on drop (ed25519-dalek's `zeroize` feature).
+        Ok(Self { signing: SigningKey::from_bytes(&seed) })
     }
 
     /// The key of the bot with these credentials (see [`from_secret`](Self::from_secret)).
@@ -128,10 +130,7 @@ impl WebhookKey {
     /// - [`WebhookError::NonCanonicalSignature`]: the top three bits of the last byte are set;
     /// - [`WebhookError::BadSignature`]: the signature does not match.
     pub fn verify(&self, signature_hex: &str, timestamp: &str, body: &[u8]) -> Result<(), WebhookError> {
-        let bytes = decode_signature(signature_hex).ok_or(WebhookError::BadSignatureEncoding)?;
-        if bytes.last().is_some_and(|last| last & 0xE0 != 0) {
-            return Err(WebhookError::NonCanonicalSignature);
-        }
+        let bytes = decode_canonical(signature_hex)?;
         let signature = Signature::from_bytes(&bytes);
         let mut message = Vec::with_capacity(timestamp.len() + body.len());
         message.extend_from_slice(timestamp.as_bytes());
@@ -151,6 +150,21 @@ impl fmt::Debug for WebhookKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebhookKey").field("public_key", &self.public_key_hex()).finish_non_exhaustive()
     }
+}
+
+/// The 64 bytes of a signature that is 128 hex digits and canonical.
+fn decode_canonical(signature_hex: &str) -> Result<[u8; SIGNATURE_LEN], WebhookError> {
+    let bytes = decode_signature(signature_hex).ok_or(WebhookError::BadSignatureEncoding)?;
+    if bytes.last().is_some_and(|last| last & 0xE0 != 0) {
+        return Err(WebhookError::NonCanonicalSignature);
+    }
+    Ok(bytes)
+}
+
+/// The errors of [`WebhookKey::verify`] that show without the key: the form of the
+/// `X-Signature-Ed25519` header.
+pub(super) fn check_signature_encoding(signature_hex: &str) -> Result<(), WebhookError> {
+    decode_canonical(signature_hex).map(|_| ())
 }
 
 /// Lowercase hex of `bytes`.

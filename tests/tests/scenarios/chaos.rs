@@ -111,6 +111,7 @@ pub(crate) async fn chaos_soak_loses_nothing_and_recovers_within_two_seconds<R: 
             .api_base(mock.api_base())
             .token_url(mock.token_url())
             .intents(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)
+            .allow_insecure(true)
             .build();
         let mut client = Client::<R>::connect(config).await.unwrap();
         let mut events = client.take_events().unwrap();
@@ -267,6 +268,7 @@ pub(crate) async fn a_storm_of_op7_after_every_resumed_is_paced_and_keeps_the_se
             .api_base(mock.api_base())
             .token_url(mock.token_url())
             .intents(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)
+            .allow_insecure(true)
             .build();
         let client = Client::<R>::connect(config).await.unwrap();
         let shard = client.shards()[0].clone();

@@ -41,6 +41,7 @@ macro_rules! runtime_tests {
             rejected_credentials_are_a_clear_error_without_retries,
             unreachable_endpoints_are_named_in_the_error,
             refused_intents_are_named_in_the_error,
+            plaintext_endpoints_are_refused_unless_allowed,
             an_expired_token_is_replaced_before_resuming,
             garbage_is_survived_and_unknown_events_delivered,
             three_shards_identify_five_seconds_apart,
@@ -97,6 +98,8 @@ fn config(mock: &MockGateway) -> ConfigBuilder {
     Config::builder(mock.config().app_id.clone(), mock.config().secret.clone())
         .api_base(mock.api_base())
         .token_url(mock.token_url())
+        // The mock serves plain http:// and ws:// on loopback.
+        .allow_insecure(true)
         .intents(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)
         .reconnect_jitter(Duration::ZERO)
         .backoff(Backoff { initial: Duration::from_millis(100), max: Duration::from_millis(400) })
@@ -281,12 +284,39 @@ pub(crate) async fn auth_failure_4004_fetches_a_new_token<R: Runtime + Default>(
     .await;
 }
 
+pub(crate) async fn plaintext_endpoints_are_refused_unless_allowed<R: Runtime + Default>() {
+    bounded::<R, _>(WAIT, async {
+        let mock = mock();
+        let plain = || {
+            Config::builder(mock.config().app_id.clone(), mock.config().secret.clone())
+                .api_base(mock.api_base())
+                .token_url(mock.token_url())
+        };
+        let error = Client::<R>::connect(plain().build()).await.unwrap_err();
+        assert!(
+            matches!(error, Error::InsecureEndpoint { endpoint: "token URL", expected: "https://", .. }),
+            "{error}"
+        );
+        assert!(error.is_fatal());
+        assert!(error.to_string().contains("allow_insecure"), "the error says how to opt in: {error}");
+        // Refused before a byte was sent: the secret never crossed the network.
+        let record = mock.record();
+        assert!(record.token_requests.is_empty() && record.connections.is_empty());
+        // An explicit opt-in connects.
+        let client = Client::<R>::connect(plain().allow_insecure(true).build()).await.unwrap();
+        assert_eq!(mock.record().token_requests.len(), 1);
+        client.shutdown().await.unwrap();
+    })
+    .await;
+}
+
 pub(crate) async fn rejected_credentials_are_a_clear_error_without_retries<R: Runtime + Default>() {
     bounded::<R, _>(WAIT, async {
         let mock = mock();
         let config = Config::builder(mock.config().app_id.clone(), "wrong-secret")
             .api_base(mock.api_base())
             .token_url(mock.token_url())
+            .allow_insecure(true)
             .build();
         let error = Client::<R>::connect(config).await.unwrap_err();
         assert!(matches!(error, Error::Token(TokenError::Rejected { code: 100_016, .. })), "{error}");

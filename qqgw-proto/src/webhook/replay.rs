@@ -1,0 +1,264 @@
+//! Replay protection: the events delivered, remembered for as long as a copy of their
+//! request could still pass the timestamp check.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+/// The default number of events a [`ReplayGuard`] remembers: 65,536 (about 4 MiB when
+/// full). At QQ's pace that covers the whole ±300 s window up to about 200 events a
+/// second; past that, see [`ReplayGuard`] for what happens.
+pub const DEFAULT_REPLAY_MEMORY: usize = 1 << 16;
+
+/// What identifies a delivery for replay purposes, and when it was signed.
+///
+/// Made by [`Webhook::check`](super::Webhook::check) for every signed event; hand it to
+/// [`ReplayGuard::admit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayTicket {
+    /// A 64-bit hash of the event `id`, or of the signature for an event without one.
+    pub(super) key: u64,
+    /// The request's signed timestamp, Unix seconds.
+    pub(super) timestamp: u64,
+    /// The current time the request was checked at, if the caller gave one.
+    pub(super) unix_now: Option<u64>,
+}
+
+impl ReplayTicket {
+    /// A ticket for a delivery identified by `identity` (the event id, or the signature).
+    pub(super) fn new(identity: &str, timestamp: u64, unix_now: Option<u64>) -> Self {
+        let mut hasher = DefaultHasher::new();
+        identity.hash(&mut hasher);
+        Self { key: hasher.finish(), timestamp, unix_now }
+    }
+
+    /// The signed timestamp of the request, Unix seconds.
+    #[must_use]
+    pub fn timestamp(&self) -> u64 {
+        self.timestamp
+    }
+}
+
+/// What [`ReplayGuard::admit`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// First time seen: deliver it. It is now remembered.
+    New,
+    /// Already delivered: a retry by QQ or a replay. Answer 200, do not deliver again.
+    Duplicate,
+    /// Signed before the oldest delivery the guard still remembers, because memory ran
+    /// full: whether it is a replay cannot be told, so it must be refused.
+    Forgotten,
+}
+
+/// Remembers every event delivered for as long as its request could be replayed: until
+/// its signed timestamp has left the ±tolerance window of
+/// [`Webhook`](super::Webhook). A request whose timestamp is outside that window is
+/// already refused as stale, so together the two checks refuse every replay, however many
+/// events arrived in between (unlike a fixed window of the last N ids).
+///
+/// Memory is bounded: at most `capacity` events (default [`DEFAULT_REPLAY_MEMORY`],
+/// about 64 bytes each). When it is full the delivery with the oldest timestamp is
+/// forgotten, and from then on every request signed at or before that timestamp is
+/// refused ([`Admission::Forgotten`]) — so a forgotten id can never be replayed either. A
+/// bot that receives more than `capacity` events within one tolerance window should raise
+/// the capacity or shorten the tolerance.
+///
+/// Keys are 64-bit hashes of the event ids: only requests signed by QQ are remembered, so
+/// nobody else can choose them.
+#[derive(Clone)]
+pub struct ReplayGuard {
+    capacity: usize,
+    tolerance_secs: u64,
+    /// Key → the latest timestamp it was seen with.
+    seen: HashMap<u64, u64, BuildHasherDefault<KeyHasher>>,
+    /// (timestamp, key), oldest first: what expires or is evicted next.
+    order: BTreeSet<(u64, u64)>,
+    /// The newest timestamp of an event forgotten while it could still be replayed.
+    floor: Option<u64>,
+    /// The latest current time seen: entries older than it minus the tolerance are gone.
+    latest_now: Option<u64>,
+}
+
+impl ReplayGuard {
+    /// A guard for timestamps checked within ±`tolerance_secs` that remembers at most
+    /// `capacity` events (at least one).
+    #[must_use]
+    pub fn new(capacity: usize, tolerance_secs: u64) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            tolerance_secs,
+            seen: HashMap::default(),
+            order: BTreeSet::new(),
+            floor: None,
+            latest_now: None,
+        }
+    }
+
+    /// Decides whether the event of `ticket` is new, and remembers it if it is.
+    pub fn admit(&mut self, ticket: &ReplayTicket) -> Admission {
+        if let Some(now) = ticket.unix_now {
+            let now = self.latest_now.map_or(now, |latest| latest.max(now));
+            self.latest_now = Some(now);
+            self.expire(now);
+        }
+        if let Some(&last) = self.seen.get(&ticket.key) {
+            // A retry signed later keeps the id remembered for longer.
+            if ticket.timestamp > last {
+                self.order.remove(&(last, ticket.key));
+                self.order.insert((ticket.timestamp, ticket.key));
+                self.seen.insert(ticket.key, ticket.timestamp);
+            }
+            return Admission::Duplicate;
+        }
+        let expired =
+            self.latest_now.is_some_and(|now| ticket.timestamp.saturating_add(self.tolerance_secs) < now);
+        if expired || self.floor.is_some_and(|floor| ticket.timestamp <= floor) {
+            return Admission::Forgotten;
+        }
+        self.seen.insert(ticket.key, ticket.timestamp);
+        self.order.insert((ticket.timestamp, ticket.key));
+        while self.seen.len() > self.capacity {
+            let Some((timestamp, key)) = self.order.pop_first() else { break };
+            self.seen.remove(&key);
+            self.floor = Some(self.floor.map_or(timestamp, |floor| floor.max(timestamp)));
+        }
+        Admission::New
+    }
+
+    /// Forgets the event of `ticket`, admitted but then not delivered (the queue was
+    /// full), so that QQ's retry is delivered.
+    pub fn forget(&mut self, ticket: &ReplayTicket) {
+        if let Some(timestamp) = self.seen.remove(&ticket.key) {
+            self.order.remove(&(timestamp, ticket.key));
+        }
+    }
+
+    /// How many events are remembered now.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Whether no event is remembered.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
+    /// The most events remembered at once.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Drops the events whose requests are now too old to pass the timestamp check.
+    fn expire(&mut self, now: u64) {
+        while let Some(&(timestamp, key)) = self.order.first() {
+            if timestamp.saturating_add(self.tolerance_secs) >= now {
+                break;
+            }
+            self.order.pop_first();
+            self.seen.remove(&key);
+        }
+    }
+}
+
+impl std::fmt::Debug for ReplayGuard {
+    /// The sizes and bounds, not the (possibly 65,536) remembered keys.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayGuard")
+            .field("remembered", &self.seen.len())
+            .field("capacity", &self.capacity)
+            .field("tolerance_secs", &self.tolerance_secs)
+            .field("floor", &self.floor)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The keys are already SipHash outputs: hashing them again buys nothing.
+#[derive(Debug, Clone, Copy, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket(id: &str, timestamp: u64, now: u64) -> ReplayTicket {
+        ReplayTicket::new(id, timestamp, Some(now))
+    }
+
+    #[test]
+    fn remembers_ids_for_the_whole_window_not_the_last_1024() {
+        let mut guard = ReplayGuard::new(DEFAULT_REPLAY_MEMORY, 300);
+        assert_eq!(guard.admit(&ticket("first", 1000, 1000)), Admission::New);
+        for i in 0..5000 {
+            assert_eq!(guard.admit(&ticket(&i.to_string(), 1000, 1000)), Admission::New);
+        }
+        // Any time the request can still pass the ±300 s check, it is a duplicate.
+        assert_eq!(guard.admit(&ticket("first", 1000, 1300)), Admission::Duplicate);
+        // Once it cannot, it is forgotten (the stale check refuses it first).
+        assert_eq!(guard.admit(&ticket("other", 1301, 1301)), Admission::New);
+        assert_eq!(guard.len(), 1, "everything signed at 1000 expired at 1301");
+    }
+
+    #[test]
+    fn a_later_retry_extends_the_memory() {
+        let mut guard = ReplayGuard::new(16, 300);
+        assert_eq!(guard.admit(&ticket("a", 1000, 1000)), Admission::New);
+        assert_eq!(guard.admit(&ticket("a", 1200, 1200)), Admission::Duplicate);
+        assert_eq!(guard.admit(&ticket("a", 1000, 1450)), Admission::Duplicate);
+    }
+
+    #[test]
+    fn when_full_the_oldest_are_forgotten_and_their_age_refused() {
+        let mut guard = ReplayGuard::new(3, 300);
+        for (id, ts) in [("a", 10), ("b", 11), ("c", 12)] {
+            assert_eq!(guard.admit(&ticket(id, ts, 12)), Admission::New);
+        }
+        assert_eq!(guard.admit(&ticket("d", 13, 13)), Admission::New);
+        assert_eq!(guard.len(), 3);
+        // "a" was forgotten while still replayable: everything signed at or before 10 is refused.
+        assert_eq!(guard.admit(&ticket("a", 10, 14)), Admission::Forgotten);
+        assert_eq!(guard.admit(&ticket("z", 9, 14)), Admission::Forgotten);
+        assert_eq!(guard.admit(&ticket("b", 11, 14)), Admission::Duplicate);
+        assert_eq!(guard.admit(&ticket("e", 11, 14)), Admission::New);
+    }
+
+    #[test]
+    fn forget_lets_a_retry_through() {
+        let mut guard = ReplayGuard::new(4, 300);
+        let t = ticket("a", 10, 10);
+        assert_eq!(guard.admit(&t), Admission::New);
+        guard.forget(&t);
+        assert!(guard.is_empty());
+        assert_eq!(guard.admit(&t), Admission::New);
+        assert_eq!(guard.capacity(), 4);
+    }
+
+    #[test]
+    fn without_a_clock_only_the_capacity_bounds_memory() {
+        let mut guard = ReplayGuard::new(2, 300);
+        for (id, ts) in [("a", 1), ("b", 2), ("c", 3)] {
+            assert_eq!(guard.admit(&ReplayTicket::new(id, ts, None)), Admission::New);
+        }
+        assert_eq!(guard.admit(&ReplayTicket::new("a", 1, None)), Admission::Forgotten);
+        assert_eq!(guard.admit(&ReplayTicket::new("b", 2, None)), Admission::Duplicate);
+    }
+}
