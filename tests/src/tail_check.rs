@@ -33,6 +33,13 @@ macro_rules! tail_tests {
         }
 
         #[test]
+        fn a_session_file_carries_every_event_across_kill_9_and_sigterm() {
+            $crate::tail_check::a_session_file_carries_every_event_across_kill_9_and_sigterm(
+                &$crate::tail_check::example($name),
+            );
+        }
+
+        #[test]
         fn bad_credentials_exit_1_with_a_one_line_reason() {
             $crate::tail_check::bad_credentials_exit_1_with_a_one_line_reason(&$crate::tail_check::example(
                 $name,
@@ -51,7 +58,15 @@ pub fn example(name: &str) -> PathBuf {
 }
 
 fn spawn_tail(tail: &Path, mock: &MockGateway, secret: &str) -> Child {
-    Command::new(tail)
+    spawn_tail_with(tail, mock, secret, None)
+}
+
+fn spawn_tail_with(tail: &Path, mock: &MockGateway, secret: &str, session_file: Option<&Path>) -> Child {
+    let mut command = Command::new(tail);
+    if let Some(file) = session_file {
+        command.env("QQ_BOT_SESSION_FILE", file);
+    }
+    command
         .env("QQ_BOT_APP_ID", &mock.config().app_id)
         .env("QQ_BOT_SECRET", secret)
         .env("QQ_BOT_API_BASE", mock.api_base())
@@ -162,4 +177,139 @@ pub fn bad_credentials_exit_1_with_a_one_line_reason(tail: &Path) {
     assert_eq!(reason.len(), 1, "{stderr}");
     assert!(reason[0].contains("100016"), "{}", reason[0]);
     assert_eq!(mock.record().token_requests.len(), 1);
+}
+
+/// The `n` of every GROUP_AT_MESSAGE_CREATE line printed so far, and how many READYs
+/// (each a new session). Of a program that has ended, every line it printed.
+fn printed_events(lines: &mpsc::Receiver<String>, into: &mut Vec<u64>, ended: bool) -> usize {
+    let mut readies = 0;
+    let mut all = Vec::new();
+    if ended {
+        // The reader thread stops at the end of the pipe.
+        while let Ok(line) = lines.recv_timeout(WAIT) {
+            all.push(line);
+        }
+    } else {
+        all.extend(lines.try_iter());
+    }
+    for line in all {
+        let value = json(&line);
+        match value["type"].as_str() {
+            Some("GROUP_AT_MESSAGE_CREATE") => into.push(value["d"]["n"].as_u64().unwrap()),
+            Some("READY") => readies += 1,
+            _ => {}
+        }
+    }
+    readies
+}
+
+/// With `QQ_BOT_SESSION_FILE`, the program killed with SIGKILL at 20 points of a stream
+/// and started again each time prints every event at least once (what it had printed but
+/// not yet checkpointed comes again), and a SIGTERM then a restart prints every event
+/// exactly once.
+pub fn a_session_file_carries_every_event_across_kill_9_and_sigterm(tail: &Path) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    let mock = Arc::new(
+        MockGateway::start_in_thread(MockConfig {
+            heartbeat_interval: Duration::from_millis(500),
+            ..MockConfig::default()
+        })
+        .unwrap(),
+    );
+    let dir = std::env::temp_dir().join(format!(
+        "qqgw-tail-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("sessions.json");
+    let secret = mock.config().secret.clone();
+
+    // The first run: its session is saved before anything else happens.
+    let mut child = spawn_tail_with(tail, &mock, &secret, Some(&file));
+    let mut out = lines(&mut child);
+    let deadline = std::time::Instant::now() + WAIT;
+    while !std::fs::read_to_string(&file).is_ok_and(|t| t.contains("session_id") || t.contains("\"id\"")) {
+        assert!(std::time::Instant::now() < deadline, "no session saved");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    // Events flow all along, into the session whether or not a program is connected.
+    let (running, generated) = (Arc::new(AtomicBool::new(true)), Arc::new(AtomicU64::new(0)));
+    let generator = {
+        let (mock, running, generated) = (Arc::clone(&mock), Arc::clone(&running), Arc::clone(&generated));
+        std::thread::spawn(move || {
+            while running.load(Ordering::SeqCst) {
+                let n = generated.load(Ordering::SeqCst);
+                if mock.dispatch(0, "GROUP_AT_MESSAGE_CREATE", serde_json::json!({ "n": n })) > 0 {
+                    generated.store(n + 1, Ordering::SeqCst);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+
+    let mut printed = Vec::new();
+    let mut readies = 0;
+    let mut rng = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut per_kill = Vec::new();
+    for _ in 0..20 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::thread::sleep(Duration::from_millis(150 + rng % 350));
+        child.kill().unwrap(); // SIGKILL: no goodbye, no last save
+        child.wait().unwrap();
+        let before = printed.len();
+        readies += printed_events(&out, &mut printed, true);
+        per_kill.push(printed.len() - before);
+        child = spawn_tail_with(tail, &mock, &secret, Some(&file));
+        out = lines(&mut child);
+    }
+    // A graceful stop, then a restart: nothing printed twice across it.
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(killed.success());
+    let (code, stderr) = wait_exit(&mut child);
+    assert_eq!(code, 0, "{stderr}");
+    readies += printed_events(&out, &mut printed, true);
+    let before_restart = printed.clone();
+    child = spawn_tail_with(tail, &mock, &secret, Some(&file));
+    out = lines(&mut child);
+    running.store(false, Ordering::SeqCst);
+    generator.join().unwrap();
+    let total = generated.load(Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut after = Vec::new();
+    loop {
+        readies += printed_events(&out, &mut after, false);
+        let seen: std::collections::BTreeSet<u64> = before_restart.iter().chain(&after).copied().collect();
+        if seen.len() as u64 == total {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "only {} of {total} events printed", seen.len());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(killed.success());
+    assert_eq!(wait_exit(&mut child).0, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert_eq!(readies, 1, "every restart RESUMEd: one session from start to end");
+    let last_before: std::collections::BTreeSet<u64> = before_restart.iter().copied().collect();
+    let twice_across_sigterm: Vec<&u64> = after.iter().filter(|n| last_before.contains(n)).collect();
+    assert!(twice_across_sigterm.is_empty(), "printed again after a graceful stop: {twice_across_sigterm:?}");
+    let mut all = before_restart;
+    all.extend(&after);
+    let distinct: std::collections::BTreeSet<u64> = all.iter().copied().collect();
+    assert_eq!(distinct.len() as u64, total, "at least once: none missing");
+    let duplicates = all.len() - distinct.len();
+    eprintln!(
+        "kill -9 x20: {total} events, {duplicates} printed twice ({:.1} a crash)",
+        duplicates as f64 / 20.0
+    );
+    assert!(duplicates <= 20 * 1_100, "duplicates bounded by what was in flight: {duplicates}");
+    let _ = per_kill;
 }

@@ -17,9 +17,14 @@ use qqgw_mock::{MockConfig, MockGateway};
 use qqgw_proto::{Backoff, CloseCode, FatalError, TokenError};
 
 mod chaos;
+mod delivery;
 pub(crate) use chaos::{
     a_storm_of_op7_after_every_resumed_is_paced_and_keeps_the_session,
     chaos_soak_loses_nothing_and_recovers_within_two_seconds,
+};
+pub(crate) use delivery::{
+    a_hundred_conversations_run_side_by_side_each_in_order,
+    a_slow_handler_reading_a_5000_event_replay_loses_nothing_and_never_identifies,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -52,6 +57,8 @@ macro_rules! runtime_tests {
             explicit_shard_ranges_run_only_those_shards,
             chaos_soak_loses_nothing_and_recovers_within_two_seconds,
             a_storm_of_op7_after_every_resumed_is_paced_and_keeps_the_session,
+            a_slow_handler_reading_a_5000_event_replay_loses_nothing_and_never_identifies,
+            a_hundred_conversations_run_side_by_side_each_in_order,
         );
     };
     (@each $runtime:ty, $block_on:path, $($name:ident,)*) => {
