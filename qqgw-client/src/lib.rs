@@ -20,7 +20,7 @@ pub use delivery::run_handler_concurrently;
 pub use error::Error;
 pub use handler::{Context, EventError, EventHandler};
 pub use runtime::{MAX_MESSAGE_SIZE, Runtime, websocket_config};
-pub use shard::{Receipt, Shard, ShardEvent, ShardStatus};
+pub use shard::{Handled, Receipt, Shard, ShardEvent, ShardStatus};
 pub use store::{FileStore, SessionStore, StoreError, StoreFuture};
 pub use tail::tail;
 

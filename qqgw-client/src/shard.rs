@@ -75,6 +75,17 @@ impl ShardEvent {
         Self { shard, event, receipt: None }
     }
 
+    /// An event from another source (a webhook endpoint) whose handling its source
+    /// awaits: the returned [`Handled`] resolves when the event is acknowledged — by
+    /// [`run_handler`](crate::run_handler) when its callback returns, or by
+    /// [`ack`](Self::ack).
+    #[must_use]
+    pub fn with_receipt(shard: ShardId, event: Event) -> (Self, Handled) {
+        let (done, handled) = oneshot::channel();
+        let receipt = Receipt(Target::Signal(Arc::new(Mutex::new(Some(done)))));
+        (Self { shard, event, receipt: Some(receipt) }, Handled(handled))
+    }
+
     /// Tells the shard this event is handled, so that its checkpoint — what a restart
     /// RESUMEs from — may move past it. Needed only with
     /// [`ConfigBuilder::manual_ack`](crate::ConfigBuilder::manual_ack); a second call, or a
@@ -100,16 +111,44 @@ impl ShardEvent {
 /// The receipt of one event: [`ack`](Self::ack) it once the event is handled. Cheap to
 /// clone and to send to another task.
 #[derive(Debug, Clone)]
-pub struct Receipt {
-    ack: Ack,
-    to: mpsc::UnboundedSender<Ack>,
+pub struct Receipt(Target);
+
+#[derive(Debug, Clone)]
+enum Target {
+    /// A gateway event: its shard moves its checkpoint.
+    Shard { ack: Ack, to: mpsc::UnboundedSender<Ack> },
+    /// An event whose source awaits its handling.
+    Signal(Arc<Mutex<Option<oneshot::Sender<()>>>>),
 }
 
 impl Receipt {
-    /// Tells the shard the event is handled.
+    /// Tells the event's source it is handled. A second call does nothing.
     pub fn ack(&self) {
-        // A shard that has stopped needs no receipt.
-        let _ = self.to.unbounded_send(self.ack);
+        match &self.0 {
+            // A shard that has stopped needs no receipt.
+            Target::Shard { ack, to } => {
+                let _ = to.unbounded_send(*ack);
+            }
+            Target::Signal(done) => {
+                if let Some(done) = done.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                    let _ = done.send(());
+                }
+            }
+        }
+    }
+}
+
+/// Resolves when the event of [`ShardEvent::with_receipt`] is acknowledged: `true`, or
+/// `false` if it was dropped unacknowledged (nobody will handle it).
+#[derive(Debug)]
+#[must_use = "a future does nothing unless polled"]
+pub struct Handled(oneshot::Receiver<()>);
+
+impl Future for Handled {
+    type Output = bool;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<bool> {
+        Pin::new(&mut self.0).poll(cx).map(|r| r.is_ok())
     }
 }
 
@@ -483,7 +522,9 @@ impl<R: Runtime> Task<R> {
                 Output::Emit(event) => {
                     self.note(&event);
                     let receipt = match &event {
-                        Event::Dispatch(d) => d.ack().map(|ack| Receipt { ack, to: self.acks_tx.clone() }),
+                        Event::Dispatch(d) => {
+                            d.ack().map(|ack| Receipt(Target::Shard { ack, to: self.acks_tx.clone() }))
+                        }
                         _ => None,
                     };
                     self.outbox.push_back(ShardEvent { shard: self.exit.shard, event, receipt });

@@ -147,9 +147,22 @@ pub struct WebhookServerBuilder {
     queue: usize,
     body_memory: usize,
     path: Option<String>,
+    ack_after_handled: Option<Duration>,
 }
 
 impl WebhookServerBuilder {
+    /// Answer QQ only once the event is handled — its callback in
+    /// [`run_handler`](crate::run_handler) returned, or [`ShardEvent::ack`] was called —
+    /// instead of once it is queued. If that takes longer than `within` (QQ wants an
+    /// answer within about 3 s), the request is answered `503` and the event forgotten, so
+    /// that QQ's retry is delivered again: at least once, even across a crash. Default:
+    /// off — answered when queued, which a crash before handling loses (QQ does not
+    /// retry what it saw acknowledged).
+    pub fn ack_after_handled(mut self, within: Duration) -> Self {
+        self.ack_after_handled = Some(within);
+        self
+    }
+
     /// The most connections open at once (at least 1). Default
     /// [`DEFAULT_MAX_CONNECTIONS`] (512). Past it, new connections are accepted and closed
     /// at once, so they neither wait in the kernel's backlog nor cost a task. Keep it well
@@ -213,6 +226,7 @@ impl WebhookServerBuilder {
             queue: Mutex::new(Queue { guard: self.webhook.replay_guard(), events }),
             webhook: self.webhook,
             path: self.path,
+            ack_after_handled: self.ack_after_handled,
             header_timeout: self.header_timeout,
             body_timeout: self.body_timeout,
             connections: Arc::new(Semaphore::new(self.max_connections)),
@@ -238,6 +252,7 @@ impl WebhookServer {
             queue: DEFAULT_QUEUE,
             body_memory: DEFAULT_BODY_MEMORY,
             path: None,
+            ack_after_handled: None,
         }
     }
 
@@ -396,6 +411,7 @@ impl RateLimit {
 struct State {
     webhook: Webhook,
     path: Option<String>,
+    ack_after_handled: Option<Duration>,
     header_timeout: Duration,
     body_timeout: Duration,
     connections: Arc<Semaphore>,
@@ -596,20 +612,28 @@ async fn serve(state: &State, request: Request<Incoming>) -> Result<(StatusCode,
         Checked::Event(event) => event,
     };
     drop(body);
-    deliver(state, event)
+    deliver(state, event).await
 }
 
 /// The replay check and the hand-over to the queue, under one short lock: an event is
 /// remembered only if it is queued, so the retry of one refused 503 is delivered.
-fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, String), Refusal> {
+async fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, String), Refusal> {
     let VerifiedEvent { dispatch, ticket, .. } = event;
+    let mut handled = None;
     let ack = || Ok((StatusCode::OK, qqgw_proto::webhook::ACK_BODY.to_owned()));
     let (name, id) = (dispatch.name().to_owned(), dispatch.id().map(str::to_owned));
     let sent = {
         let mut queue = state.queue.lock().unwrap_or_else(PoisonError::into_inner);
         match queue.guard.admit(&ticket) {
             Admission::New => {
-                let event = ShardEvent::new(dispatch.shard(), Event::Dispatch(dispatch));
+                let (shard, event) = (dispatch.shard(), Event::Dispatch(dispatch));
+                let event = if state.ack_after_handled.is_some() {
+                    let (event, done) = ShardEvent::with_receipt(shard, event);
+                    handled = Some(done);
+                    event
+                } else {
+                    ShardEvent::new(shard, event)
+                };
                 let sent = queue.events.try_send(event);
                 if sent.is_err() {
                     queue.guard.forget(&ticket);
@@ -631,6 +655,13 @@ fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, String), 
         Ok(()) => {
             bump(&state.counters.delivered);
             debug!(name, id, "webhook event");
+            if let (Some(done), Some(within)) = (handled, state.ack_after_handled) {
+                // Not handled in time (or dropped): QQ's retry must be delivered again.
+                if tokio::time::timeout(within, done).await != Ok(true) {
+                    state.queue.lock().unwrap_or_else(PoisonError::into_inner).guard.forget(&ticket);
+                    return Err(Refusal::busy("not_handled_in_time"));
+                }
+            }
             ack()
         }
         Err(TrySendError::Full) => Err(Refusal::busy("queue_full")),

@@ -361,3 +361,45 @@ async fn a_body_longer_than_declared_or_chunked_past_the_limit_is_cut_off() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn with_ack_after_handled_qq_gets_its_200_only_once_the_handler_returned() {
+    tokio::time::timeout(WAIT, async {
+        let webhook = qqgw_tokio::webhook::Webhook::from_secret(SECRET).unwrap();
+        let (server, events) = WebhookServer::builder(webhook)
+            .ack_after_handled(Duration::from_millis(500))
+            .bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let url = format!("http://{}/qqbot/callback", server.local_addr());
+        let frame = fixture("GROUP_AT_MESSAGE_CREATE");
+
+        // Nobody handles it in time: 503, and QQ's retry is delivered again.
+        let (status, _) = post(url.clone(), signed(&frame, &now()), frame.clone()).await;
+        assert_eq!(status, 503);
+
+        // Now a handler that takes 200 ms: the answer waits for it.
+        let groups = Groups::default();
+        let handler = groups.clone();
+        let running = tokio::spawn(async move {
+            qqgw_tokio::run_handler(events, &SlowGroups(handler)).await;
+        });
+        let (status, _) = post(url.clone(), signed(&frame, &now()), frame.clone()).await;
+        assert_eq!(status, 200);
+        let seen = groups.0.lock().unwrap().len();
+        assert!(seen >= 1, "answered before the handler finished");
+        drop(server);
+        running.await.unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+struct SlowGroups(Groups);
+
+impl EventHandler for SlowGroups {
+    async fn group_at_message_create(&self, ctx: Context, msg: GroupMessage) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.0.group_at_message_create(ctx, msg).await;
+    }
+}

@@ -194,8 +194,24 @@ struct Throughput {
 /// Sends `n` group @-messages (at `rate` a second, or as fast as the mock takes them)
 /// into a client on runtime `R` and measures until the handler has seen the last.
 async fn throughput<R: Runtime + Default>(label: &str, n: usize, rate: Option<f64>) -> Throughput {
+    throughput_with::<R>(label, n, rate, false).await
+}
+
+/// The same, optionally with every checkpoint saved to a [`qqgw_client::FileStore`].
+async fn throughput_with<R: Runtime + Default>(
+    label: &str,
+    n: usize,
+    rate: Option<f64>,
+    store: bool,
+) -> Throughput {
     let mock = Arc::new(MockGateway::start_in_thread(MockConfig::default()).unwrap());
-    let client = Client::<R>::connect(config_for(&mock).build()).await.unwrap();
+    let mut config = config_for(&mock);
+    let file = std::env::temp_dir().join(format!("qqgw-bench-{}.json", std::process::id()));
+    if store {
+        let _ = std::fs::remove_file(&file);
+        config = config.session_store(qqgw_client::FileStore::new(&file));
+    }
+    let client = Client::<R>::connect(config.build()).await.unwrap();
     mock.wait_until(|r| r.connected(0), Duration::from_secs(10)).await.unwrap();
     let probe = Probe::new(n);
     probe.shutdown.set(client.shutdown_handle()).ok().unwrap();
@@ -293,6 +309,13 @@ fn section_throughput(n: usize, paced: f64) {
     println!();
     let mut rows = Vec::new();
     rows.push(tokio_block_on(throughput::<qqgw_tokio::Tokio>("tokio (current_thread)", n, None)));
+    rows.push(tokio_block_on(throughput_with::<qqgw_tokio::Tokio>(
+        "tokio (current_thread), file store",
+        n,
+        None,
+        true,
+    )));
+    rows.push(tokio_block_on(throughput::<qqgw_tokio::Tokio>("tokio (current_thread), again", n, None)));
     rows.push(async_std_block_on(throughput::<qqgw_async_std::AsyncIo>(
         "async-std (1 executor thread)",
         n,
