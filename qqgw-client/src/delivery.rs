@@ -6,56 +6,61 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::Poll;
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
-use qqgw_proto::{Dispatch, Event, ShardId};
-use serde::Deserialize;
+use qqgw_proto::Event;
 
 use crate::handler::{EventHandler, route};
 use crate::shard::ShardEvent;
 
-/// What an event's order is kept within: the chat it belongs to, or its shard.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) enum Conversation {
-    /// A QQ group (`group_openid`).
-    Group(String),
-    /// A guild channel or a guild DM session (`channel_id`).
-    Channel(String),
-    /// A one-to-one chat with a user (their openid).
-    User(String),
-    /// A guild (`guild_id`), for guild events without a channel.
-    Guild(String),
-    /// Anything else: in order per shard.
-    Shard(ShardId),
-}
+/// What an event's order is kept within: the chat it belongs to, or its shard — as a
+/// hash, so that keeping track of thousands of chats allocates nothing. Two chats whose
+/// hashes collide are merely served one after the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Conversation(u64);
+
+/// The ids that name a chat, in the order they are looked for: a QQ group, a guild
+/// channel (or DM session), a C2C user, a guild.
+const CHAT_KEYS: [&str; 5] = ["group_openid", "channel_id", "user_openid", "openid", "guild_id"];
 
 impl Conversation {
-    /// The conversation of `event`: read from the event's data, without parsing more of
-    /// it than the few ids that name a chat.
+    /// The conversation of `event`, found by scanning the event's raw data for the first
+    /// id that names a chat (no second parse of the data).
     pub(crate) fn of(event: &ShardEvent) -> Self {
-        let Event::Dispatch(dispatch) = &event.event else { return Self::Shard(event.shard) };
-        Self::of_dispatch(dispatch).unwrap_or(Self::Shard(event.shard))
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        let chat = match &event.event {
+            Event::Dispatch(dispatch) => {
+                let text = dispatch.data().get();
+                CHAT_KEYS.iter().enumerate().find_map(|(kind, key)| Some((kind, string_field(text, key)?)))
+            }
+            _ => None,
+        };
+        match chat {
+            Some((kind, id)) => (kind, id).hash(&mut hasher),
+            None => (usize::MAX, event.shard.id(), event.shard.total()).hash(&mut hasher),
+        }
+        Self(hasher.finish())
     }
+}
 
-    fn of_dispatch(dispatch: &Dispatch) -> Option<Self> {
-        #[derive(Deserialize)]
-        struct Author {
-            user_openid: Option<String>,
+/// The string value of the first `"key": "value"` in `json`, if its value is a plain
+/// string (QQ's ids have no escapes).
+fn string_field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+    let mut rest = json;
+    loop {
+        let at = rest.find(key)?;
+        let before = rest.get(..at)?;
+        let after = rest.get(at + key.len()..)?;
+        rest = after;
+        if !before.ends_with('"') || !after.starts_with('"') {
+            continue;
         }
-        #[derive(Deserialize)]
-        struct Ids {
-            group_openid: Option<String>,
-            channel_id: Option<String>,
-            guild_id: Option<String>,
-            openid: Option<String>,
-            user_openid: Option<String>,
-            author: Option<Author>,
+        let value = after.get(1..)?.trim_start().strip_prefix(':')?.trim_start();
+        let Some(value) = value.strip_prefix('"') else { continue };
+        let end = value.find('"')?;
+        let id = value.get(..end)?;
+        if !id.is_empty() && !id.contains('\\') {
+            return Some(id);
         }
-        let ids: Ids = dispatch.parse().ok()?;
-        let user = ids.author.and_then(|a| a.user_openid).or(ids.user_openid).or(ids.openid);
-        ids.group_openid
-            .map(Self::Group)
-            .or(ids.channel_id.map(Self::Channel))
-            .or(user.map(Self::User))
-            .or(ids.guild_id.map(Self::Guild))
     }
 }
 
@@ -126,14 +131,14 @@ fn start_ready<'h, H: EventHandler>(
     while running.len() < concurrency && i < waiting.len() {
         let startable = waiting.get(i).is_some_and(|(c, _)| !busy.contains(c) && !skipped.contains(c));
         if !startable {
-            if let Some((c, _)) = waiting.get(i) {
-                skipped.insert(c.clone());
+            if let Some(&(c, _)) = waiting.get(i) {
+                skipped.insert(c);
             }
             i += 1;
             continue;
         }
         let Some((conversation, mut event)) = waiting.remove(i) else { break };
-        busy.insert(conversation.clone());
+        busy.insert(conversation);
         let receipt = event.take_receipt();
         running.push(Box::pin(async move {
             route(handler, event).await;
@@ -148,6 +153,7 @@ fn start_ready<'h, H: EventHandler>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use qqgw_proto::{Dispatch, ShardId};
     use serde_json::value::RawValue;
 
     fn event(name: &str, data: &str) -> ShardEvent {
@@ -157,17 +163,24 @@ mod tests {
 
     #[test]
     fn conversations_are_read_from_the_ids_that_name_a_chat() {
-        let cases = [
-            (r#"{"group_openid":"G","author":{"member_openid":"M"}}"#, Conversation::Group("G".into())),
-            (r#"{"author":{"user_openid":"U"},"content":"hi"}"#, Conversation::User("U".into())),
-            (r#"{"channel_id":"C","guild_id":"X"}"#, Conversation::Channel("C".into())),
-            (r#"{"guild_id":"X","op_user_id":"1"}"#, Conversation::Guild("X".into())),
-            (r#"{"openid":"F"}"#, Conversation::User("F".into())),
-            (r#"{}"#, Conversation::Shard(ShardId::ONE)),
-            (r#""""#, Conversation::Shard(ShardId::ONE)),
-        ];
-        for (data, expected) in cases {
-            assert_eq!(Conversation::of(&event("X", data)), expected, "{data}");
-        }
+        let of = |data: &str| Conversation::of(&event("X", data));
+        let group = of(r#"{"group_openid":"G","author":{"member_openid":"M"}}"#);
+        assert_eq!(group, of(r#"{"author":{"member_openid":"N"}, "group_openid" : "G"}"#));
+        assert_ne!(group, of(r#"{"group_openid":"H"}"#));
+        assert_eq!(of(r#"{"author":{"user_openid":"U"},"content":"hi"}"#), of(r#"{"user_openid":"U"}"#));
+        assert_eq!(of(r#"{"channel_id":"C","guild_id":"X"}"#), of(r#"{"channel_id":"C"}"#));
+        assert_ne!(of(r#"{"channel_id":"C"}"#), of(r#"{"guild_id":"C"}"#), "a channel is not a guild");
+        let shard = of("{}");
+        assert_eq!(shard, of(r#""""#));
+        assert_eq!(shard, of(r#"{"content":"group_openid"}"#), "a value is no key");
+        assert_eq!(shard, of(r#"{"group_openid":7}"#));
+    }
+
+    #[test]
+    fn string_fields_are_found_whatever_the_spacing() {
+        assert_eq!(string_field(r#"{"a":"1","b" :  "2"}"#, "b"), Some("2"));
+        assert_eq!(string_field(r#"{"ab":"1","b":"2"}"#, "b"), Some("2"));
+        assert_eq!(string_field(r#"{"b":"x\"y"}"#, "b"), None);
+        assert_eq!(string_field(r#"{"b":"#, "b"), None);
     }
 }

@@ -125,4 +125,12 @@ mod tests {
         );
         assert_eq!(GatewayInfo::parse(br#"{"url":""}"#).unwrap_err().code, 0);
     }
+
+    #[test]
+    fn an_absurd_shard_count_is_refused_before_anything_is_allocated() {
+        let ok = GatewayInfo::parse(br#"{"url":"wss://x/","shards":4096}"#).unwrap();
+        assert_eq!(ok.shards, MAX_SHARDS);
+        let error = GatewayInfo::parse(br#"{"url":"wss://x/","shards":4294967295}"#).unwrap_err();
+        assert!(error.message.contains("at most 4096"), "{error}");
+    }
 }

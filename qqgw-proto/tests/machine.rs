@@ -168,6 +168,16 @@ fn absurd_hello_intervals_are_clamped_or_replaced() {
 }
 
 #[test]
+fn the_heartbeat_floor_is_a_config_value() {
+    let config = builder().min_heartbeat_interval(Duration::from_secs(5)).build().unwrap();
+    let mut m = GatewayMachine::new(config, ms(0));
+    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+    m.handle_input(ms(0), Input::Connected).unwrap();
+    m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":100}}"#)).unwrap();
+    assert_eq!(m.heartbeat_interval(), Duration::from_secs(5), "a server cannot make us beat faster");
+}
+
+#[test]
 fn zombie_connection_is_abandoned_without_a_handshake_and_resumed_at_once() {
     let mut h = harness_beating(Duration::from_secs(10));
     h.run_for(Duration::from_secs(15));
