@@ -420,11 +420,17 @@ struct Task<R: Runtime> {
 impl<R: Runtime> Task<R> {
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<()>) -> ShardExit {
         let mut commands_open = true;
+        let mut refresh = true;
         loop {
             let deadline = self.drain().await;
             self.note_heartbeats();
             // The snapshot first: a consumer that reads an event sees the state after it.
-            *self.status.lock().unwrap_or_else(PoisonError::into_inner) = ShardStatus::of(&self.machine);
+            // Receipts alone move only the checkpoint: it is shown with the next frame or
+            // timer, so that a busy handler's acks cost no snapshot each.
+            if refresh {
+                *self.status.lock().unwrap_or_else(PoisonError::into_inner) = ShardStatus::of(&self.machine);
+            }
+            refresh = true;
             self.offer_events();
             if self.machine.state() == State::Terminated {
                 self.finish().await;
@@ -487,7 +493,10 @@ impl<R: Runtime> Task<R> {
                     }
                 }
                 Wake::Room(false) => self.outbox.clear(), // nobody listens any more
-                Wake::Ack(ack) => self.on_acks(ack),
+                Wake::Ack(ack) => {
+                    self.on_acks(ack);
+                    refresh = false;
+                }
                 Wake::Message(message) => {
                     self.on_message(message);
                     self.read_ready().await;
@@ -718,7 +727,7 @@ impl<R: Runtime> Task<R> {
     /// Plans a save once the session differs from the one saved: at most every
     /// [`SAVE_EVERY`], at once after [`SAVE_AFTER_EVENTS`] handled events.
     fn schedule_save(&mut self) {
-        if self.options.store.is_none() || self.save_due.is_some() || self.machine.session() == self.saved {
+        if self.options.store.is_none() || self.save_due.is_some() || self.session_saved() {
             return;
         }
         let now = std::time::Instant::now();
@@ -727,6 +736,12 @@ impl<R: Runtime> Task<R> {
             _ => now,
         };
         self.save_due = Some(due);
+    }
+
+    /// Whether the session saved is the machine's (compared without copying it).
+    fn session_saved(&self) -> bool {
+        let saved = self.saved.as_ref().map(|s| (s.id.as_str(), s.seq));
+        saved == self.machine.session_id().map(|id| (id, self.machine.checkpoint().unwrap_or(0)))
     }
 
     async fn save_if_due(&mut self) {

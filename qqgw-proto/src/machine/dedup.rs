@@ -17,7 +17,7 @@ pub(crate) struct RecentIds {
 /// The set's keys are already SipHash outputs of the ids: hashing them again (as the
 /// default `RandomState` would, on every insert and every eviction) buys nothing.
 #[derive(Debug, Clone, Copy, Default)]
-struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {

@@ -5,6 +5,8 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
+use crate::machine::dedup::KeyHasher;
+
 /// The default number of events a [`ReplayGuard`] remembers: 65,536 (about 4 MiB when
 /// full). At QQ's pace that covers the whole ±300 s window up to about 200 events a
 /// second; past that, see [`ReplayGuard`] for what happens.
@@ -173,26 +175,6 @@ impl std::fmt::Debug for ReplayGuard {
             .field("tolerance_secs", &self.tolerance_secs)
             .field("floor", &self.floor)
             .finish_non_exhaustive()
-    }
-}
-
-/// The keys are already SipHash outputs: hashing them again buys nothing.
-#[derive(Debug, Clone, Copy, Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }
 

@@ -39,6 +39,16 @@ const FAULTS: [Fault; 7] = [
     Fault::TokenRateLimited,
 ];
 
+/// The machine's own timings: only the endpoints are the mock's.
+fn default_config(mock: &MockGateway) -> qqgw_client::Config {
+    Config::builder(mock.config().app_id.clone(), mock.config().secret.clone())
+        .api_base(mock.api_base())
+        .token_url(mock.token_url())
+        .intents(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)
+        .allow_insecure(true)
+        .build()
+}
+
 /// The longest a fault may keep events from the handler.
 const RECOVERY: Duration = Duration::from_secs(2);
 const EVENT_EVERY: Duration = Duration::from_millis(20);
@@ -106,13 +116,7 @@ pub(crate) async fn chaos_soak_loses_nothing_and_recovers_within_two_seconds<R: 
             // Tokens live 90 s, so past their first 30 s every reconnect renews them.
             c.token_lifetime = Duration::from_secs(90);
         });
-        // The machine's own timings: only the endpoints are the mock's.
-        let config = Config::builder(mock.config().app_id.clone(), mock.config().secret.clone())
-            .api_base(mock.api_base())
-            .token_url(mock.token_url())
-            .intents(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)
-            .allow_insecure(true)
-            .build();
+        let config = default_config(&mock);
         let mut client = Client::<R>::connect(config).await.unwrap();
         let mut events = client.take_events().unwrap();
         let shard = client.shards()[0].clone();
@@ -264,12 +268,7 @@ pub(crate) async fn a_storm_of_op7_after_every_resumed_is_paced_and_keeps_the_se
 >() {
     bounded::<R, _>(Duration::from_secs(40), async {
         let mock = mock_with(|c| c.heartbeat_interval = Duration::from_secs(5));
-        let config = Config::builder(mock.config().app_id.clone(), mock.config().secret.clone())
-            .api_base(mock.api_base())
-            .token_url(mock.token_url())
-            .intents(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)
-            .allow_insecure(true)
-            .build();
+        let config = default_config(&mock);
         let client = Client::<R>::connect(config).await.unwrap();
         let shard = client.shards()[0].clone();
         wait_for::<R>(|| shard.is_ready(), "READY").await;
