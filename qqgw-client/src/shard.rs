@@ -79,7 +79,6 @@ impl ShardEvent {
     /// awaits: the returned [`Handled`] resolves when the event is acknowledged — by
     /// [`run_handler`](crate::run_handler) when its callback returns, or by
     /// [`ack`](Self::ack).
-    #[must_use]
     pub fn with_receipt(shard: ShardId, event: Event) -> (Self, Handled) {
         let (done, handled) = oneshot::channel();
         let receipt = Receipt(Target::Signal(Arc::new(Mutex::new(Some(done)))));

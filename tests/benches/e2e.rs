@@ -307,31 +307,25 @@ fn async_std_block_on<F: Future>(f: F) -> F::Output {
 fn section_throughput(n: usize, paced: f64) {
     println!("## throughput: {n} GROUP_AT_MESSAGE_CREATE events (~750-byte frames) into a handler");
     println!();
-    let mut rows = Vec::new();
-    rows.push(tokio_block_on(throughput::<qqgw_tokio::Tokio>("tokio (current_thread)", n, None)));
-    rows.push(tokio_block_on(throughput_with::<qqgw_tokio::Tokio>(
-        "tokio (current_thread), file store",
-        n,
-        None,
-        true,
-    )));
-    rows.push(tokio_block_on(throughput::<qqgw_tokio::Tokio>("tokio (current_thread), again", n, None)));
-    rows.push(async_std_block_on(throughput::<qqgw_async_std::AsyncIo>(
-        "async-std (1 executor thread)",
-        n,
-        None,
-    )));
     let paced_n = (paced * 2.0) as usize;
-    rows.push(tokio_block_on(throughput::<qqgw_tokio::Tokio>(
-        "tokio (current_thread)",
-        paced_n,
-        Some(paced),
-    )));
-    rows.push(async_std_block_on(throughput::<qqgw_async_std::AsyncIo>(
-        "async-std (1 executor thread)",
-        paced_n,
-        Some(paced),
-    )));
+    // The file store's row sits between two without it, to show the noise of the run.
+    let rows = vec![
+        tokio_block_on(throughput::<qqgw_tokio::Tokio>("tokio (current_thread)", n, None)),
+        tokio_block_on(throughput_with::<qqgw_tokio::Tokio>(
+            "tokio (current_thread), file store",
+            n,
+            None,
+            true,
+        )),
+        tokio_block_on(throughput::<qqgw_tokio::Tokio>("tokio (current_thread), again", n, None)),
+        async_std_block_on(throughput::<qqgw_async_std::AsyncIo>("async-std (1 executor thread)", n, None)),
+        tokio_block_on(throughput::<qqgw_tokio::Tokio>("tokio (current_thread)", paced_n, Some(paced))),
+        async_std_block_on(throughput::<qqgw_async_std::AsyncIo>(
+            "async-std (1 executor thread)",
+            paced_n,
+            Some(paced),
+        )),
+    ];
     print_throughput(&rows);
     println!();
 }
