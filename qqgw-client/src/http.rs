@@ -95,3 +95,32 @@ async fn blocking<R: Runtime, T: Send + 'static>(
 ) -> Result<T, String> {
     runtime.spawn_blocking(f).await.unwrap_or_else(|| Err("the blocking task was cancelled".into()))
 }
+
+impl<R: Runtime> Http<R> {
+    /// `POST {url}` with a JSON body and `Authorization`; the status, body and QQ's trace id.
+    pub(crate) async fn post_json(
+        &self,
+        url: String,
+        authorization: String,
+        body: String,
+    ) -> Result<(u16, Vec<u8>, Option<String>), String> {
+        let this = self.clone();
+        blocking(&self.runtime, move || {
+            let mut response = this
+                .agent
+                .post(&url)
+                .header("Authorization", &authorization)
+                .header("X-Union-Appid", this.credentials.app_id())
+                .header("Content-Type", "application/json")
+                .send(body)
+                .map_err(|e| e.to_string())?;
+            let trace =
+                response.headers().get("X-Tps-trace-ID").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let status = response.status().as_u16();
+            let body =
+                response.body_mut().with_config().limit(1 << 20).read_to_vec().map_err(|e| e.to_string())?;
+            Ok((status, body, trace))
+        })
+        .await
+    }
+}
