@@ -647,8 +647,12 @@ impl Api {
     ///
     /// # Errors
     ///
-    /// [`SendError::Qq`] if QQ refused (see [`SendErrorKind`]); [`SendError::Http`] if no
-    /// answer came after the retries; [`SendError::Token`] without a token.
+    /// [`SendError::Qq`] if QQ refused (see [`SendErrorKind`]; HTTP 429, 5xx and QQ's
+    /// rate-limit codes are retried first, a refused token once); [`SendError::Http`] if
+    /// no answer came — not retried, as QQ may have taken the message (to resend safely,
+    /// fix the `msg_seq` with [`Outgoing::msg_seq`] before the first try: QQ refuses a
+    /// second copy with [`SendErrorKind::DuplicateSeq`]); [`SendError::Token`] without a
+    /// token.
     pub async fn send(&self, target: &Target, message: impl Into<Outgoing>) -> Result<Sent, SendError> {
         let message = message.into();
         let seq = match (&message.reply, message.msg_seq) {

@@ -369,9 +369,7 @@ impl Stream for ShardEvents {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<ShardEvent>> {
         let mut next = self.rx.poll_next_unpin(cx);
         if let (Poll::Ready(Some(event)), Some(api)) = (&mut next, &self.api) {
-            if event.api().is_none() {
-                *event = event.clone().with_api(api.clone());
-            }
+            event.set_api(api);
         }
         if let (Poll::Ready(item), Some(last)) = (&next, &mut self.auto_ack) {
             // Taking the next event means the one before is done.

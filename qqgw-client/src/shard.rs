@@ -86,6 +86,12 @@ impl ShardEvent {
         self
     }
 
+    pub(crate) fn set_api(&mut self, api: &crate::api::Api) {
+        if self.api.is_none() {
+            self.api = Some(api.clone());
+        }
+    }
+
     /// The API the event's handler replies through, if it came with one.
     #[must_use]
     pub fn api(&self) -> Option<&crate::api::Api> {
