@@ -815,6 +815,34 @@ pub trait Replyable {
         let _ = event;
         self.reply_target()
     }
+
+    /// botrs's shape, `msg.reply(&api, "text")`: the same as [`Api::reply`]. A guild
+    /// [`Message`] is answered in its channel; wrap one from `DIRECT_MESSAGE_CREATE` in
+    /// [`DirectMessage`] (or use [`Context::reply`](crate::Context::reply), which knows).
+    ///
+    /// ```no_run
+    /// use qqgw_tokio::api::Replyable;
+    /// # async fn f(api: qqgw_tokio::Api, msg: qqgw_tokio::model::C2cMessage) -> Result<(), qqgw_tokio::SendError> {
+    /// msg.reply(&api, "pong").await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Api::reply`].
+    fn reply(
+        &self,
+        api: &Api,
+        message: impl Into<Outgoing>,
+    ) -> impl Future<Output = Result<Sent, SendError>> + Send {
+        let target = self.reply_target();
+        let message = message.into();
+        let api = api.clone();
+        async move {
+            let (target, id) = target?;
+            api.send(&target, message.reply_to(ReplyTo::Message(id))).await
+        }
+    }
 }
 
 impl Replyable for GroupMessage {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use qqgw_client::api::{FileType, Media, Outgoing, ReplyTo, RetryPolicy, SendErrorKind, Target};
+use qqgw_client::api::{FileType, Media, Outgoing, ReplyTo, Replyable, RetryPolicy, SendErrorKind, Target};
 use qqgw_client::model::{C2cMessage, GroupMessage, Message};
 use qqgw_client::{Api, Client, Context, EventHandler, Intents, Runtime};
 use qqgw_mock::MockGateway;
@@ -105,7 +105,7 @@ pub(crate) async fn concurrent_replies_to_one_message_never_reuse_a_msg_seq<R: R
         assert_eq!(record.messages_sent().len(), 5);
         assert!(record.sends.iter().all(|s| s.code.is_none()), "{:?}", record.sends);
         // QQ's sixth reply is refused: the limit is five per message.
-        let error = api.reply(&msg, "sixth").await.unwrap_err();
+        let error = msg.reply(&api, "sixth").await.unwrap_err();
         assert_eq!(error.kind(), Some(SendErrorKind::ReplyLimit), "{error}");
         stop(client, events).await.unwrap();
     })
