@@ -9,7 +9,8 @@ use qqgw_proto::{DecodeError, Disconnect, Dispatch, Event, FatalError, Session, 
 use crate::api::{Api, Outgoing, ReplyTo, Replyable, SendError, Sent, Target};
 use crate::shard::ShardEvent;
 
-/// What every callback gets besides its event: where it came from and the raw dispatch.
+/// What every callback gets besides its event: where it came from, the raw dispatch, and
+/// the bot's [`Api`] to answer with ([`reply`](Self::reply)).
 #[derive(Debug, Clone)]
 pub struct Context {
     dispatch: Dispatch,
