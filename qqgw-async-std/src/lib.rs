@@ -24,6 +24,7 @@ pub use qqgw_client::*;
 /// | [`take_shard_events()`](Client::take_shard_events) | one stream per shard |
 /// | [`shutdown_handle()`](Client::shutdown_handle) | a [`ShutdownHandle`] that closes every shard (for a signal handler) |
 /// | [`shutdown()`](Client::shutdown) | closes every shard and returns the sessions to resume later |
+/// | [`api()`](Client::api) | the bot's [`Api`] for sending, on the shards' token (handlers have it as [`Context::api`] and [`Context::reply`]) |
 /// | [`shards()`](Client::shards) | a [`Shard`] handle per shard: state, session, latency, metrics |
 /// | [`gateway()`](Client::gateway) | what `GET /gateway/bot` said |
 /// | [`runtime()`](Client::runtime) | the runtime the shards run on |

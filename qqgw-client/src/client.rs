@@ -55,6 +55,8 @@ pub struct Client<R> {
     intents: Intents,
     handler_concurrency: usize,
     manual_ack: bool,
+    /// Sending, on the shards' token.
+    api: crate::api::Api,
 }
 
 /// Closes every shard of a [`Client`] gracefully; get one with
@@ -162,7 +164,7 @@ impl<R: Runtime> Client<R> {
 
         let limiter = IdentifyLimiter::new(info.session_start_limit, clock.now());
         let mut client = Self {
-            runtime,
+            runtime: runtime.clone(),
             info,
             shards: Vec::new(),
             receivers: Some(Vec::new()),
@@ -170,6 +172,13 @@ impl<R: Runtime> Client<R> {
             intents: config.intents,
             handler_concurrency: config.handler_concurrency,
             manual_ack: config.manual_ack,
+            api: crate::api::Api::from_parts(
+                runtime.clone(),
+                http.clone(),
+                Arc::clone(&tokens),
+                clock,
+                &config.api_base,
+            ),
         };
         for shard in shard_ids {
             let mut builder = MachineConfig::builder(client.info.url.clone(), config.intents)
@@ -211,6 +220,14 @@ impl<R: Runtime> Client<R> {
         &self.runtime
     }
 
+    /// The bot's API for sending, sharing the shards' access token; cheap to clone, e.g.
+    /// into tasks consuming [`take_events`](Self::take_events). Handlers get the same one
+    /// from [`Context::api`](crate::Context::api).
+    #[must_use]
+    pub fn api(&self) -> crate::api::Api {
+        self.api.clone()
+    }
+
     /// What `GET /gateway/bot` said.
     #[must_use]
     pub fn gateway(&self) -> &GatewayInfo {
@@ -247,7 +264,14 @@ impl<R: Runtime> Client<R> {
     /// [`take_events`](Self::take_events).
     pub fn take_shard_events(&mut self) -> Option<Vec<ShardEvents>> {
         let auto_ack = !self.manual_ack;
-        Some(self.receivers.take()?.into_iter().map(|rx| ShardEvents::new(rx, auto_ack)).collect())
+        let api = self.api.clone();
+        Some(
+            self.receivers
+                .take()?
+                .into_iter()
+                .map(|rx| ShardEvents::new(rx, auto_ack).with_api(api.clone()))
+                .collect(),
+        )
     }
 
     /// Runs `handler` on every event until every shard has stopped (after
@@ -267,7 +291,7 @@ impl<R: Runtime> Client<R> {
             self.receivers.take().ok_or_else(|| Error::Config("the events were already taken".into()))?;
         // The shards run in their own tasks, so a slow callback never delays them.
         let mut all = SelectAll::new();
-        all.extend(receivers.into_iter().map(|rx| ShardEvents::new(rx, false)));
+        all.extend(receivers.into_iter().map(|rx| ShardEvents::new(rx, false).with_api(self.api.clone())));
         run_handler_concurrently(Events(all), &handler, self.handler_concurrency).await;
         self.join().await
     }
@@ -311,11 +335,21 @@ pub struct ShardEvents {
     rx: mpsc::Receiver<ShardEvent>,
     /// With auto-acknowledgement, the receipt of the event handed out last.
     auto_ack: Option<Option<Receipt>>,
+    /// The API every event handed out carries.
+    api: Option<crate::api::Api>,
 }
 
 impl ShardEvents {
     fn new(rx: mpsc::Receiver<ShardEvent>, auto_ack: bool) -> Self {
-        Self { rx, auto_ack: auto_ack.then_some(None) }
+        Self { rx, auto_ack: auto_ack.then_some(None), api: None }
+    }
+
+    /// These events, each carrying `api` for its handler's
+    /// [`Context`](crate::Context) (a [`Client`]'s carry its API already).
+    #[must_use]
+    pub fn with_api(mut self, api: crate::api::Api) -> Self {
+        self.api = Some(api);
+        self
     }
 }
 
@@ -333,7 +367,10 @@ impl Stream for ShardEvents {
     type Item = ShardEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<ShardEvent>> {
-        let next = self.rx.poll_next_unpin(cx);
+        let mut next = self.rx.poll_next_unpin(cx);
+        if let (Poll::Ready(Some(event)), Some(api)) = (&mut next, &self.api) {
+            event.set_api(api);
+        }
         if let (Poll::Ready(item), Some(last)) = (&next, &mut self.auto_ack) {
             // Taking the next event means the one before is done.
             if let Some(receipt) = last.take() {

@@ -6,12 +6,15 @@ use core::future::Future;
 use qqgw_proto::model::*;
 use qqgw_proto::{DecodeError, Disconnect, Dispatch, Event, FatalError, Session, ShardId, TokenError};
 
+use crate::api::{Api, Outgoing, ReplyTo, Replyable, SendError, Sent, Target};
 use crate::shard::ShardEvent;
 
-/// What every callback gets besides its event: where it came from and the raw dispatch.
+/// What every callback gets besides its event: where it came from, the raw dispatch, and
+/// the bot's [`Api`] to answer with ([`reply`](Self::reply)).
 #[derive(Debug, Clone)]
 pub struct Context {
     dispatch: Dispatch,
+    api: Option<Api>,
 }
 
 impl Context {
@@ -46,6 +49,64 @@ impl Context {
     #[must_use]
     pub fn dispatch(&self) -> &Dispatch {
         &self.dispatch
+    }
+
+    /// The bot's API for sending (the [`Client`](crate::Client)'s, sharing its token);
+    /// `None` only for events given to [`run_handler`](crate::run_handler) without one.
+    #[must_use]
+    pub fn api(&self) -> Option<&Api> {
+        self.api.as_ref()
+    }
+
+    /// Replies to `msg` where it came from — a group, a C2C chat, a guild channel or a DM
+    /// — quoting its id as `msg_id`, with the next `msg_seq` for it (so several replies
+    /// to one message never collide). `reply` is text or an [`Outgoing`].
+    ///
+    /// ```no_run
+    /// use qqgw_tokio::model::GroupMessage;
+    /// use qqgw_tokio::{Context, EventHandler};
+    ///
+    /// struct Echo;
+    ///
+    /// impl EventHandler for Echo {
+    ///     async fn group_at_message_create(&self, ctx: Context, msg: GroupMessage) {
+    ///         let text = msg.content.clone().unwrap_or_default();
+    ///         if let Err(error) = ctx.reply(&msg, text.trim()).await {
+    ///             eprintln!("no reply: {error}");
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Api::send`]; [`SendError::NoReplyTarget`] if the message lacks its id or chat,
+    /// [`SendError::NoApi`] if the event came without an API.
+    pub async fn reply<M: Replyable + ?Sized>(
+        &self,
+        msg: &M,
+        reply: impl Into<Outgoing>,
+    ) -> Result<Sent, SendError> {
+        let api = self.api.as_ref().ok_or(SendError::NoApi)?;
+        let (target, id) = msg.reply_target_in(self.name())?;
+        api.send(&target, reply.into().reply_to(ReplyTo::Message(id))).await
+    }
+
+    /// Replies in `target` to this event, quoting its id as `event_id` (for events that
+    /// are not messages: `INTERACTION_CREATE`, `FRIEND_ADD`, `GROUP_ADD_ROBOT`,
+    /// `C2C_MSG_RECEIVE`, `GROUP_MSG_RECEIVE`, guild member, reaction and forum events).
+    ///
+    /// # Errors
+    ///
+    /// As [`reply`](Self::reply); [`SendError::NoReplyTarget`] if the event has no id.
+    pub async fn reply_to_event(
+        &self,
+        target: &Target,
+        reply: impl Into<Outgoing>,
+    ) -> Result<Sent, SendError> {
+        let api = self.api.as_ref().ok_or(SendError::NoApi)?;
+        let id = self.event_id().ok_or(SendError::NoReplyTarget("event id"))?.to_owned();
+        api.send(target, reply.into().reply_to(ReplyTo::Event(id))).await
     }
 }
 
@@ -185,6 +246,7 @@ macro_rules! handler {
         /// Hands one event to its callback.
         pub(crate) async fn route<H: EventHandler>(handler: &H, event: ShardEvent) {
             let shard = event.shard;
+            let api = event.api().cloned();
             let dispatch = match event.event {
                 Event::Dispatch(dispatch) => dispatch,
                 Event::Disconnected(d) => return handler.disconnected(shard, d).await,
@@ -197,8 +259,8 @@ macro_rules! handler {
                 _ => return,
             };
             match TypedEvent::from_dispatch(&dispatch) {
-                $(Ok(TypedEvent::$variant(e)) => handler.$method(Context { dispatch }, e).await,)*
-                Ok(_) => handler.unknown_event(Context { dispatch }).await,
+                $(Ok(TypedEvent::$variant(e)) => handler.$method(Context { dispatch, api }, e).await,)*
+                Ok(_) => handler.unknown_event(Context { dispatch, api }).await,
                 Err(error) => handler.error(EventError::Model { dispatch: Box::new(dispatch), error }).await,
             }
         }

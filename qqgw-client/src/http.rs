@@ -1,8 +1,8 @@
-//! The two HTTP calls a gateway client makes: the access token and `GET /gateway/bot`.
+//! The HTTP calls: the access token, `GET /gateway/bot`, and the sends of [`Api`](crate::Api).
 //!
 //! Blocking `ureq` calls (rustls, webpki roots) run on the runtime's blocking threads:
-//! they happen once per token lifetime and once per start, and `ureq` needs no runtime of
-//! its own, so both adapters share it.
+//! `ureq` needs no runtime of its own, so both adapters share it. BENCHMARKS.md measures
+//! it for sends against an async client.
 
 use std::sync::Arc;
 
@@ -35,6 +35,10 @@ impl<R: Runtime> Http<R> {
             // QQ answers errors with a JSON body worth reading, whatever the status.
             .http_status_as_error(false)
             .user_agent(concat!("qqgw/", env!("CARGO_PKG_VERSION")))
+            // Replies are concurrent: keep a connection per concurrent send instead of
+            // ureq's 3, so that a busy bot does not open a connection per reply.
+            .max_idle_connections_per_host(32)
+            .max_idle_connections(64)
             .build()
             .new_agent();
         Self { runtime, agent, credentials, token_url: token_url.into(), api_base: api_base.into() }
@@ -94,4 +98,33 @@ async fn blocking<R: Runtime, T: Send + 'static>(
     f: impl FnOnce() -> Result<T, String> + Send + 'static,
 ) -> Result<T, String> {
     runtime.spawn_blocking(f).await.unwrap_or_else(|| Err("the blocking task was cancelled".into()))
+}
+
+impl<R: Runtime> Http<R> {
+    /// `POST {url}` with a JSON body and `Authorization`; the status, body and QQ's trace id.
+    pub(crate) async fn post_json(
+        &self,
+        url: String,
+        authorization: String,
+        body: String,
+    ) -> Result<(u16, Vec<u8>, Option<String>), String> {
+        let this = self.clone();
+        blocking(&self.runtime, move || {
+            let mut response = this
+                .agent
+                .post(&url)
+                .header("Authorization", &authorization)
+                .header("X-Union-Appid", this.credentials.app_id())
+                .header("Content-Type", "application/json")
+                .send(body)
+                .map_err(|e| e.to_string())?;
+            let trace =
+                response.headers().get("X-Tps-trace-ID").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let status = response.status().as_u16();
+            let body =
+                response.body_mut().with_config().limit(1 << 20).read_to_vec().map_err(|e| e.to_string())?;
+            Ok((status, body, trace))
+        })
+        .await
+    }
 }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod api;
 mod client;
 mod config;
 mod delivery;
@@ -12,6 +13,7 @@ mod shard;
 mod store;
 mod tail;
 
+pub use api::{Api, Outgoing, SendError, SendErrorKind, Target};
 pub use client::{
     Client, EventSender, Events, ShardEvents, ShutdownHandle, TrySendError, event_channel, run_handler,
 };

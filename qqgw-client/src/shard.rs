@@ -59,6 +59,8 @@ pub struct ShardEvent {
     /// The event.
     pub event: Event,
     receipt: Option<Receipt>,
+    /// The bot's API, for the handler's [`Context`](crate::Context).
+    api: Option<crate::api::Api>,
 }
 
 /// Two shard events are equal when their shard and event are.
@@ -72,7 +74,28 @@ impl ShardEvent {
     /// An event from `shard`.
     #[must_use]
     pub fn new(shard: ShardId, event: Event) -> Self {
-        Self { shard, event, receipt: None }
+        Self { shard, event, receipt: None, api: None }
+    }
+
+    /// This event with the API its handler's [`Context`](crate::Context) replies through
+    /// (events from a [`Client`](crate::Client) carry its API already; give one to events
+    /// from another source, such as a webhook).
+    #[must_use]
+    pub fn with_api(mut self, api: crate::api::Api) -> Self {
+        self.api = Some(api);
+        self
+    }
+
+    pub(crate) fn set_api(&mut self, api: &crate::api::Api) {
+        if self.api.is_none() {
+            self.api = Some(api.clone());
+        }
+    }
+
+    /// The API the event's handler replies through, if it came with one.
+    #[must_use]
+    pub fn api(&self) -> Option<&crate::api::Api> {
+        self.api.as_ref()
     }
 
     /// An event from another source (a webhook endpoint) whose handling its source
@@ -82,7 +105,7 @@ impl ShardEvent {
     pub fn with_receipt(shard: ShardId, event: Event) -> (Self, Handled) {
         let (done, handled) = oneshot::channel();
         let receipt = Receipt(Target::Signal(Arc::new(Mutex::new(Some(done)))));
-        (Self { shard, event, receipt: Some(receipt) }, Handled(handled))
+        (Self { shard, event, receipt: Some(receipt), api: None }, Handled(handled))
     }
 
     /// Tells the shard this event is handled, so that its checkpoint — what a restart
@@ -196,6 +219,27 @@ impl<R: Runtime> Tokens<R> {
         if let Some((token, fetched)) = &*cache {
             let newer = held.is_none_or(|held| *fetched > held);
             if newer && now.saturating_duration_since(*fetched) < TOKEN_REUSE && token.expires_at() > now {
+                return Ok((token.clone(), *fetched));
+            }
+        }
+        let token = self.http.fetch_token(now).await?;
+        *cache = Some((token.clone(), now));
+        Ok((token, now))
+    }
+
+    /// A token for an API call: the cached one while it has more than 30 s left and was
+    /// not fetched at or before `rejected` (the fetch time of a token QQ refused), else a
+    /// fresh one. Returns it with its fetch time.
+    pub(crate) async fn current(
+        &self,
+        clock: Clock,
+        rejected: Option<Instant>,
+    ) -> Result<(AccessToken, Instant), TokenError> {
+        let mut cache = self.cache.lock().await;
+        let now = clock.now();
+        if let Some((token, fetched)) = &*cache {
+            let refused = rejected.is_some_and(|r| *fetched <= r);
+            if !refused && token.expires_at().as_millis() > now.as_millis().saturating_add(30_000) {
                 return Ok((token.clone(), *fetched));
             }
         }
@@ -535,7 +579,7 @@ impl<R: Runtime> Task<R> {
                         }
                         _ => None,
                     };
-                    self.outbox.push_back(ShardEvent { shard: self.exit.shard, event, receipt });
+                    self.outbox.push_back(ShardEvent { shard: self.exit.shard, event, receipt, api: None });
                     None
                 }
             };

@@ -6,13 +6,14 @@
 //! ```
 //!
 //! The bot is the part to copy: an [`EventHandler`] with one callback per kind of message,
-//! and the five lines of `main` that configure and connect it. The rest plays QQ: the mock
+//! each answering with [`Context::reply`], and the five lines of `main` that configure and
+//! connect it. The rest plays QQ: the mock
 //! sends messages, rotates the session (close 4009) while two more are on their way, and
 //! then stops acknowledging heartbeats (a zombie connection). The bot's output is on
 //! stdout, qqgw's log on stderr (`RUST_LOG=debug` for more).
 //!
 //! The demo exits 0 only if every message reached the bot exactly once and the zombie was
-//! caught; else 1.
+//! caught; else 1. The replies the mock accepted are listed at the end.
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -22,14 +23,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use qqgw_mock::{MockConfig, MockGateway};
+use qqgw_tokio::api::Replyable;
 use qqgw_tokio::model::{C2cMessage, GroupMessage, Message, Ready};
 use qqgw_tokio::{Client, Config, Context, Disconnect, EventHandler, Intents, ShardId, ShutdownHandle};
 use serde_json::json;
 use tokio::sync::Notify;
 use tracing_subscriber::EnvFilter;
 
-/// The bot. It prints every message; to reply, a bot would send back to the same channel,
-/// group or user quoting the message's id as `msg_id`.
+/// The bot. It prints every message and answers it where it came from: `ctx.reply` quotes
+/// the message's id as `msg_id` (with the next `msg_seq` in groups and C2C chats).
 ///
 /// It also counts the messages by id, so that the demo can tell whether one was lost or
 /// delivered twice.
@@ -40,9 +42,24 @@ struct Bot {
 }
 
 impl Bot {
-    fn on_message(&self, ctx: &Context, place: &str, id: Option<String>, content: Option<String>) {
+    async fn on_message<M: Replyable>(
+        &self,
+        ctx: &Context,
+        place: &str,
+        msg: &M,
+        id: Option<String>,
+        content: Option<String>,
+    ) {
         let id = id.unwrap_or_default();
-        println!("{place}: {:?} (msg_id {id}, seq {:?})", content.unwrap_or_default(), ctx.seq());
+        let content = content.unwrap_or_default();
+        println!("{place}: {content:?} (msg_id {id}, seq {:?})", ctx.seq());
+        match ctx.reply(msg, format!("收到: {}", content.trim())).await {
+            Ok(sent) => {
+                let seq = sent.msg_seq.map(|s| format!(", msg_seq {s}")).unwrap_or_default();
+                println!("  ↳ replied \"收到: {}\" (msg_id {id}{seq})", content.trim());
+            }
+            Err(error) => println!("  ↳ no reply: {error}"),
+        }
         *self.seen.lock().unwrap_or_else(PoisonError::into_inner).entry(id).or_default() += 1;
         self.handled.notify_one();
     }
@@ -59,17 +76,17 @@ impl EventHandler for Bot {
 
     /// A message that @-mentions the bot in a guild channel (PUBLIC_GUILD_MESSAGES).
     async fn at_message_create(&self, ctx: Context, msg: Message) {
-        self.on_message(&ctx, "guild channel", msg.id, msg.content);
+        self.on_message(&ctx, "guild channel", &msg, msg.id.clone(), msg.content.clone()).await;
     }
 
     /// A message that @-mentions the bot in a QQ group (GROUP_AND_C2C_EVENT).
     async fn group_at_message_create(&self, ctx: Context, msg: GroupMessage) {
-        self.on_message(&ctx, "group", msg.id, msg.content);
+        self.on_message(&ctx, "group", &msg, msg.id.clone(), msg.content.clone()).await;
     }
 
     /// A private message to the bot (GROUP_AND_C2C_EVENT).
     async fn c2c_message_create(&self, ctx: Context, msg: C2cMessage) {
-        self.on_message(&ctx, "private chat", msg.id, msg.content);
+        self.on_message(&ctx, "private chat", &msg, msg.id.clone(), msg.content.clone()).await;
     }
 
     async fn disconnected(&self, shard: ShardId, disconnect: Disconnect) {
@@ -131,6 +148,8 @@ async fn run() -> Result<(), Box<dyn Error>> {
         metrics.connects, metrics.identifies, metrics.resumes, metrics.zombies, metrics.replays_dropped
     );
     println!("session kept for a restart: {:?}", sessions.first().map(|s| (&s.id, s.seq)));
+    let replies = mock.record().messages_sent().len();
+    println!("replies QQ (the mock) accepted: {replies} of {sent}");
     if seen.len() != sent || twice > 0 {
         return Err(format!("{sent} messages sent, {} handled, {twice} twice", seen.len()).into());
     }
@@ -149,7 +168,12 @@ async fn play_qq(mock: &MockGateway, bot: &Bot, stop: ShutdownHandle) -> Result<
     let mut send = |event: &str, content: &str| {
         sent += 1;
         let id = format!("msg-{sent}");
-        mock.dispatch(0, event, json!({ "id": id, "content": content, "author": {"id": "1234"} }));
+        // Where each kind of message says it came from, as QQ's do: a reply goes there.
+        let d = json!({
+            "id": id, "content": content, "channel_id": "channel-1", "guild_id": "guild-1",
+            "group_openid": "group-1", "author": {"id": "1234", "user_openid": "user-1", "member_openid": "member-1"},
+        });
+        mock.dispatch(0, event, d);
     };
     mock.wait_until(|r| r.readies(0) == 1, wait).await?;
     send("AT_MESSAGE_CREATE", "<@!bot> /天气 深圳");

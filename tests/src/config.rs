@@ -41,6 +41,17 @@ pub struct MockConfig {
     pub token_error_status: u16,
     /// `user.id` of the bot in READY. Default the id of the documentation's example.
     pub bot_user_id: String,
+    /// How long a group, guild channel or DM message (or event) can be replied to. Default
+    /// 5 min, as QQ documents.
+    pub reply_window: Duration,
+    /// How long a C2C message (or event) can be replied to. Default 60 min, as QQ
+    /// documents.
+    pub c2c_reply_window: Duration,
+    /// Replies accepted per C2C or group message. Default 5, as QQ documents.
+    pub max_replies_per_message: u32,
+    /// Whether active (not replying) C2C and group messages are accepted. Default false:
+    /// QQ ended them on 2025-04-21 and refuses them with 40034102.
+    pub allow_active_messages: bool,
 }
 
 impl Default for MockConfig {
@@ -61,6 +72,10 @@ impl Default for MockConfig {
             hello_delay: Duration::ZERO,
             token_error_status: 200,
             bot_user_id: "6158788878435714165".into(),
+            reply_window: crate::openapi::GROUP_REPLY_WINDOW,
+            c2c_reply_window: crate::openapi::C2C_REPLY_WINDOW,
+            max_replies_per_message: 5,
+            allow_active_messages: false,
         }
     }
 }

@@ -44,6 +44,15 @@ pub(crate) async fn handle(
             let bot = path == "/gateway/bot";
             shared.lock().gateway(&shared, now, authorization.as_deref(), bot)
         }
+        (&Method::POST, path) if crate::openapi::is_send_path(path) => {
+            match Limited::new(request.into_body(), MAX_BODY).collect().await {
+                Ok(body) => {
+                    let body = body.to_bytes();
+                    shared.update(|s, config| s.openapi(config, now, authorization.as_deref(), path, &body))
+                }
+                Err(_) => (400, json!({"code": 400, "message": "unreadable body"}).to_string()),
+            }
+        }
         _ => (404, json!({"code": 404, "message": "not found"}).to_string()),
     };
     tracing::debug!(%method, path, status, "HTTP");

@@ -56,6 +56,20 @@
 //!   IDENTIFY, an op other than heartbeat before IDENTIFY, a binary frame…) is recorded
 //!   as a [`ProtocolError`]; the mock carries on.
 //!
+//! * Sending (`POST /v2/groups/{id}/messages`, `/v2/users/{id}/messages`,
+//!   `/channels/{id}/messages`, `/dms/{id}/messages`, and uploads to
+//!   `/v2/groups/{id}/files`, `/v2/users/{id}/files`), as QQ-GATEWAY §13 describes QQ:
+//!   `Authorization: QQBot <valid token>` (else 401, `11241`); a `msg_id`/`event_id` the
+//!   mock dispatched (else `40034024`) and still within its window
+//!   ([`MockConfig::reply_window`], [`MockConfig::c2c_reply_window`],
+//!   [`MockGateway::expire_replies`]; else `304027`); a (`msg_id`, `msg_seq`) pair used
+//!   once (else `40054005`); at most [`MockConfig::max_replies_per_message`] replies; no
+//!   active C2C or group message unless [`MockConfig::allow_active_messages`] (else
+//!   `40034102`). Rate limits, 5xx and any other refusal on demand
+//!   ([`rate_limit_sends`](MockGateway::rate_limit_sends),
+//!   [`fail_sends`](MockGateway::fail_sends), [`refuse_sends`](MockGateway::refuse_sends)).
+//!   Every call is in [`Record::sends`]; [`Record::messages_sent`] lists the accepted
+//!   messages, to assert what a bot said.
 //! * Events: a session receives only the events the intents of its IDENTIFY cover
 //!   (READY, RESUMED and event names qqgw does not know always go through), as QQ does: a
 //!   bot without [`Intents::GROUP_AND_C2C_EVENT`](qqgw_proto::Intents::GROUP_AND_C2C_EVENT)
@@ -75,6 +89,7 @@
 mod config;
 mod http;
 mod ids;
+mod openapi;
 mod record;
 mod state;
 pub mod tail_check;
@@ -95,8 +110,8 @@ use tokio::sync::watch;
 pub use config::MockConfig;
 pub use qqgw_proto::SessionStartLimit;
 pub use record::{
-    Auth, ConnectionRecord, HttpRequest, PacingKind, PacingViolation, ProtocolError, Record, Timeout,
-    TokenOutcome, TokenRequest, UNKNOWN_SHARD,
+    Auth, ConnectionRecord, HttpRequest, PacingKind, PacingViolation, ProtocolError, Record, SentMessage,
+    Timeout, TokenOutcome, TokenRequest, UNKNOWN_SHARD,
 };
 pub use state::Target;
 
@@ -236,6 +251,32 @@ impl MockGateway {
     /// `{"code":100001,"message":"too many requests"}` (alternately with HTTP 200 and 429).
     pub fn rate_limit_token_requests(&self, n: u32) {
         self.shared.update(|s, _| s.rate_limit_token_requests(n));
+    }
+
+    /// Ends the reply window of every message and event dispatched so far: replies to them
+    /// are refused with `{"code":304027,"message":"回复消息msg_id已过期"}` (HTTP 400).
+    pub fn expire_replies(&self) {
+        self.shared.update(|s, _| s.api.expire_replies());
+    }
+
+    /// The next `n` sends (messages and uploads) are answered HTTP 429,
+    /// `{"code":22009,"message":"msg limit exceed"}`.
+    pub fn rate_limit_sends(&self, n: u32) {
+        self.shared.update(|s, _| s.api.rate_limit(n));
+    }
+
+    /// The next `n` sends are answered HTTP 500.
+    pub fn fail_sends(&self, n: u32) {
+        self.shared.update(|s, _| s.api.fail(n));
+    }
+
+    /// The next `n` sends are refused with HTTP `status` and `{"code": code, "message":
+    /// message}` (after the token check) — e.g. 400/11253 for no permission, or
+    /// 202/304023 for a message held for review (which also carries
+    /// `data.message_audit.audit_id`).
+    pub fn refuse_sends(&self, n: u32, status: u16, code: i64, message: &str) {
+        let refusal = openapi::Refusal { status, code, message: message.to_owned() };
+        self.shared.update(|s, _| s.api.refuse(refusal, n));
     }
 
     /// Expires every token issued so far, as if their lifetime had run out: IDENTIFY and

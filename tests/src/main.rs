@@ -28,6 +28,8 @@ is READY; times count from then.
 
 Options:
   --events N         send N events (default 0), `{\"id\":\"msg-<i>\",\"content\":\"message <i>\"}`
+                     with the group, channel and user ids a reply needs. Every message
+                     the bot sends is checked as QQ would and logged (\"the bot sent\")
   --event NAME       the event to send (default AT_MESSAGE_CREATE). The mock, like QQ,
                      sends it only to a bot whose intents cover it
                      (GROUP_AT_MESSAGE_CREATE and C2C_MESSAGE_CREATE need
@@ -202,7 +204,12 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         let mut warned = false;
         for i in 0..options.events {
             tokio::time::sleep_until(start + every.mul_f64(i as f64)).await;
-            let d = json!({"id": format!("msg-{i}"), "content": format!("message {i}"), "author": {"id": "10000"}});
+            // Where the message came from, for each kind of message, so that a bot can reply.
+            let d = json!({
+                "id": format!("msg-{i}"), "content": format!("message {i}"),
+                "group_openid": "mock-group", "channel_id": "mock-channel", "guild_id": "mock-guild",
+                "author": {"id": "10000", "user_openid": "mock-user", "member_openid": "mock-member"},
+            });
             if mock.dispatch(Target::All, &options.event, d) == 0 && !warned {
                 warned = true;
                 tracing::warn!(
@@ -234,7 +241,25 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }));
-    futures_util::future::join(events, faults).await;
+    // What the bot sends, as it arrives.
+    let sends = async {
+        let mut shown = 0;
+        while let Ok(record) = mock.wait_until(|r| r.sends.len() > shown, day).await {
+            for send in record.sends.iter().skip(shown) {
+                tracing::info!(
+                    path = send.path,
+                    status = send.status,
+                    code = ?send.code,
+                    content = ?send.content(),
+                    msg_id = ?send.msg_id(),
+                    msg_seq = ?send.msg_seq(),
+                    "the bot sent"
+                );
+            }
+            shown = record.sends.len();
+        }
+    };
+    futures_util::future::join3(events, faults, sends).await;
     // Serve on until killed.
     std::future::pending::<()>().await;
     Ok(())

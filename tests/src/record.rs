@@ -32,6 +32,8 @@ pub struct Record {
     /// Events scripted for a shard but not sent, because the intents of its session's
     /// IDENTIFY do not cover them (QQ sends nothing then): `(shard, event name)`.
     pub filtered: Vec<(u32, String)>,
+    /// Every call of a sending endpoint (messages and uploads), accepted or refused.
+    pub sends: Vec<SentMessage>,
 }
 
 impl Record {
@@ -267,3 +269,78 @@ impl fmt::Display for Timeout {
 }
 
 impl std::error::Error for Timeout {}
+
+/// One call of a sending endpoint: `POST /v2/groups/{id}/messages`,
+/// `/v2/users/{id}/messages`, `/channels/{id}/messages`, `/dms/{id}/messages`, or an upload
+/// (`…/files`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentMessage {
+    /// When it arrived.
+    pub at: Instant,
+    /// The path, e.g. `/v2/groups/G/messages`.
+    pub path: String,
+    /// The JSON body (`null` if it was not JSON).
+    pub body: serde_json::Value,
+    /// The status answered.
+    pub status: u16,
+    /// QQ's error code answered, if any.
+    pub code: Option<i64>,
+    /// The answer's body.
+    pub answer: serde_json::Value,
+}
+
+impl SentMessage {
+    fn text(&self, key: &str) -> Option<&str> {
+        self.body.get(key).and_then(serde_json::Value::as_str)
+    }
+
+    /// Whether the mock accepted it (HTTP 200).
+    #[must_use]
+    pub fn accepted(&self) -> bool {
+        self.status == 200
+    }
+
+    /// Whether it is a media upload rather than a message.
+    #[must_use]
+    pub fn is_upload(&self) -> bool {
+        self.path.ends_with("/files")
+    }
+
+    /// `content`.
+    #[must_use]
+    pub fn content(&self) -> Option<&str> {
+        self.text("content")
+    }
+
+    /// `msg_id`: the message it replies to.
+    #[must_use]
+    pub fn msg_id(&self) -> Option<&str> {
+        self.text("msg_id")
+    }
+
+    /// `event_id`: the event it replies to.
+    #[must_use]
+    pub fn event_id(&self) -> Option<&str> {
+        self.text("event_id")
+    }
+
+    /// `msg_seq`.
+    #[must_use]
+    pub fn msg_seq(&self) -> Option<u64> {
+        self.body.get("msg_seq").and_then(serde_json::Value::as_u64)
+    }
+
+    /// `msg_type`.
+    #[must_use]
+    pub fn msg_type(&self) -> Option<u64> {
+        self.body.get("msg_type").and_then(serde_json::Value::as_u64)
+    }
+}
+
+impl Record {
+    /// The messages the mock accepted (uploads not included), in arrival order.
+    #[must_use]
+    pub fn messages_sent(&self) -> Vec<&SentMessage> {
+        self.sends.iter().filter(|s| s.accepted() && !s.is_upload()).collect()
+    }
+}

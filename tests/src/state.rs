@@ -115,6 +115,8 @@ pub(crate) struct State {
     conns: HashMap<usize, Conn>,
     withheld: HashSet<u32>,
     refuse_resumes: HashMap<u32, u32>,
+    /// The sending endpoints' state.
+    pub(crate) api: crate::openapi::ApiState,
 }
 
 /// State shared by the handle, the HTTP server and the connection tasks.
@@ -143,6 +145,7 @@ impl Shared {
             conns: HashMap::new(),
             withheld: HashSet::new(),
             refuse_resumes: HashMap::new(),
+            api: crate::openapi::ApiState::default(),
         };
         Self { config, started: Instant::now(), ws_addr, state: Mutex::new(state), changed: Notify::new() }
     }
@@ -184,7 +187,7 @@ fn frame_excerpt(text: &str) -> String {
 impl State {
     // ---- tokens ------------------------------------------------------------------
 
-    fn token_valid(&self, credential: &str, now: Instant) -> bool {
+    pub(crate) fn token_valid(&self, credential: &str, now: Instant) -> bool {
         let Some(value) = credential.strip_prefix("QQBot ") else { return false };
         self.tokens.iter().any(|t| t.value == value && t.expires_at > now)
     }
@@ -601,6 +604,7 @@ impl State {
             Some(id) => id.to_owned(),
             None => format!("{name}:{}", self.ids.uuid()),
         };
+        self.api.dispatched(name, &event_id, d, Instant::now());
         let Some(session) = self.sessions.get_mut(session_id) else { return 0 };
         session.last_seq += 1;
         let seq = session.last_seq;

@@ -18,6 +18,7 @@ use qqgw_proto::{Backoff, CloseCode, FatalError, TokenError};
 
 mod chaos;
 mod delivery;
+mod send;
 pub(crate) use chaos::{
     a_storm_of_op7_after_every_resumed_is_paced_and_keeps_the_session,
     chaos_soak_loses_nothing_and_recovers_within_two_seconds,
@@ -25,6 +26,13 @@ pub(crate) use chaos::{
 pub(crate) use delivery::{
     a_hundred_conversations_run_side_by_side_each_in_order,
     a_slow_handler_reading_a_5000_event_replay_loses_nothing_and_never_identifies,
+};
+pub(crate) use send::{
+    a_send_only_api_fetches_its_own_token_and_refuses_plaintext,
+    an_echo_bot_replies_with_the_message_id_and_the_next_msg_seq,
+    concurrent_replies_to_one_message_never_reuse_a_msg_seq,
+    each_refusal_is_typed_and_only_transient_ones_are_retried, every_endpoint_sends_what_qq_documents,
+    handlers_reply_in_dms_and_to_events,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -59,6 +67,12 @@ macro_rules! runtime_tests {
             a_storm_of_op7_after_every_resumed_is_paced_and_keeps_the_session,
             a_slow_handler_reading_a_5000_event_replay_loses_nothing_and_never_identifies,
             a_hundred_conversations_run_side_by_side_each_in_order,
+            an_echo_bot_replies_with_the_message_id_and_the_next_msg_seq,
+            concurrent_replies_to_one_message_never_reuse_a_msg_seq,
+            every_endpoint_sends_what_qq_documents,
+            handlers_reply_in_dms_and_to_events,
+            each_refusal_is_typed_and_only_transient_ones_are_retried,
+            a_send_only_api_fetches_its_own_token_and_refuses_plaintext,
         );
     };
     (@each $runtime:ty, $block_on:path, $($name:ident,)*) => {
