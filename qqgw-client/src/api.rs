@@ -18,8 +18,9 @@ use serde_json::{Map, Value, json};
 use crate::config::Config;
 use crate::error::{Error, require_tls};
 use crate::http::Http;
+use crate::http::Tokens;
+use crate::runtime::Clock;
 use crate::runtime::Runtime;
-use crate::shard::{Clock, Tokens};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// An HTTP answer: status, body and QQ's trace id.

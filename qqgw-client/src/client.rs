@@ -15,10 +15,13 @@ use tracing::{info, warn};
 use crate::config::{Config, Shards};
 use crate::delivery::run_handler_concurrently;
 use crate::error::{Error, require_tls};
+use crate::event::{Receipt, ShardEvent};
 use crate::handler::EventHandler;
 use crate::http::Http;
+use crate::http::Tokens;
+use crate::runtime::Clock;
 use crate::runtime::Runtime;
-use crate::shard::{self, Clock, Receipt, Shard, ShardEvent, ShardExit, ShardOptions, Tokens};
+use crate::shard::{self, Shard, ShardExit, ShardOptions};
 
 /// A running bot: all its shards.
 ///

@@ -8,8 +8,8 @@ use core::task::Poll;
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
 use qqgw_proto::Event;
 
+use crate::event::ShardEvent;
 use crate::handler::{EventHandler, route};
-use crate::shard::ShardEvent;
 
 /// What an event's order is kept within: the chat it belongs to, or its shard — as a
 /// hash, so that keeping track of thousands of chats allocates nothing. Two chats whose

@@ -7,7 +7,7 @@ use qqgw_proto::model::*;
 use qqgw_proto::{DecodeError, Disconnect, Dispatch, Event, FatalError, Session, ShardId, TokenError};
 
 use crate::api::{Api, Outgoing, ReplyTo, Replyable, SendError, Sent, Target};
-use crate::shard::ShardEvent;
+use crate::event::ShardEvent;
 
 /// What every callback gets besides its event: where it came from, the raw dispatch, and
 /// the bot's [`Api`] to answer with ([`reply`](Self::reply)).

@@ -10,7 +10,7 @@ use core::time::Duration;
 use qqgw_proto::{AccessToken, Credentials, GATEWAY_BOT_PATH, GatewayInfo, Instant, TokenError};
 
 use crate::error::Error;
-use crate::runtime::Runtime;
+use crate::runtime::{Clock, Runtime};
 
 /// The HTTP side of a bot: credentials, endpoints and one connection pool.
 #[derive(Clone)]
@@ -126,5 +126,62 @@ impl<R: Runtime> Http<R> {
             Ok((status, body, trace))
         })
         .await
+    }
+}
+
+/// A token fetched this recently is handed to other shards instead of asking again.
+const TOKEN_REUSE: Duration = Duration::from_secs(5);
+
+/// The access token shared by a client's shards.
+pub(crate) struct Tokens<R> {
+    http: Http<R>,
+    cache: futures_util::lock::Mutex<Option<(AccessToken, Instant)>>,
+}
+
+impl<R: Runtime> Tokens<R> {
+    pub(crate) fn new(http: Http<R>) -> Self {
+        Self { http, cache: futures_util::lock::Mutex::new(None) }
+    }
+
+    /// A token for a shard whose last token was fetched at `held` (if ever): one fetched
+    /// by another shard since then and within the last few seconds (so that shards
+    /// reconnecting together ask once), or a fresh one. Returns it with its fetch time.
+    pub(crate) async fn get(
+        &self,
+        clock: Clock,
+        held: Option<Instant>,
+    ) -> Result<(AccessToken, Instant), TokenError> {
+        let mut cache = self.cache.lock().await;
+        let now = clock.now();
+        if let Some((token, fetched)) = &*cache {
+            let newer = held.is_none_or(|held| *fetched > held);
+            if newer && now.saturating_duration_since(*fetched) < TOKEN_REUSE && token.expires_at() > now {
+                return Ok((token.clone(), *fetched));
+            }
+        }
+        let token = self.http.fetch_token(now).await?;
+        *cache = Some((token.clone(), now));
+        Ok((token, now))
+    }
+
+    /// A token for an API call: the cached one while it has more than 30 s left and was
+    /// not fetched at or before `rejected` (the fetch time of a token QQ refused), else a
+    /// fresh one. Returns it with its fetch time.
+    pub(crate) async fn current(
+        &self,
+        clock: Clock,
+        rejected: Option<Instant>,
+    ) -> Result<(AccessToken, Instant), TokenError> {
+        let mut cache = self.cache.lock().await;
+        let now = clock.now();
+        if let Some((token, fetched)) = &*cache {
+            let refused = rejected.is_some_and(|r| *fetched <= r);
+            if !refused && token.expires_at().as_millis() > now.as_millis().saturating_add(30_000) {
+                return Ok((token.clone(), *fetched));
+            }
+        }
+        let token = self.http.fetch_token(now).await?;
+        *cache = Some((token.clone(), now));
+        Ok((token, now))
     }
 }

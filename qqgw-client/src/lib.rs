@@ -6,6 +6,7 @@ mod client;
 mod config;
 mod delivery;
 mod error;
+mod event;
 mod handler;
 mod http;
 mod runtime;
@@ -20,9 +21,10 @@ pub use client::{
 pub use config::{Config, ConfigBuilder, ConfigError, DEFAULT_HANDLER_CONCURRENCY, Shards};
 pub use delivery::run_handler_concurrently;
 pub use error::Error;
+pub use event::{Handled, Receipt, ShardEvent};
 pub use handler::{Context, EventError, EventHandler};
 pub use runtime::{MAX_MESSAGE_SIZE, Runtime, websocket_config};
-pub use shard::{Handled, Receipt, Shard, ShardEvent, ShardStatus};
+pub use shard::{Shard, ShardStatus};
 pub use store::{FileStore, SessionStore, StoreError, StoreFuture};
 pub use tail::tail;
 

@@ -72,3 +72,24 @@ pub fn websocket_config() -> async_tungstenite::tungstenite::protocol::WebSocket
         .max_message_size(Some(MAX_MESSAGE_SIZE))
         .max_frame_size(Some(MAX_MESSAGE_SIZE))
 }
+
+/// The bot's clock: milliseconds since the client started. One epoch for every shard,
+/// token and limiter of a client.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    epoch: std::time::Instant,
+}
+
+impl Clock {
+    pub(crate) fn new() -> Self {
+        Self { epoch: std::time::Instant::now() }
+    }
+
+    pub(crate) fn now(self) -> qqgw_proto::Instant {
+        qqgw_proto::Instant::from_millis(u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub(crate) fn deadline(self, at: qqgw_proto::Instant) -> std::time::Instant {
+        self.epoch + core::time::Duration::from_millis(at.as_millis())
+    }
+}

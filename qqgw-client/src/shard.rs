@@ -15,21 +15,20 @@ use async_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
 use futures_channel::{mpsc, oneshot};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use qqgw_proto::{
-    AccessToken, Ack, CloseFrame, Event, FatalError, GatewayMachine, Input, Instant, Latency, Metrics,
-    Output, Session, ShardId, State, TokenError,
+    Ack, CloseFrame, Event, FatalError, GatewayMachine, Input, Instant, Latency, Metrics, Output, Session,
+    ShardId, State,
 };
 use tracing::{Instrument, debug, error, info, warn};
 
-use crate::http::Http;
-use crate::runtime::{Runtime, timeout};
+use crate::event::{Receipt, ShardEvent};
+use crate::http::Tokens;
+use crate::runtime::{Clock, Runtime, timeout};
 use crate::store::SessionStore;
 
 /// How long sending one frame may take before the connection counts as dead.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many waiting frames one wake-up takes in before refreshing the status.
 const READ_BATCH: usize = 64;
-/// A token fetched this recently is handed to other shards instead of asking again.
-const TOKEN_REUSE: Duration = Duration::from_secs(5);
 
 type WsMessage = Option<Result<Message, async_tungstenite::tungstenite::Error>>;
 
@@ -48,205 +47,6 @@ enum Wake {
     Room(bool),
     Message(WsMessage),
     Ack(Ack),
-}
-
-/// An event from one shard.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ShardEvent {
-    /// The shard it came from.
-    pub shard: ShardId,
-    /// The event.
-    pub event: Event,
-    receipt: Option<Receipt>,
-    /// The bot's API, for the handler's [`Context`](crate::Context).
-    api: Option<crate::api::Api>,
-}
-
-/// Two shard events are equal when their shard and event are.
-impl PartialEq for ShardEvent {
-    fn eq(&self, other: &Self) -> bool {
-        self.shard == other.shard && self.event == other.event
-    }
-}
-
-impl ShardEvent {
-    /// An event from `shard`.
-    #[must_use]
-    pub fn new(shard: ShardId, event: Event) -> Self {
-        Self { shard, event, receipt: None, api: None }
-    }
-
-    /// This event with the API its handler's [`Context`](crate::Context) replies through
-    /// (events from a [`Client`](crate::Client) carry its API already; give one to events
-    /// from another source, such as a webhook).
-    #[must_use]
-    pub fn with_api(mut self, api: crate::api::Api) -> Self {
-        self.api = Some(api);
-        self
-    }
-
-    pub(crate) fn set_api(&mut self, api: &crate::api::Api) {
-        if self.api.is_none() {
-            self.api = Some(api.clone());
-        }
-    }
-
-    /// The API the event's handler replies through, if it came with one.
-    #[must_use]
-    pub fn api(&self) -> Option<&crate::api::Api> {
-        self.api.as_ref()
-    }
-
-    /// An event from another source (a webhook endpoint) whose handling its source
-    /// awaits: the returned [`Handled`] resolves when the event is acknowledged — by
-    /// [`run_handler`](crate::run_handler) when its callback returns, or by
-    /// [`ack`](Self::ack).
-    pub fn with_receipt(shard: ShardId, event: Event) -> (Self, Handled) {
-        let (done, handled) = oneshot::channel();
-        let receipt = Receipt(Target::Signal(Arc::new(Mutex::new(Some(done)))));
-        (Self { shard, event, receipt: Some(receipt), api: None }, Handled(handled))
-    }
-
-    /// Tells the shard this event is handled, so that its checkpoint — what a restart
-    /// RESUMEs from — may move past it. Needed only with
-    /// [`ConfigBuilder::manual_ack`](crate::ConfigBuilder::manual_ack); a second call, or a
-    /// call for an event that needs none (READY's kin without a sequence number, webhook
-    /// events), does nothing.
-    pub fn ack(&self) {
-        if let Some(receipt) = &self.receipt {
-            receipt.ack();
-        }
-    }
-
-    /// The event's receipt, to acknowledge it later from elsewhere (another task).
-    #[must_use]
-    pub fn receipt(&self) -> Option<&Receipt> {
-        self.receipt.as_ref()
-    }
-
-    pub(crate) fn take_receipt(&mut self) -> Option<Receipt> {
-        self.receipt.take()
-    }
-}
-
-/// The receipt of one event: [`ack`](Self::ack) it once the event is handled. Cheap to
-/// clone and to send to another task.
-#[derive(Debug, Clone)]
-pub struct Receipt(Target);
-
-#[derive(Debug, Clone)]
-enum Target {
-    /// A gateway event: its shard moves its checkpoint.
-    Shard { ack: Ack, to: mpsc::UnboundedSender<Ack> },
-    /// An event whose source awaits its handling.
-    Signal(Arc<Mutex<Option<oneshot::Sender<()>>>>),
-}
-
-impl Receipt {
-    /// Tells the event's source it is handled. A second call does nothing.
-    pub fn ack(&self) {
-        match &self.0 {
-            // A shard that has stopped needs no receipt.
-            Target::Shard { ack, to } => {
-                let _ = to.unbounded_send(*ack);
-            }
-            Target::Signal(done) => {
-                if let Some(done) = done.lock().unwrap_or_else(PoisonError::into_inner).take() {
-                    let _ = done.send(());
-                }
-            }
-        }
-    }
-}
-
-/// Resolves when the event of [`ShardEvent::with_receipt`] is acknowledged: `true`, or
-/// `false` if it was dropped unacknowledged (nobody will handle it).
-#[derive(Debug)]
-#[must_use = "a future does nothing unless polled"]
-pub struct Handled(oneshot::Receiver<()>);
-
-impl Future for Handled {
-    type Output = bool;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<bool> {
-        Pin::new(&mut self.0).poll(cx).map(|r| r.is_ok())
-    }
-}
-
-/// The bot's clock: milliseconds since the client started. One epoch for every shard,
-/// token and limiter of a client.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Clock {
-    epoch: std::time::Instant,
-}
-
-impl Clock {
-    pub(crate) fn new() -> Self {
-        Self { epoch: std::time::Instant::now() }
-    }
-
-    pub(crate) fn now(self) -> Instant {
-        Instant::from_millis(u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX))
-    }
-
-    fn deadline(self, at: Instant) -> std::time::Instant {
-        self.epoch + Duration::from_millis(at.as_millis())
-    }
-}
-
-/// The access token shared by a client's shards.
-pub(crate) struct Tokens<R> {
-    http: Http<R>,
-    cache: futures_util::lock::Mutex<Option<(AccessToken, Instant)>>,
-}
-
-impl<R: Runtime> Tokens<R> {
-    pub(crate) fn new(http: Http<R>) -> Self {
-        Self { http, cache: futures_util::lock::Mutex::new(None) }
-    }
-
-    /// A token for a shard whose last token was fetched at `held` (if ever): one fetched
-    /// by another shard since then and within the last few seconds (so that shards
-    /// reconnecting together ask once), or a fresh one. Returns it with its fetch time.
-    pub(crate) async fn get(
-        &self,
-        clock: Clock,
-        held: Option<Instant>,
-    ) -> Result<(AccessToken, Instant), TokenError> {
-        let mut cache = self.cache.lock().await;
-        let now = clock.now();
-        if let Some((token, fetched)) = &*cache {
-            let newer = held.is_none_or(|held| *fetched > held);
-            if newer && now.saturating_duration_since(*fetched) < TOKEN_REUSE && token.expires_at() > now {
-                return Ok((token.clone(), *fetched));
-            }
-        }
-        let token = self.http.fetch_token(now).await?;
-        *cache = Some((token.clone(), now));
-        Ok((token, now))
-    }
-
-    /// A token for an API call: the cached one while it has more than 30 s left and was
-    /// not fetched at or before `rejected` (the fetch time of a token QQ refused), else a
-    /// fresh one. Returns it with its fetch time.
-    pub(crate) async fn current(
-        &self,
-        clock: Clock,
-        rejected: Option<Instant>,
-    ) -> Result<(AccessToken, Instant), TokenError> {
-        let mut cache = self.cache.lock().await;
-        let now = clock.now();
-        if let Some((token, fetched)) = &*cache {
-            let refused = rejected.is_some_and(|r| *fetched <= r);
-            if !refused && token.expires_at().as_millis() > now.as_millis().saturating_add(30_000) {
-                return Ok((token.clone(), *fetched));
-            }
-        }
-        let token = self.http.fetch_token(now).await?;
-        *cache = Some((token.clone(), now));
-        Ok((token, now))
-    }
 }
 
 /// What a shard's handle can read: a snapshot taken after every step of its machine.
@@ -492,7 +292,7 @@ impl<R: Runtime> Task<R> {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let sleep = self.runtime.sleep_until(wake_at.unwrap_or_else(far_future));
+            let sleep = wake_at.map(|at| self.runtime.sleep_until(at));
             let (ws, events, acks) = (&mut self.ws, &mut self.events, &mut self.acks_rx);
             // Woken by the first ready of: a command, the deadline, room for a waiting
             // event, a frame (only while no event waits: back-pressure).
@@ -505,7 +305,7 @@ impl<R: Runtime> Task<R> {
                 if let Poll::Ready(Some(ack)) = acks.poll_next_unpin(cx) {
                     return Poll::Ready(Wake::Ack(ack));
                 }
-                if wake_at.is_some() && sleep.poll(cx).is_ready() {
+                if sleep.is_some_and(|sleep| sleep.poll(cx).is_ready()) {
                     return Poll::Ready(Wake::Timer);
                 }
                 if waiting {
@@ -574,12 +374,10 @@ impl<R: Runtime> Task<R> {
                 Output::Emit(event) => {
                     self.note(&event);
                     let receipt = match &event {
-                        Event::Dispatch(d) => {
-                            d.ack().map(|ack| Receipt(Target::Shard { ack, to: self.acks_tx.clone() }))
-                        }
+                        Event::Dispatch(d) => d.ack().map(|ack| Receipt::shard(ack, self.acks_tx.clone())),
                         _ => None,
                     };
-                    self.outbox.push_back(ShardEvent { shard: self.exit.shard, event, receipt, api: None });
+                    self.outbox.push_back(ShardEvent::with(self.exit.shard, event, receipt));
                     None
                 }
             };
@@ -852,17 +650,12 @@ impl<R: Runtime> Task<R> {
     }
 }
 
-/// Polls `check` with the pinned `sleep` until it yields; the sleep (which may borrow the
-/// runtime) is dropped before the caller goes on.
+/// Polls `check` with the pinned `sleep` (none: no deadline) until it yields; the sleep
+/// (which may borrow the runtime) is dropped before the caller goes on.
 async fn wake_on<S: Future<Output = ()>>(
-    sleep: S,
-    mut check: impl FnMut(&mut core::task::Context<'_>, Pin<&mut S>) -> Poll<Wake>,
+    sleep: Option<S>,
+    mut check: impl FnMut(&mut core::task::Context<'_>, Option<Pin<&mut S>>) -> Poll<Wake>,
 ) -> Wake {
     futures_util::pin_mut!(sleep);
-    core::future::poll_fn(|cx| check(cx, sleep.as_mut())).await
-}
-
-/// A deadline that never comes, for a sleep that is never polled.
-fn far_future() -> std::time::Instant {
-    std::time::Instant::now() + Duration::from_secs(60 * 60 * 24 * 365)
+    core::future::poll_fn(|cx| check(cx, sleep.as_mut().as_pin_mut())).await
 }
