@@ -24,133 +24,126 @@ pub enum CloseAction {
     Fatal,
 }
 
-impl CloseCode {
-    /// 1000: normal closure.
-    pub const NORMAL: Self = Self(1000);
-    /// 1001: going away.
-    pub const GOING_AWAY: Self = Self(1001);
-    /// 1006: the connection dropped without a close frame (reported by transports).
-    pub const ABNORMAL: Self = Self(1006);
-    /// 4000: sent by qqgw when it closes a connection whose session it will resume.
-    pub const RECONNECTING: Self = Self(4000);
-    /// 4001: invalid opcode.
-    pub const INVALID_OPCODE: Self = Self(4001);
-    /// 4002: invalid payload.
-    pub const INVALID_PAYLOAD: Self = Self(4002);
-    /// 4004: authentication failed (not in QQ's table; the token was not accepted).
-    pub const AUTHENTICATION_FAILED: Self = Self(4004);
-    /// 4006: session id invalid, cannot resume.
-    pub const INVALID_SESSION: Self = Self(4006);
-    /// 4007: invalid sequence number on RESUME.
-    pub const INVALID_SEQ: Self = Self(4007);
-    /// 4008: payloads sent too fast.
-    pub const RATE_LIMITED: Self = Self(4008);
-    /// 4009: the session timed out; reconnect and RESUME. QQ rotates sessions this way.
-    pub const SESSION_TIMED_OUT: Self = Self(4009);
-    /// 4010: invalid shard.
-    pub const INVALID_SHARD: Self = Self(4010);
-    /// 4011: too many guilds for one connection; shard the bot.
-    pub const SHARDING_REQUIRED: Self = Self(4011);
-    /// 4012: invalid API version.
-    pub const INVALID_VERSION: Self = Self(4012);
-    /// 4013: invalid intents.
-    pub const INVALID_INTENTS: Self = Self(4013);
-    /// 4014: intents not permitted for this bot.
-    pub const DISALLOWED_INTENTS: Self = Self(4014);
-    /// 4900: first of the internal-error range 4900–4913.
-    pub const INTERNAL_ERROR_FIRST: Self = Self(4900);
-    /// 4913: last of the internal-error range 4900–4913.
-    pub const INTERNAL_ERROR_LAST: Self = Self(4913);
-    /// 4914: the bot was taken offline (下架); only the sandbox is allowed.
-    pub const BOT_OFFLINE: Self = Self(4914);
-    /// 4915: the bot is banned.
-    pub const BOT_BANNED: Self = Self(4915);
+/// The one close-code table: every code qqgw names, with what to do after it and a short
+/// description. The constants, [`CloseCode::action`], [`CloseCode::description`], their
+/// docs and [`CloseCode::KNOWN`] are all generated from it; a new code is one row.
+macro_rules! close_codes {
+    ($( $(#[$doc:meta])* $name:ident = $code:literal => $action:ident, $desc:literal; )*) => {
+        impl CloseCode {
+            $(
+                $(#[$doc])*
+                #[doc = ""]
+                #[doc = concat!("`", $code, "`: ", $desc, " → [`", stringify!($action), "`](CloseAction::", stringify!($action), ").")]
+                pub const $name: Self = Self($code);
+            )*
 
-    /// What to do after a close with this code. Total over every `u16`.
-    ///
-    /// | code | meaning | action |
-    /// |---|---|---|
-    /// | below 4000 (1000, 1001, 1006, 1011, …) | transport closure or drop | [`Resume`](CloseAction::Resume) |
-    /// | 4000 | qqgw's own "reconnecting" close, echoed | [`Resume`](CloseAction::Resume) |
-    /// | 4001 | invalid opcode | [`Fatal`](CloseAction::Fatal) |
-    /// | 4002 | invalid payload | [`Fatal`](CloseAction::Fatal) |
-    /// | 4004 | authentication failed | [`RefreshToken`](CloseAction::RefreshToken) |
-    /// | 4006 | session id invalid | [`Identify`](CloseAction::Identify) |
-    /// | 4007 | invalid seq | [`Identify`](CloseAction::Identify) |
-    /// | 4008 | rate limited (reconnects after backoff) | [`Resume`](CloseAction::Resume) |
-    /// | 4009 | session timed out (rotation) | [`Resume`](CloseAction::Resume) |
-    /// | 4010 | invalid shard | [`Fatal`](CloseAction::Fatal) |
-    /// | 4011 | sharding required | [`Fatal`](CloseAction::Fatal) |
-    /// | 4012 | invalid version | [`Fatal`](CloseAction::Fatal) |
-    /// | 4013 | invalid intents | [`Fatal`](CloseAction::Fatal) |
-    /// | 4014 | intents not permitted | [`Fatal`](CloseAction::Fatal) |
-    /// | 4900–4913 | internal error | [`Identify`](CloseAction::Identify) |
-    /// | 4914 | bot offline (下架) | [`Fatal`](CloseAction::Fatal) |
-    /// | 4915 | bot banned | [`Fatal`](CloseAction::Fatal) |
-    /// | any other 4000–4999 (4003, 4005, 4902-like unknowns, 4924, …) | unknown | [`Identify`](CloseAction::Identify) |
-    /// | 5000 and above | not a gateway code | [`Resume`](CloseAction::Resume) |
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use qqgw_proto::{CloseAction, CloseCode};
-    ///
-    /// assert_eq!(CloseCode(4009).action(), CloseAction::Resume);
-    /// assert_eq!(CloseCode(4907).action(), CloseAction::Identify);
-    /// assert_eq!(CloseCode(4915).action(), CloseAction::Fatal);
-    /// assert_eq!(CloseCode(4004).action(), CloseAction::RefreshToken);
-    /// ```
-    #[must_use]
-    pub const fn action(self) -> CloseAction {
-        match self.0 {
-            4001 | 4002 | 4010..=4014 | 4914 | 4915 => CloseAction::Fatal,
-            4004 => CloseAction::RefreshToken,
-            4000 | 4008 | 4009 => CloseAction::Resume,
-            4006 | 4007 | 4900..=4913 => CloseAction::Identify,
-            4003 | 4005 | 4015..=4899 | 4916..=4999 => CloseAction::Identify,
-            _ => CloseAction::Resume,
+            /// Every code of the table, in order.
+            pub const KNOWN: &'static [CloseCode] = &[$(Self::$name),*];
+
+            /// What to do after a close with this code. Total over every `u16`.
+            ///
+            /// | code | meaning | action |
+            /// |---|---|---|
+            $(
+                #[doc = concat!("| ", $code, " | ", $desc, " | [`", stringify!($action), "`](CloseAction::", stringify!($action), ") |")]
+            )*
+            /// | 4900–4913 | internal error | [`Identify`](CloseAction::Identify) |
+            /// | any other 4000–4999 | unknown gateway code | [`Identify`](CloseAction::Identify) |
+            /// | below 4000 (1000, 1001, 1006, 1011, …) and 5000 and above | transport closure | [`Resume`](CloseAction::Resume) |
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use qqgw_proto::{CloseAction, CloseCode};
+            ///
+            /// assert_eq!(CloseCode(4009).action(), CloseAction::Resume);
+            /// assert_eq!(CloseCode(4907).action(), CloseAction::Identify);
+            /// assert_eq!(CloseCode(4915).action(), CloseAction::Fatal);
+            /// assert_eq!(CloseCode(4004).action(), CloseAction::RefreshToken);
+            /// ```
+            #[must_use]
+            pub const fn action(self) -> CloseAction {
+                match self.0 {
+                    $($code => CloseAction::$action,)*
+                    4000..=4999 => CloseAction::Identify,
+                    _ => CloseAction::Resume,
+                }
+            }
+
+            /// A short English description of the code.
+            #[must_use]
+            pub const fn description(self) -> &'static str {
+                match self.0 {
+                    $($code => $desc,)*
+                    4900..=4913 => "internal error",
+                    4000..=4999 => "unknown gateway code",
+                    _ => "transport closure",
+                }
+            }
         }
-    }
+    };
+}
 
-    /// Whether a reconnect should wait for backoff even after a healthy connection
-    /// (4008: the client sent too fast).
+close_codes! {
+    /// Normal closure.
+    NORMAL = 1000 => Resume, "normal closure";
+    /// Going away.
+    GOING_AWAY = 1001 => Resume, "going away";
+    /// The connection dropped without a close frame (reported by transports).
+    ABNORMAL = 1006 => Resume, "connection dropped";
+    /// Sent by qqgw when it closes a connection whose session it will resume (echoed).
+    RECONNECTING = 4000 => Resume, "reconnecting";
+    /// Invalid opcode.
+    INVALID_OPCODE = 4001 => Fatal, "invalid opcode";
+    /// Invalid payload.
+    INVALID_PAYLOAD = 4002 => Fatal, "invalid payload";
+    /// Authentication failed (not in QQ's table; the token was not accepted).
+    AUTHENTICATION_FAILED = 4004 => RefreshToken, "authentication failed";
+    /// Session id invalid, cannot resume.
+    INVALID_SESSION = 4006 => Identify, "session id invalid, cannot resume";
+    /// Invalid sequence number on RESUME.
+    INVALID_SEQ = 4007 => Identify, "invalid seq";
+    /// Payloads sent too fast: reconnects after backoff.
+    RATE_LIMITED = 4008 => Resume, "payloads sent too fast";
+    /// The session timed out; reconnect and RESUME. QQ rotates sessions this way.
+    SESSION_TIMED_OUT = 4009 => Resume, "session timed out";
+    /// Invalid shard.
+    INVALID_SHARD = 4010 => Fatal, "invalid shard";
+    /// Too many guilds for one connection; shard the bot.
+    SHARDING_REQUIRED = 4011 => Fatal, "too many guilds, shard the bot";
+    /// Invalid API version.
+    INVALID_VERSION = 4012 => Fatal, "invalid version";
+    /// Invalid intents.
+    INVALID_INTENTS = 4013 => Fatal, "invalid intents";
+    /// Intents not permitted for this bot.
+    DISALLOWED_INTENTS = 4014 => Fatal, "intents not permitted";
+    /// First of the internal-error range 4900–4913.
+    INTERNAL_ERROR_FIRST = 4900 => Identify, "internal error";
+    /// Last of the internal-error range 4900–4913.
+    INTERNAL_ERROR_LAST = 4913 => Identify, "internal error";
+    /// The bot was taken offline (下架); only the sandbox is allowed.
+    BOT_OFFLINE = 4914 => Fatal, "bot taken offline, sandbox only";
+    /// The bot is banned.
+    BOT_BANNED = 4915 => Fatal, "bot banned";
+}
+
+/// One code of each range of [`CloseCode::action`]'s table that has no name, for the
+/// property-test generators.
+#[cfg(feature = "testing")]
+pub(crate) const UNNAMED_CODES: [u16; 6] = [1011, 4003, 4907, 4916, 4999, 5000];
+
+impl CloseCode {
+    /// Whether a reconnect should wait for backoff even after progress (4008: the client
+    /// sent too fast).
     #[must_use]
     pub const fn is_rate_limit(self) -> bool {
-        self.0 == 4008
+        self.0 == Self::RATE_LIMITED.0
     }
 
-    /// Whether this is QQ's session rotation (4009), after which qqgw reconnects at once.
+    /// Whether this is QQ's session rotation (4009).
     #[must_use]
     pub const fn is_rotation(self) -> bool {
-        self.0 == 4009
-    }
-
-    /// A short English description of the code.
-    #[must_use]
-    pub const fn description(self) -> &'static str {
-        match self.0 {
-            1000 => "normal closure",
-            1001 => "going away",
-            1006 => "connection dropped",
-            4000 => "reconnecting",
-            4001 => "invalid opcode",
-            4002 => "invalid payload",
-            4004 => "authentication failed",
-            4006 => "session id invalid, cannot resume",
-            4007 => "invalid seq",
-            4008 => "payloads sent too fast",
-            4009 => "session timed out",
-            4010 => "invalid shard",
-            4011 => "too many guilds, shard the bot",
-            4012 => "invalid version",
-            4013 => "invalid intents",
-            4014 => "intents not permitted",
-            4900..=4913 => "internal error",
-            4914 => "bot taken offline, sandbox only",
-            4915 => "bot banned",
-            4003 | 4005 | 4015..=4899 | 4916..=4999 => "unknown gateway code",
-            _ => "transport closure",
-        }
+        self.0 == Self::SESSION_TIMED_OUT.0
     }
 }
 
@@ -248,6 +241,14 @@ mod tests {
         for (code, action) in table {
             assert_eq!(CloseCode(code).action(), action, "{code}");
         }
+    }
+
+    #[test]
+    fn the_table_names_each_code_once_in_order() {
+        let codes: Vec<u16> = CloseCode::KNOWN.iter().map(|c| c.0).collect();
+        assert!(codes.windows(2).all(|w| w[0] < w[1]), "{codes:?}");
+        assert_eq!(codes.len(), 20);
+        assert!(CloseCode::RATE_LIMITED.is_rate_limit() && CloseCode::SESSION_TIMED_OUT.is_rotation());
     }
 
     #[test]

@@ -681,7 +681,8 @@ pub mod op {
 /// How many server frame templates [`op::FRAME`] picks from.
 pub const TEMPLATES: u8 = 12;
 
-/// Close codes worth picking often.
+/// Close codes worth picking often. Part of the fuzz input format, not of the close-code
+/// table: the committed seeds and regressions pick by index, so this list keeps its order.
 const CODES: [u16; 24] = [
     1000, 1001, 1006, 1011, 4000, 4001, 4002, 4003, 4004, 4005, 4006, 4007, 4008, 4009, 4010, 4011, 4012,
     4013, 4014, 4900, 4913, 4914, 4915, 4999,

@@ -151,14 +151,12 @@ impl Step {
     }
 }
 
-/// Close codes: mostly QQ's own (every row of [`CloseCode::action`]'s table), sometimes
-/// any `u16`.
+/// Close codes: mostly QQ's own (every code of [`CloseCode::KNOWN`] and one of each range
+/// of [`CloseCode::action`]'s table), sometimes any `u16`.
 pub fn close_code() -> impl Strategy<Value = CloseCode> + Clone {
-    let known = [
-        1000u16, 1001, 1006, 1011, 4000, 4001, 4002, 4003, 4004, 4005, 4006, 4007, 4008, 4009, 4010, 4011,
-        4012, 4013, 4014, 4015, 4900, 4907, 4913, 4914, 4915, 4916, 4999, 5000,
-    ];
-    prop_oneof![4 => proptest::sample::select(known.to_vec()), 1 => any::<u16>()].prop_map(CloseCode)
+    let mut known = CloseCode::KNOWN.to_vec();
+    known.extend(crate::close::UNNAMED_CODES.map(CloseCode));
+    prop_oneof![4 => proptest::sample::select(known), 1 => any::<u16>().prop_map(CloseCode)]
 }
 
 /// Close frames: a [`close_code`] with a short reason.
