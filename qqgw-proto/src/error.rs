@@ -1,35 +1,16 @@
 //! Errors, split by whose fault they are.
 //!
-//! - [`UsageError`]: the caller misused the API; returned as `Err`, nothing changes.
+//! - [`UsageError`](crate::UsageError) (beside [`Input`](crate::Input), whose names it
+//!   quotes): the caller misused the API; returned as `Err`, nothing changes.
 //! - [`DecodeError`]: the peer sent something unusable; emitted as
 //!   [`Event::DecodeFailed`](crate::Event::DecodeFailed) and the connection goes on.
 //! - [`FatalError`]: the gateway connection cannot go on; emitted exactly once as
 //!   [`Event::Fatal`](crate::Event::Fatal), and it is the last event.
 
 use crate::close::CloseCode;
-use crate::machine::State;
 
 /// How much of a bad frame an error quotes.
 const SNIPPET_CHARS: usize = 64;
-
-/// The caller used the machine in a way its contract forbids. Nothing was changed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum UsageError {
-    /// The machine has stopped for good (after [`Event::Fatal`](crate::Event::Fatal) or
-    /// [`Event::Closed`](crate::Event::Closed)); only getters may be used.
-    #[error("the gateway machine has stopped; no more input is accepted")]
-    Terminated,
-    /// The input does not fit the machine's state, e.g. `Connected` when no connection was
-    /// asked for, or a frame while no connection is open.
-    #[error("input `{input}` is not expected in state {state:?}")]
-    UnexpectedInput {
-        /// The input's name.
-        input: &'static str,
-        /// The state the machine was in.
-        state: State,
-    },
-}
 
 /// The peer sent a frame the machine could not use. The connection goes on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

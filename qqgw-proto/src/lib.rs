@@ -6,6 +6,7 @@ mod api;
 mod backoff;
 mod close;
 mod config;
+mod dedup;
 mod dispatch;
 mod envelope;
 mod error;
@@ -40,13 +41,13 @@ pub use close::{CloseAction, CloseCode, CloseFrame};
 pub use config::{Config, ConfigBuilder, DEFAULT_RECONNECT_JITTER};
 pub use dispatch::Dispatch;
 pub use envelope::Envelope;
-pub use error::{ConfigError, DecodeError, FatalError, TokenError, UsageError};
+pub use error::{ConfigError, DecodeError, FatalError, TokenError};
 pub use intents::Intents;
 pub use limiter::{IDENTIFY_WINDOW, IdentifyLimiter, IdentifyTicket, SessionStartLimit};
 pub use machine::{
     Ack, DEFAULT_HEARTBEAT_INTERVAL, Disconnect, DisconnectCause, Event, GatewayMachine, Input, Latency,
     MAX_HEARTBEAT_INTERVAL, MAX_SEQ_STEP, MAX_UNACKED, MIN_HEARTBEAT_INTERVAL, Metrics, Output, Reconnect,
-    State, TOKEN_REFRESH_MARGIN, Timer,
+    State, TOKEN_REFRESH_MARGIN, Timer, UsageError,
 };
 pub use opcode::OpCode;
 pub use reconnect::{FLAP_WINDOW, STORM_BURST, STORM_REFILL};

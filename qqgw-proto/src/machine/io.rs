@@ -6,6 +6,7 @@ use crate::close::CloseFrame;
 use crate::dispatch::Dispatch;
 use crate::error::{DecodeError, FatalError, TokenError};
 use crate::machine::Ack;
+use crate::machine::State;
 use crate::session::Session;
 use crate::time::Instant;
 use crate::token::AccessToken;
@@ -204,4 +205,23 @@ pub enum DisconnectCause {
     /// No access token could be had for the attempt (not a connection that ended, but an
     /// attempt that could not start).
     TokenUnavailable(String),
+}
+
+/// The caller used the machine in a way its contract forbids. Nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UsageError {
+    /// The machine has stopped for good (after [`Event::Fatal`](crate::Event::Fatal) or
+    /// [`Event::Closed`](crate::Event::Closed)); only getters may be used.
+    #[error("the gateway machine has stopped; no more input is accepted")]
+    Terminated,
+    /// The input does not fit the machine's state, e.g. `Connected` when no connection was
+    /// asked for, or a frame while no connection is open.
+    #[error("input `{input}` is not expected in state {state:?}")]
+    UnexpectedInput {
+        /// The input's name.
+        input: &'static str,
+        /// The state the machine was in.
+        state: State,
+    },
 }

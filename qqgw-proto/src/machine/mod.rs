@@ -1,7 +1,6 @@
 //! The gateway state machine.
 
 mod checkpoint;
-pub(crate) mod dedup;
 mod io;
 mod metrics;
 mod state;
@@ -18,7 +17,7 @@ use crate::close::CloseFrame;
 use crate::config::Config;
 use crate::dispatch::Dispatch;
 use crate::envelope::Envelope;
-use crate::error::{DecodeError, FatalError, TokenError, UsageError, snippet};
+use crate::error::{DecodeError, FatalError, TokenError, snippet};
 use crate::intents::Intents;
 use crate::limiter::{IdentifyLimiter, IdentifyTicket};
 use crate::opcode::OpCode;
@@ -30,10 +29,10 @@ use crate::shard::ShardId;
 use crate::time::Instant;
 use crate::token::{AccessToken, Secret};
 
+use crate::dedup::RecentIds;
 use checkpoint::Unacked;
 pub use checkpoint::{Ack, MAX_UNACKED};
-use dedup::RecentIds;
-pub use io::{Disconnect, DisconnectCause, Event, Input, Output, Reconnect};
+pub use io::{Disconnect, DisconnectCause, Event, Input, Output, Reconnect, UsageError};
 pub use metrics::{Latency, Metrics};
 pub use state::State;
 pub use timer::Timer;

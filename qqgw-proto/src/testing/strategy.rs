@@ -72,7 +72,8 @@ use core::time::Duration;
 use proptest::prelude::*;
 
 use crate::close::{CloseCode, CloseFrame};
-use crate::error::{TokenError, UsageError};
+use crate::error::TokenError;
+use crate::machine::UsageError;
 use crate::machine::{GatewayMachine, Input};
 use crate::model::EventKind;
 use crate::time::Instant;

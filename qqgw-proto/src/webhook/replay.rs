@@ -5,7 +5,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-use crate::machine::dedup::KeyHasher;
+use crate::dedup::KeyHasher;
 
 /// The default number of events a [`ReplayGuard`] remembers: 65,536 (about 4 MiB when
 /// full). At QQ's pace that covers the whole ±300 s window up to about 200 events a
