@@ -16,7 +16,7 @@ use qqgw_proto::{AccessToken, Instant, TokenError};
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
-use crate::error::{Error, require_tls};
+use crate::error::Error;
 use crate::http::Http;
 use crate::http::Tokens;
 use crate::runtime::Clock;
@@ -605,16 +605,7 @@ impl Api {
     /// [`Error::InsecureEndpoint`] for an `http://` API base or token URL the config does
     /// not allow.
     pub fn new<R: Runtime>(runtime: R, config: &Config) -> Result<Self, Error> {
-        let insecure = config.allow_insecure;
-        require_tls("token URL", &config.token_url, "https://", "http://", insecure)?;
-        require_tls("API base", &config.api_base, "https://", "http://", insecure)?;
-        let http = Http::new(
-            runtime.clone(),
-            config.credentials.clone(),
-            &config.token_url,
-            &config.api_base,
-            config.http_timeout,
-        );
+        let http = Http::for_config(runtime.clone(), config)?;
         let tokens = Arc::new(Tokens::new(http.clone()));
         Ok(Self::from_parts(runtime, http, tokens, Clock::new(), &config.api_base))
     }

@@ -103,17 +103,8 @@ impl<R: Runtime> Client<R> {
     /// for an `http://` API base or token URL or a `ws://` gateway URL, unless the config
     /// [allows insecure endpoints](crate::ConfigBuilder::allow_insecure).
     pub async fn connect_on(runtime: R, config: Config) -> Result<Self, Error> {
-        let insecure = config.allow_insecure;
-        require_tls("token URL", &config.token_url, "https://", "http://", insecure)?;
-        require_tls("API base", &config.api_base, "https://", "http://", insecure)?;
         let clock = Clock::new();
-        let http = Http::new(
-            runtime.clone(),
-            config.credentials.clone(),
-            &config.token_url,
-            &config.api_base,
-            config.http_timeout,
-        );
+        let http = Http::for_config(runtime.clone(), &config)?;
         let tokens = Arc::new(Tokens::new(http.clone()));
         // Only rejected credentials end the start; anything else is retried with the
         // machine's backoff, each try logged.
@@ -133,7 +124,7 @@ impl<R: Runtime> Client<R> {
         let info = http.gateway_bot(&token).await?;
         // The gateway URL comes from the network: a plaintext one would carry the token
         // in IDENTIFY in clear text.
-        require_tls("gateway URL", &info.url, "wss://", "ws://", insecure)?;
+        require_tls("gateway URL", &info.url, "wss://", "ws://", config.allow_insecure)?;
         info!(url = %info.url, shards = info.shards, remaining = info.session_start_limit.remaining, "gateway");
 
         let (ids, total) = match &config.shards {

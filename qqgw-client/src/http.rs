@@ -44,6 +44,26 @@ impl<R: Runtime> Http<R> {
         Self { runtime, agent, credentials, token_url: token_url.into(), api_base: api_base.into() }
     }
 
+    /// The HTTP side of the bot `config` describes, once its endpoints are known to be
+    /// TLS (or plaintext is allowed).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InsecureEndpoint`] for an `http://` token URL or API base the config does
+    /// not allow.
+    pub(crate) fn for_config(runtime: R, config: &crate::Config) -> Result<Self, Error> {
+        let insecure = config.allow_insecure;
+        crate::error::require_tls("token URL", &config.token_url, "https://", "http://", insecure)?;
+        crate::error::require_tls("API base", &config.api_base, "https://", "http://", insecure)?;
+        Ok(Self::new(
+            runtime,
+            config.credentials.clone(),
+            &config.token_url,
+            &config.api_base,
+            config.http_timeout,
+        ))
+    }
+
     /// `POST {token_url}`; `now` is the clock reading the expiry is counted from.
     pub(crate) async fn fetch_token(&self, now: Instant) -> Result<AccessToken, TokenError> {
         let this = self.clone();
