@@ -28,10 +28,15 @@
 //! assert_eq!(h.dispatch_names(), ["READY", "AT_MESSAGE_CREATE", "AT_MESSAGE_CREATE", "RESUMED"]);
 //! ```
 //!
+//! [`sim`] runs a whole bot — many shards, the identify pacer, the token cache, a consumer
+//! with acknowledgements and a session store — against a simulated QQ for simulated days,
+//! with faults from a seeded schedule, and checks its invariants throughout.
+//!
 //! The harness is test code: it panics, failing the test, when the machine refuses its
 //! input, asks to wake in the past, or never settles.
 #![allow(clippy::panic)]
 
+pub mod sim;
 pub mod strategy;
 
 use std::collections::VecDeque;

@@ -1,0 +1,65 @@
+//! Runs the deterministic simulation of a whole bot (`qqgw_proto::testing::sim`) and prints
+//! what it did.
+//!
+//! ```sh
+//! cargo run --release -p qqgw-proto --features testing --example simulate -- --seed 7 --days 30 --shards 16
+//! ```
+//!
+//! `--seeds N` runs N seeds from `--seed` on (a failing one panics with its seed and the
+//! command that replays it); `--event-every S` sets the mean seconds between two events
+//! of a shard (default 30).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Instant;
+
+use core::time::Duration;
+use qqgw_proto::testing::sim::{self, SimConfig};
+
+fn main() {
+    let mut seed = 1u64;
+    let mut seeds = 1u64;
+    let mut days = 30u32;
+    let mut shards = 16u32;
+    let mut event_every = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        match arg.as_str() {
+            "--seed" => seed = value().parse().expect("--seed: a number"),
+            "--seeds" => seeds = value().parse().expect("--seeds: a number"),
+            "--days" => days = value().parse().expect("--days: a number"),
+            "--shards" => shards = value().parse().expect("--shards: a number"),
+            "--event-every" => event_every = Some(value().parse::<f64>().expect("--event-every: seconds")),
+            other => panic!(
+                "unknown argument {other}; usage: simulate [--seed N] [--seeds N] [--days D] [--shards S] [--event-every SECS]"
+            ),
+        }
+    }
+    let (mut simulated, mut wall) = (Duration::ZERO, Duration::ZERO);
+    for seed in seed..seed + seeds {
+        let mut config = SimConfig::new(seed, shards, days);
+        if let Some(every) = event_every {
+            config.event_every = Duration::from_secs_f64(every);
+        }
+        let started = Instant::now();
+        let summary = sim::run(&config);
+        let took = started.elapsed();
+        println!("{summary}");
+        println!(
+            "wall {:.2}s: {:.0}× real time ({:.0} shard-seconds per second)\n",
+            took.as_secs_f64(),
+            summary.simulated.as_secs_f64() / took.as_secs_f64(),
+            summary.simulated.as_secs_f64() * f64::from(shards) / took.as_secs_f64()
+        );
+        simulated += summary.simulated;
+        wall += took;
+    }
+    if seeds > 1 {
+        println!(
+            "{seeds} seeds: {:.1} simulated days in {:.2}s wall: {:.0}× real time",
+            simulated.as_secs_f64() / 86_400.0,
+            wall.as_secs_f64(),
+            simulated.as_secs_f64() / wall.as_secs_f64()
+        );
+    }
+}
