@@ -7,7 +7,7 @@
 //!
 //! `--seeds N` runs N seeds from `--seed` on (a failing one panics with its seed and the
 //! command that replays it); `--event-every S` sets the mean seconds between two events
-//! of a shard (default 30).
+//! of a shard (default 60).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Instant;
