@@ -150,6 +150,9 @@ pub struct SimConfig {
     pub event_every: Duration,
     /// QQ's `session_start_limit` at the start.
     pub limit: SessionStartLimit,
+    /// What the bot's identify pacer is told instead of QQ's answer, to check that the
+    /// simulation notices a pacer that breaks QQ's rule. Default: none (QQ's).
+    pub pacer_limit: Option<SessionStartLimit>,
     /// The fault schedule.
     pub faults: Faults,
 }
@@ -165,13 +168,14 @@ impl SimConfig {
             duration: Duration::from_secs(u64::from(days) * 24 * 3600),
             event_every: Duration::from_secs(60),
             limit: SessionStartLimit::default(),
+            pacer_limit: None,
             faults: Faults::default(),
         }
     }
 }
 
 /// What a run did.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Summary {
     /// The seed.
@@ -855,6 +859,7 @@ impl World {
         self.note(usize::MAX, "process start", self.epoch);
         // A new process reads session_start_limit from /gateway/bot.
         let limit = self.qq.session_start_limit(now);
+        let limit = self.cfg.pacer_limit.unwrap_or(limit);
         self.limiter = IdentifyLimiter::new(limit, now);
         self.token_cache = None;
         for i in 0..self.bots.len() {

@@ -1,0 +1,115 @@
+//! The deterministic simulation of a whole bot (`qqgw_proto::testing::sim`): 16 shards
+//! for a simulated month, every seed that once found a bug, and checks that the
+//! simulation's own checks bite.
+//!
+//! Knobs for long runs (the defaults are what CI runs):
+//!
+//! - `QQGW_SIM_DAYS`: simulated days of the 16-shard run (default 30);
+//! - `QQGW_SIM_SEEDS`: how many seeds `random_seeds` runs, from `QQGW_SIM_SEED` (default 1000) on
+//!   (default 0);
+//!
+//! ```sh
+//! QQGW_SIM_SEEDS=20 QQGW_SIM_DAYS=7 cargo test --release -p qqgw-proto --test simulation -- random_seeds --nocapture
+//! ```
+//!
+//! A failing run panics with its seed and the command that replays it; add the seed to
+//! `REGRESSIONS` once the bug is fixed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use core::time::Duration;
+
+use qqgw_proto::SessionStartLimit;
+use qqgw_proto::testing::sim::{self, Faults, SimConfig};
+
+/// Seeds that found a bug, with the shards and days of the run that found it.
+const REGRESSIONS: &[(u64, u32, u32)] = &[];
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn check(summary: &sim::Summary) {
+    println!("{summary}");
+    assert!(summary.events_generated > 0);
+    assert_eq!(
+        summary.events_handled + summary.lost_in_gaps,
+        summary.events_generated + summary.duplicates,
+        "every event handled once, or lost in a reported gap, plus the duplicates"
+    );
+    assert!(summary.duplicates <= summary.duplicate_bound);
+}
+
+#[test]
+fn sixteen_shards_for_a_month() {
+    let days = u32::try_from(env("QQGW_SIM_DAYS", 30)).unwrap();
+    let summary = sim::run(&SimConfig::new(1, 16, days));
+    check(&summary);
+    assert!(summary.recoveries.len() > 100, "{summary}");
+    assert!(summary.gaps > 0 && summary.identifies > 16, "sessions were lost and re-identified: {summary}");
+}
+
+#[test]
+fn regression_seeds() {
+    for &(seed, shards, days) in REGRESSIONS {
+        check(&sim::run(&SimConfig::new(seed, shards, days)));
+    }
+}
+
+#[test]
+fn random_seeds() {
+    let first = env("QQGW_SIM_SEED", 1000);
+    let days = u32::try_from(env("QQGW_SIM_DAYS", 30)).unwrap();
+    for seed in first..first + env("QQGW_SIM_SEEDS", 0) {
+        check(&sim::run(&SimConfig::new(seed, 16, days)));
+    }
+}
+
+#[test]
+fn a_seed_replays_its_run_exactly() {
+    let config = SimConfig::new(42, 4, 2);
+    assert_eq!(sim::run(&config), sim::run(&config));
+    let other = sim::run(&SimConfig { seed: 43, ..config.clone() });
+    assert_ne!(sim::run(&config).events_generated, other.events_generated);
+}
+
+#[test]
+fn crashes_and_a_tight_budget() {
+    // Restarts every few hours, 8 shards that IDENTIFY two at a time, 60 a day.
+    let mut config = SimConfig::new(7, 8, 4);
+    config.faults.restart = Some(Duration::from_secs(4 * 3600));
+    config.limit =
+        SessionStartLimit { total: 60, remaining: 60, reset_after: 86_400_000, max_concurrency: 2 };
+    let summary = sim::run(&config);
+    check(&summary);
+    assert!(summary.restarts.0 + summary.restarts.1 >= 10, "{summary}");
+}
+
+#[test]
+fn no_faults_means_no_gaps() {
+    let mut config = SimConfig::new(3, 4, 2);
+    config.faults = Faults {
+        zombie: None,
+        drop: None,
+        refuse_resume: None,
+        junk: None,
+        implausible_seq: None,
+        slow_consumer: None,
+        burst: None,
+        token_outage: None,
+        token_rate_limit: None,
+        restart: None,
+        connect_refused_permille: 0,
+        rotation: None,
+    };
+    let summary = sim::run(&config);
+    check(&summary);
+    assert_eq!((summary.gaps, summary.duplicates, summary.identifies), (0, 0, 4), "{summary}");
+}
+
+#[test]
+#[should_panic(expected = "over max_concurrency")]
+fn a_pacer_that_breaks_the_rule_is_caught() {
+    let mut config = SimConfig::new(5, 16, 1);
+    config.pacer_limit = Some(SessionStartLimit { max_concurrency: 16, ..SessionStartLimit::default() });
+    let _ = sim::run(&config);
+}
