@@ -22,6 +22,7 @@ use tracing::{Instrument, debug, error, info, warn};
 
 use crate::event::{Receipt, ShardEvent};
 use crate::http::Tokens;
+use crate::pacer::IdentifyPacer;
 use crate::runtime::{Clock, Runtime, timeout};
 use crate::store::SessionStore;
 
@@ -177,6 +178,7 @@ pub(crate) struct ShardOptions {
     /// Events handed out and not yet handled, at most, before reading pauses.
     pub(crate) max_in_flight: usize,
     pub(crate) store: Option<Arc<dyn SessionStore>>,
+    pub(crate) pacer: Arc<dyn IdentifyPacer>,
     pub(crate) shutdown_timeout: Duration,
 }
 
@@ -371,6 +373,9 @@ impl<R: Runtime> Task<R> {
                         Input::TokenFailed(error)
                     }
                 }),
+                Output::Pacer(request) => {
+                    self.options.pacer.handle(self.exit.shard, request).await.map(Input::Pacer)
+                }
                 Output::Emit(event) => {
                     self.note(&event);
                     let receipt = match &event {

@@ -16,7 +16,7 @@ pub struct CloseCode(pub u16);
 pub enum CloseAction {
     /// Reconnect and RESUME the session (IDENTIFY if there is none).
     Resume,
-    /// Forget the session, reconnect and IDENTIFY afresh (paced by the identify limiter).
+    /// Forget the session, reconnect and IDENTIFY afresh (paced by the identify pacer).
     Identify,
     /// Fetch a new access token, then reconnect and RESUME (IDENTIFY if there is no session).
     RefreshToken,

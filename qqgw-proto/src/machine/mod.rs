@@ -19,7 +19,7 @@ use crate::dispatch::Dispatch;
 use crate::envelope::Envelope;
 use crate::error::{DecodeError, FatalError, TokenError, snippet};
 use crate::intents::Intents;
-use crate::limiter::{IdentifyLimiter, IdentifyTicket};
+use crate::limiter::{IdentifySlot, PacerAnswer, PacerRequest};
 use crate::opcode::OpCode;
 use crate::outgoing;
 use crate::reconnect::{FLAP_WINDOW, StormBudget, verdict};
@@ -84,7 +84,7 @@ pub const MAX_SEQ_STEP: u64 = 1 << 20;
 /// | the connection ended… | the next attempt | backoff count |
 /// |---|---|---|
 /// | after progress: op 7, 4009, a zombie, a drop, 4900–4913, any non-fatal code but 4008 | at once, plus up to [`reconnect_jitter`](crate::ConfigBuilder::reconnect_jitter) (20 ms), within the storm budget | reset by the progress |
-/// | with op 9 (QQ's answer to an IDENTIFY or RESUME) | at once, within the storm budget; an IDENTIFY also waits for the identify limiter | unchanged |
+/// | with op 9 (QQ's answer to an IDENTIFY or RESUME) | at once, within the storm budget; an IDENTIFY also waits for the identify pacer | unchanged |
 /// | before progress: the connection could not open, no READY in time, op 7 / 4009 / a drop before READY or RESUMED | after [`Backoff`] (5 s doubling to 40 s, less up to a fifth) | +1 |
 /// | 4008 (sent too fast) | after the backoff, never sooner than its first step | +1 |
 /// | a fatal code ([`CloseCode::action`](crate::CloseCode::action)) or rejected credentials | never: [`Event::Fatal`] | — |
@@ -135,13 +135,18 @@ pub const MAX_SEQ_STEP: u64 = 1 << 20;
 /// ```
 /// use core::time::Duration;
 /// use std::collections::VecDeque;
-/// use qqgw_proto::{AccessToken, Config, Event, GatewayMachine, Input, Instant, Intents, Output};
+/// use qqgw_proto::{
+///     AccessToken, Config, Event, GatewayMachine, IdentifyLimiter, Input, Instant, Intents, Output,
+///     SessionStartLimit,
+/// };
 ///
 /// let config = Config::builder("wss://gateway.example/websocket/", Intents::non_privileged())
 ///     .build()
 ///     .unwrap();
 /// let mut now = Instant::ZERO;
 /// let mut machine = GatewayMachine::new(config, now);
+/// // Paces the IDENTIFYs of every shard of the bot (share one among them).
+/// let limiter = IdentifyLimiter::new(SessionStartLimit::default(), now);
 /// let mut inbox: VecDeque<&str> = VecDeque::new(); // frames "the server" will send
 /// let mut names = Vec::new();
 ///
@@ -153,6 +158,11 @@ pub const MAX_SEQ_STEP: u64 = 1 << 20;
 ///                 let token = AccessToken::new("token", now + Duration::from_secs(7200));
 ///                 machine.handle_input(now, Input::Token(token)).unwrap();
 ///             }
+///             Output::Pacer(request) => {
+///                 if let Some(answer) = limiter.handle(machine.shard(), request, now) {
+///                     machine.handle_input(now, Input::Pacer(answer)).unwrap();
+///                 }
+///             }
 ///             Output::Connect(_url) => {
 ///                 machine.handle_input(now, Input::Connected).unwrap();
 ///                 inbox.push_back(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#);
@@ -163,10 +173,10 @@ pub const MAX_SEQ_STEP: u64 = 1 << 20;
 ///             }
 ///             Output::Send(_heartbeat) => {}
 ///             Output::Close(_frame) => machine.handle_input(now, Input::Closed(None)).unwrap(),
+///             Output::Abandon => {}
 ///             Output::Emit(Event::Dispatch(d)) => names.push(d.name().to_owned()),
 ///             Output::Emit(_other) => {}
 ///             Output::Sleep(deadline) => break deadline,
-///             _ => {}
 ///         }
 ///     };
 ///     // 2. Wait for input or the deadline.
@@ -193,7 +203,6 @@ pub struct GatewayMachine {
     handshake_timeout: Duration,
     close_timeout: Duration,
     min_heartbeat_interval: Duration,
-    limiter: IdentifyLimiter,
     rng: Rng,
     storm: StormBudget,
     ack_handled: bool,
@@ -218,6 +227,8 @@ pub struct GatewayMachine {
     closing: Option<Closing>,
     /// A graceful close asked for while a connection was being opened.
     close_requested: bool,
+    /// An answer to [`PacerRequest::Acquire`] is awaited.
+    slot_asked: bool,
 
     heartbeat_interval: Duration,
     latency: Latency,
@@ -232,7 +243,7 @@ struct Connection {
     authorization: Secret,
     plan: Plan,
     /// The IDENTIFY slot taken before connecting; given back if no IDENTIFY is sent.
-    ticket: Option<IdentifyTicket>,
+    slot: Option<IdentifySlot>,
     sent_auth: bool,
     /// READY or RESUMED received.
     authenticated: bool,
@@ -262,7 +273,6 @@ impl GatewayMachine {
     /// connection; drain them (see the [drain contract](Self#the-drain-contract)).
     #[must_use]
     pub fn new(mut config: Config, now: Instant) -> Self {
-        let limiter = config.take_limiter(now);
         let (session_id, last_seq) = match config.session.take() {
             Some(s) => (Some(s.id), (s.seq > 0).then_some(s.seq)),
             None => (None, None),
@@ -276,7 +286,6 @@ impl GatewayMachine {
             handshake_timeout: config.handshake_timeout,
             close_timeout: config.close_timeout,
             min_heartbeat_interval: config.min_heartbeat_interval,
-            limiter,
             rng: Rng::new(config.seed),
             storm: StormBudget::new(now),
             ack_handled: config.ack_handled,
@@ -295,6 +304,7 @@ impl GatewayMachine {
             resume_refusals: 0,
             closing: None,
             close_requested: false,
+            slot_asked: false,
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             latency: Latency::default(),
             metrics: Metrics::default(),
@@ -314,11 +324,20 @@ impl GatewayMachine {
     /// [`UsageError`] if the input does not fit the machine's state (nothing changes), or
     /// the machine has stopped.
     pub fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), UsageError> {
-        if let Input::Handled(ack) = input {
-            if self.ack_handled {
-                self.unacked.handled(ack);
+        match input {
+            Input::Handled(ack) => {
+                if self.ack_handled {
+                    self.unacked.handled(ack);
+                }
+                return Ok(());
             }
-            return Ok(());
+            Input::Pacer(answer) => {
+                self.advance(now);
+                self.on_pacer(answer);
+                self.fire_timers();
+                return Ok(());
+            }
+            _ => {}
         }
         if self.state == State::Terminated {
             return Err(UsageError::Terminated);
@@ -549,21 +568,43 @@ impl GatewayMachine {
             }
         };
         let plan = if self.session_id.is_some() { Plan::Resume } else { Plan::Identify };
-        let mut ticket = None;
+        self.conn = Connection { authorization, plan, ..Connection::default() };
         if plan == Plan::Identify {
-            match self.limiter.try_acquire(now) {
-                Ok(slot) => ticket = Some(slot),
-                Err(at) => {
-                    self.set_state(State::AwaitingIdentifySlot);
-                    self.timers.set(Timer::Reconnect, at.max(now + Duration::from_millis(1)));
-                    return;
-                }
-            }
+            self.set_state(State::AwaitingIdentifySlot);
+            self.slot_asked = true;
+            self.out.push_back(Output::Pacer(PacerRequest::Acquire));
+        } else {
+            self.connect();
         }
-        self.conn = Connection { authorization, plan, ticket, ..Connection::default() };
+    }
+
+    fn connect(&mut self) {
         self.set_state(State::Connecting);
         self.metrics.connects += 1;
         self.out.push_back(Output::Connect(self.url.clone()));
+    }
+
+    /// The identify pacer answered. A slot nobody waits for any more goes back at once.
+    fn on_pacer(&mut self, answer: PacerAnswer) {
+        let wanted = core::mem::take(&mut self.slot_asked) && self.state == State::AwaitingIdentifySlot;
+        match answer {
+            PacerAnswer::Granted(slot) if wanted => {
+                self.conn.slot = Some(slot);
+                self.connect();
+            }
+            PacerAnswer::Granted(slot) => self.out.push_back(Output::Pacer(PacerRequest::Release(slot))),
+            PacerAnswer::Deferred(wait) if wanted => {
+                self.timers.set(Timer::Reconnect, self.now + wait.max(Duration::from_millis(1)));
+            }
+            PacerAnswer::Deferred(_) => {}
+        }
+    }
+
+    /// Gives back the IDENTIFY slot of the current connection, if it was not used.
+    fn release_slot(&mut self) {
+        if let Some(slot) = self.conn.slot.take() {
+            self.out.push_back(Output::Pacer(PacerRequest::Release(slot)));
+        }
     }
 
     fn on_token_failed(&mut self, error: TokenError) {
@@ -688,11 +729,11 @@ impl GatewayMachine {
             self.forget_session();
             self.conn.plan = Plan::Identify;
             self.metrics.identifies += 1;
-            if let Some(ticket) = self.conn.ticket.take() {
-                ticket.sent(self.now);
-            }
             let frame = outgoing::identify(&self.conn.authorization.0, self.intents, self.shard);
             self.out.push_back(Output::Send(frame));
+            if let Some(slot) = self.conn.slot.take() {
+                self.out.push_back(Output::Pacer(PacerRequest::Sent(slot)));
+            }
             self.set_state(State::Identifying);
         }
         self.conn.sent_auth = true;
@@ -885,6 +926,7 @@ impl GatewayMachine {
         self.timers.stop(Timer::Handshake);
         self.timers.stop(Timer::Close);
         self.metrics.disconnects += 1;
+        self.release_slot();
         let conn = core::mem::take(&mut self.conn);
         let resumed = conn.plan == Plan::Resume && conn.sent_auth;
         let v = verdict(&cause, conn.progress.is_some(), resumed);
@@ -935,12 +977,14 @@ impl GatewayMachine {
 
     fn fatal(&mut self, error: FatalError) {
         self.timers.stop_all();
+        self.release_slot();
         self.emit(Event::Fatal(error));
         self.set_state(State::Terminated);
     }
 
     fn finish_graceful(&mut self) {
         self.timers.stop_all();
+        self.release_slot();
         self.close_requested = false;
         let session = self.session();
         self.emit(Event::Closed(session));
