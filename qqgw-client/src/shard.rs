@@ -131,7 +131,7 @@ impl Shard {
     /// and a restart would RESUME from it.
     #[must_use]
     pub fn checkpoint(&self) -> Option<u64> {
-        self.status().session.map(|s| s.seq).filter(|&s| s > 0)
+        self.status().session.and_then(|s| s.last_seq())
     }
 
     /// Whether the shard will go on reconnecting (false once closed or stopped by a
@@ -586,8 +586,8 @@ impl<R: Runtime> Task<R> {
 
     /// Whether the session saved is the machine's (compared without copying it).
     fn session_saved(&self) -> bool {
-        let saved = self.saved.as_ref().map(|s| (s.id.as_str(), s.seq));
-        saved == self.machine.session_id().map(|id| (id, self.machine.checkpoint().unwrap_or(0)))
+        let saved = self.saved.as_ref().map(|s| (s.id.as_str(), s.last_seq()));
+        saved == self.machine.session_id().map(|id| (id, self.machine.checkpoint()))
     }
 
     async fn save_if_due(&mut self) {

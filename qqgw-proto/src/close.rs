@@ -182,6 +182,11 @@ impl<'a> CloseFrame<'a> {
     pub const RESUME: CloseFrame<'static> =
         CloseFrame { code: CloseCode::RECONNECTING, reason: Cow::Borrowed("reconnecting") };
 
+    /// What qqgw sends when it closes for good ([`GatewayMachine::close`](crate::GatewayMachine::close)):
+    /// the code of [`RESUME`](Self::RESUME), so the session can be resumed after a restart.
+    pub const CLOSING: CloseFrame<'static> =
+        CloseFrame { code: CloseCode::RECONNECTING, reason: Cow::Borrowed("closing") };
+
     /// What qqgw sends when the session is over anyway (a non-resumable op 9).
     pub const NORMAL: CloseFrame<'static> = CloseFrame { code: CloseCode::NORMAL, reason: Cow::Borrowed("") };
 

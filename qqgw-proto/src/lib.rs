@@ -13,6 +13,7 @@ mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod incoming;
 mod intents;
 mod limiter;
 mod machine;

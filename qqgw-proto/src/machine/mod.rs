@@ -9,7 +9,7 @@ mod timer;
 use std::collections::VecDeque;
 
 use core::time::Duration;
-use serde::Deserialize;
+
 use serde_json::value::RawValue;
 
 use crate::backoff::Backoff;
@@ -21,13 +21,13 @@ use crate::error::{DecodeError, FatalError, TokenError, snippet};
 use crate::intents::Intents;
 use crate::limiter::{IdentifySlot, PacerAnswer, PacerRequest};
 use crate::opcode::OpCode;
-use crate::outgoing;
 use crate::reconnect::{FLAP_WINDOW, StormBudget, verdict};
 use crate::rng::Rng;
 use crate::session::Session;
 use crate::shard::ShardId;
 use crate::time::Instant;
 use crate::token::{AccessToken, Secret};
+use crate::{incoming, outgoing};
 
 use crate::dedup::RecentIds;
 use checkpoint::Unacked;
@@ -223,14 +223,9 @@ pub struct GatewayMachine {
     failures: u32,
     /// Consecutive RESUMEs that did not reach RESUMED.
     resume_refusals: u32,
-    /// Why the machine is closing the connection itself.
-    closing: Option<Closing>,
-    /// A graceful close asked for while a connection was being opened.
-    close_requested: bool,
     /// An answer to [`PacerRequest::Acquire`] is awaited.
     slot_asked: bool,
 
-    heartbeat_interval: Duration,
     latency: Latency,
     metrics: Metrics,
     recent_ids: RecentIds,
@@ -249,10 +244,15 @@ struct Connection {
     authenticated: bool,
     /// When READY, RESUMED or a replayed event was first received: the session moves.
     progress: Option<Instant>,
+    /// HELLO's interval, clamped; `None` before HELLO.
+    heartbeat_interval: Option<Duration>,
     /// When the unacknowledged heartbeat was sent.
     pending_ack: Option<Instant>,
     /// A frame arrived since the last heartbeat was sent: proof of life as good as an ACK.
     heard_since_beat: bool,
+    /// Why the machine closes this connection itself: set in [`State::Closing`], and
+    /// while [`State::Connecting`] when a graceful close waits for the connection to open.
+    closing: Option<Closing>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -274,7 +274,10 @@ impl GatewayMachine {
     #[must_use]
     pub fn new(mut config: Config, now: Instant) -> Self {
         let (session_id, last_seq) = match config.session.take() {
-            Some(s) => (Some(s.id), (s.seq > 0).then_some(s.seq)),
+            Some(s) => {
+                let seq = s.last_seq();
+                (Some(s.id), seq)
+            }
             None => (None, None),
         };
         let mut machine = Self {
@@ -302,10 +305,7 @@ impl GatewayMachine {
             conn: Connection::default(),
             failures: 0,
             resume_refusals: 0,
-            closing: None,
-            close_requested: false,
             slot_asked: false,
-            heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             latency: Latency::default(),
             metrics: Metrics::default(),
             recent_ids: RecentIds::default(),
@@ -390,11 +390,8 @@ impl GatewayMachine {
         }
         self.advance(now);
         match self.state {
-            State::Connecting => self.close_requested = true,
-            State::Closing => self.closing = Some(Closing::Graceful),
-            state if state.has_connection() => {
-                self.start_close(CloseFrame::new(CloseFrame::RESUME.code, "closing"), Closing::Graceful);
-            }
+            State::Connecting | State::Closing => self.conn.closing = Some(Closing::Graceful),
+            state if state.has_connection() => self.start_close(CloseFrame::CLOSING, Closing::Graceful),
             _ => self.finish_graceful(),
         }
         Ok(())
@@ -438,9 +435,7 @@ impl GatewayMachine {
     /// Whether the machine will go on connecting: false once it has stopped for good.
     #[must_use]
     pub fn can_reconnect(&self) -> bool {
-        self.state != State::Terminated
-            && !self.close_requested
-            && !matches!(self.closing, Some(Closing::Graceful))
+        self.state != State::Terminated && !matches!(self.conn.closing, Some(Closing::Graceful))
     }
 
     /// The current session's id, if there is one to resume.
@@ -461,7 +456,7 @@ impl GatewayMachine {
     #[must_use]
     pub fn session(&self) -> Option<Session> {
         let id = self.session_id.clone()?;
-        Some(Session { id, seq: self.checkpoint().unwrap_or(0), shard: self.shard })
+        Some(Session::at(id, self.checkpoint(), self.shard))
     }
 
     /// The highest sequence number up to which every event delivered in this session has
@@ -491,10 +486,11 @@ impl GatewayMachine {
         self.intents
     }
 
-    /// The heartbeat interval in use (from the last HELLO).
+    /// The heartbeat interval of the current connection, from its HELLO;
+    /// [`DEFAULT_HEARTBEAT_INTERVAL`] before one.
     #[must_use]
     pub fn heartbeat_interval(&self) -> Duration {
-        self.heartbeat_interval
+        self.conn.heartbeat_interval.unwrap_or(DEFAULT_HEARTBEAT_INTERVAL)
     }
 
     /// Heartbeat round trips.
@@ -545,9 +541,6 @@ impl GatewayMachine {
     /// Starts the next connection attempt: a usable token first, then an IDENTIFY slot if
     /// the attempt will IDENTIFY, then the connection.
     fn begin_attempt(&mut self, token_just_arrived: bool) {
-        if self.close_requested {
-            return self.finish_graceful();
-        }
         let now = self.now;
         // A token delivered on request is used if it has not expired; one held from
         // before must outlive the refresh margin.
@@ -600,13 +593,6 @@ impl GatewayMachine {
         }
     }
 
-    /// Gives back the IDENTIFY slot of the current connection, if it was not used.
-    fn release_slot(&mut self) {
-        if let Some(slot) = self.conn.slot.take() {
-            self.out.push_back(Output::Pacer(PacerRequest::Release(slot)));
-        }
-    }
-
     fn on_token_failed(&mut self, error: TokenError) {
         match error {
             TokenError::Rejected { code, message } => {
@@ -630,15 +616,14 @@ impl GatewayMachine {
     fn on_connected(&mut self) {
         self.set_state(State::AwaitingHello);
         self.timers.set(Timer::Handshake, self.now + self.handshake_timeout);
-        if self.close_requested {
-            self.close_requested = false;
-            self.start_close(CloseFrame::new(CloseFrame::RESUME.code, "closing"), Closing::Graceful);
+        if let Some(Closing::Graceful) = self.conn.closing {
+            self.start_close(CloseFrame::CLOSING, Closing::Graceful);
         }
     }
 
     fn on_connect_failed(&mut self) {
         self.metrics.connect_failures += 1;
-        if self.close_requested {
+        if let Some(Closing::Graceful) = self.conn.closing {
             self.finish_graceful();
         } else {
             self.connection_ended(DisconnectCause::ConnectFailed);
@@ -647,7 +632,7 @@ impl GatewayMachine {
 
     fn on_closed(&mut self, frame: Option<CloseFrame<'_>>) {
         self.timers.stop(Timer::Close);
-        match self.closing.take() {
+        match self.conn.closing.take() {
             Some(Closing::Graceful) => self.finish_graceful(),
             Some(Closing::Reconnect(cause)) => self.connection_ended(cause),
             None => self.connection_ended(match frame {
@@ -678,14 +663,14 @@ impl GatewayMachine {
             // as ours: the next one is due an interval later.
             Some(OpCode::Heartbeat) if self.state != State::AwaitingHello => {
                 self.send_heartbeat();
-                self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval);
+                self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval());
             }
             Some(OpCode::Heartbeat) => {}
             Some(OpCode::Reconnect) => {
                 self.start_close(CloseFrame::RESUME, Closing::Reconnect(DisconnectCause::ReconnectRequested));
             }
             Some(OpCode::InvalidSession) => {
-                let resumable = env.d.is_some_and(|d| d.get() == "true");
+                let resumable = incoming::invalid_session_resumable(env.d);
                 let frame = if resumable { CloseFrame::RESUME } else { CloseFrame::NORMAL };
                 self.start_close(frame, Closing::Reconnect(DisconnectCause::InvalidSession { resumable }));
             }
@@ -697,16 +682,8 @@ impl GatewayMachine {
         if self.state != State::AwaitingHello {
             return self.decode_failed(DecodeError::UnexpectedHello);
         }
-        #[derive(Deserialize)]
-        struct Hello {
-            heartbeat_interval: u64,
-        }
-        let interval = d
-            .and_then(|d| serde_json::from_str::<Hello>(d.get()).ok())
-            .map(|hello| hello.heartbeat_interval)
-            .filter(|&ms| ms > 0);
-        self.heartbeat_interval = match interval {
-            Some(ms) => Duration::from_millis(ms).clamp(self.min_heartbeat_interval, MAX_HEARTBEAT_INTERVAL),
+        let interval = match incoming::hello_interval(d) {
+            Some(interval) => interval.clamp(self.min_heartbeat_interval, MAX_HEARTBEAT_INTERVAL),
             None => {
                 self.decode_failed(DecodeError::InvalidHello {
                     snippet: snippet(d.map_or("", RawValue::get)),
@@ -714,11 +691,13 @@ impl GatewayMachine {
                 DEFAULT_HEARTBEAT_INTERVAL
             }
         };
-        self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval);
+        self.conn.heartbeat_interval = Some(interval);
+        self.timers.set(Timer::Heartbeat, self.now + interval);
         let resume = match (&self.session_id, self.conn.plan) {
-            (Some(id), Plan::Resume) => {
-                Some(outgoing::resume(&self.conn.authorization.0, id, self.last_seq.unwrap_or(0)))
-            }
+            (Some(id), Plan::Resume) => Some(outgoing::resume(
+                &self.conn.authorization.0,
+                &Session::at(id.as_str(), self.last_seq, self.shard),
+            )),
             _ => None,
         };
         if let Some(frame) = resume {
@@ -764,7 +743,7 @@ impl GatewayMachine {
             return self.abandon(DisconnectCause::Zombie);
         }
         self.send_heartbeat();
-        self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval);
+        self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval());
     }
 
     fn on_dispatch(&mut self, env: &Envelope<'_>) {
@@ -783,13 +762,9 @@ impl GatewayMachine {
         }
         match dispatch.name() {
             "READY" => {
-                #[derive(Deserialize)]
-                struct MinimalReady {
-                    session_id: String,
-                }
-                match dispatch.parse::<MinimalReady>() {
-                    Ok(ready) => self.session_id = Some(ready.session_id),
-                    Err(_) => {
+                match incoming::ready_session_id(dispatch.data()) {
+                    Some(id) => self.session_id = Some(id),
+                    None => {
                         self.session_id = None;
                         self.decode_failed(DecodeError::InvalidReady {
                             snippet: snippet(dispatch.data().get()),
@@ -902,7 +877,7 @@ impl GatewayMachine {
         self.timers.stop(Timer::Heartbeat);
         self.timers.stop(Timer::Handshake);
         self.timers.set(Timer::Close, self.now + self.close_timeout);
-        self.closing = Some(why);
+        self.conn.closing = Some(why);
         self.set_state(State::Closing);
         self.out.push_back(Output::Close(frame));
     }
@@ -912,7 +887,7 @@ impl GatewayMachine {
     fn abandon(&mut self, cause: DisconnectCause) {
         self.timers.stop(Timer::Close);
         self.out.push_back(Output::Abandon);
-        match self.closing.take() {
+        match self.conn.closing.take() {
             Some(Closing::Graceful) => self.finish_graceful(),
             Some(Closing::Reconnect(why)) => self.connection_ended(why),
             None => self.connection_ended(cause),
@@ -922,12 +897,8 @@ impl GatewayMachine {
     /// The connection is gone: apply the reconnect policy (see `reconnect.rs`) and
     /// schedule the next attempt.
     fn connection_ended(&mut self, cause: DisconnectCause) {
-        self.timers.stop(Timer::Heartbeat);
-        self.timers.stop(Timer::Handshake);
-        self.timers.stop(Timer::Close);
         self.metrics.disconnects += 1;
-        self.release_slot();
-        let conn = core::mem::take(&mut self.conn);
+        let conn = self.end_connection();
         let resumed = conn.plan == Plan::Resume && conn.sent_auth;
         let v = verdict(&cause, conn.progress.is_some(), resumed);
         if v.fatal {
@@ -975,17 +946,28 @@ impl GatewayMachine {
         }
     }
 
+    /// Forgets everything of the current connection: its timers stop, an IDENTIFY slot
+    /// it did not use goes back to the pacer. Returns what it was.
+    fn end_connection(&mut self) -> Connection {
+        for timer in Timer::CONNECTION {
+            self.timers.stop(timer);
+        }
+        if let Some(slot) = self.conn.slot.take() {
+            self.out.push_back(Output::Pacer(PacerRequest::Release(slot)));
+        }
+        core::mem::take(&mut self.conn)
+    }
+
     fn fatal(&mut self, error: FatalError) {
+        self.end_connection();
         self.timers.stop_all();
-        self.release_slot();
         self.emit(Event::Fatal(error));
         self.set_state(State::Terminated);
     }
 
     fn finish_graceful(&mut self) {
+        self.end_connection();
         self.timers.stop_all();
-        self.release_slot();
-        self.close_requested = false;
         let session = self.session();
         self.emit(Event::Closed(session));
         self.set_state(State::Terminated);
