@@ -868,8 +868,7 @@ impl World {
             let mut builder = Config::builder("wss://sim.invalid/websocket/", Intents::non_privileged())
                 .shard(shard)
                 .seed(self.rng.next_u64())
-                .ack_handled(true)
-                .identify_limiter(self.limiter.clone());
+                .ack_handled(true);
             if let Some(session) = self.store[i].clone() {
                 builder = builder.session(session);
             }
@@ -1083,6 +1082,14 @@ impl World {
                 }
                 Output::Emit(event) => self.on_event(i, event),
                 Output::RefreshToken => self.refresh_token(i),
+                // The adapter's LocalPacer: one limiter for the process, answered at once.
+                Output::Pacer(request) => {
+                    let shard = machine.shard();
+                    if let Some(answer) = self.limiter.handle(shard, request, now) {
+                        self.note(i, "pacer", 0);
+                        self.input(i, Input::Pacer(answer));
+                    }
+                }
             }
         }
         self.fail(format!("shard {i}: a drain did not end within {MAX_OUTPUTS_PER_DRAIN} outputs"));
@@ -1367,8 +1374,8 @@ impl World {
         let now = self.now();
         let bot = &mut self.bots[i];
         let Some(machine) = bot.machine.as_ref() else { return };
-        let saved = bot.saved.as_ref().map(|s| (s.id.as_str(), s.seq));
-        let current = machine.session_id().map(|id| (id, machine.checkpoint().unwrap_or(0)));
+        let saved = bot.saved.as_ref().map(|s| (s.id.as_str(), s.last_seq()));
+        let current = machine.session_id().map(|id| (id, machine.checkpoint()));
         if bot.save_due.is_some() || saved == current {
             return;
         }
