@@ -7,7 +7,9 @@
 //!
 //! `--seeds N` runs N seeds from `--seed` on (a failing one panics with its seed and the
 //! command that replays it); `--event-every S` sets the mean seconds between two events
-//! of a shard (default 60).
+//! of a shard (default 60); `--budget N` and `--concurrency C` set QQ's
+//! `session_start_limit` (default 1000 a day, 1 per 5 s); `--restart-hours H` the mean time
+//! between two process restarts (default 72).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Instant;
@@ -21,6 +23,7 @@ fn main() {
     let mut days = 30u32;
     let mut shards = 16u32;
     let mut event_every = None;
+    let (mut budget, mut concurrency, mut restart_hours) = (None, None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
@@ -30,8 +33,13 @@ fn main() {
             "--days" => days = value().parse().expect("--days: a number"),
             "--shards" => shards = value().parse().expect("--shards: a number"),
             "--event-every" => event_every = Some(value().parse::<f64>().expect("--event-every: seconds")),
+            "--budget" => budget = Some(value().parse::<u32>().expect("--budget: a number")),
+            "--concurrency" => concurrency = Some(value().parse::<u32>().expect("--concurrency: a number")),
+            "--restart-hours" => {
+                restart_hours = Some(value().parse::<f64>().expect("--restart-hours: hours"))
+            }
             other => panic!(
-                "unknown argument {other}; usage: simulate [--seed N] [--seeds N] [--days D] [--shards S] [--event-every SECS]"
+                "unknown argument {other}; usage: simulate [--seed N] [--seeds N] [--days D] [--shards S] [--event-every SECS] [--budget N] [--concurrency C] [--restart-hours H]"
             ),
         }
     }
@@ -40,6 +48,15 @@ fn main() {
         let mut config = SimConfig::new(seed, shards, days);
         if let Some(every) = event_every {
             config.event_every = Duration::from_secs_f64(every);
+        }
+        if let Some(total) = budget {
+            (config.limit.total, config.limit.remaining) = (total, total);
+        }
+        if let Some(c) = concurrency {
+            config.limit.max_concurrency = c;
+        }
+        if let Some(hours) = restart_hours {
+            config.faults.restart = Some(Duration::from_secs_f64(hours * 3600.0));
         }
         let started = Instant::now();
         let summary = sim::run(&config);

@@ -20,7 +20,7 @@
 //! | junk frames (bad JSON, unknown op, binary) | every 6 h per shard |
 //! | slow consumer (1–10 min of 0.2–3 s per event) | every 24 h per shard |
 //! | event bursts (100–2,000 at once) | every 24 h per shard |
-//! | process restart, graceful or crash (keeps only the session store) | every 3 days |
+//! | process restart, graceful or crash (keeps only the session store), half of them under a burst on every shard | every 3 days |
 //!
 //! There is no IO, no thread and no real time: one discrete-event scheduler on a virtual
 //! [`Instant`] clock, and all randomness from one seeded generator, so a seed reproduces a
@@ -230,6 +230,8 @@ pub struct Summary {
     pub decode_failures: u64,
     /// Sessions saved to the store.
     pub saves: u64,
+    /// IDENTIFYs and RESUMEs QQ closed with 4004 because their token had expired.
+    pub expired_tokens: u64,
     /// Process restarts: graceful, crashes.
     pub restarts: (u64, u64),
     /// The most frames queued on one connection, and the most events waiting for a consumer.
@@ -287,9 +289,10 @@ impl fmt::Display for Summary {
         )?;
         write!(
             f,
-            "tokens: {} issued, {} requested; {} decode failures; {} saves; restarts {} graceful, {} crashes; max queues {} frames, {} events",
+            "tokens: {} issued, {} requested, {} expired when used; {} decode failures; {} saves; restarts {} graceful, {} crashes; max queues {} frames, {} events",
             self.tokens.0,
             self.tokens.1,
+            self.expired_tokens,
             self.decode_failures,
             self.saves,
             self.restarts.0,
@@ -332,6 +335,10 @@ enum Ev {
     TokenOutage,
     TokenRateLimit,
     Restart,
+    /// The process stops now: gracefully, or by a crash.
+    Stop {
+        graceful: bool,
+    },
     /// A graceful shutdown must have ended by now.
     ShutdownCheck(u64),
     ProcessStart,
@@ -439,6 +446,8 @@ struct World {
     store: Vec<Option<Session>>,
     epoch: u64,
     up: bool,
+    /// A graceful shutdown is under way.
+    stopping: bool,
     limiter: IdentifyLimiter,
     token_cache: Option<(AccessToken, Instant)>,
     outage_until: Instant,
@@ -536,6 +545,7 @@ impl World {
             store: vec![None; shards],
             epoch: 0,
             up: false,
+            stopping: false,
             limiter: IdentifyLimiter::new(cfg.limit, now),
             token_cache: None,
             outage_until: now,
@@ -670,6 +680,7 @@ impl World {
         s.replayed = self.qq.stats.replayed;
         s.tokens.0 = self.qq.stats.tokens_issued;
         s.pacing_across_restart = self.qq.stats.pacing_across_restart;
+        s.expired_tokens = self.qq.stats.auth_failures;
         s.max_queues.0 = self.qq.stats.max_queue;
         s.recoveries.sort();
         for (kind, n) in [
@@ -723,8 +734,18 @@ impl World {
             }
             Ev::Restart => {
                 if !quiet {
-                    if self.up {
-                        self.restart();
+                    let graceful = self.rng.up_to(1) == 0;
+                    if self.rng.up_to(1) == 0 {
+                        // Under load: events in flight everywhere when the process stops.
+                        for shard in 0..self.bots.len() {
+                            for _ in 0..50 + self.rng.up_to(250) {
+                                self.generate(shard);
+                            }
+                        }
+                        let delay = Duration::from_millis(self.rng.up_to(1_500));
+                        self.sched.after(delay, Ev::Stop { graceful });
+                    } else {
+                        self.stop(graceful);
                     }
                     if let Some(every) = self.cfg.faults.restart {
                         let at = exp(&mut self.rng, every);
@@ -732,6 +753,7 @@ impl World {
                     }
                 }
             }
+            Ev::Stop { graceful } => self.stop(graceful),
             Ev::ShutdownCheck(epoch) => {
                 if epoch == self.epoch && self.bots.iter().any(|b| b.machine.is_some()) {
                     self.fail("a graceful shutdown did not end within 60 s");
@@ -855,6 +877,7 @@ impl World {
     fn start_process(&mut self) {
         self.epoch += 1;
         self.up = true;
+        self.stopping = false;
         let now = self.now();
         self.note(usize::MAX, "process start", self.epoch);
         // A new process reads session_start_limit from /gateway/bot.
@@ -885,13 +908,16 @@ impl World {
         }
     }
 
-    fn restart(&mut self) {
-        let graceful = self.rng.up_to(1) == 0;
+    fn stop(&mut self, graceful: bool) {
+        if !self.up || self.stopping {
+            return;
+        }
         let now = self.now();
         self.note(usize::MAX, if graceful { "shutdown" } else { "crash" }, self.epoch);
         if graceful {
             self.summary.restarts.0 += 1;
             self.fault("restart (graceful)");
+            self.stopping = true;
             for i in 0..self.bots.len() {
                 if let Some(machine) = self.bots[i].machine.as_mut() {
                     let _ = machine.close(now);
