@@ -13,11 +13,12 @@
 //! | rotation: op 7 or close 4009 | every 30 min ± 5 min per connection |
 //! | zombie: QQ goes silent | every 12 h per shard |
 //! | TCP drop (frames in flight lost) | every 6 h per shard |
-//! | refused RESUME: op 9 `false`, 4006, 4007, 4900–4913 | every 8 h per shard (the next RESUME), and any RESUME of a session idle past 5 min |
+//! | refused RESUME: op 9 `false`, 4006, 4007, 4900–4913 (or op 9 `true`) | every 8 h per shard (the next RESUME), and any RESUME of a session idle past 5 min |
 //! | connection refused | 1 % of connects |
 //! | token endpoint outage / rate limit | every 24 h each, for 30 s–15 min / 5 s–2 min |
 //! | implausible `s` | every 12 h per shard |
-//! | junk frames (bad JSON, unknown op, binary) | every 6 h per shard |
+//! | junk frames (bad JSON, unknown op, binary, op 1 from QQ) | every 6 h per shard |
+//! | a close with a non-fatal code of the table (4008, 4004, 4006, 4900–4913, …) | every 12 h per shard |
 //! | slow consumer (1–10 min of 0.2–3 s per event) | every 24 h per shard |
 //! | event bursts (100–2,000 at once) | every 24 h per shard |
 //! | process restart, graceful or crash (keeps only the session store), half of them under a burst on every shard | every 3 days |
@@ -49,7 +50,7 @@ use std::fmt;
 use core::time::Duration;
 
 use crate::backoff::Backoff;
-use crate::close::CloseFrame;
+use crate::close::{CloseAction, CloseCode, CloseFrame};
 use crate::config::Config;
 use crate::error::TokenError;
 use crate::intents::Intents;
@@ -98,8 +99,12 @@ pub struct Faults {
     pub drop: Option<Duration>,
     /// A shard's next RESUME is refused (op 9 `false`, 4006, 4007 or 4900–4913).
     pub refuse_resume: Option<Duration>,
-    /// Junk frames: bad JSON, an unknown op, a binary frame.
+    /// Junk frames: bad JSON, an unknown op, a binary frame (and QQ asking for a
+    /// heartbeat, op 1).
     pub junk: Option<Duration>,
+    /// QQ closes a shard's connection with a code of the close-code table that is not
+    /// fatal (4008 and 4004 included); one whose action is IDENTIFY ends the session.
+    pub close: Option<Duration>,
     /// A dispatch with an implausible `s` (zero, or a jump past `MAX_SEQ_STEP`).
     pub implausible_seq: Option<Duration>,
     /// The shard's consumer slows down (0.2–3 s per event for 1–10 min).
@@ -125,6 +130,7 @@ impl Default for Faults {
             drop: Some(6 * HOUR),
             refuse_resume: Some(8 * HOUR),
             junk: Some(6 * HOUR),
+            close: Some(12 * HOUR),
             implausible_seq: Some(12 * HOUR),
             slow_consumer: Some(24 * HOUR),
             burst: Some(24 * HOUR),
@@ -350,6 +356,7 @@ enum Fault {
     Drop,
     RefuseResume,
     Junk,
+    Close,
     Implausible,
     Slow,
     Burst,
@@ -505,8 +512,9 @@ fn cause_name(cause: &DisconnectCause) -> &'static str {
     match cause {
         DisconnectCause::Closed(frame) if frame.code.is_rotation() => "close 4009",
         DisconnectCause::Closed(frame) => match frame.code.action() {
-            crate::close::CloseAction::Identify => "close (identify)",
-            crate::close::CloseAction::RefreshToken => "close (token)",
+            CloseAction::Identify => "close (identify)",
+            CloseAction::RefreshToken => "close (token)",
+            _ if frame.code.is_rate_limit() => "close 4008",
             _ => "close (resume)",
         },
         DisconnectCause::Dropped => "dropped",
@@ -602,6 +610,7 @@ impl World {
                 (Fault::Drop, f.drop),
                 (Fault::RefuseResume, f.refuse_resume),
                 (Fault::Junk, f.junk),
+                (Fault::Close, f.close),
                 (Fault::Implausible, f.implausible_seq),
                 (Fault::Slow, f.slow_consumer),
                 (Fault::Burst, f.burst),
@@ -685,6 +694,7 @@ impl World {
         s.recoveries.sort();
         for (kind, n) in [
             ("refused resume", self.qq.stats.resumes_refused),
+            ("op 9 true to a resume", self.qq.stats.resumable_op9),
             ("expired session", self.qq.stats.resumes_expired),
             ("replay buffer exceeded", self.qq.stats.resumes_too_old),
         ] {
@@ -779,6 +789,7 @@ impl World {
             Fault::Drop => f.drop,
             Fault::RefuseResume => f.refuse_resume,
             Fault::Junk => f.junk,
+            Fault::Close => f.close,
             Fault::Implausible => f.implausible_seq,
             Fault::Slow => f.slow_consumer,
             Fault::Burst => f.burst,
@@ -797,13 +808,21 @@ impl World {
                 None // counted when a RESUME is refused
             }
             (Fault::Junk, Some(id)) => {
-                let msg = match self.rng.up_to(3) {
+                let msg = match self.rng.up_to(4) {
+                    4 => Msg::Text(format!(r#"{{"op":{},"d":null}}"#, OpCode::Heartbeat.as_u8())),
                     0 => Msg::Text("{\"op\":".to_owned()),
                     1 => Msg::Text(r#"{"op":42,"d":null}"#.to_owned()),
                     2 => Msg::Text(format!(r#"{{"op":{},"s":"x","t":7}}"#, OpCode::Dispatch.as_u8())),
                     _ => Msg::Binary(vec![0xff, 0xfe, 0x00]),
                 };
                 self.qq.send_raw(&mut self.sched, id, msg).then_some("junk frame")
+            }
+            (Fault::Close, Some(id)) => {
+                let codes: Vec<CloseCode> =
+                    CloseCode::KNOWN.iter().copied().filter(|c| c.action() != CloseAction::Fatal).collect();
+                let code = codes[self.rng.up_to(codes.len() as u64 - 1) as usize];
+                self.note(shard, "close code", u64::from(code.0));
+                self.qq.close_conn(&mut self.sched, id, code).then_some("close by QQ")
             }
             (Fault::Implausible, Some(id)) => {
                 let last = self.qq.live_session(shard).map_or(0, |s| self.qq.seq_of(s));

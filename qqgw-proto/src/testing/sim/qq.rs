@@ -7,7 +7,7 @@ use core::time::Duration;
 use serde::Deserialize;
 
 use super::{Ev, Sched};
-use crate::close::{CloseCode, CloseFrame};
+use crate::close::{CloseAction, CloseCode, CloseFrame};
 use crate::envelope::Envelope;
 use crate::limiter::{IDENTIFY_WINDOW, SessionStartLimit};
 use crate::machine::TOKEN_REFRESH_MARGIN;
@@ -77,6 +77,8 @@ pub(super) struct QqStats {
     pub(super) identifies: u64,
     pub(super) resumes: u64,
     pub(super) resumes_refused: u64,
+    pub(super) resumable_op9: u64,
+    pub(super) closes: u64,
     pub(super) resumes_expired: u64,
     pub(super) resumes_too_old: u64,
     pub(super) auth_failures: u64,
@@ -309,6 +311,23 @@ impl Qq {
         true
     }
 
+    /// QQ closes the connection with `code`; a code whose action is to IDENTIFY ends the
+    /// session too.
+    pub(super) fn close_conn(&mut self, sched: &mut Sched, id: u64, code: CloseCode) -> bool {
+        let Some(conn) = self.conns.get(&id) else { return false };
+        if !conn.open {
+            return false;
+        }
+        if code.action() == CloseAction::Identify {
+            if let Some(s) = conn.session {
+                self.kill_session(s);
+            }
+        }
+        self.stats.closes += 1;
+        self.close_with(sched, id, code);
+        true
+    }
+
     /// Sends a frame as it is, on an open connection.
     pub(super) fn send_raw(&mut self, sched: &mut Sched, id: u64, msg: Msg) -> bool {
         if !self.conns.get(&id).is_some_and(|c| c.open) {
@@ -505,7 +524,17 @@ impl Qq {
         let refuse = std::mem::take(&mut self.refuse_next_resume[shard]);
         if !alive || refuse {
             self.stats.resumes_refused += u64::from(refuse && alive);
-            self.kill_session(s);
+            match rng.up_to(4) {
+                // "You may resume": the session lives on, the next RESUME gets through.
+                4 if alive => {
+                    self.stats.resumes_refused -= 1;
+                    self.stats.resumable_op9 += 1;
+                    let op9 = format!(r#"{{"op":{},"d":true}}"#, OpCode::InvalidSession.as_u8());
+                    self.push(sched, id, Msg::Text(op9));
+                    return None;
+                }
+                _ => self.kill_session(s),
+            }
             match rng.up_to(3) {
                 0 => {
                     let op9 = format!(r#"{{"op":{},"d":false}}"#, OpCode::InvalidSession.as_u8());
