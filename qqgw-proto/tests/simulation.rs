@@ -87,20 +87,7 @@ fn crashes_and_a_tight_budget() {
 #[test]
 fn no_faults_means_no_gaps() {
     let mut config = SimConfig::new(3, 4, 2);
-    config.faults = Faults {
-        zombie: None,
-        drop: None,
-        refuse_resume: None,
-        junk: None,
-        implausible_seq: None,
-        slow_consumer: None,
-        burst: None,
-        token_outage: None,
-        token_rate_limit: None,
-        restart: None,
-        connect_refused_permille: 0,
-        rotation: None,
-    };
+    config.faults = Faults::none();
     let summary = sim::run(&config);
     check(&summary);
     assert_eq!((summary.gaps, summary.duplicates, summary.identifies), (0, 0, 4), "{summary}");

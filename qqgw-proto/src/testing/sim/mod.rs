@@ -54,7 +54,7 @@ use crate::close::{CloseAction, CloseCode, CloseFrame};
 use crate::config::Config;
 use crate::error::TokenError;
 use crate::intents::Intents;
-use crate::limiter::{IDENTIFY_WINDOW, IdentifyLimiter, SessionStartLimit};
+use crate::limiter::{IDENTIFY_WINDOW, IdentifyLimiter, PacerAnswer, SessionStartLimit};
 use crate::machine::{Ack, DisconnectCause, Event, GatewayMachine, Input, MAX_SEQ_STEP, Output, State};
 use crate::opcode::OpCode;
 use crate::reconnect::{STORM_BURST, STORM_REFILL};
@@ -86,6 +86,8 @@ const QUIET: Duration = Duration::from_secs(20 * 60);
 const MAX_BURST: u64 = 2_000;
 /// How many steps the failure report shows.
 const TRACE: usize = 48;
+/// How many steps of each shard the failure report shows.
+const SHARD_TRACE: usize = 12;
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -121,6 +123,28 @@ pub struct Faults {
     pub connect_refused_permille: u64,
     /// QQ rotates each connection's session after this long, ± a sixth.
     pub rotation: Option<Duration>,
+}
+
+impl Faults {
+    /// No faults at all: QQ only generates events.
+    #[must_use]
+    pub fn none() -> Self {
+        Self {
+            zombie: None,
+            drop: None,
+            refuse_resume: None,
+            junk: None,
+            close: None,
+            implausible_seq: None,
+            slow_consumer: None,
+            burst: None,
+            token_outage: None,
+            token_rate_limit: None,
+            restart: None,
+            connect_refused_permille: 0,
+            rotation: None,
+        }
+    }
 }
 
 impl Default for Faults {
@@ -177,6 +201,37 @@ impl SimConfig {
             pacer_limit: None,
             faults: Faults::default(),
         }
+    }
+}
+
+impl SimConfig {
+    /// The command that replays this run with the `simulate` example (for the settings
+    /// the example takes; others are named after it).
+    #[must_use]
+    pub fn replay_command(&self) -> String {
+        let days = self.duration.as_secs().div_ceil(86_400);
+        let mut command = format!(
+            "cargo run -p qqgw-proto --features testing --example simulate -- --seed {} --days {days} --shards {}",
+            self.seed, self.shards
+        );
+        let default = SimConfig::new(self.seed, self.shards, 1);
+        if self.event_every != default.event_every {
+            command.push_str(&format!(" --event-every {}", self.event_every.as_secs_f64()));
+        }
+        if (self.limit.total, self.limit.remaining) != (default.limit.total, default.limit.remaining) {
+            command.push_str(&format!(" --budget {}", self.limit.total));
+        }
+        if self.limit.max_concurrency != default.limit.max_concurrency {
+            command.push_str(&format!(" --concurrency {}", self.limit.max_concurrency));
+        }
+        if self.faults.restart != default.faults.restart {
+            let hours = self.faults.restart.map_or(f64::INFINITY, |d| d.as_secs_f64() / 3600.0);
+            command.push_str(&format!(" --restart-hours {hours}"));
+        }
+        if self.pacer_limit.is_some() || self.duration.as_secs() % 86_400 != 0 {
+            command.push_str(" (and the test's other settings)");
+        }
+        command
     }
 }
 
@@ -422,6 +477,8 @@ struct Bot {
     after_receipt: bool,
     /// The wake-up in the scheduler.
     armed: Option<Instant>,
+    /// The pacer deferred an IDENTIFY for the daily budget since the last recovery.
+    waits_for_budget: bool,
 }
 
 impl Bot {
@@ -462,6 +519,7 @@ struct World {
     ledger: Ledger,
     summary: Summary,
     trace: VecDeque<Step>,
+    shard_trace: Vec<VecDeque<Step>>,
     quiet_at: Instant,
     end: Instant,
 }
@@ -561,6 +619,7 @@ impl World {
             ledger: Ledger::default(),
             summary,
             trace: VecDeque::with_capacity(TRACE),
+            shard_trace: vec![VecDeque::with_capacity(SHARD_TRACE); shards],
             quiet_at,
             end,
             cfg,
@@ -575,7 +634,14 @@ impl World {
         if self.trace.len() == TRACE {
             self.trace.pop_front();
         }
-        self.trace.push_back(Step { at: self.now(), shard, what, detail });
+        let step = Step { at: self.now(), shard, what, detail };
+        self.trace.push_back(step);
+        if let Some(mine) = self.shard_trace.get_mut(shard) {
+            if mine.len() == SHARD_TRACE {
+                mine.pop_front();
+            }
+            mine.push_back(step);
+        }
     }
 
     fn fault(&mut self, kind: &'static str) {
@@ -588,12 +654,17 @@ impl World {
         for step in &self.trace {
             trace.push_str(&format!("  {} shard {} {} {}\n", step.at, step.shard, step.what, step.detail));
         }
-        let days = self.cfg.duration.as_secs().div_ceil(86_400);
+        for (i, steps) in self.shard_trace.iter().enumerate() {
+            trace.push_str(&format!("shard {i}'s last steps:\n"));
+            for step in steps {
+                trace.push_str(&format!("  {} {} {}\n", step.at, step.what, step.detail));
+            }
+        }
         panic!(
-            "simulation failed (seed {seed}) at {now}: {what}\nreplay: cargo run -p qqgw-proto --features testing --example simulate -- --seed {seed} --days {days} --shards {shards}\nlast steps:\n{trace}",
+            "simulation failed (seed {seed}) at {now}: {what}\nreplay: {replay}\nlast steps:\n{trace}",
             seed = self.cfg.seed,
             now = self.now(),
-            shards = self.cfg.shards,
+            replay = self.cfg.replay_command(),
         );
     }
 
@@ -672,7 +743,7 @@ impl World {
         }
         for (i, bot) in self.bots.iter().enumerate() {
             let state = bot.machine.as_ref().map(GatewayMachine::state);
-            if self.up && state != Some(State::Active) {
+            if self.up && state != Some(State::Active) && !bot.waits_for_budget {
                 self.fail(format!("shard {i} is not ready at the end: {state:?}"));
             }
         }
@@ -1132,6 +1203,11 @@ impl World {
                     let shard = machine.shard();
                     if let Some(answer) = self.limiter.handle(shard, request, now) {
                         self.note(i, "pacer", 0);
+                        if matches!(answer, PacerAnswer::Deferred(_)) && self.limiter.remaining() == 0 {
+                            // Waiting for the daily reset is no slow recovery.
+                            self.disturb(i);
+                            self.bots[i].waits_for_budget = true;
+                        }
                         self.input(i, Input::Pacer(answer));
                     }
                 }
@@ -1340,6 +1416,7 @@ impl World {
         let remaining = self.qq.remaining(now);
         let bot = &mut self.bots[i];
         bot.active = true;
+        bot.waits_for_budget = false;
         let Some(down) = bot.down.take() else { return };
         let took = now.saturating_duration_since(down.since);
         let disturbed = down.disturbed || bot.slow_until > down.since || remaining == 0;
