@@ -21,6 +21,7 @@
 //! | a close with a non-fatal code of the table (4008, 4004, 4006, 4900–4913, …) | every 12 h per shard |
 //! | slow consumer (1–10 min of 0.2–3 s per event) | every 24 h per shard |
 //! | event bursts (100–2,000 at once) | every 24 h per shard |
+//! | flapping: for 1–5 min every connection closed (4009) right after READY or RESUMED | every 24 h per shard |
 //! | process restart, graceful or crash (keeps only the session store), half of them under a burst on every shard | every 3 days |
 //!
 //! There is no IO, no thread and no real time: one discrete-event scheduler on a virtual
@@ -113,6 +114,9 @@ pub struct Faults {
     pub slow_consumer: Option<Duration>,
     /// A burst of 100–2,000 events.
     pub burst: Option<Duration>,
+    /// For 1–5 min QQ closes each of the shard's connections (4009) right after READY
+    /// or RESUMED: the storm budget must pace the reconnects.
+    pub flapping: Option<Duration>,
     /// The token endpoint fails (HTTP 5xx) for 30 s–15 min; for the whole bot.
     pub token_outage: Option<Duration>,
     /// The token endpoint rate-limits (HTTP 429) for 5 s–2 min; for the whole bot.
@@ -138,6 +142,7 @@ impl Faults {
             implausible_seq: None,
             slow_consumer: None,
             burst: None,
+            flapping: None,
             token_outage: None,
             token_rate_limit: None,
             restart: None,
@@ -158,6 +163,7 @@ impl Default for Faults {
             implausible_seq: Some(12 * HOUR),
             slow_consumer: Some(24 * HOUR),
             burst: Some(24 * HOUR),
+            flapping: Some(24 * HOUR),
             token_outage: Some(24 * HOUR),
             token_rate_limit: Some(24 * HOUR),
             restart: Some(72 * HOUR),
@@ -282,6 +288,9 @@ pub struct Summary {
     pub connects: u64,
     /// The most connection attempts of one shard in any 60 s.
     pub max_connects_per_minute: usize,
+    /// The most instant reconnects (paced by the storm budget, not by backoff) of one
+    /// shard in any 60 s.
+    pub max_instant_reconnects_per_minute: usize,
     /// Tokens the endpoint issued, and token requests the shards made.
     pub tokens: (u64, u64),
     /// IDENTIFYs over `max_concurrency` just after a restart, which a new process's
@@ -340,12 +349,13 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "sessions: {} IDENTIFYs, {} RESUMEs ({} events replayed), {} connects (max {}/min/shard), {} over-pacing IDENTIFYs across restarts",
+            "sessions: {} IDENTIFYs, {} RESUMEs ({} events replayed), {} connects (max {}/min/shard, {} of them instant), {} over-pacing IDENTIFYs across restarts",
             self.identifies,
             self.resumes,
             self.replayed,
             self.connects,
             self.max_connects_per_minute,
+            self.max_instant_reconnects_per_minute,
             self.pacing_across_restart
         )?;
         write!(
@@ -415,6 +425,7 @@ enum Fault {
     Implausible,
     Slow,
     Burst,
+    Flap,
 }
 
 /// The discrete-event queue on the virtual clock.
@@ -472,9 +483,13 @@ struct Bot {
     slow_until: Instant,
     active: bool,
     down: Option<Down>,
-    connects: VecDeque<Instant>,
-    /// The last input was a receipt.
-    after_receipt: bool,
+    /// Connection attempts of the last minute, and whether each was an instant reconnect.
+    connects: VecDeque<(Instant, bool)>,
+    /// The next attempt is an instant reconnect.
+    next_is_instant: bool,
+    /// The last `now` the machine was told (a receipt tells none: `Input::Handled` is
+    /// taken in any state and fires no timer).
+    told: Instant,
     /// The wake-up in the scheduler.
     armed: Option<Instant>,
     /// The pacer deferred an IDENTIFY for the daily budget since the last recovery.
@@ -685,6 +700,7 @@ impl World {
                 (Fault::Implausible, f.implausible_seq),
                 (Fault::Slow, f.slow_consumer),
                 (Fault::Burst, f.burst),
+                (Fault::Flap, f.flapping),
             ] {
                 if let Some(every) = every {
                     let at = exp(&mut self.rng, every);
@@ -766,6 +782,7 @@ impl World {
         for (kind, n) in [
             ("refused resume", self.qq.stats.resumes_refused),
             ("op 9 true to a resume", self.qq.stats.resumable_op9),
+            ("closed right after READY/RESUMED", self.qq.stats.flaps),
             ("expired session", self.qq.stats.resumes_expired),
             ("replay buffer exceeded", self.qq.stats.resumes_too_old),
         ] {
@@ -864,6 +881,7 @@ impl World {
             Fault::Implausible => f.implausible_seq,
             Fault::Slow => f.slow_consumer,
             Fault::Burst => f.burst,
+            Fault::Flap => f.flapping,
         };
         if let Some(every) = every {
             let at = exp(&mut self.rng, every);
@@ -913,6 +931,14 @@ impl World {
                 let lasting = between(&mut self.rng, MINUTE, 10 * MINUTE);
                 self.bots[shard].slow_until = now + lasting;
                 Some("slow consumer")
+            }
+            (Fault::Flap, _) => {
+                let lasting = between(&mut self.rng, MINUTE, 5 * MINUTE);
+                self.qq.flap_until[shard] = now + lasting;
+                if let Some(id) = conn {
+                    self.qq.close_conn(&mut self.sched, id, CloseCode::SESSION_TIMED_OUT);
+                }
+                Some("flapping")
             }
             (Fault::Burst, _) => {
                 let n = 100 + self.rng.up_to(MAX_BURST - 100);
@@ -989,6 +1015,7 @@ impl World {
             let connects = core::mem::take(&mut self.bots[i].connects);
             self.bots[i] = Bot {
                 machine: Some(GatewayMachine::new(config, now)),
+                told: now,
                 saved: self.store[i].clone(),
                 down: Some(Down { since: now, disturbed: false }),
                 connects,
@@ -1011,6 +1038,7 @@ impl World {
             for i in 0..self.bots.len() {
                 if let Some(machine) = self.bots[i].machine.as_mut() {
                     let _ = machine.close(now);
+                    self.bots[i].told = now;
                     self.settle(i);
                 }
             }
@@ -1085,6 +1113,7 @@ impl World {
             if let Some(machine) = bot.machine.as_mut() {
                 let timer = machine.next_timer().map_or(0, |(t, _)| t as u64);
                 machine.handle_timeout(now);
+                bot.told = now;
                 self.note(i, "timer", timer);
             }
         }
@@ -1123,6 +1152,7 @@ impl World {
                 break;
             }
             bot.read_paused = paused;
+            bot.told = now;
             if let Err(e) = machine.handle_input(now, Input::ReadPaused(paused)) {
                 self.fail(format!("shard {i}: ReadPaused refused: {e}"));
             }
@@ -1161,13 +1191,12 @@ impl World {
             let Some(machine) = self.bots[i].machine.as_mut() else { return };
             match machine.poll_output() {
                 Output::Sleep(at) => {
-                    // A receipt does not move the machine's clock (`Input::Handled` is taken
-                    // in any state and fires no timer): a deadline due right now may remain,
-                    // and the adapter's sleep then ends at once. After anything else it
-                    // must lie ahead.
-                    let lenient = core::mem::take(&mut self.bots[i].after_receipt);
-                    if at.is_some_and(|at| at < now || (at == now && !lenient)) {
-                        self.fail(format!("shard {i}: Sleep({at:?}) is not after now"));
+                    // Later than the last `now` the machine was told. A drain with nothing
+                    // told since (after a receipt, say) may find a deadline due now: the
+                    // adapter's sleep then ends at once, and `handle_timeout` must move it.
+                    let told = self.bots[i].told;
+                    if at.is_some_and(|at| at <= told) {
+                        self.fail(format!("shard {i}: Sleep({at:?}) is not after the last now told, {told}"));
                     }
                     self.bots[i].deadline = at;
                     return;
@@ -1218,8 +1247,10 @@ impl World {
 
     fn input(&mut self, i: usize, input: Input<'_>) {
         let now = self.now();
-        let Some(machine) = self.bots[i].machine.as_mut() else { return };
+        let bot = &mut self.bots[i];
+        let Some(machine) = bot.machine.as_mut() else { return };
         let name = input.name();
+        bot.told = now;
         if let Err(e) = machine.handle_input(now, input) {
             self.fail(format!("shard {i}: input {name} refused: {e}"));
         }
@@ -1231,17 +1262,33 @@ impl World {
         bot.attempt += 1;
         bot.pending_connect = Some(bot.attempt);
         let attempt = bot.attempt;
-        bot.connects.push_back(now);
-        while bot.connects.front().is_some_and(|&at| at + MINUTE <= now) {
+        // The storm budget paces the instant reconnects (a Disconnected naming a next
+        // attempt sooner than the least backoff step); attempts after a backoff come on
+        // top, at most one per least backoff step.
+        let least_backoff = Backoff::default().initial * 4 / 5;
+        let instant = core::mem::take(&mut bot.next_is_instant);
+        let instants = usize::from(instant) + bot.connects.iter().filter(|&&(_, instant)| instant).count();
+        bot.connects.push_back((now, instant));
+        while bot.connects.front().is_some_and(|&(at, _)| at + MINUTE <= now) {
             bot.connects.pop_front();
         }
         let per_minute = bot.connects.len();
+        let instants = bot.connects.iter().filter(|&&(_, instant)| instant).count().min(instants);
         self.summary.connects += 1;
         self.summary.max_connects_per_minute = self.summary.max_connects_per_minute.max(per_minute);
+        self.summary.max_instant_reconnects_per_minute =
+            self.summary.max_instant_reconnects_per_minute.max(instants);
         let storm = 1 + STORM_BURST as usize + (MINUTE.as_millis() / STORM_REFILL.as_millis()) as usize;
-        if per_minute > storm {
+        let total = storm + (MINUTE.as_millis() / least_backoff.as_millis()) as usize;
+        if instants > storm || per_minute > total {
+            let times: Vec<String> = self.bots[i]
+                .connects
+                .iter()
+                .map(|(at, instant)| format!("{at}{}", if *instant { "" } else { " (after backoff)" }))
+                .collect();
             self.fail(format!(
-                "shard {i}: {per_minute} connection attempts in 60 s, over the storm budget's {storm}"
+                "shard {i}: {per_minute} connection attempts in 60 s, {instants} of them instant reconnects, over the storm budget's {storm} (and {total} in all): at {}",
+                times.join(", ")
             ));
         }
         self.note(i, "connect", attempt);
@@ -1391,6 +1438,8 @@ impl World {
                 }
                 self.note(i, "disconnected", d.at.as_millis());
                 let bot = &mut self.bots[i];
+                bot.next_is_instant =
+                    d.at.saturating_duration_since(now) < Backoff::default().initial * 4 / 5;
                 if bot.active {
                     bot.active = false;
                     bot.down = Some(Down { since: now, disturbed: false });
@@ -1419,7 +1468,8 @@ impl World {
         bot.waits_for_budget = false;
         let Some(down) = bot.down.take() else { return };
         let took = now.saturating_duration_since(down.since);
-        let disturbed = down.disturbed || bot.slow_until > down.since || remaining == 0;
+        let flapping = self.qq.flap_until[i] > down.since;
+        let disturbed = down.disturbed || bot.slow_until > down.since || remaining == 0 || flapping;
         if disturbed {
             let (n, max) = &mut self.summary.disturbed_recoveries;
             *n += 1;
@@ -1480,7 +1530,6 @@ impl World {
 
     fn input_handled(&mut self, i: usize, ack: Ack) {
         let now = self.now();
-        self.bots[i].after_receipt = true;
         if let Some(machine) = self.bots[i].machine.as_mut() {
             if let Err(e) = machine.handle_input(now, Input::Handled(ack)) {
                 self.fail(format!("shard {i}: a receipt was refused: {e}"));

@@ -79,6 +79,7 @@ pub(super) struct QqStats {
     pub(super) resumes_refused: u64,
     pub(super) resumable_op9: u64,
     pub(super) closes: u64,
+    pub(super) flaps: u64,
     pub(super) resumes_expired: u64,
     pub(super) resumes_too_old: u64,
     pub(super) auth_failures: u64,
@@ -99,6 +100,8 @@ pub(super) struct Qq {
     shard_session: Vec<Option<u32>>,
     /// The next RESUME of each shard is refused.
     pub(super) refuse_next_resume: Vec<bool>,
+    /// Until when each shard's connections are closed right after READY or RESUMED.
+    pub(super) flap_until: Vec<Instant>,
     identify_log: VecDeque<(Instant, u64)>,
     limit: SessionStartLimit,
     reset_at: Instant,
@@ -147,6 +150,7 @@ impl Qq {
             sessions: Vec::new(),
             shard_session: vec![None; shards],
             refuse_next_resume: vec![false; shards],
+            flap_until: vec![now; shards],
             identify_log: VecDeque::new(),
             limit,
             reset_at: now + Duration::from_millis(limit.reset_after),
@@ -328,6 +332,14 @@ impl Qq {
         true
     }
 
+    /// While the shard flaps, QQ ends every connection right after READY or RESUMED.
+    fn flap(&mut self, sched: &mut Sched, id: u64, shard: usize) {
+        if self.flap_until.get(shard).is_some_and(|&until| sched.now < until) {
+            self.stats.flaps += 1;
+            self.close_with(sched, id, CloseCode::SESSION_TIMED_OUT);
+        }
+    }
+
     /// Sends a frame as it is, on an open connection.
     pub(super) fn send_raw(&mut self, sched: &mut Sched, id: u64, msg: Msg) -> bool {
         if !self.conns.get(&id).is_some_and(|c| c.open) {
@@ -479,6 +491,7 @@ impl Qq {
             OpCode::Dispatch.as_u8()
         );
         self.push(sched, id, Msg::Text(ready));
+        self.flap(sched, id, shard);
         Some(s)
     }
 
@@ -575,6 +588,7 @@ impl Qq {
         self.stats.replayed += (to + 1).saturating_sub(from);
         let resumed = format!(r#"{{"op":{},"t":"RESUMED","d":""}}"#, OpCode::Dispatch.as_u8());
         self.push(sched, id, Msg::Text(resumed));
+        self.flap(sched, id, shard);
         Some(s)
     }
 
