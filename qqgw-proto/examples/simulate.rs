@@ -9,7 +9,8 @@
 //! command that replays it); `--event-every S` sets the mean seconds between two events
 //! of a shard (default 60); `--budget N` and `--concurrency C` set QQ's
 //! `session_start_limit` (default 1000 a day, 1 per 5 s); `--restart-hours H` the mean time
-//! between two process restarts (default 72).
+//! between two process restarts (default 72); `--chaos F` makes every fault F times as
+//! frequent.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Instant;
@@ -23,7 +24,7 @@ fn main() {
     let mut days = 30u32;
     let mut shards = 16u32;
     let mut event_every = None;
-    let (mut budget, mut concurrency, mut restart_hours) = (None, None, None);
+    let (mut budget, mut concurrency, mut restart_hours, mut chaos) = (None, None, None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
@@ -35,11 +36,12 @@ fn main() {
             "--event-every" => event_every = Some(value().parse::<f64>().expect("--event-every: seconds")),
             "--budget" => budget = Some(value().parse::<u32>().expect("--budget: a number")),
             "--concurrency" => concurrency = Some(value().parse::<u32>().expect("--concurrency: a number")),
+            "--chaos" => chaos = Some(value().parse::<u32>().expect("--chaos: a factor")),
             "--restart-hours" => {
                 restart_hours = Some(value().parse::<f64>().expect("--restart-hours: hours"))
             }
             other => panic!(
-                "unknown argument {other}; usage: simulate [--seed N] [--seeds N] [--days D] [--shards S] [--event-every SECS] [--budget N] [--concurrency C] [--restart-hours H]"
+                "unknown argument {other}; usage: simulate [--seed N] [--seeds N] [--days D] [--shards S] [--event-every SECS] [--budget N] [--concurrency C] [--restart-hours H] [--chaos F]"
             ),
         }
     }
@@ -48,6 +50,9 @@ fn main() {
         let mut config = SimConfig::new(seed, shards, days);
         if let Some(every) = event_every {
             config.event_every = Duration::from_secs_f64(every);
+        }
+        if let Some(factor) = chaos {
+            config.faults = config.faults.more_often(factor);
         }
         if let Some(total) = budget {
             (config.limit.total, config.limit.remaining) = (total, total);

@@ -15,6 +15,8 @@ struct Book {
     replayable: Vec<(u64, u64)>,
     /// The highest sequence number handled.
     max_handled: u64,
+    /// The client's machine received the READY that started the session.
+    ready_seen: bool,
 }
 
 /// Why an event was handled in a way the contract forbids.
@@ -40,6 +42,9 @@ pub(super) struct Ledger {
 pub(super) struct Closing {
     /// Events never handled, inside a reported gap.
     pub(super) lost_in_gaps: u64,
+    /// Events never handled of sessions whose READY never reached the client (the
+    /// connection died between IDENTIFY and READY): no gap event can name them.
+    pub(super) lost_unseen: u64,
     /// Events never handled and not covered by any gap: silent loss.
     pub(super) silently_lost: u64,
     /// The first of them, for the report.
@@ -92,6 +97,13 @@ impl Ledger {
         Ok(())
     }
 
+    /// The client's machine received READY of session `s`.
+    pub(super) fn ready_seen(&mut self, s: u32) {
+        if let Some(book) = self.books.get_mut(s as usize) {
+            book.ready_seen = true;
+        }
+    }
+
     /// The application reported a gap: session `s` lost after its checkpoint `seq`.
     pub(super) fn gap(&mut self, s: u32, seq: u64) {
         if let Some(book) = self.books.get_mut(s as usize) {
@@ -121,6 +133,8 @@ impl Ledger {
                 let seq = seq as u64;
                 if book.gap_after.is_some_and(|g| seq > g) {
                     closing.lost_in_gaps += 1;
+                } else if !book.ready_seen {
+                    closing.lost_unseen += 1;
                 } else {
                     closing.silently_lost += 1;
                     closing.first_silent.get_or_insert((s as u32, seq));

@@ -36,7 +36,10 @@
 //!
 //! let summary = sim::run(&SimConfig::new(7, 2, 1));
 //! assert!(summary.events_generated > 0);
-//! assert_eq!(summary.events_handled + summary.lost_in_gaps, summary.events_generated + summary.duplicates);
+//! assert_eq!(
+//!     summary.events_handled + summary.lost_in_gaps + summary.lost_unseen,
+//!     summary.events_generated + summary.duplicates
+//! );
 //! println!("{summary}");
 //! ```
 #![allow(clippy::indexing_slicing)] // shard indices are below the shard count by construction
@@ -130,6 +133,29 @@ pub struct Faults {
 }
 
 impl Faults {
+    /// Every fault `factor` times as often (rotation and refused connects included).
+    #[must_use]
+    pub fn more_often(self, factor: u32) -> Self {
+        let factor = factor.max(1);
+        let div = |d: Option<Duration>| d.map(|d| d / factor);
+        Self {
+            zombie: div(self.zombie),
+            drop: div(self.drop),
+            refuse_resume: div(self.refuse_resume),
+            junk: div(self.junk),
+            close: div(self.close),
+            implausible_seq: div(self.implausible_seq),
+            slow_consumer: div(self.slow_consumer),
+            burst: div(self.burst),
+            flapping: div(self.flapping),
+            token_outage: div(self.token_outage),
+            token_rate_limit: div(self.token_rate_limit),
+            restart: div(self.restart),
+            connect_refused_permille: (self.connect_refused_permille * u64::from(factor)).min(500),
+            rotation: div(self.rotation),
+        }
+    }
+
     /// No faults at all: QQ only generates events.
     #[must_use]
     pub fn none() -> Self {
@@ -234,6 +260,10 @@ impl SimConfig {
             let hours = self.faults.restart.map_or(f64::INFINITY, |d| d.as_secs_f64() / 3600.0);
             command.push_str(&format!(" --restart-hours {hours}"));
         }
+        let chaos = (1..=1000).find(|&f| self.faults.zombie == default.faults.clone().more_often(f).zombie);
+        if let Some(factor) = chaos.filter(|&f| f > 1) {
+            command.push_str(&format!(" --chaos {factor}"));
+        }
         if self.pacer_limit.is_some() || self.duration.as_secs() % 86_400 != 0 {
             command.push_str(" (and the test's other settings)");
         }
@@ -266,6 +296,10 @@ pub struct Summary {
     pub gaps: u64,
     /// Events never handled, each inside a reported gap.
     pub lost_in_gaps: u64,
+    /// Events never handled of sessions whose READY never reached the machine (the
+    /// connection died between IDENTIFY and READY): lost, and no gap event reports them,
+    /// since the machine never learnt the session's id.
+    pub lost_unseen: u64,
     /// Faults injected (or taking effect), by kind.
     pub faults: BTreeMap<&'static str, u64>,
     /// Disconnections, by cause.
@@ -324,13 +358,14 @@ impl fmt::Display for Summary {
         writeln!(f, "seed {}: {} shards × {days:.1} days, {} steps", self.seed, self.shards, self.steps)?;
         writeln!(
             f,
-            "events: {} generated, {} handled, {} duplicates (bound {}), {} lost in {} reported gaps, 0 lost silently",
+            "events: {} generated, {} handled, {} duplicates (bound {}), {} lost in {} reported gaps, {} lost with a READY never received, 0 lost otherwise",
             self.events_generated,
             self.events_handled,
             self.duplicates,
             self.duplicate_bound,
             self.lost_in_gaps,
-            self.gaps
+            self.gaps,
+            self.lost_unseen
         )?;
         let faults: Vec<String> = self.faults.iter().map(|(k, v)| format!("{k} {v}")).collect();
         writeln!(f, "faults: {}", faults.join(", "))?;
@@ -542,7 +577,9 @@ struct World {
 /// Runs the simulation `config` describes and checks, as it goes and at the end:
 ///
 /// - every event QQ generated was handled at least once, or lies inside a gap reported
-///   with `Event::SessionLost`; exactly once, except for events handled after the
+///   with `Event::SessionLost`, or belongs to a session whose READY never reached the
+///   machine (counted in [`Summary::lost_unseen`]: the machine cannot name that session,
+///   so no gap event reports it); exactly once, except for events handled after the
 ///   session store's last save before a crash (at most once more per crash);
 /// - QQ saw no IDENTIFY beyond `max_concurrency` per [`IDENTIFY_WINDOW`] (within one
 ///   process: a restarted one cannot know its predecessor's) nor past the daily
@@ -751,8 +788,10 @@ impl World {
         let closing = self.ledger.close();
         if closing.silently_lost > 0 {
             let (s, seq) = closing.first_silent.unwrap_or_default();
+            let (shard, created) =
+                self.qq.sessions.get(s as usize).map_or((0, Instant::ZERO), |x| (x.shard, x.created));
             self.fail(format!(
-                "{} events were never handled and no gap covers them (the first: session S{s} seq {seq}, QQ at {})",
+                "{} events were never handled and no gap covers them (the first: session S{s} of shard {shard}, READY at {created}, seq {seq}, QQ at {})",
                 closing.silently_lost,
                 self.qq.seq_of(s)
             ));
@@ -771,6 +810,7 @@ impl World {
         s.events_handled = self.ledger.handled;
         s.duplicates = self.ledger.duplicates;
         s.lost_in_gaps = closing.lost_in_gaps;
+        s.lost_unseen = closing.lost_unseen;
         s.identifies = self.qq.stats.identifies;
         s.resumes = self.qq.stats.resumes;
         s.replayed = self.qq.stats.replayed;
@@ -1415,6 +1455,12 @@ impl World {
                 }
                 let key = match (d.name(), d.id()) {
                     ("READY" | "RESUMED", _) => {
+                        if d.name() == "READY" {
+                            let id = self.bots[i].machine.as_ref().and_then(GatewayMachine::session_id);
+                            if let Some(s) = id.and_then(qq::parse_session_id) {
+                                self.ledger.ready_seen(s);
+                            }
+                        }
                         self.recovered(i);
                         None
                     }

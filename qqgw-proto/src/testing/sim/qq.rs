@@ -69,6 +69,8 @@ pub(super) struct SrvSession {
     attached: Option<u64>,
     detached_at: Instant,
     pub(super) alive: bool,
+    /// When READY was sent.
+    pub(super) created: Instant,
 }
 
 /// Counters of what QQ saw.
@@ -481,6 +483,7 @@ impl Qq {
             attached: Some(id),
             detached_at: now,
             alive: true,
+            created: now,
         });
         self.shard_session[shard] = Some(s);
         if let Some(conn) = self.conns.get_mut(&id) {
