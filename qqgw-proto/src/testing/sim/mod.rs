@@ -1052,13 +1052,12 @@ impl World {
                 builder = builder.session(session);
             }
             let config = builder.build().unwrap_or_else(|e| self.fail(format!("config: {e}")));
-            let connects = core::mem::take(&mut self.bots[i].connects);
             self.bots[i] = Bot {
                 machine: Some(GatewayMachine::new(config, now)),
                 told: now,
                 saved: self.store[i].clone(),
                 down: Some(Down { since: now, disturbed: false }),
-                connects,
+                // A new process has a new storm budget: its connections are counted afresh.
                 ..Bot::default()
             };
             self.settle(i);
