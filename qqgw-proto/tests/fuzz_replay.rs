@@ -220,11 +220,11 @@ fn an_array_is_not_an_envelope() {
 #[test]
 fn the_end_of_the_clock_does_not_spin() {
     use core::time::Duration;
-    use qqgw_proto::fuzzing::{Driver, Options};
+    use qqgw_proto::testing::{Driver, DriverOptions};
     use qqgw_proto::{Config, Instant, Intents};
 
     let config = Config::builder("wss://fuzz/", Intents::non_privileged()).build().unwrap();
-    let options = Options { auto: true, defer_close: false, liveness: true };
+    let options = DriverOptions { auto: true, defer_close: false, liveness: true };
     let mut driver = Driver::new(config, Instant::ZERO, options);
     driver.reply().unwrap().unwrap(); // HELLO
     driver.reply().unwrap().unwrap(); // READY
