@@ -151,6 +151,8 @@ impl<R: Runtime> Http<R> {
 
 /// A token fetched this recently is handed to other shards instead of asking again.
 const TOKEN_REUSE: Duration = Duration::from_secs(5);
+/// An API call uses the cached token only while it has at least this long left.
+const API_TOKEN_MARGIN: Duration = Duration::from_secs(30);
 
 /// The access token shared by a client's shards.
 pub(crate) struct Tokens<R> {
@@ -171,17 +173,12 @@ impl<R: Runtime> Tokens<R> {
         clock: Clock,
         held: Option<Instant>,
     ) -> Result<(AccessToken, Instant), TokenError> {
-        let mut cache = self.cache.lock().await;
-        let now = clock.now();
-        if let Some((token, fetched)) = &*cache {
-            let newer = held.is_none_or(|held| *fetched > held);
-            if newer && now.saturating_duration_since(*fetched) < TOKEN_REUSE && token.expires_at() > now {
-                return Ok((token.clone(), *fetched));
-            }
-        }
-        let token = self.http.fetch_token(now).await?;
-        *cache = Some((token.clone(), now));
-        Ok((token, now))
+        self.cached_or_fetched(clock, |token, fetched, now| {
+            held.is_none_or(|held| fetched > held)
+                && now.saturating_duration_since(fetched) < TOKEN_REUSE
+                && token.expires_at() > now
+        })
+        .await
     }
 
     /// A token for an API call: the cached one while it has more than 30 s left and was
@@ -192,11 +189,23 @@ impl<R: Runtime> Tokens<R> {
         clock: Clock,
         rejected: Option<Instant>,
     ) -> Result<(AccessToken, Instant), TokenError> {
+        self.cached_or_fetched(clock, |token, fetched, now| {
+            !rejected.is_some_and(|r| fetched <= r) && token.expires_at() > now + API_TOKEN_MARGIN
+        })
+        .await
+    }
+
+    /// The cached token if `usable(token, fetched, now)` says so, else a fresh one (then
+    /// cached), with its fetch time.
+    async fn cached_or_fetched(
+        &self,
+        clock: Clock,
+        usable: impl FnOnce(&AccessToken, Instant, Instant) -> bool,
+    ) -> Result<(AccessToken, Instant), TokenError> {
         let mut cache = self.cache.lock().await;
         let now = clock.now();
         if let Some((token, fetched)) = &*cache {
-            let refused = rejected.is_some_and(|r| *fetched <= r);
-            if !refused && token.expires_at().as_millis() > now.as_millis().saturating_add(30_000) {
+            if usable(token, *fetched, now) {
                 return Ok((token.clone(), *fetched));
             }
         }

@@ -161,10 +161,7 @@ fn absurd_hello_intervals_are_clamped_or_replaced() {
         (r#"{"op":10,"d":{}}"#, Duration::from_secs(45)),
         (r#"{"op":10}"#, Duration::from_secs(45)),
     ] {
-        let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
-        m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-        m.handle_input(ms(0), GRANTED).unwrap();
-        m.handle_input(ms(0), Input::Connected).unwrap();
+        let mut m = connected(builder().build().unwrap(), ms(9_999_999));
         m.handle_input(ms(0), Input::Text(hello)).unwrap();
         assert_eq!(m.heartbeat_interval(), expected, "{hello}");
         let invalid = expected == Duration::from_secs(45);
@@ -175,10 +172,7 @@ fn absurd_hello_intervals_are_clamped_or_replaced() {
 #[test]
 fn the_heartbeat_floor_is_a_config_value() {
     let config = builder().min_heartbeat_interval(Duration::from_secs(5)).build().unwrap();
-    let mut m = GatewayMachine::new(config, ms(0));
-    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-    m.handle_input(ms(0), GRANTED).unwrap();
-    m.handle_input(ms(0), Input::Connected).unwrap();
+    let mut m = connected(config, ms(9_999_999));
     m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":100}}"#)).unwrap();
     assert_eq!(m.heartbeat_interval(), Duration::from_secs(5), "a server cannot make us beat faster");
 }
@@ -239,10 +233,7 @@ fn frames_arriving_prove_an_unacknowledged_link_alive() {
 
 #[test]
 fn a_heartbeat_qq_asks_for_rearms_the_beat_timer() {
-    let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
-    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-    m.handle_input(ms(0), GRANTED).unwrap();
-    m.handle_input(ms(0), Input::Connected).unwrap();
+    let mut m = connected(builder().build().unwrap(), ms(9_999_999));
     m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":10000}}"#)).unwrap();
     m.handle_input(ms(10), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
     drain(&mut m);
@@ -480,10 +471,7 @@ fn unavailable_tokens_are_retried_with_backoff() {
 fn a_failed_renewal_goes_on_with_the_token_still_held() {
     // A token inside its renewal window (expires in 30 s): the reconnect asks for a new
     // one, QQ rate-limits the request, and the old one is used at once.
-    let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
-    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(30_000)))).unwrap();
-    m.handle_input(ms(0), GRANTED).unwrap();
-    m.handle_input(ms(0), Input::Connected).unwrap();
+    let mut m = connected(builder().build().unwrap(), ms(30_000));
     m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
     m.handle_input(ms(5), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
     drain(&mut m);
@@ -642,6 +630,16 @@ fn outputs(m: &mut GatewayMachine) -> Vec<Output> {
 /// The pacer's answer when an IDENTIFY may go at once.
 const GRANTED: Input<'static> = Input::Pacer(PacerAnswer::Granted(IdentifySlot(0)));
 
+/// A machine for `config` at 0 ms, its token valid until `token_expires`, its IDENTIFY
+/// slot granted and its connection open.
+fn connected(config: Config, token_expires: Instant) -> GatewayMachine {
+    let mut m = GatewayMachine::new(config, ms(0));
+    m.handle_input(ms(0), Input::Token(AccessToken::new("t", token_expires))).unwrap();
+    m.handle_input(ms(0), GRANTED).unwrap();
+    m.handle_input(ms(0), Input::Connected).unwrap();
+    m
+}
+
 fn token(now: Instant) -> Input<'static> {
     Input::Token(AccessToken::new("t", now + Duration::from_secs(7_200)))
 }
@@ -754,10 +752,7 @@ fn closes_and_drops_before_resumed_are_not_refusals() {
 fn a_replay_under_way_is_progress_not_a_refused_resume() {
     let session = qqgw_proto::Session::new("s-1", 10, ShardId::ONE);
     let config = builder().session(session).handshake_timeout(Duration::from_secs(1)).build().unwrap();
-    let mut m = GatewayMachine::new(config, ms(0));
-    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-    m.handle_input(ms(0), GRANTED).unwrap();
-    m.handle_input(ms(0), Input::Connected).unwrap();
+    let mut m = connected(config, ms(9_999_999));
     m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
     drain(&mut m);
     // The replay trickles in for far longer than the handshake timeout.
@@ -781,10 +776,7 @@ fn a_replay_under_way_is_progress_not_a_refused_resume() {
 #[test]
 fn handshake_timeout_abandons_the_socket_and_backs_off() {
     let config = builder().handshake_timeout(Duration::from_secs(10)).build().unwrap();
-    let mut m = GatewayMachine::new(config, ms(0));
-    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-    m.handle_input(ms(0), GRANTED).unwrap();
-    m.handle_input(ms(0), Input::Connected).unwrap();
+    let mut m = connected(config, ms(9_999_999));
     drain(&mut m);
     m.handle_timeout(ms(10_000));
     assert!(matches!(m.poll_output(), Output::Abandon));
@@ -797,10 +789,7 @@ fn handshake_timeout_abandons_the_socket_and_backs_off() {
 #[test]
 fn an_unanswered_close_is_abandoned_after_the_close_timeout() {
     let config = builder().close_timeout(Duration::from_millis(300)).build().unwrap();
-    let mut m = GatewayMachine::new(config, ms(0));
-    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-    m.handle_input(ms(0), GRANTED).unwrap();
-    m.handle_input(ms(0), Input::Connected).unwrap();
+    let mut m = connected(config, ms(9_999_999));
     m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
     m.handle_input(ms(5), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
     drain(&mut m);
@@ -860,10 +849,7 @@ fn connections_that_lived_past_the_flap_window_never_wait_for_the_budget() {
 #[test]
 fn a_rotation_before_ready_is_a_failure_that_backs_off() {
     for frame in [r#"{"op":7}"#, "4009"] {
-        let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
-        m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-        m.handle_input(ms(0), GRANTED).unwrap();
-        m.handle_input(ms(0), Input::Connected).unwrap();
+        let mut m = connected(builder().build().unwrap(), ms(9_999_999));
         m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
         drain(&mut m);
         if frame == "4009" {
@@ -1133,10 +1119,7 @@ fn key_paths(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
 
 /// The first frame with opcode `op` the machine sends after HELLO.
 fn sent_after_hello(config: Config, op: u8) -> serde_json::Value {
-    let mut m = GatewayMachine::new(config, ms(0));
-    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-    m.handle_input(ms(0), GRANTED).unwrap();
-    m.handle_input(ms(0), Input::Connected).unwrap();
+    let mut m = connected(config, ms(9_999_999));
     m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":5000}}"#)).unwrap();
     loop {
         match m.poll_output() {
@@ -1298,10 +1281,7 @@ fn while_reading_is_paused_silence_is_no_zombie_and_the_handshake_waits() {
 
     // A RESUME whose READY sits unread behind a lagging consumer is not timed out.
     let config = builder().handshake_timeout(Duration::from_secs(5)).build().unwrap();
-    let mut m = GatewayMachine::new(config, ms(0));
-    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-    m.handle_input(ms(0), GRANTED).unwrap();
-    m.handle_input(ms(0), Input::Connected).unwrap();
+    let mut m = connected(config, ms(9_999_999));
     m.handle_input(ms(1), Input::ReadPaused(true)).unwrap();
     drain(&mut m);
     m.handle_timeout(ms(5_000));
