@@ -157,23 +157,20 @@ const API_TOKEN_MARGIN: Duration = Duration::from_secs(30);
 /// The access token shared by a client's shards.
 pub(crate) struct Tokens<R> {
     http: Http<R>,
+    clock: Clock,
     cache: futures_util::lock::Mutex<Option<(AccessToken, Instant)>>,
 }
 
 impl<R: Runtime> Tokens<R> {
-    pub(crate) fn new(http: Http<R>) -> Self {
-        Self { http, cache: futures_util::lock::Mutex::new(None) }
+    pub(crate) fn new(http: Http<R>, clock: Clock) -> Self {
+        Self { http, clock, cache: futures_util::lock::Mutex::new(None) }
     }
 
     /// A token for a shard whose last token was fetched at `held` (if ever): one fetched
     /// by another shard since then and within the last few seconds (so that shards
     /// reconnecting together ask once), or a fresh one. Returns it with its fetch time.
-    pub(crate) async fn get(
-        &self,
-        clock: Clock,
-        held: Option<Instant>,
-    ) -> Result<(AccessToken, Instant), TokenError> {
-        self.cached_or_fetched(clock, |token, fetched, now| {
+    pub(crate) async fn get(&self, held: Option<Instant>) -> Result<(AccessToken, Instant), TokenError> {
+        self.cached_or_fetched(|token, fetched, now| {
             held.is_none_or(|held| fetched > held)
                 && now.saturating_duration_since(fetched) < TOKEN_REUSE
                 && token.expires_at() > now
@@ -186,11 +183,10 @@ impl<R: Runtime> Tokens<R> {
     /// fresh one. Returns it with its fetch time.
     pub(crate) async fn current(
         &self,
-        clock: Clock,
         rejected: Option<Instant>,
     ) -> Result<(AccessToken, Instant), TokenError> {
-        self.cached_or_fetched(clock, |token, fetched, now| {
-            !rejected.is_some_and(|r| fetched <= r) && token.expires_at() > now + API_TOKEN_MARGIN
+        self.cached_or_fetched(|token, fetched, now| {
+            rejected.is_none_or(|r| fetched > r) && token.expires_at() > now + API_TOKEN_MARGIN
         })
         .await
     }
@@ -199,11 +195,10 @@ impl<R: Runtime> Tokens<R> {
     /// cached), with its fetch time.
     async fn cached_or_fetched(
         &self,
-        clock: Clock,
         usable: impl FnOnce(&AccessToken, Instant, Instant) -> bool,
     ) -> Result<(AccessToken, Instant), TokenError> {
         let mut cache = self.cache.lock().await;
-        let now = clock.now();
+        let now = self.clock.now();
         if let Some((token, fetched)) = &*cache {
             if usable(token, *fetched, now) {
                 return Ok((token.clone(), *fetched));
