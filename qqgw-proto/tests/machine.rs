@@ -483,6 +483,23 @@ fn a_failed_renewal_goes_on_with_the_token_still_held() {
     let out = drain(&mut m);
     assert!(matches!(&out[0], Output::Emit(Event::TokenRefreshFailed(e)) if *e == busy), "{out:?}");
     assert!(matches!(&out[1], Output::Connect(_)), "{out:?}");
+    // A token expiring the very instant its renewal fails is not used: back off, with
+    // the endpoint's reason.
+    let mut m = connected(builder().build().unwrap(), ms(30_000));
+    m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
+    m.handle_input(ms(5), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
+    drain(&mut m);
+    m.handle_input(ms(30_000), Input::Closed(Some(qqgw_proto::CloseFrame::new(4009, "")))).unwrap();
+    assert!(drain(&mut m).iter().any(|o| matches!(o, Output::RefreshToken)));
+    m.handle_input(ms(30_000), Input::TokenFailed(busy.clone())).unwrap();
+    let out = drain(&mut m);
+    assert!(!out.iter().any(|o| matches!(o, Output::Emit(Event::TokenRefreshFailed(_)))), "{out:?}");
+    let reason = "code 100001: too many requests".to_owned();
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Emit(Event::Disconnected(d))
+            if d.cause == DisconnectCause::TokenUnavailable(reason.clone()))),
+        "{out:?}"
+    );
     // Past its expiry, a failed renewal backs off instead (and is no fatal).
     let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
     m.handle_input(ms(0), Input::TokenFailed(busy)).unwrap();
@@ -710,9 +727,10 @@ fn a_slot_not_used_is_released() {
     assert_eq!(m.state(), State::Terminated);
     m.handle_input(ms(2), Input::Pacer(PacerAnswer::Granted(IdentifySlot(9)))).unwrap();
     assert!(matches!(outputs(&mut m)[..], [Output::Pacer(PacerRequest::Release(IdentifySlot(9)))]));
-    // An answer nobody asked for changes nothing.
+    // An answer nobody asked for changes nothing: no output, no timer.
     m.handle_input(ms(3), Input::Pacer(PacerAnswer::Deferred(Duration::from_secs(1)))).unwrap();
     assert!(outputs(&mut m).is_empty());
+    assert_eq!(m.poll_timeout(), None);
 }
 
 #[test]
@@ -949,6 +967,32 @@ fn seq_zero_and_steps_back_do_not_drop_new_events() {
     assert!(failures.contains(&DecodeError::ImplausibleSeq { seq: 0, last: Some(5) }), "{failures:?}");
     assert!(failures.contains(&DecodeError::ImplausibleSeq { seq: 3, last: Some(5) }), "{failures:?}");
     assert_eq!(h.machine.metrics().replays_dropped, 1);
+}
+
+#[test]
+fn a_repeated_seq_is_implausible_and_the_largest_step_is_not() {
+    let mut h = harness();
+    h.run_for(SEC);
+    // READY was s 1: a step of exactly MAX_SEQ_STEP is plausible, the same s again is not.
+    let far = 1 + qqgw_proto::MAX_SEQ_STEP;
+    h.gateway.send_raw(format!(r#"{{"op":0,"s":{far},"t":"C2C_MESSAGE_CREATE","id":"a","d":{{}}}}"#));
+    h.gateway.send_raw(format!(r#"{{"op":0,"s":{far},"t":"C2C_MESSAGE_CREATE","id":"b","d":{{}}}}"#));
+    h.run_for(SEC);
+    assert_eq!(h.machine.last_sequence(), Some(far));
+    assert_eq!(decode_failures(&h), [DecodeError::ImplausibleSeq { seq: far, last: Some(far) }]);
+    assert_eq!(h.dispatch_names().len(), 3, "both events delivered, by id");
+}
+
+#[test]
+fn unhandled_events_past_the_bound_are_counted() {
+    let config = builder().ack_handled(true).build().unwrap();
+    let mut h = Harness::new(config);
+    h.run_for(SEC);
+    for _ in 0..qqgw_proto::MAX_UNACKED {
+        h.gateway.dispatch("C2C_MESSAGE_CREATE", "{}");
+    }
+    h.run_for(SEC);
+    assert_eq!(h.machine.metrics().unacked_overflows, 1, "READY and the events: one past the bound");
 }
 
 #[test]

@@ -5,6 +5,17 @@
 
 use qqgw_proto::CloseCode;
 
+/// The two codes with a predicate of their own, and no other.
+#[test]
+fn only_4009_is_a_rotation_and_only_4008_a_rate_limit() {
+    use qqgw_proto::CloseCode;
+
+    for code in [1000, 4000, 4004, 4006, 4007, 4008, 4009, 4900, 4914] {
+        assert_eq!(CloseCode(code).is_rotation(), code == 4009, "{code}");
+        assert_eq!(CloseCode(code).is_rate_limit(), code == 4008, "{code}");
+    }
+}
+
 /// Every description in `CloseCode::description`'s table, and the formats that show it.
 #[test]
 fn close_code_descriptions_and_formats() {
