@@ -82,55 +82,11 @@ fn the_identify_budget_resets_daily() {
 use core::time::Duration;
 
 use qqgw_proto::{
-    AccessToken, Config, DisconnectCause, Event, GatewayMachine, IdentifySlot, Input, Instant, Intents,
-    Output, PacerAnswer, PacerRequest, State,
+    AccessToken, Config, DisconnectCause, Event, GatewayMachine, Input, Instant, Intents, Output, State,
 };
 
-/// What one drain produced.
-#[derive(Debug, Default)]
-struct Drained {
-    events: Vec<Event>,
-    sent: Vec<String>,
-    closes: u32,
-    connects: u32,
-    deadline: Option<Instant>,
-}
-
-/// Drains `m` at `now`: tokens are handed out (valid two hours), IDENTIFY slots granted,
-/// `Connect` is answered with `on_connect` (nothing if `None`), `Close` with `Closed(None)`.
-fn drain(m: &mut GatewayMachine, now: Instant, on_connect: &dyn Fn() -> Option<Input<'static>>) -> Drained {
-    let mut d = Drained::default();
-    for _ in 0..1_000 {
-        match m.poll_output() {
-            Output::RefreshToken => {
-                let token = AccessToken::new("t", now + Duration::from_secs(7_200));
-                m.handle_input(now, Input::Token(token)).unwrap();
-            }
-            Output::Pacer(PacerRequest::Acquire) => {
-                m.handle_input(now, Input::Pacer(PacerAnswer::Granted(IdentifySlot(0)))).unwrap();
-            }
-            Output::Pacer(_) => {}
-            Output::Connect(_) => {
-                d.connects += 1;
-                if let Some(input) = on_connect() {
-                    m.handle_input(now, input).unwrap();
-                }
-            }
-            Output::Close(_) => {
-                d.closes += 1;
-                m.handle_input(now, Input::Closed(None)).unwrap();
-            }
-            Output::Send(text) => d.sent.push(text),
-            Output::Emit(event) => d.events.push(event),
-            Output::Sleep(deadline) => {
-                d.deadline = deadline;
-                return d;
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-    panic!("no Sleep");
-}
+mod common;
+use common::drain;
 
 fn config() -> Config {
     Config::builder("wss://m/", Intents::non_privileged()).reconnect_jitter(Duration::ZERO).build().unwrap()
