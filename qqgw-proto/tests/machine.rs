@@ -233,10 +233,7 @@ fn frames_arriving_prove_an_unacknowledged_link_alive() {
 
 #[test]
 fn a_heartbeat_qq_asks_for_rearms_the_beat_timer() {
-    let mut m = connected(builder().build().unwrap(), ms(9_999_999));
-    m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":10000}}"#)).unwrap();
-    m.handle_input(ms(10), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
-    drain(&mut m);
+    let mut m = ready(builder().build().unwrap(), ms(9_999_999), 10000, ms(10));
     // QQ asks for a beat 100 ms before ours was due; its ACK is on the way.
     m.handle_input(ms(9_900), Input::Text(r#"{"op":1,"d":null}"#)).unwrap();
     let sent = drain(&mut m);
@@ -471,10 +468,7 @@ fn unavailable_tokens_are_retried_with_backoff() {
 fn a_failed_renewal_goes_on_with_the_token_still_held() {
     // A token inside its renewal window (expires in 30 s): the reconnect asks for a new
     // one, QQ rate-limits the request, and the old one is used at once.
-    let mut m = connected(builder().build().unwrap(), ms(30_000));
-    m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
-    m.handle_input(ms(5), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
-    drain(&mut m);
+    let mut m = ready(builder().build().unwrap(), ms(30_000), 45000, ms(5));
     m.handle_input(ms(1_000), Input::Closed(Some(qqgw_proto::CloseFrame::new(4009, "")))).unwrap();
     m.handle_timeout(ms(1_020));
     assert!(drain(&mut m).iter().any(|o| matches!(o, Output::RefreshToken)));
@@ -485,10 +479,7 @@ fn a_failed_renewal_goes_on_with_the_token_still_held() {
     assert!(matches!(&out[1], Output::Connect(_)), "{out:?}");
     // A token expiring the very instant its renewal fails is not used: back off, with
     // the endpoint's reason.
-    let mut m = connected(builder().build().unwrap(), ms(30_000));
-    m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
-    m.handle_input(ms(5), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
-    drain(&mut m);
+    let mut m = ready(builder().build().unwrap(), ms(30_000), 45000, ms(5));
     m.handle_input(ms(30_000), Input::Closed(Some(qqgw_proto::CloseFrame::new(4009, "")))).unwrap();
     assert!(drain(&mut m).iter().any(|o| matches!(o, Output::RefreshToken)));
     m.handle_input(ms(30_000), Input::TokenFailed(busy.clone())).unwrap();
@@ -662,6 +653,17 @@ fn connected(config: Config, token_expires: Instant) -> GatewayMachine {
     m
 }
 
+/// [`connected`], then HELLO with `interval_ms` at 0 ms and READY (session `s`, s 1) at
+/// `ready_at`, drained.
+fn ready(config: Config, token_expires: Instant, interval_ms: u64, ready_at: Instant) -> GatewayMachine {
+    let mut m = connected(config, token_expires);
+    let hello = format!(r#"{{"op":10,"d":{{"heartbeat_interval":{interval_ms}}}}}"#);
+    m.handle_input(ms(0), Input::Text(&hello)).unwrap();
+    m.handle_input(ready_at, Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
+    drain(&mut m);
+    m
+}
+
 fn token(now: Instant) -> Input<'static> {
     Input::Token(AccessToken::new("t", now + Duration::from_secs(7_200)))
 }
@@ -812,10 +814,7 @@ fn handshake_timeout_abandons_the_socket_and_backs_off() {
 #[test]
 fn an_unanswered_close_is_abandoned_after_the_close_timeout() {
     let config = builder().close_timeout(Duration::from_millis(300)).build().unwrap();
-    let mut m = connected(config, ms(9_999_999));
-    m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
-    m.handle_input(ms(5), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
-    drain(&mut m);
+    let mut m = ready(config, ms(9_999_999), 45000, ms(5));
     m.handle_input(ms(1_000), Input::Text(r#"{"op":7}"#)).unwrap();
     assert!(matches!(m.poll_output(), Output::Close(f) if f.code == CloseCode(4000)));
     assert_eq!(m.next_timer(), Some((qqgw_proto::Timer::Close, ms(1_300))));
