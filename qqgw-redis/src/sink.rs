@@ -1,0 +1,228 @@
+//! Events into Redis Streams, with the checkpoint in the same step.
+
+use std::sync::LazyLock;
+
+use qqgw_proto::{Dispatch, Session, ShardId};
+use redis::{Script, Value};
+
+use crate::lease::millis;
+use crate::store::{CHECKPOINT, DEFAULT_SESSION_TTL, FENCE_CHECK};
+use crate::{Error, Redis};
+
+/// Default [`StreamSink::max_len`]: each shard's stream keeps about 100,000 events.
+pub const DEFAULT_MAX_LEN: u64 = 100_000;
+
+/// Stream entry field: the event as one JSON object, as `serde_json::to_string(&dispatch)`
+/// writes it (the `tail` line format).
+pub const FIELD_EVENT: &str = "event";
+/// Stream entry field: the event id (`""` if QQ sent none): what duplicates are dropped by.
+pub const FIELD_ID: &str = "id";
+/// Stream entry field: the session the event belongs to (`""` if unknown); with the
+/// sequence number, what an event without an id is told apart by.
+pub const FIELD_SESSION: &str = "session";
+/// Stream entry field: a gap report (JSON `{"kind", "session", "after", "next"}`) instead
+/// of an event.
+pub const FIELD_GAP: &str = "gap";
+
+/// Fencing check, `XADD … MAXLEN ~`, then the checkpoint: one script, so the event is in
+/// the stream if and only if the checkpoint has moved past it.
+static PUBLISH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{FENCE_CHECK}
+local entry = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(ARGV, 7))
+if ARGV[2] ~= '' and ARGV[3] ~= '' then
+{CHECKPOINT}
+end
+return entry"
+    ))
+});
+
+/// Appends a shard's events to its Redis Stream, `<prefix>:stream:<id>/<total>`, and
+/// moves the shard's checkpoint past each in the same atomic step (one Lua script:
+/// fencing check, `XADD`, checkpoint write). A crash between receiving an event and
+/// publishing it leaves the checkpoint before it, so the RESUME after the crash gets it
+/// again; a crash after leaves both written. Nothing is skipped.
+///
+/// Streams are bounded with `XADD MAXLEN ~ <max_len>` ([`DEFAULT_MAX_LEN`]): Redis trims
+/// whole macro-nodes, so a stream holds at least `max_len` entries, a few more at times.
+/// Entries trimmed before a worker group read them are lost to it: size `max_len` for the
+/// longest outage of your workers (events per second × seconds).
+#[derive(Debug, Clone)]
+pub struct StreamSink {
+    redis: Redis,
+    shard: ShardId,
+    fence: Option<u64>,
+    max_len: u64,
+    session_ttl: core::time::Duration,
+    /// The session events belong to, as far as the sink has seen (from the stored one,
+    /// then each READY).
+    session: Option<String>,
+    /// The last sequence number published in that session.
+    last_seq: Option<u64>,
+}
+
+/// A gap the sink reports in the stream: events that may never arrive.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Gap {
+    /// `"session_lost"` (QQ refused the RESUME: events after `after` may be missing) or
+    /// `"seq_jump"` (the sequence numbers jumped from `after` to `next`).
+    pub kind: String,
+    /// The session concerned.
+    pub session: Option<String>,
+    /// The last event handled before the gap.
+    pub after: u64,
+    /// The first event after it, when known.
+    pub next: Option<u64>,
+}
+
+impl StreamSink {
+    /// A sink for `shard`, without fencing (a single process).
+    #[must_use]
+    pub fn new(redis: Redis, shard: ShardId) -> Self {
+        Self {
+            redis,
+            shard,
+            fence: None,
+            max_len: DEFAULT_MAX_LEN,
+            session_ttl: DEFAULT_SESSION_TTL,
+            session: None,
+            last_seq: None,
+        }
+    }
+
+    /// Writes only while `token` is the shard's current fencing token.
+    #[must_use]
+    pub fn fenced(mut self, token: u64) -> Self {
+        self.fence = Some(token);
+        self
+    }
+
+    /// The approximate bound of the stream (see the type's docs). Default
+    /// [`DEFAULT_MAX_LEN`].
+    #[must_use]
+    pub fn max_len(mut self, entries: u64) -> Self {
+        self.max_len = entries.max(1);
+        self
+    }
+
+    /// How long the checkpoint is kept after its last write. Default
+    /// [`DEFAULT_SESSION_TTL`].
+    #[must_use]
+    pub fn session_ttl(mut self, ttl: core::time::Duration) -> Self {
+        self.session_ttl = ttl;
+        self
+    }
+
+    /// Starts from the stored session (the one the shard will RESUME).
+    #[must_use]
+    pub fn resuming(mut self, session: Option<&Session>) -> Self {
+        self.session = session.map(|s| s.id.clone());
+        self.last_seq = session.map(|s| s.seq);
+        self
+    }
+
+    /// The shard.
+    #[must_use]
+    pub fn shard(&self) -> ShardId {
+        self.shard
+    }
+
+    /// Appends `dispatch` and moves the checkpoint to it; returns the stream entry id.
+    /// READY starts a new session. A jump in sequence numbers is reported first, as a gap
+    /// entry.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fenced`] if another process owns the shard now; [`Error::Redis`] if Redis
+    /// cannot be reached (nothing was written: publish again).
+    pub async fn publish(&mut self, dispatch: &Dispatch) -> Result<String, Error> {
+        if dispatch.name() == "READY" {
+            #[derive(serde::Deserialize)]
+            struct Ready {
+                session_id: Option<String>,
+            }
+            self.session = dispatch.parse::<Ready>().ok().and_then(|r| r.session_id);
+            self.last_seq = None;
+        }
+        if let (Some(seq), Some(last)) = (dispatch.seq(), self.last_seq) {
+            if seq > last + 1 {
+                let gap = Gap {
+                    kind: "seq_jump".into(),
+                    session: self.session.clone(),
+                    after: last,
+                    next: Some(seq),
+                };
+                self.report_gap(&gap).await?;
+            }
+        }
+        let line = serde_json::to_string(dispatch).map_err(|e| Error::Decode {
+            key: self.redis.keys().stream(self.shard),
+            reason: e.to_string(),
+        })?;
+        let session = self.session.clone().unwrap_or_default();
+        let fields = [
+            (FIELD_EVENT, line.as_str()),
+            (FIELD_ID, dispatch.id().unwrap_or("")),
+            (FIELD_SESSION, session.as_str()),
+        ];
+        let entry = self.append(&fields, dispatch.seq()).await?;
+        if let Some(seq) = dispatch.seq() {
+            self.last_seq = Some(seq);
+        }
+        Ok(entry)
+    }
+
+    /// Reports that the session was lost: events after `session.seq` may never arrive.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](Self::publish).
+    pub async fn session_lost(&mut self, session: &Session) -> Result<String, Error> {
+        let gap = Gap {
+            kind: "session_lost".into(),
+            session: Some(session.id.clone()),
+            after: session.seq,
+            next: None,
+        };
+        let entry = self.report_gap(&gap).await?;
+        self.session = None;
+        self.last_seq = None;
+        Ok(entry)
+    }
+
+    async fn report_gap(&mut self, gap: &Gap) -> Result<String, Error> {
+        tracing::warn!(shard = %self.shard, ?gap, "gap in the events");
+        let text = serde_json::to_string(gap).unwrap_or_default();
+        self.append(&[(FIELD_GAP, text.as_str())], None).await
+    }
+
+    async fn append(&self, fields: &[(&str, &str)], seq: Option<u64>) -> Result<String, Error> {
+        let keys = self.redis.keys();
+        let shard = self.shard;
+        let mut invocation = PUBLISH.prepare_invoke();
+        invocation
+            .key(keys.session(shard))
+            .key(keys.fence(shard))
+            .key(keys.stream(shard))
+            .arg(self.fence.map(|t| t.to_string()).unwrap_or_default())
+            .arg(self.session.as_deref().unwrap_or(""))
+            .arg(match (&self.session, seq) {
+                (Some(_), Some(seq)) => seq.to_string(),
+                _ => String::new(),
+            })
+            .arg(format!("{}/{}", shard.id(), shard.total()))
+            .arg(millis(self.session_ttl))
+            .arg(self.max_len);
+        for (name, value) in fields {
+            invocation.arg(*name).arg(*value);
+        }
+        match invocation.invoke_async::<Value>(&mut self.redis.connection()).await? {
+            Value::BulkString(id) => Ok(String::from_utf8_lossy(&id).into_owned()),
+            Value::SimpleString(id) => Ok(id),
+            Value::Int(-1) => Err(Error::Fenced { shard, token: self.fence.unwrap_or(0) }),
+            other => {
+                Err(Error::Decode { key: keys.stream(shard), reason: format!("XADD answered {other:?}") })
+            }
+        }
+    }
+}
