@@ -309,9 +309,13 @@ impl Worker {
         let mut keep = Vec::with_capacity(entries.len());
         let mut duplicates = Vec::new();
         let shared = self.shared_seen(&entries).await?;
+        // Two copies in one batch: the first is kept.
+        let mut in_batch = std::collections::HashSet::new();
         for (delivery, shared_seen) in entries.into_iter().zip(shared) {
             let key = Self::dedup_key(&delivery);
-            if key.as_deref().is_some_and(|k| self.seen.contains(k)) || shared_seen {
+            let seen = key.as_deref().is_some_and(|k| self.seen.contains(k));
+            let again = key.is_some_and(|k| !in_batch.insert(k));
+            if seen || shared_seen || again {
                 duplicates.push(delivery);
             } else {
                 keep.push(delivery);
