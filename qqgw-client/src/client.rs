@@ -7,8 +7,7 @@ use std::task::{Context as TaskContext, Poll};
 use futures_channel::{mpsc, oneshot};
 use futures_util::stream::{SelectAll, Stream, StreamExt};
 use qqgw_proto::{
-    Config as MachineConfig, GatewayInfo, GatewayMachine, IdentifyLimiter, Intents, Session, ShardId,
-    TokenError,
+    Config as MachineConfig, GatewayInfo, GatewayMachine, Intents, Session, ShardId, TokenError,
 };
 use tracing::{info, warn};
 
@@ -19,6 +18,7 @@ use crate::event::{Receipt, ShardEvent};
 use crate::handler::EventHandler;
 use crate::http::Http;
 use crate::http::Tokens;
+use crate::pacer::{IdentifyPacer, LocalPacer};
 use crate::runtime::Clock;
 use crate::runtime::Runtime;
 use crate::shard::{self, Shard, ShardExit, ShardOptions};
@@ -156,7 +156,10 @@ impl<R: Runtime> Client<R> {
             });
         }
 
-        let limiter = IdentifyLimiter::new(info.session_start_limit, clock.now());
+        let pacer: Arc<dyn IdentifyPacer> = match &config.pacer {
+            Some(pacer) => Arc::clone(pacer),
+            None => Arc::new(LocalPacer::new(info.session_start_limit)),
+        };
         let mut client = Self {
             runtime: runtime.clone(),
             info,
@@ -179,7 +182,6 @@ impl<R: Runtime> Client<R> {
                 .shard(shard)
                 .backoff(config.backoff)
                 .reconnect_jitter(config.reconnect_jitter)
-                .identify_limiter(limiter.clone())
                 .ack_handled(true)
                 .seed(random_seed(shard));
             if let Some(session) = sessions.iter().find(|s| s.shard == shard) {
@@ -198,6 +200,7 @@ impl<R: Runtime> Client<R> {
                     // What the consumer holds and what it is handling, with room to spare.
                     max_in_flight: config.event_buffer + config.handler_concurrency + 1,
                     store: config.store.clone(),
+                    pacer: Arc::clone(&pacer),
                     shutdown_timeout: config.shutdown_timeout,
                 },
             );

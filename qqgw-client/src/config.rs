@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use qqgw_proto::{API_BASE, Backoff, Credentials, Intents, Session, ShardId, TOKEN_URL};
 
+use crate::pacer::IdentifyPacer;
 use crate::store::SessionStore;
 
 /// Which shards this process runs.
@@ -81,6 +82,7 @@ pub struct Config {
     pub(crate) backoff: Backoff,
     pub(crate) reconnect_jitter: Duration,
     pub(crate) store: Option<Arc<dyn SessionStore>>,
+    pub(crate) pacer: Option<Arc<dyn IdentifyPacer>>,
     pub(crate) handler_concurrency: usize,
     pub(crate) manual_ack: bool,
     pub(crate) shutdown_timeout: Duration,
@@ -98,6 +100,7 @@ impl fmt::Debug for Config {
             .field("sessions", &self.sessions.len())
             .field("event_buffer", &self.event_buffer)
             .field("session_store", &self.store.is_some())
+            .field("identify_pacer", &self.pacer.is_some())
             .field("handler_concurrency", &self.handler_concurrency)
             .field("manual_ack", &self.manual_ack)
             .field("allow_insecure", &self.allow_insecure)
@@ -163,6 +166,7 @@ impl Config {
             backoff: Backoff::default(),
             reconnect_jitter: qqgw_proto::DEFAULT_RECONNECT_JITTER,
             store: None,
+            pacer: None,
             handler_concurrency: DEFAULT_HANDLER_CONCURRENCY,
             manual_ack: false,
             shutdown_timeout: Duration::from_secs(10),
@@ -359,6 +363,15 @@ impl ConfigBuilder {
     /// IDENTIFYs afresh).
     pub fn session_store(mut self, store: impl SessionStore) -> Self {
         self.0.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Who paces this client's IDENTIFYs; see [`IdentifyPacer`]. Give every process
+    /// running shards of one bot the same shared pacer, so that together they keep
+    /// QQ's `max_concurrency` per 5 s. Default: a [`LocalPacer`](crate::LocalPacer) of
+    /// this client's own, from `GET /gateway/bot`'s `session_start_limit`.
+    pub fn identify_pacer(mut self, pacer: impl IdentifyPacer) -> Self {
+        self.0.pacer = Some(Arc::new(pacer));
         self
     }
 

@@ -9,6 +9,7 @@ mod error;
 mod event;
 mod handler;
 mod http;
+mod pacer;
 mod runtime;
 mod shard;
 mod store;
@@ -23,6 +24,7 @@ pub use delivery::run_handler_concurrently;
 pub use error::Error;
 pub use event::{Handled, Receipt, ShardEvent};
 pub use handler::{Context, EventError, EventHandler};
+pub use pacer::{IdentifyPacer, LocalPacer, PacerFuture};
 pub use runtime::{MAX_MESSAGE_SIZE, Runtime, websocket_config};
 pub use shard::{Shard, ShardStatus};
 pub use store::{FileStore, SessionStore, StoreError, StoreFuture};
@@ -30,6 +32,7 @@ pub use tail::tail;
 
 pub use qqgw_proto::model;
 pub use qqgw_proto::{
-    API_BASE, API_BASE_2026, Backoff, Disconnect, DisconnectCause, Dispatch, Event, Intents, Latency,
-    Metrics, SANDBOX_API_BASE, Session, ShardId, State, TOKEN_URL,
+    API_BASE, API_BASE_2026, Backoff, Disconnect, DisconnectCause, Dispatch, Event, IdentifySlot, Intents,
+    Latency, Metrics, PacerAnswer, PacerRequest, SANDBOX_API_BASE, Session, SessionStartLimit, ShardId,
+    State, TOKEN_URL,
 };

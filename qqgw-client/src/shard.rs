@@ -22,6 +22,7 @@ use tracing::{Instrument, debug, error, info, warn};
 
 use crate::event::{Receipt, ShardEvent};
 use crate::http::Tokens;
+use crate::pacer::IdentifyPacer;
 use crate::runtime::{Clock, Runtime, timeout};
 use crate::store::SessionStore;
 
@@ -130,7 +131,7 @@ impl Shard {
     /// and a restart would RESUME from it.
     #[must_use]
     pub fn checkpoint(&self) -> Option<u64> {
-        self.status().session.map(|s| s.seq).filter(|&s| s > 0)
+        self.status().session.and_then(|s| s.last_seq())
     }
 
     /// Whether the shard will go on reconnecting (false once closed or stopped by a
@@ -177,6 +178,7 @@ pub(crate) struct ShardOptions {
     /// Events handed out and not yet handled, at most, before reading pauses.
     pub(crate) max_in_flight: usize,
     pub(crate) store: Option<Arc<dyn SessionStore>>,
+    pub(crate) pacer: Arc<dyn IdentifyPacer>,
     pub(crate) shutdown_timeout: Duration,
 }
 
@@ -371,6 +373,9 @@ impl<R: Runtime> Task<R> {
                         Input::TokenFailed(error)
                     }
                 }),
+                Output::Pacer(request) => {
+                    self.options.pacer.handle(self.exit.shard, request).await.map(Input::Pacer)
+                }
                 Output::Emit(event) => {
                     self.note(&event);
                     let receipt = match &event {
@@ -581,8 +586,8 @@ impl<R: Runtime> Task<R> {
 
     /// Whether the session saved is the machine's (compared without copying it).
     fn session_saved(&self) -> bool {
-        let saved = self.saved.as_ref().map(|s| (s.id.as_str(), s.seq));
-        saved == self.machine.session_id().map(|id| (id, self.machine.checkpoint().unwrap_or(0)))
+        let saved = self.saved.as_ref().map(|s| (s.id.as_str(), s.last_seq()));
+        saved == self.machine.session_id().map(|id| (id, self.machine.checkpoint()))
     }
 
     async fn save_if_due(&mut self) {

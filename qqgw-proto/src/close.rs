@@ -16,7 +16,7 @@ pub struct CloseCode(pub u16);
 pub enum CloseAction {
     /// Reconnect and RESUME the session (IDENTIFY if there is none).
     Resume,
-    /// Forget the session, reconnect and IDENTIFY afresh (paced by the identify limiter).
+    /// Forget the session, reconnect and IDENTIFY afresh (paced by the identify pacer).
     Identify,
     /// Fetch a new access token, then reconnect and RESUME (IDENTIFY if there is no session).
     RefreshToken,
@@ -181,6 +181,11 @@ impl<'a> CloseFrame<'a> {
     /// convention that 1000/1001 end it and 4xxx keeps it.
     pub const RESUME: CloseFrame<'static> =
         CloseFrame { code: CloseCode::RECONNECTING, reason: Cow::Borrowed("reconnecting") };
+
+    /// What qqgw sends when it closes for good ([`GatewayMachine::close`](crate::GatewayMachine::close)):
+    /// the code of [`RESUME`](Self::RESUME), so the session can be resumed after a restart.
+    pub const CLOSING: CloseFrame<'static> =
+        CloseFrame { code: CloseCode::RECONNECTING, reason: Cow::Borrowed("closing") };
 
     /// What qqgw sends when the session is over anyway (a non-resumable op 9).
     pub const NORMAL: CloseFrame<'static> = CloseFrame { code: CloseCode::NORMAL, reason: Cow::Borrowed("") };

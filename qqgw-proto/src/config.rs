@@ -5,7 +5,6 @@ use core::time::Duration;
 use crate::backoff::Backoff;
 use crate::error::ConfigError;
 use crate::intents::Intents;
-use crate::limiter::{IdentifyLimiter, SessionStartLimit};
 use crate::machine::{MAX_HEARTBEAT_INTERVAL, MIN_HEARTBEAT_INTERVAL};
 
 /// The default of [`ConfigBuilder::reconnect_jitter`]: tens of milliseconds, enough to
@@ -13,7 +12,6 @@ use crate::machine::{MAX_HEARTBEAT_INTERVAL, MIN_HEARTBEAT_INTERVAL};
 pub const DEFAULT_RECONNECT_JITTER: Duration = Duration::from_millis(20);
 use crate::session::Session;
 use crate::shard::ShardId;
-use crate::time::Instant;
 
 /// Everything a [`GatewayMachine`](crate::GatewayMachine) needs to know up front.
 ///
@@ -31,7 +29,6 @@ pub struct Config {
     pub(crate) min_heartbeat_interval: Duration,
     pub(crate) seed: u64,
     pub(crate) ack_handled: bool,
-    pub(crate) limiter: Option<IdentifyLimiter>,
 }
 
 impl Config {
@@ -64,7 +61,6 @@ impl Config {
             min_heartbeat_interval: MIN_HEARTBEAT_INTERVAL,
             seed: 0,
             ack_handled: false,
-            limiter: None,
         })
     }
 
@@ -164,14 +160,6 @@ impl ConfigBuilder {
         self
     }
 
-    /// The IDENTIFY pacer to share with the bot's other shards.
-    /// Default: a pacer of this machine's own with [`SessionStartLimit::default`]
-    /// (one IDENTIFY per 5 s, 1000 a day).
-    pub fn identify_limiter(mut self, limiter: IdentifyLimiter) -> Self {
-        self.0.limiter = Some(limiter);
-        self
-    }
-
     /// The configuration.
     ///
     /// # Errors
@@ -194,11 +182,5 @@ impl ConfigBuilder {
             }
         }
         Ok(config)
-    }
-}
-
-impl Config {
-    pub(crate) fn take_limiter(&mut self, now: Instant) -> IdentifyLimiter {
-        self.limiter.take().unwrap_or_else(|| IdentifyLimiter::new(SessionStartLimit::default(), now))
     }
 }

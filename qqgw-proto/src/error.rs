@@ -50,8 +50,9 @@ pub enum DecodeError {
         /// Its sequence number, if any.
         seq: Option<u64>,
     },
-    /// HELLO without a usable `heartbeat_interval`; the default of 45 s is used.
-    #[error("HELLO without a usable heartbeat_interval ({snippet}); using 45 s")]
+    /// HELLO without a usable `heartbeat_interval`;
+    /// [`DEFAULT_HEARTBEAT_INTERVAL`](crate::DEFAULT_HEARTBEAT_INTERVAL) is used.
+    #[error("HELLO without a usable heartbeat_interval ({snippet}); using {} s", crate::DEFAULT_HEARTBEAT_INTERVAL.as_secs())]
     InvalidHello {
         /// The start of HELLO's data.
         snippet: String,

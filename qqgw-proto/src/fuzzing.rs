@@ -33,7 +33,7 @@ use crate::dispatch::Dispatch;
 use crate::envelope::Envelope;
 use crate::error::TokenError;
 use crate::intents::Intents;
-use crate::limiter::{IdentifyLimiter, SessionStartLimit};
+use crate::limiter::{IdentifyLimiter, IdentifySlot, PacerRequest, SessionStartLimit};
 use crate::machine::UsageError;
 use crate::machine::{Event, GatewayMachine, Input, Output, State};
 use crate::model::{EventKind, TypedEvent};
@@ -211,6 +211,8 @@ enum Socket {
 /// - `Connect` only with no connection, `Send` and `Close` only on an open connection;
 /// - no heartbeat before HELLO on a connection, and at most one IDENTIFY or RESUME, sent
 ///   only after HELLO;
+/// - every IDENTIFY has a slot from the identify pacer, which the machine then reports
+///   sent; a slot not used is released; none is left held when the machine ends;
 /// - the sequence numbers of dispatches other than READY and RESUMED strictly increase
 ///   within a session (reset by IDENTIFY and READY);
 /// - a `Disconnected` event only with no connection, naming a time not before now;
@@ -240,11 +242,22 @@ pub struct Driver {
     replies: VecDeque<String>,
     server_seq: u64,
     sessions: u32,
+    /// Answers the machine's identify pacing, inside the drain.
+    pacer: IdentifyLimiter,
+    /// The slot granted and neither sent nor released, if any.
+    slot: Option<IdentifySlot>,
 }
 
 impl Driver {
-    /// A machine for `config` started at `now`, drained once.
+    /// A machine for `config` started at `now`, drained once, its IDENTIFYs paced by
+    /// an [`IdentifyLimiter`] with [`SessionStartLimit::default`].
     pub fn new(config: Config, now: Instant, options: Options) -> Self {
+        Self::with_pacer(config, now, options, IdentifyLimiter::new(SessionStartLimit::default(), now))
+    }
+
+    /// A machine for `config` started at `now`, drained once, its IDENTIFYs paced by
+    /// `pacer`.
+    pub fn with_pacer(config: Config, now: Instant, options: Options, pacer: IdentifyLimiter) -> Self {
         let mut driver = Self {
             machine: GatewayMachine::new(config, now),
             options,
@@ -259,6 +272,8 @@ impl Driver {
             replies: VecDeque::new(),
             server_seq: 0,
             sessions: 0,
+            pacer,
+            slot: None,
         };
         driver.drain();
         driver
@@ -504,6 +519,9 @@ impl Driver {
                     }
                     Some(op @ (2 | 6)) => {
                         assert!(self.hello_seen, "IDENTIFY or RESUME before HELLO");
+                        if op == 2 {
+                            assert!(self.slot.is_some(), "an IDENTIFY without a slot from the pacer");
+                        }
                         self.auths += 1;
                         assert_eq!(self.auths, 1, "a second IDENTIFY or RESUME on one connection");
                         if op == 2 {
@@ -543,8 +561,32 @@ impl Driver {
                     assert_eq!(result, Ok(()), "a token refused right after RefreshToken");
                 }
             }
+            Output::Pacer(request) => self.pace(*request),
             Output::Emit(event) => self.check_event(event),
             Output::Sleep(_) => {}
+        }
+    }
+
+    fn pace(&mut self, request: PacerRequest) {
+        let now = self.now;
+        match request {
+            PacerRequest::Acquire => {
+                assert_eq!(self.slot, None, "a second slot asked for while one is held");
+                assert_eq!(self.socket, Socket::None, "a slot asked for with a connection open");
+                let answer = self.pacer.handle(self.machine.shard(), request, now);
+                if let Some(crate::PacerAnswer::Granted(slot)) = answer {
+                    self.slot = Some(slot);
+                }
+                if let Some(answer) = answer {
+                    let result = self.machine.handle_input(now, Input::Pacer(answer));
+                    assert_eq!(result, Ok(()), "the pacer's answer refused");
+                }
+            }
+            PacerRequest::Sent(slot) | PacerRequest::Release(slot) => {
+                assert_eq!(self.slot, Some(slot), "{request:?} of a slot not held");
+                self.slot = None;
+                self.pacer.handle(self.machine.shard(), request, now);
+            }
         }
     }
 
@@ -572,9 +614,13 @@ impl Driver {
                 assert!(disconnect.at >= self.now, "a reconnect in the past: {disconnect:?}");
             }
             Event::DecodeFailed(_) | Event::TokenRefreshFailed(_) | Event::SessionLost(_) => {}
-            Event::Fatal(_) => self.terminated = true,
+            Event::Fatal(_) => {
+                assert_eq!(self.slot, None, "the machine ended holding an IDENTIFY slot");
+                self.terminated = true;
+            }
             Event::Closed(session) => {
                 assert_eq!(session, &self.machine.session(), "Closed carries another session");
+                assert_eq!(self.slot, None, "the machine ended holding an IDENTIFY slot");
                 self.terminated = true;
             }
         }
@@ -758,9 +804,9 @@ pub fn run_machine(data: &[u8]) -> Driver {
     if flags & flags::SHORT_HANDSHAKE != 0 {
         builder = builder.handshake_timeout(Duration::from_millis(10 * u64::from(seed)));
     }
+    let mut limit = SessionStartLimit::default();
     if flags & flags::TIGHT_LIMITER != 0 {
-        let limit = SessionStartLimit { total: 2, remaining: 1, reset_after: 60_000, max_concurrency: 1 };
-        builder = builder.identify_limiter(IdentifyLimiter::new(limit, Instant::ZERO));
+        limit = SessionStartLimit { total: 2, remaining: 1, reset_after: 60_000, max_concurrency: 1 };
     }
     let ms = Duration::from_millis;
     builder = builder.backoff(match flags >> flags::BACKOFF_SHIFT {
@@ -770,7 +816,8 @@ pub fn run_machine(data: &[u8]) -> Driver {
         _ => Backoff { initial: Duration::MAX, max: Duration::MAX },
     });
     let Ok(config) = builder.build() else { panic!("the fuzz config is valid") };
-    let mut driver = Driver::new(config, Instant::ZERO, options);
+    let mut driver =
+        Driver::with_pacer(config, Instant::ZERO, options, IdentifyLimiter::new(limit, Instant::ZERO));
 
     for _ in 0..MAX_STEPS {
         let Some(step) = c.next() else { break };

@@ -13,6 +13,7 @@ mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod incoming;
 mod intents;
 mod limiter;
 mod machine;
@@ -43,7 +44,10 @@ pub use dispatch::Dispatch;
 pub use envelope::Envelope;
 pub use error::{ConfigError, DecodeError, FatalError, TokenError};
 pub use intents::Intents;
-pub use limiter::{IDENTIFY_WINDOW, IdentifyLimiter, IdentifyTicket, SessionStartLimit};
+pub use limiter::{
+    IDENTIFY_WINDOW, IdentifyLimiter, IdentifySlot, PacerAnswer, PacerRequest, SLOT_TIMEOUT,
+    SessionStartLimit,
+};
 pub use machine::{
     Ack, DEFAULT_HEARTBEAT_INTERVAL, Disconnect, DisconnectCause, Event, GatewayMachine, Input, Latency,
     MAX_HEARTBEAT_INTERVAL, MAX_SEQ_STEP, MAX_UNACKED, MIN_HEARTBEAT_INTERVAL, Metrics, Output, Reconnect,

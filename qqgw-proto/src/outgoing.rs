@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::intents::Intents;
 use crate::opcode::OpCode;
+use crate::session::Session;
 use crate::shard::ShardId;
 
 #[derive(Serialize)]
@@ -49,9 +50,9 @@ pub(crate) fn identify(authorization: &str, intents: Intents, shard: ShardId) ->
     to_text(OpCode::Identify, Identify { token: authorization, intents, shard, properties })
 }
 
-/// RESUME (op 6).
-pub(crate) fn resume(authorization: &str, session_id: &str, seq: u64) -> String {
-    to_text(OpCode::Resume, Resume { token: authorization, session_id, seq })
+/// RESUME (op 6) from `session`: its `seq` is 0 when no event was delivered.
+pub(crate) fn resume(authorization: &str, session: &Session) -> String {
+    to_text(OpCode::Resume, Resume { token: authorization, session_id: &session.id, seq: session.seq })
 }
 
 /// A heartbeat (op 1): `d` is the last sequence number, `null` before any.
@@ -73,7 +74,7 @@ mod tests {
         assert_eq!(v["d"]["shard"], serde_json::json!([0, 1]));
         assert_eq!(v["d"]["properties"]["$browser"], "qqgw");
         assert_eq!(
-            resume("QQBot t", "s-1", 1337),
+            resume("QQBot t", &Session::new("s-1", 1337, ShardId::ONE)),
             r#"{"op":6,"d":{"token":"QQBot t","session_id":"s-1","seq":1337}}"#
         );
         assert_eq!(heartbeat(None), r#"{"op":1,"d":null}"#);

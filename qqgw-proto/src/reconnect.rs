@@ -4,7 +4,7 @@
 //! | the connection ended… | next attempt | counts as a failure |
 //! |---|---|---|
 //! | after progress (READY, RESUMED, or a replay under way), for any non-fatal cause but 4008 | at once, plus up to `reconnect_jitter`, within the storm budget | no (progress reset the count) |
-//! | with op 9, QQ's answer to an IDENTIFY or RESUME | at once, within the storm budget (an IDENTIFY is paced by the identify limiter too) | no |
+//! | with op 9, QQ's answer to an IDENTIFY or RESUME | at once, within the storm budget (an IDENTIFY is paced by the identify pacer too) | no |
 //! | before progress (connect failed, handshake timeout, op 7 / 4009 / drop / zombie before READY or RESUMED) | after [`Backoff`](crate::Backoff): 5 s doubling to 40 s, jittered | yes |
 //! | with 4008 (sent too fast) | after the backoff, and never sooner than its first step | yes |
 //! | with a fatal close code (see [`CloseCode::action`](crate::CloseCode::action)) | never | — |

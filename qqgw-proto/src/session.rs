@@ -24,7 +24,7 @@
 pub struct Session {
     /// The session id from READY.
     pub id: String,
-    /// The last sequence number delivered; 0 when none was.
+    /// The last sequence number delivered; 0 when none was (as QQ's RESUME writes it).
     pub seq: u64,
     /// The shard the session belongs to.
     pub shard: crate::ShardId,
@@ -35,5 +35,23 @@ impl Session {
     #[must_use]
     pub fn new(id: impl Into<String>, seq: u64, shard: crate::ShardId) -> Self {
         Self { id: id.into(), seq, shard }
+    }
+
+    /// A session whose last delivered event is `seq`, if any.
+    pub(crate) fn at(id: impl Into<String>, seq: Option<u64>, shard: crate::ShardId) -> Self {
+        Self::new(id, seq.unwrap_or(0), shard)
+    }
+
+    /// The last sequence number delivered: `None` when none was (`seq` is 0).
+    ///
+    /// ```
+    /// use qqgw_proto::{Session, ShardId};
+    ///
+    /// assert_eq!(Session::new("s", 0, ShardId::ONE).last_seq(), None);
+    /// assert_eq!(Session::new("s", 7, ShardId::ONE).last_seq(), Some(7));
+    /// ```
+    #[must_use]
+    pub fn last_seq(&self) -> Option<u64> {
+        (self.seq != 0).then_some(self.seq)
     }
 }

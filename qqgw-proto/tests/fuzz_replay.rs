@@ -240,7 +240,10 @@ fn the_end_of_the_clock_does_not_spin() {
 #[test]
 fn a_zero_backoff_does_not_retry_inside_the_drain() {
     use core::time::Duration;
-    use qqgw_proto::{AccessToken, Backoff, Config, GatewayMachine, Input, Instant, Intents, Output};
+    use qqgw_proto::{
+        AccessToken, Backoff, Config, GatewayMachine, IdentifySlot, Input, Instant, Intents, Output,
+        PacerAnswer, PacerRequest,
+    };
 
     let zero = Backoff { initial: Duration::ZERO, max: Duration::ZERO };
     let config = Config::builder("wss://fuzz/", Intents::non_privileged()).backoff(zero).build().unwrap();
@@ -252,6 +255,9 @@ fn a_zero_backoff_does_not_retry_inside_the_drain() {
             Output::RefreshToken => {
                 let token = AccessToken::new("t", now + Duration::from_secs(7200));
                 machine.handle_input(now, Input::Token(token)).unwrap();
+            }
+            Output::Pacer(PacerRequest::Acquire) => {
+                machine.handle_input(now, Input::Pacer(PacerAnswer::Granted(IdentifySlot(0)))).unwrap();
             }
             Output::Connect(_) => {
                 connects += 1;

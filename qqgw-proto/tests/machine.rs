@@ -6,8 +6,8 @@ use core::time::Duration;
 use qqgw_proto::testing::{FakeGateway, Harness, TokenPolicy};
 use qqgw_proto::{
     AccessToken, CloseAction, CloseCode, Config, ConfigBuilder, DecodeError, DisconnectCause, Event,
-    FatalError, GatewayMachine, IdentifyLimiter, Input, Instant, Intents, Output, Reconnect, Session,
-    SessionStartLimit, ShardId, State, UsageError,
+    FatalError, GatewayMachine, IdentifyLimiter, IdentifySlot, Input, Instant, Intents, Output, PacerAnswer,
+    PacerRequest, Reconnect, Session, SessionStartLimit, ShardId, State, UsageError,
 };
 
 const SEC: Duration = Duration::from_secs(1);
@@ -130,6 +130,9 @@ fn first_heartbeat_before_any_dispatch_sends_null_and_latency_is_measured() {
     let mut m = GatewayMachine::new(config, now);
     assert!(matches!(m.poll_output(), Output::RefreshToken));
     m.handle_input(now, Input::Token(AccessToken::new("t", now + Duration::from_secs(7200)))).unwrap();
+    assert!(matches!(m.poll_output(), Output::Pacer(PacerRequest::Acquire)));
+    assert!(matches!(m.poll_output(), Output::Sleep(None)), "waits for the pacer");
+    m.handle_input(now, GRANTED).unwrap();
     assert!(matches!(m.poll_output(), Output::Connect(url) if url == "wss://fake.invalid/websocket/"));
     assert!(matches!(m.poll_output(), Output::Sleep(None)));
     // No heartbeat before HELLO, however long it takes.
@@ -137,6 +140,7 @@ fn first_heartbeat_before_any_dispatch_sends_null_and_latency_is_measured() {
     assert!(matches!(m.poll_output(), Output::Sleep(Some(t)) if t == ms(30_000)), "handshake timeout");
     m.handle_input(now, Input::Text(r#"{"op":10,"d":{"heartbeat_interval":5000}}"#)).unwrap();
     assert!(matches!(m.poll_output(), Output::Send(f) if f.starts_with(r#"{"op":2,"#)));
+    assert!(matches!(m.poll_output(), Output::Pacer(PacerRequest::Sent(IdentifySlot(0)))));
     assert!(matches!(m.poll_output(), Output::Sleep(Some(t)) if t == ms(5_000)));
     now = ms(5_000);
     m.handle_timeout(now);
@@ -159,6 +163,7 @@ fn absurd_hello_intervals_are_clamped_or_replaced() {
     ] {
         let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
         m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+        m.handle_input(ms(0), GRANTED).unwrap();
         m.handle_input(ms(0), Input::Connected).unwrap();
         m.handle_input(ms(0), Input::Text(hello)).unwrap();
         assert_eq!(m.heartbeat_interval(), expected, "{hello}");
@@ -172,6 +177,7 @@ fn the_heartbeat_floor_is_a_config_value() {
     let config = builder().min_heartbeat_interval(Duration::from_secs(5)).build().unwrap();
     let mut m = GatewayMachine::new(config, ms(0));
     m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+    m.handle_input(ms(0), GRANTED).unwrap();
     m.handle_input(ms(0), Input::Connected).unwrap();
     m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":100}}"#)).unwrap();
     assert_eq!(m.heartbeat_interval(), Duration::from_secs(5), "a server cannot make us beat faster");
@@ -235,6 +241,7 @@ fn frames_arriving_prove_an_unacknowledged_link_alive() {
 fn a_heartbeat_qq_asks_for_rearms_the_beat_timer() {
     let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
     m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+    m.handle_input(ms(0), GRANTED).unwrap();
     m.handle_input(ms(0), Input::Connected).unwrap();
     m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":10000}}"#)).unwrap();
     m.handle_input(ms(10), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
@@ -475,6 +482,7 @@ fn a_failed_renewal_goes_on_with_the_token_still_held() {
     // one, QQ rate-limits the request, and the old one is used at once.
     let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
     m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(30_000)))).unwrap();
+    m.handle_input(ms(0), GRANTED).unwrap();
     m.handle_input(ms(0), Input::Connected).unwrap();
     m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
     m.handle_input(ms(5), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
@@ -590,12 +598,8 @@ fn three_shards_share_one_identify_limiter() {
     let limiter = IdentifyLimiter::new(SessionStartLimit::default(), ms(0));
     let mut shards: Vec<Harness> = (0..3)
         .map(|i| {
-            let config = builder()
-                .shard(ShardId::new(i, 3).unwrap())
-                .identify_limiter(limiter.clone())
-                .build()
-                .unwrap();
-            Harness::new(config)
+            let config = builder().shard(ShardId::new(i, 3).unwrap()).build().unwrap();
+            Harness::new(config).with_pacer(limiter.clone())
         })
         .collect();
     for step in 0..=300 {
@@ -616,13 +620,96 @@ fn three_shards_share_one_identify_limiter() {
 #[test]
 fn identify_waits_for_the_daily_reset_when_remaining_is_spent() {
     let limit = SessionStartLimit { total: 1000, remaining: 0, reset_after: 3_600_000, max_concurrency: 1 };
-    let config = builder().identify_limiter(IdentifyLimiter::new(limit, ms(0))).build().unwrap();
-    let mut h = Harness::new(config);
+    let mut h = harness().with_pacer(IdentifyLimiter::new(limit, ms(0)));
     h.run_for(Duration::from_secs(3_599));
     assert!(h.gateway.record.connects.is_empty());
     assert_eq!(h.machine.state(), State::AwaitingIdentifySlot);
     h.run_for(Duration::from_secs(2));
     assert!(h.machine.is_ready());
+}
+
+/// Drains `m`, returning its outputs but the final `Sleep`.
+fn outputs(m: &mut GatewayMachine) -> Vec<Output> {
+    let mut out = Vec::new();
+    loop {
+        match m.poll_output() {
+            Output::Sleep(_) => return out,
+            o => out.push(o),
+        }
+    }
+}
+
+/// The pacer's answer when an IDENTIFY may go at once.
+const GRANTED: Input<'static> = Input::Pacer(PacerAnswer::Granted(IdentifySlot(0)));
+
+fn token(now: Instant) -> Input<'static> {
+    Input::Token(AccessToken::new("t", now + Duration::from_secs(7_200)))
+}
+
+#[test]
+fn an_identify_asks_the_pacer_before_connecting_and_reports_the_slot_sent() {
+    let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
+    assert!(matches!(outputs(&mut m)[..], [Output::RefreshToken]));
+    m.handle_input(ms(0), token(ms(0))).unwrap();
+    assert!(matches!(outputs(&mut m)[..], [Output::Pacer(PacerRequest::Acquire)]));
+    assert_eq!(m.state(), State::AwaitingIdentifySlot);
+    // No slot yet: ask again when told.
+    m.handle_input(ms(10), Input::Pacer(PacerAnswer::Deferred(Duration::from_millis(990)))).unwrap();
+    assert!(outputs(&mut m).is_empty());
+    assert_eq!(m.poll_timeout(), Some(ms(1_000)));
+    m.handle_timeout(ms(1_000));
+    assert!(matches!(outputs(&mut m)[..], [Output::Pacer(PacerRequest::Acquire)]));
+    m.handle_input(ms(1_000), Input::Pacer(PacerAnswer::Granted(IdentifySlot(7)))).unwrap();
+    assert!(matches!(outputs(&mut m)[..], [Output::Connect(_)]));
+    m.handle_input(ms(1_100), Input::Connected).unwrap();
+    m.handle_input(ms(1_200), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
+    let out = outputs(&mut m);
+    assert!(
+        matches!(&out[..], [Output::Send(identify), Output::Pacer(PacerRequest::Sent(IdentifySlot(7)))]
+        if identify.starts_with(r#"{"op":2"#)),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_slot_not_used_is_released() {
+    let granted = |m: &mut GatewayMachine| {
+        m.handle_input(ms(0), token(ms(0))).unwrap();
+        outputs(m);
+        m.handle_input(ms(0), Input::Pacer(PacerAnswer::Granted(IdentifySlot(1)))).unwrap();
+        assert!(matches!(outputs(m)[..], [Output::Connect(_)]));
+    };
+    // The connection fails before HELLO.
+    let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
+    granted(&mut m);
+    m.handle_input(ms(5), Input::ConnectFailed).unwrap();
+    assert!(
+        outputs(&mut m).iter().any(|o| matches!(o, Output::Pacer(PacerRequest::Release(IdentifySlot(1)))))
+    );
+    // The machine closes while connecting.
+    let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
+    granted(&mut m);
+    m.close(ms(5)).unwrap();
+    m.handle_input(ms(6), Input::Connected).unwrap();
+    m.handle_input(ms(7), Input::Closed(None)).unwrap();
+    let out = outputs(&mut m);
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Pacer(PacerRequest::Release(IdentifySlot(1))))),
+        "{out:?}"
+    );
+    assert_eq!(m.state(), State::Terminated);
+    // A slot granted after the machine stopped goes straight back.
+    let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
+    m.handle_input(ms(0), token(ms(0))).unwrap();
+    outputs(&mut m);
+    m.close(ms(1)).unwrap();
+    outputs(&mut m);
+    assert_eq!(m.state(), State::Terminated);
+    m.handle_input(ms(2), Input::Pacer(PacerAnswer::Granted(IdentifySlot(9)))).unwrap();
+    assert!(matches!(outputs(&mut m)[..], [Output::Pacer(PacerRequest::Release(IdentifySlot(9)))]));
+    // An answer nobody asked for changes nothing.
+    m.handle_input(ms(3), Input::Pacer(PacerAnswer::Deferred(Duration::from_secs(1)))).unwrap();
+    assert!(outputs(&mut m).is_empty());
 }
 
 #[test]
@@ -669,6 +756,7 @@ fn a_replay_under_way_is_progress_not_a_refused_resume() {
     let config = builder().session(session).handshake_timeout(Duration::from_secs(1)).build().unwrap();
     let mut m = GatewayMachine::new(config, ms(0));
     m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+    m.handle_input(ms(0), GRANTED).unwrap();
     m.handle_input(ms(0), Input::Connected).unwrap();
     m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
     drain(&mut m);
@@ -695,10 +783,12 @@ fn handshake_timeout_abandons_the_socket_and_backs_off() {
     let config = builder().handshake_timeout(Duration::from_secs(10)).build().unwrap();
     let mut m = GatewayMachine::new(config, ms(0));
     m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+    m.handle_input(ms(0), GRANTED).unwrap();
     m.handle_input(ms(0), Input::Connected).unwrap();
     drain(&mut m);
     m.handle_timeout(ms(10_000));
     assert!(matches!(m.poll_output(), Output::Abandon));
+    assert!(matches!(m.poll_output(), Output::Pacer(PacerRequest::Release(IdentifySlot(0)))));
     let Output::Emit(Event::Disconnected(d)) = m.poll_output() else { panic!() };
     assert_eq!(d.cause, DisconnectCause::HandshakeTimeout);
     assert!(d.at >= ms(14_000) && d.at <= ms(15_000), "{d:?}");
@@ -709,6 +799,7 @@ fn an_unanswered_close_is_abandoned_after_the_close_timeout() {
     let config = builder().close_timeout(Duration::from_millis(300)).build().unwrap();
     let mut m = GatewayMachine::new(config, ms(0));
     m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+    m.handle_input(ms(0), GRANTED).unwrap();
     m.handle_input(ms(0), Input::Connected).unwrap();
     m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
     m.handle_input(ms(5), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
@@ -771,6 +862,7 @@ fn a_rotation_before_ready_is_a_failure_that_backs_off() {
     for frame in [r#"{"op":7}"#, "4009"] {
         let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
         m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+        m.handle_input(ms(0), GRANTED).unwrap();
         m.handle_input(ms(0), Input::Connected).unwrap();
         m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
         drain(&mut m);
@@ -908,12 +1000,15 @@ fn graceful_close_while_disconnected_or_connecting() {
     let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
     assert!(matches!(m.poll_output(), Output::RefreshToken));
     m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+    assert!(matches!(m.poll_output(), Output::Pacer(PacerRequest::Acquire)));
+    m.handle_input(ms(0), GRANTED).unwrap();
     assert!(matches!(m.poll_output(), Output::Connect(_)));
     m.close(ms(1)).unwrap();
     assert!(!m.can_reconnect());
     m.handle_input(ms(2), Input::Connected).unwrap();
     assert!(matches!(m.poll_output(), Output::Close(_)));
     m.handle_input(ms(3), Input::Closed(None)).unwrap();
+    assert!(matches!(m.poll_output(), Output::Pacer(PacerRequest::Release(IdentifySlot(0)))));
     assert!(matches!(m.poll_output(), Output::Emit(Event::Closed(None))));
     assert_eq!(m.state(), State::Terminated);
 }
@@ -1040,6 +1135,7 @@ fn key_paths(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
 fn sent_after_hello(config: Config, op: u8) -> serde_json::Value {
     let mut m = GatewayMachine::new(config, ms(0));
     m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+    m.handle_input(ms(0), GRANTED).unwrap();
     m.handle_input(ms(0), Input::Connected).unwrap();
     m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":5000}}"#)).unwrap();
     loop {
@@ -1204,6 +1300,7 @@ fn while_reading_is_paused_silence_is_no_zombie_and_the_handshake_waits() {
     let config = builder().handshake_timeout(Duration::from_secs(5)).build().unwrap();
     let mut m = GatewayMachine::new(config, ms(0));
     m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
+    m.handle_input(ms(0), GRANTED).unwrap();
     m.handle_input(ms(0), Input::Connected).unwrap();
     m.handle_input(ms(1), Input::ReadPaused(true)).unwrap();
     drain(&mut m);

@@ -61,13 +61,18 @@ impl Storm {
     }
 }
 
-fn config() -> Config {
+/// An identify pacer that never makes anyone wait.
+fn generous_pacer() -> IdentifyLimiter {
     let limit = SessionStartLimit {
         total: u32::MAX,
         remaining: u32::MAX,
         reset_after: u64::MAX,
         max_concurrency: 1024,
     };
+    IdentifyLimiter::new(limit, Instant::ZERO)
+}
+
+fn config() -> Config {
     Config::builder("wss://model/", Intents::non_privileged())
         .reconnect_jitter(Duration::ZERO)
         .backoff(Backoff {
@@ -75,7 +80,6 @@ fn config() -> Config {
             max: Duration::from_millis(BACKOFF_MAX_MS),
         })
         .handshake_timeout(Duration::from_millis(HANDSHAKE_MS))
-        .identify_limiter(IdentifyLimiter::new(limit, Instant::ZERO))
         .build()
         .unwrap()
 }
@@ -136,7 +140,7 @@ fn observe(output: Output) -> Option<Obs> {
         Output::Emit(Event::Closed(s)) => Obs::Closed(s.map(|s| (s.id, s.seq))),
         Output::Emit(Event::SessionLost(s)) => Obs::SessionLost(s.id, s.seq),
         Output::Emit(other) => panic!("unexpected event {other:?}"),
-        Output::RefreshToken | Output::Sleep(_) => return None,
+        Output::RefreshToken | Output::Pacer(_) | Output::Sleep(_) => return None,
     })
 }
 
@@ -667,7 +671,7 @@ fn check(driver: &mut Driver, model: &mut Model, what: &dyn core::fmt::Debug) ->
 
 fn run(transitions: &[Transition]) -> Result<(), TestCaseError> {
     let options = Options { auto: true, defer_close: false, liveness: true };
-    let mut driver = Driver::new(config(), Instant::ZERO, options);
+    let mut driver = Driver::with_pacer(config(), Instant::ZERO, options, generous_pacer());
     let mut model = Model::new();
     check(&mut driver, &mut model, &"start")?;
     for transition in transitions {
@@ -706,7 +710,12 @@ fn the_model_test_reaches_every_phase() {
         let transitions =
             proptest::collection::vec(transition(), 50..100).new_tree(&mut runner).unwrap().current();
         let mut model = Model::new();
-        let mut replies = Driver::new(config(), Instant::ZERO, Options { auto: true, ..Options::default() });
+        let mut replies = Driver::with_pacer(
+            config(),
+            Instant::ZERO,
+            Options { auto: true, ..Options::default() },
+            generous_pacer(),
+        );
         for t in &transitions {
             let step = match t {
                 Transition::Step(step) => step.clone(),

@@ -55,8 +55,9 @@ fn the_identify_budget_resets_daily() {
     let limit = SessionStartLimit { total: 2, remaining: 0, reset_after: 1_000, max_concurrency: 10 };
     let limiter = IdentifyLimiter::new(limit, Instant::ZERO);
     // Acquires and sends at once.
-    let take =
-        |at: u64| limiter.try_acquire(Instant::from_millis(at)).map(|t| t.sent(Instant::from_millis(at)));
+    let take = |at: u64| {
+        limiter.try_acquire(Instant::from_millis(at)).map(|slot| limiter.sent(slot, Instant::from_millis(at)))
+    };
     assert_eq!(take(999), Err(Instant::from_millis(1_000)));
     assert_eq!(take(1_000), Ok(()));
     assert_eq!(take(1_001), Ok(()));
@@ -70,7 +71,8 @@ fn the_identify_budget_resets_daily() {
 use core::time::Duration;
 
 use qqgw_proto::{
-    AccessToken, Config, DisconnectCause, Event, GatewayMachine, Input, Instant, Intents, Output, State,
+    AccessToken, Config, DisconnectCause, Event, GatewayMachine, IdentifySlot, Input, Instant, Intents,
+    Output, PacerAnswer, PacerRequest, State,
 };
 
 /// What one drain produced.
@@ -83,8 +85,8 @@ struct Drained {
     deadline: Option<Instant>,
 }
 
-/// Drains `m` at `now`: tokens are handed out (valid two hours), `Connect` is answered
-/// with `on_connect` (nothing if `None`), `Close` with `Closed(None)`.
+/// Drains `m` at `now`: tokens are handed out (valid two hours), IDENTIFY slots granted,
+/// `Connect` is answered with `on_connect` (nothing if `None`), `Close` with `Closed(None)`.
 fn drain(m: &mut GatewayMachine, now: Instant, on_connect: &dyn Fn() -> Option<Input<'static>>) -> Drained {
     let mut d = Drained::default();
     for _ in 0..1_000 {
@@ -93,6 +95,10 @@ fn drain(m: &mut GatewayMachine, now: Instant, on_connect: &dyn Fn() -> Option<I
                 let token = AccessToken::new("t", now + Duration::from_secs(7_200));
                 m.handle_input(now, Input::Token(token)).unwrap();
             }
+            Output::Pacer(PacerRequest::Acquire) => {
+                m.handle_input(now, Input::Pacer(PacerAnswer::Granted(IdentifySlot(0)))).unwrap();
+            }
+            Output::Pacer(_) => {}
             Output::Connect(_) => {
                 d.connects += 1;
                 if let Some(input) = on_connect() {

@@ -34,7 +34,10 @@ fn outputs(session: Option<Session>) -> Vec<String> {
         let input = match output {
             Output::RefreshToken => Input::Token(AccessToken::new(TOKEN, Instant::from_millis(7_200_000))),
             Output::Connect(_) => Input::Connected,
-            Output::Send(_) => continue,
+            Output::Pacer(qqgw_proto::PacerRequest::Acquire) => {
+                Input::Pacer(qqgw_proto::PacerAnswer::Granted(qqgw_proto::IdentifySlot(0)))
+            }
+            Output::Send(_) | Output::Pacer(_) => continue,
             Output::Sleep(Some(at)) => {
                 now = at;
                 machine.handle_timeout(now);
@@ -43,7 +46,8 @@ fn outputs(session: Option<Session>) -> Vec<String> {
             _ => break,
         };
         machine.handle_input(now, input).unwrap();
-        if matches!(machine.state(), qqgw_proto::State::Connecting) {
+        if matches!(machine.state(), qqgw_proto::State::Connecting | qqgw_proto::State::AwaitingIdentifySlot)
+        {
             continue;
         }
         machine.handle_input(now, Input::Text(HELLO)).unwrap();

@@ -5,6 +5,7 @@ use std::fmt;
 use crate::close::CloseFrame;
 use crate::dispatch::Dispatch;
 use crate::error::{DecodeError, FatalError, TokenError};
+use crate::limiter::{PacerAnswer, PacerRequest};
 use crate::machine::Ack;
 use crate::machine::State;
 use crate::session::Session;
@@ -31,6 +32,10 @@ pub enum Input<'a> {
     Token(AccessToken),
     /// No access token could be had, in answer to [`Output::RefreshToken`].
     TokenFailed(TokenError),
+    /// The identify pacer's answer to [`Output::Pacer`]`(`[`PacerRequest::Acquire`]`)`.
+    /// Accepted in any state: a slot granted when none is wanted any more (the machine
+    /// closed meanwhile) is given back with [`PacerRequest::Release`].
+    Pacer(PacerAnswer),
     /// The application finished with the event of this receipt
     /// ([`Dispatch::ack`](crate::Dispatch::ack)); the [checkpoint] moves past it once every
     /// event before it is handled too. Accepted in any state, after the machine stopped
@@ -54,6 +59,7 @@ impl Input<'_> {
             Input::Closed(_) => "Closed",
             Input::Token(_) => "Token",
             Input::TokenFailed(_) => "TokenFailed",
+            Input::Pacer(_) => "Pacer",
             Input::Handled(_) => "Handled",
             Input::ReadPaused(_) => "ReadPaused",
         }
@@ -89,6 +95,10 @@ pub enum Output {
     Emit(Event),
     /// Fetch a fresh access token, then report [`Input::Token`] or [`Input::TokenFailed`].
     RefreshToken,
+    /// Tell the identify pacer (an [`IdentifyLimiter`](crate::IdentifyLimiter), or one
+    /// shared by many processes); for [`PacerRequest::Acquire`], report its answer with
+    /// [`Input::Pacer`].
+    Pacer(PacerRequest),
     /// Nothing more to do now: wait for input, and call
     /// [`handle_timeout`](crate::GatewayMachine::handle_timeout) at this instant if given.
     /// Always later than the last `now` the machine was told.
@@ -104,6 +114,7 @@ impl fmt::Debug for Output {
             Output::Abandon => f.write_str("Abandon"),
             Output::Emit(event) => f.debug_tuple("Emit").field(event).finish(),
             Output::RefreshToken => f.write_str("RefreshToken"),
+            Output::Pacer(request) => f.debug_tuple("Pacer").field(request).finish(),
             Output::Sleep(at) => f.debug_tuple("Sleep").field(at).finish(),
         }
     }

@@ -9,7 +9,7 @@ mod timer;
 use std::collections::VecDeque;
 
 use core::time::Duration;
-use serde::Deserialize;
+
 use serde_json::value::RawValue;
 
 use crate::backoff::Backoff;
@@ -19,15 +19,15 @@ use crate::dispatch::Dispatch;
 use crate::envelope::Envelope;
 use crate::error::{DecodeError, FatalError, TokenError, snippet};
 use crate::intents::Intents;
-use crate::limiter::{IdentifyLimiter, IdentifyTicket};
+use crate::limiter::{IdentifySlot, PacerAnswer, PacerRequest};
 use crate::opcode::OpCode;
-use crate::outgoing;
 use crate::reconnect::{FLAP_WINDOW, StormBudget, verdict};
 use crate::rng::Rng;
 use crate::session::Session;
 use crate::shard::ShardId;
 use crate::time::Instant;
 use crate::token::{AccessToken, Secret};
+use crate::{incoming, outgoing};
 
 use crate::dedup::RecentIds;
 use checkpoint::Unacked;
@@ -84,7 +84,7 @@ pub const MAX_SEQ_STEP: u64 = 1 << 20;
 /// | the connection ended… | the next attempt | backoff count |
 /// |---|---|---|
 /// | after progress: op 7, 4009, a zombie, a drop, 4900–4913, any non-fatal code but 4008 | at once, plus up to [`reconnect_jitter`](crate::ConfigBuilder::reconnect_jitter) (20 ms), within the storm budget | reset by the progress |
-/// | with op 9 (QQ's answer to an IDENTIFY or RESUME) | at once, within the storm budget; an IDENTIFY also waits for the identify limiter | unchanged |
+/// | with op 9 (QQ's answer to an IDENTIFY or RESUME) | at once, within the storm budget; an IDENTIFY also waits for the identify pacer | unchanged |
 /// | before progress: the connection could not open, no READY in time, op 7 / 4009 / a drop before READY or RESUMED | after [`Backoff`] (5 s doubling to 40 s, less up to a fifth) | +1 |
 /// | 4008 (sent too fast) | after the backoff, never sooner than its first step | +1 |
 /// | a fatal code ([`CloseCode::action`](crate::CloseCode::action)) or rejected credentials | never: [`Event::Fatal`] | — |
@@ -135,13 +135,18 @@ pub const MAX_SEQ_STEP: u64 = 1 << 20;
 /// ```
 /// use core::time::Duration;
 /// use std::collections::VecDeque;
-/// use qqgw_proto::{AccessToken, Config, Event, GatewayMachine, Input, Instant, Intents, Output};
+/// use qqgw_proto::{
+///     AccessToken, Config, Event, GatewayMachine, IdentifyLimiter, Input, Instant, Intents, Output,
+///     SessionStartLimit,
+/// };
 ///
 /// let config = Config::builder("wss://gateway.example/websocket/", Intents::non_privileged())
 ///     .build()
 ///     .unwrap();
 /// let mut now = Instant::ZERO;
 /// let mut machine = GatewayMachine::new(config, now);
+/// // Paces the IDENTIFYs of every shard of the bot (share one among them).
+/// let limiter = IdentifyLimiter::new(SessionStartLimit::default(), now);
 /// let mut inbox: VecDeque<&str> = VecDeque::new(); // frames "the server" will send
 /// let mut names = Vec::new();
 ///
@@ -153,6 +158,11 @@ pub const MAX_SEQ_STEP: u64 = 1 << 20;
 ///                 let token = AccessToken::new("token", now + Duration::from_secs(7200));
 ///                 machine.handle_input(now, Input::Token(token)).unwrap();
 ///             }
+///             Output::Pacer(request) => {
+///                 if let Some(answer) = limiter.handle(machine.shard(), request, now) {
+///                     machine.handle_input(now, Input::Pacer(answer)).unwrap();
+///                 }
+///             }
 ///             Output::Connect(_url) => {
 ///                 machine.handle_input(now, Input::Connected).unwrap();
 ///                 inbox.push_back(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#);
@@ -163,10 +173,10 @@ pub const MAX_SEQ_STEP: u64 = 1 << 20;
 ///             }
 ///             Output::Send(_heartbeat) => {}
 ///             Output::Close(_frame) => machine.handle_input(now, Input::Closed(None)).unwrap(),
+///             Output::Abandon => {}
 ///             Output::Emit(Event::Dispatch(d)) => names.push(d.name().to_owned()),
 ///             Output::Emit(_other) => {}
 ///             Output::Sleep(deadline) => break deadline,
-///             _ => {}
 ///         }
 ///     };
 ///     // 2. Wait for input or the deadline.
@@ -193,7 +203,6 @@ pub struct GatewayMachine {
     handshake_timeout: Duration,
     close_timeout: Duration,
     min_heartbeat_interval: Duration,
-    limiter: IdentifyLimiter,
     rng: Rng,
     storm: StormBudget,
     ack_handled: bool,
@@ -214,12 +223,9 @@ pub struct GatewayMachine {
     failures: u32,
     /// Consecutive RESUMEs that did not reach RESUMED.
     resume_refusals: u32,
-    /// Why the machine is closing the connection itself.
-    closing: Option<Closing>,
-    /// A graceful close asked for while a connection was being opened.
-    close_requested: bool,
+    /// An answer to [`PacerRequest::Acquire`] is awaited.
+    slot_asked: bool,
 
-    heartbeat_interval: Duration,
     latency: Latency,
     metrics: Metrics,
     recent_ids: RecentIds,
@@ -232,16 +238,21 @@ struct Connection {
     authorization: Secret,
     plan: Plan,
     /// The IDENTIFY slot taken before connecting; given back if no IDENTIFY is sent.
-    ticket: Option<IdentifyTicket>,
+    slot: Option<IdentifySlot>,
     sent_auth: bool,
     /// READY or RESUMED received.
     authenticated: bool,
     /// When READY, RESUMED or a replayed event was first received: the session moves.
     progress: Option<Instant>,
+    /// HELLO's interval, clamped; `None` before HELLO.
+    heartbeat_interval: Option<Duration>,
     /// When the unacknowledged heartbeat was sent.
     pending_ack: Option<Instant>,
     /// A frame arrived since the last heartbeat was sent: proof of life as good as an ACK.
     heard_since_beat: bool,
+    /// Why the machine closes this connection itself: set in [`State::Closing`], and
+    /// while [`State::Connecting`] when a graceful close waits for the connection to open.
+    closing: Option<Closing>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -262,9 +273,11 @@ impl GatewayMachine {
     /// connection; drain them (see the [drain contract](Self#the-drain-contract)).
     #[must_use]
     pub fn new(mut config: Config, now: Instant) -> Self {
-        let limiter = config.take_limiter(now);
         let (session_id, last_seq) = match config.session.take() {
-            Some(s) => (Some(s.id), (s.seq > 0).then_some(s.seq)),
+            Some(s) => {
+                let seq = s.last_seq();
+                (Some(s.id), seq)
+            }
             None => (None, None),
         };
         let mut machine = Self {
@@ -276,7 +289,6 @@ impl GatewayMachine {
             handshake_timeout: config.handshake_timeout,
             close_timeout: config.close_timeout,
             min_heartbeat_interval: config.min_heartbeat_interval,
-            limiter,
             rng: Rng::new(config.seed),
             storm: StormBudget::new(now),
             ack_handled: config.ack_handled,
@@ -293,9 +305,7 @@ impl GatewayMachine {
             conn: Connection::default(),
             failures: 0,
             resume_refusals: 0,
-            closing: None,
-            close_requested: false,
-            heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
+            slot_asked: false,
             latency: Latency::default(),
             metrics: Metrics::default(),
             recent_ids: RecentIds::default(),
@@ -314,11 +324,20 @@ impl GatewayMachine {
     /// [`UsageError`] if the input does not fit the machine's state (nothing changes), or
     /// the machine has stopped.
     pub fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), UsageError> {
-        if let Input::Handled(ack) = input {
-            if self.ack_handled {
-                self.unacked.handled(ack);
+        match input {
+            Input::Handled(ack) => {
+                if self.ack_handled {
+                    self.unacked.handled(ack);
+                }
+                return Ok(());
             }
-            return Ok(());
+            Input::Pacer(answer) => {
+                self.advance(now);
+                self.on_pacer(answer);
+                self.fire_timers();
+                return Ok(());
+            }
+            _ => {}
         }
         if self.state == State::Terminated {
             return Err(UsageError::Terminated);
@@ -371,11 +390,8 @@ impl GatewayMachine {
         }
         self.advance(now);
         match self.state {
-            State::Connecting => self.close_requested = true,
-            State::Closing => self.closing = Some(Closing::Graceful),
-            state if state.has_connection() => {
-                self.start_close(CloseFrame::new(CloseFrame::RESUME.code, "closing"), Closing::Graceful);
-            }
+            State::Connecting | State::Closing => self.conn.closing = Some(Closing::Graceful),
+            state if state.has_connection() => self.start_close(CloseFrame::CLOSING, Closing::Graceful),
             _ => self.finish_graceful(),
         }
         Ok(())
@@ -419,9 +435,7 @@ impl GatewayMachine {
     /// Whether the machine will go on connecting: false once it has stopped for good.
     #[must_use]
     pub fn can_reconnect(&self) -> bool {
-        self.state != State::Terminated
-            && !self.close_requested
-            && !matches!(self.closing, Some(Closing::Graceful))
+        self.state != State::Terminated && !matches!(self.conn.closing, Some(Closing::Graceful))
     }
 
     /// The current session's id, if there is one to resume.
@@ -442,7 +456,7 @@ impl GatewayMachine {
     #[must_use]
     pub fn session(&self) -> Option<Session> {
         let id = self.session_id.clone()?;
-        Some(Session { id, seq: self.checkpoint().unwrap_or(0), shard: self.shard })
+        Some(Session::at(id, self.checkpoint(), self.shard))
     }
 
     /// The highest sequence number up to which every event delivered in this session has
@@ -472,10 +486,11 @@ impl GatewayMachine {
         self.intents
     }
 
-    /// The heartbeat interval in use (from the last HELLO).
+    /// The heartbeat interval of the current connection, from its HELLO;
+    /// [`DEFAULT_HEARTBEAT_INTERVAL`] before one.
     #[must_use]
     pub fn heartbeat_interval(&self) -> Duration {
-        self.heartbeat_interval
+        self.conn.heartbeat_interval.unwrap_or(DEFAULT_HEARTBEAT_INTERVAL)
     }
 
     /// Heartbeat round trips.
@@ -526,9 +541,6 @@ impl GatewayMachine {
     /// Starts the next connection attempt: a usable token first, then an IDENTIFY slot if
     /// the attempt will IDENTIFY, then the connection.
     fn begin_attempt(&mut self, token_just_arrived: bool) {
-        if self.close_requested {
-            return self.finish_graceful();
-        }
         let now = self.now;
         // A token delivered on request is used if it has not expired; one held from
         // before must outlive the refresh margin.
@@ -549,21 +561,36 @@ impl GatewayMachine {
             }
         };
         let plan = if self.session_id.is_some() { Plan::Resume } else { Plan::Identify };
-        let mut ticket = None;
+        self.conn = Connection { authorization, plan, ..Connection::default() };
         if plan == Plan::Identify {
-            match self.limiter.try_acquire(now) {
-                Ok(slot) => ticket = Some(slot),
-                Err(at) => {
-                    self.set_state(State::AwaitingIdentifySlot);
-                    self.timers.set(Timer::Reconnect, at.max(now + Duration::from_millis(1)));
-                    return;
-                }
-            }
+            self.set_state(State::AwaitingIdentifySlot);
+            self.slot_asked = true;
+            self.out.push_back(Output::Pacer(PacerRequest::Acquire));
+        } else {
+            self.connect();
         }
-        self.conn = Connection { authorization, plan, ticket, ..Connection::default() };
+    }
+
+    fn connect(&mut self) {
         self.set_state(State::Connecting);
         self.metrics.connects += 1;
         self.out.push_back(Output::Connect(self.url.clone()));
+    }
+
+    /// The identify pacer answered. A slot nobody waits for any more goes back at once.
+    fn on_pacer(&mut self, answer: PacerAnswer) {
+        let wanted = core::mem::take(&mut self.slot_asked) && self.state == State::AwaitingIdentifySlot;
+        match answer {
+            PacerAnswer::Granted(slot) if wanted => {
+                self.conn.slot = Some(slot);
+                self.connect();
+            }
+            PacerAnswer::Granted(slot) => self.out.push_back(Output::Pacer(PacerRequest::Release(slot))),
+            PacerAnswer::Deferred(wait) if wanted => {
+                self.timers.set(Timer::Reconnect, self.now + wait.max(Duration::from_millis(1)));
+            }
+            PacerAnswer::Deferred(_) => {}
+        }
     }
 
     fn on_token_failed(&mut self, error: TokenError) {
@@ -589,15 +616,14 @@ impl GatewayMachine {
     fn on_connected(&mut self) {
         self.set_state(State::AwaitingHello);
         self.timers.set(Timer::Handshake, self.now + self.handshake_timeout);
-        if self.close_requested {
-            self.close_requested = false;
-            self.start_close(CloseFrame::new(CloseFrame::RESUME.code, "closing"), Closing::Graceful);
+        if let Some(Closing::Graceful) = self.conn.closing {
+            self.start_close(CloseFrame::CLOSING, Closing::Graceful);
         }
     }
 
     fn on_connect_failed(&mut self) {
         self.metrics.connect_failures += 1;
-        if self.close_requested {
+        if let Some(Closing::Graceful) = self.conn.closing {
             self.finish_graceful();
         } else {
             self.connection_ended(DisconnectCause::ConnectFailed);
@@ -606,7 +632,7 @@ impl GatewayMachine {
 
     fn on_closed(&mut self, frame: Option<CloseFrame<'_>>) {
         self.timers.stop(Timer::Close);
-        match self.closing.take() {
+        match self.conn.closing.take() {
             Some(Closing::Graceful) => self.finish_graceful(),
             Some(Closing::Reconnect(cause)) => self.connection_ended(cause),
             None => self.connection_ended(match frame {
@@ -637,14 +663,14 @@ impl GatewayMachine {
             // as ours: the next one is due an interval later.
             Some(OpCode::Heartbeat) if self.state != State::AwaitingHello => {
                 self.send_heartbeat();
-                self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval);
+                self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval());
             }
             Some(OpCode::Heartbeat) => {}
             Some(OpCode::Reconnect) => {
                 self.start_close(CloseFrame::RESUME, Closing::Reconnect(DisconnectCause::ReconnectRequested));
             }
             Some(OpCode::InvalidSession) => {
-                let resumable = env.d.is_some_and(|d| d.get() == "true");
+                let resumable = incoming::invalid_session_resumable(env.d);
                 let frame = if resumable { CloseFrame::RESUME } else { CloseFrame::NORMAL };
                 self.start_close(frame, Closing::Reconnect(DisconnectCause::InvalidSession { resumable }));
             }
@@ -656,16 +682,8 @@ impl GatewayMachine {
         if self.state != State::AwaitingHello {
             return self.decode_failed(DecodeError::UnexpectedHello);
         }
-        #[derive(Deserialize)]
-        struct Hello {
-            heartbeat_interval: u64,
-        }
-        let interval = d
-            .and_then(|d| serde_json::from_str::<Hello>(d.get()).ok())
-            .map(|hello| hello.heartbeat_interval)
-            .filter(|&ms| ms > 0);
-        self.heartbeat_interval = match interval {
-            Some(ms) => Duration::from_millis(ms).clamp(self.min_heartbeat_interval, MAX_HEARTBEAT_INTERVAL),
+        let interval = match incoming::hello_interval(d) {
+            Some(interval) => interval.clamp(self.min_heartbeat_interval, MAX_HEARTBEAT_INTERVAL),
             None => {
                 self.decode_failed(DecodeError::InvalidHello {
                     snippet: snippet(d.map_or("", RawValue::get)),
@@ -673,11 +691,13 @@ impl GatewayMachine {
                 DEFAULT_HEARTBEAT_INTERVAL
             }
         };
-        self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval);
+        self.conn.heartbeat_interval = Some(interval);
+        self.timers.set(Timer::Heartbeat, self.now + interval);
         let resume = match (&self.session_id, self.conn.plan) {
-            (Some(id), Plan::Resume) => {
-                Some(outgoing::resume(&self.conn.authorization.0, id, self.last_seq.unwrap_or(0)))
-            }
+            (Some(id), Plan::Resume) => Some(outgoing::resume(
+                &self.conn.authorization.0,
+                &Session::at(id.as_str(), self.last_seq, self.shard),
+            )),
             _ => None,
         };
         if let Some(frame) = resume {
@@ -688,11 +708,11 @@ impl GatewayMachine {
             self.forget_session();
             self.conn.plan = Plan::Identify;
             self.metrics.identifies += 1;
-            if let Some(ticket) = self.conn.ticket.take() {
-                ticket.sent(self.now);
-            }
             let frame = outgoing::identify(&self.conn.authorization.0, self.intents, self.shard);
             self.out.push_back(Output::Send(frame));
+            if let Some(slot) = self.conn.slot.take() {
+                self.out.push_back(Output::Pacer(PacerRequest::Sent(slot)));
+            }
             self.set_state(State::Identifying);
         }
         self.conn.sent_auth = true;
@@ -723,7 +743,7 @@ impl GatewayMachine {
             return self.abandon(DisconnectCause::Zombie);
         }
         self.send_heartbeat();
-        self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval);
+        self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval());
     }
 
     fn on_dispatch(&mut self, env: &Envelope<'_>) {
@@ -742,13 +762,9 @@ impl GatewayMachine {
         }
         match dispatch.name() {
             "READY" => {
-                #[derive(Deserialize)]
-                struct MinimalReady {
-                    session_id: String,
-                }
-                match dispatch.parse::<MinimalReady>() {
-                    Ok(ready) => self.session_id = Some(ready.session_id),
-                    Err(_) => {
+                match incoming::ready_session_id(dispatch.data()) {
+                    Some(id) => self.session_id = Some(id),
+                    None => {
                         self.session_id = None;
                         self.decode_failed(DecodeError::InvalidReady {
                             snippet: snippet(dispatch.data().get()),
@@ -861,7 +877,7 @@ impl GatewayMachine {
         self.timers.stop(Timer::Heartbeat);
         self.timers.stop(Timer::Handshake);
         self.timers.set(Timer::Close, self.now + self.close_timeout);
-        self.closing = Some(why);
+        self.conn.closing = Some(why);
         self.set_state(State::Closing);
         self.out.push_back(Output::Close(frame));
     }
@@ -871,7 +887,7 @@ impl GatewayMachine {
     fn abandon(&mut self, cause: DisconnectCause) {
         self.timers.stop(Timer::Close);
         self.out.push_back(Output::Abandon);
-        match self.closing.take() {
+        match self.conn.closing.take() {
             Some(Closing::Graceful) => self.finish_graceful(),
             Some(Closing::Reconnect(why)) => self.connection_ended(why),
             None => self.connection_ended(cause),
@@ -881,11 +897,8 @@ impl GatewayMachine {
     /// The connection is gone: apply the reconnect policy (see `reconnect.rs`) and
     /// schedule the next attempt.
     fn connection_ended(&mut self, cause: DisconnectCause) {
-        self.timers.stop(Timer::Heartbeat);
-        self.timers.stop(Timer::Handshake);
-        self.timers.stop(Timer::Close);
         self.metrics.disconnects += 1;
-        let conn = core::mem::take(&mut self.conn);
+        let conn = self.end_connection();
         let resumed = conn.plan == Plan::Resume && conn.sent_auth;
         let v = verdict(&cause, conn.progress.is_some(), resumed);
         if v.fatal {
@@ -933,15 +946,28 @@ impl GatewayMachine {
         }
     }
 
+    /// Forgets everything of the current connection: its timers stop, an IDENTIFY slot
+    /// it did not use goes back to the pacer. Returns what it was.
+    fn end_connection(&mut self) -> Connection {
+        for timer in Timer::CONNECTION {
+            self.timers.stop(timer);
+        }
+        if let Some(slot) = self.conn.slot.take() {
+            self.out.push_back(Output::Pacer(PacerRequest::Release(slot)));
+        }
+        core::mem::take(&mut self.conn)
+    }
+
     fn fatal(&mut self, error: FatalError) {
+        self.end_connection();
         self.timers.stop_all();
         self.emit(Event::Fatal(error));
         self.set_state(State::Terminated);
     }
 
     fn finish_graceful(&mut self) {
+        self.end_connection();
         self.timers.stop_all();
-        self.close_requested = false;
         let session = self.session();
         self.emit(Event::Closed(session));
         self.set_state(State::Terminated);

@@ -8,7 +8,8 @@ pub enum State {
     Disconnected,
     /// Waiting for an access token (after [`Output::RefreshToken`](crate::Output::RefreshToken)).
     AwaitingToken,
-    /// Waiting for the identify limiter to allow another IDENTIFY.
+    /// Waiting for the identify pacer: for its answer to
+    /// [`PacerRequest::Acquire`](crate::PacerRequest::Acquire), or for the wait it asked for.
     AwaitingIdentifySlot,
     /// Opening a connection (after [`Output::Connect`](crate::Output::Connect)).
     Connecting,

@@ -25,6 +25,8 @@ pub enum Timer {
 
 impl Timer {
     const ALL: [Timer; 4] = [Timer::Reconnect, Timer::Heartbeat, Timer::Handshake, Timer::Close];
+    /// The timers of one connection, stopped when it ends.
+    pub(crate) const CONNECTION: [Timer; 3] = [Timer::Heartbeat, Timer::Handshake, Timer::Close];
 }
 
 #[derive(Debug, Clone, Default)]

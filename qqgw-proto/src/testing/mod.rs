@@ -42,6 +42,7 @@ use serde::Deserialize;
 use crate::close::{CloseCode, CloseFrame};
 use crate::config::Config;
 use crate::error::TokenError;
+use crate::limiter::{IdentifyLimiter, SessionStartLimit};
 use crate::machine::{Event, GatewayMachine, Input, Output};
 use crate::time::Instant;
 use crate::token::AccessToken;
@@ -307,6 +308,9 @@ pub struct Harness {
     pub now: Instant,
     /// Every event emitted, with the instant it was.
     pub events: Vec<(Instant, Event)>,
+    /// The identify pacer that answers the machine's [`Output::Pacer`]: by default one
+    /// of its own with [`SessionStartLimit::default`]; see [`with_pacer`](Self::with_pacer).
+    pub pacer: IdentifyLimiter,
 }
 
 impl Harness {
@@ -320,7 +324,16 @@ impl Harness {
     #[must_use]
     pub fn with_gateway(config: Config, gateway: FakeGateway) -> Self {
         let now = Instant::ZERO;
-        Self { machine: GatewayMachine::new(config, now), gateway, now, events: Vec::new() }
+        let pacer = IdentifyLimiter::new(SessionStartLimit::default(), now);
+        Self { machine: GatewayMachine::new(config, now), gateway, now, events: Vec::new(), pacer }
+    }
+
+    /// Answers the machine's IDENTIFY pacing from `pacer`, e.g. one shared by the
+    /// harnesses of several shards.
+    #[must_use]
+    pub fn with_pacer(mut self, pacer: IdentifyLimiter) -> Self {
+        self.pacer = pacer;
+        self
     }
 
     /// Runs until the virtual clock reaches `until`: every frame is delivered and every
@@ -405,6 +418,10 @@ impl Harness {
                     };
                     self.machine.handle_input(now, input)
                 }
+                Output::Pacer(request) => match self.pacer.handle(self.machine.shard(), request, now) {
+                    Some(answer) => self.machine.handle_input(now, Input::Pacer(answer)),
+                    None => Ok(()),
+                },
                 Output::Connect(_) => {
                     let input =
                         if self.gateway.on_connect(now) { Input::Connected } else { Input::ConnectFailed };
