@@ -10,9 +10,10 @@ use futures_channel::oneshot;
 use futures_util::StreamExt;
 use futures_util::future::{Either, FusedFuture, FutureExt, Shared, select};
 use qqgw_client::{Client, ConfigBuilder, Event, Runtime, Shards};
-use qqgw_proto::ShardId;
+use qqgw_proto::{SessionStartLimit, ShardId};
 
 use crate::lease::Lease;
+use crate::pacer::RedisPacer;
 use crate::sink::{DEFAULT_MAX_LEN, StreamSink};
 use crate::store::{DEFAULT_SESSION_TTL, RedisSessionStore};
 use crate::{Error, Redis};
@@ -48,6 +49,11 @@ pub struct ClusterConfig {
     pub max_len: u64,
     /// How long a checkpoint is kept after its last write. Default [`DEFAULT_SESSION_TTL`].
     pub session_ttl: Duration,
+    /// QQ's `session_start_limit` to pace IDENTIFYs by (with a [`RedisPacer`] shared by
+    /// every process), until the first `GET /gateway/bot` of this process tells the
+    /// real one. Default: [`SessionStartLimit::default`], QQ's documented example and the
+    /// strictest rule (one IDENTIFY per 5 s).
+    pub session_start_limit: SessionStartLimit,
 }
 
 impl ClusterConfig {
@@ -63,6 +69,7 @@ impl ClusterConfig {
             takeover_after: None,
             max_len: DEFAULT_MAX_LEN,
             session_ttl: DEFAULT_SESSION_TTL,
+            session_start_limit: SessionStartLimit::default(),
         }
     }
 
@@ -90,8 +97,9 @@ type Stop = Shared<oneshot::Receiver<()>>;
 /// 1. takes the shard's [`Lease`] (waiting while another process holds it), which draws a
 ///    new fencing token;
 /// 2. starts a [`Client`] for that one shard (`Shards::one`), with a
-///    [`RedisSessionStore`] fenced by the token (so it RESUMEs from the checkpoint) and
-///    `manual_ack`;
+///    [`RedisSessionStore`] fenced by the token (so it RESUMEs from the checkpoint), the
+///    [`RedisPacer`] every process shares (so that together they keep QQ's identify rule)
+///    and `manual_ack`;
 /// 3. publishes each event to the shard's stream with a [`StreamSink`] (event and
 ///    checkpoint in one fenced script), then acknowledges it;
 /// 4. renews the lease every third of its TTL. If the lease is lost (renewal refused, or
@@ -133,6 +141,7 @@ struct ShardTask<R: Runtime> {
     owned: bool,
     stop: Stop,
     running: Arc<Mutex<BTreeSet<ShardId>>>,
+    pacer: RedisPacer,
 }
 
 impl Cluster {
@@ -148,6 +157,7 @@ impl Cluster {
         let (stop_tx, stop_rx) = oneshot::channel();
         let stop = stop_rx.shared();
         let running = Arc::new(Mutex::new(BTreeSet::new()));
+        let pacer = RedisPacer::new(redis.clone(), cluster.session_start_limit);
         let mut tasks = Vec::new();
         for id in 0..cluster.total {
             let owned = cluster.owned.contains(&id);
@@ -164,6 +174,7 @@ impl Cluster {
                 owned,
                 stop: stop.clone(),
                 running: Arc::clone(&running),
+                pacer: pacer.clone(),
             };
             let (done_tx, done_rx) = oneshot::channel();
             runtime.spawn(async move {
@@ -253,8 +264,14 @@ impl<R: Runtime> ShardTask<R> {
                 return self.give_up(lease).await;
             }
         };
-        let config =
-            self.builder.clone().shards(Shards::one(shard)).session_store(store).manual_ack(true).build();
+        let config = self
+            .builder
+            .clone()
+            .shards(Shards::one(shard))
+            .session_store(store)
+            .identify_pacer(self.pacer.clone())
+            .manual_ack(true)
+            .build();
         let mut client = match Client::connect_on(self.runtime.clone(), config).await {
             Ok(client) => client,
             Err(error) => {
@@ -262,6 +279,7 @@ impl<R: Runtime> ShardTask<R> {
                 return self.give_up(lease).await;
             }
         };
+        self.pacer.set_limit(client.gateway().session_start_limit);
         let Some(events) = client.take_events() else { return self.give_up(lease).await };
         self.set_running(true);
         let sink = StreamSink::new(self.redis.clone(), shard)

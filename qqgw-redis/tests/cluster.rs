@@ -23,6 +23,12 @@ fn child_gateway() {
         return;
     }
     children::exit_with_parent();
+    if std::env::var_os("QQGW_REDIS_CHILD_LOGS").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter("info,qqgw_redis=debug")
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
         let total: u32 = children::var("QQGW_TOTAL").parse().unwrap();
@@ -40,6 +46,9 @@ fn child_gateway() {
             .reconnect_jitter(Duration::from_millis(10));
         let mut config = ClusterConfig::new(total, owned).with_takeover().lease_ttl(LEASE_TTL);
         config.poll = Duration::from_millis(100);
+        if let Ok(n) = std::env::var("QQGW_MAX_CONCURRENCY") {
+            config.session_start_limit.max_concurrency = n.parse().unwrap();
+        }
         let _cluster = Cluster::start(qqgw_tokio::Tokio, redis, bot, config);
         std::future::pending::<()>().await;
     });
@@ -154,6 +163,46 @@ async fn a_killed_gateways_shards_are_resumed_by_another_within_the_lease_ttl_an
         assert!(open <= 1, "shard {shard}: {open} open connections");
     }
     println!("takeover after SIGKILL: {takeover:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_processes_never_identify_faster_than_qq_allows_together() {
+    let server = RedisServer::start();
+    let limit = qqgw_mock::SessionStartLimit {
+        total: 1000,
+        remaining: 1000,
+        reset_after: 86_400_000,
+        max_concurrency: 2,
+    };
+    let mock = MockGateway::start(MockConfig {
+        heartbeat_interval: Duration::from_millis(300),
+        shards: 4,
+        session_start_limit: limit,
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut processes = Children::new();
+    for (name, owned) in [("a", "0-2"), ("b", "2-3"), ("c", "3-4")] {
+        let mut env = gateway_env(&mock, &server, 4, owned);
+        env.push(("QQGW_MAX_CONCURRENCY", "2".into()));
+        processes.spawn(name, "child_gateway", &env);
+    }
+    // Four IDENTIFYs, two buckets: two windows of 5 s at least.
+    let record = mock.wait_until(|r| (0..4).all(|s| r.connected(s)), Duration::from_secs(30)).await.unwrap();
+    assert_eq!(record.identifies().len(), 4);
+    assert!(record.pacing_violations.is_empty(), "{:?}", record.pacing_violations);
+    // The mock counts IDENTIFYs from their arrival: no 5 s holds more than two.
+    let mut opened: Vec<Instant> =
+        record.connections.iter().filter(|c| c.ready).map(|c| c.opened_at).collect();
+    opened.sort();
+    for pair in opened.windows(3) {
+        assert!(
+            pair[2] - pair[0] >= Duration::from_millis(4_900),
+            "three IDENTIFYs within {:?}",
+            pair[2] - pair[0]
+        );
+    }
 }
 
 #[tokio::test]
