@@ -9,7 +9,7 @@ use std::time::Instant;
 use futures_channel::oneshot;
 use futures_util::StreamExt;
 use futures_util::future::{Either, FusedFuture, FutureExt, Shared, select};
-use qqgw_client::{Client, ConfigBuilder, Event, Runtime, Shards};
+use qqgw_client::{Client, ConfigBuilder, Runtime, Shards};
 use qqgw_proto::{SessionStartLimit, ShardId};
 
 use crate::lease::Lease;
@@ -355,26 +355,33 @@ impl<R: Runtime> ShardTask<R> {
     }
 }
 
-/// Publishes every event of the shard, acknowledging each once it is in the stream; ends
-/// with the stream, or at the first fenced write.
+/// The most events published in one round trip.
+const PUBLISH_BATCH: usize = 256;
+
+/// Publishes every event of the shard — those already waiting together, in one round
+/// trip — acknowledging each once it is in the stream; ends with the stream, or at the
+/// first fenced write.
 async fn pump<R: Runtime>(runtime: &R, mut sink: StreamSink, mut events: qqgw_client::Events) {
-    while let Some(event) = events.next().await {
-        loop {
-            let result = match &event.event {
-                Event::Dispatch(dispatch) => sink.publish(dispatch).await.map(drop),
-                Event::SessionLost(session) => sink.session_lost(session).await.map(drop),
-                _ => Ok(()),
-            };
-            match result {
-                Ok(()) => {
-                    event.ack();
-                    break;
-                }
-                Err(error @ Error::Fenced { .. }) => {
+    while let Some(first) = events.next().await {
+        let mut batch = vec![first];
+        while batch.len() < PUBLISH_BATCH {
+            match events.next().now_or_never() {
+                Some(Some(event)) => batch.push(event),
+                _ => break,
+            }
+        }
+        while !batch.is_empty() {
+            let (done, error) = sink.publish_events(&batch).await;
+            for event in batch.drain(..done) {
+                event.ack();
+            }
+            match error {
+                None => {}
+                Some(error @ Error::Fenced { .. }) => {
                     tracing::warn!(shard = %sink.shard(), %error, "stopping: fenced");
                     return;
                 }
-                Err(error) => {
+                Some(error) => {
                     tracing::warn!(shard = %sink.shard(), %error, "publishing failed; retrying");
                     runtime.sleep_until(Instant::now() + Duration::from_millis(100)).await;
                 }

@@ -2,8 +2,9 @@
 
 use std::sync::LazyLock;
 
-use qqgw_proto::{Dispatch, Session, ShardId};
-use redis::{Script, Value};
+use qqgw_client::ShardEvent;
+use qqgw_proto::{Dispatch, Event, Session, ShardId};
+use redis::{Script, ScriptInvocation, Value};
 
 use crate::lease::millis;
 use crate::store::{CHECKPOINT, DEFAULT_SESSION_TTL, FENCE_CHECK};
@@ -136,6 +137,83 @@ impl StreamSink {
     /// [`Error::Fenced`] if another process owns the shard now; [`Error::Redis`] if Redis
     /// cannot be reached (nothing was written: publish again).
     pub async fn publish(&mut self, dispatch: &Dispatch) -> Result<String, Error> {
+        let mut out = Vec::new();
+        self.plan_dispatch(dispatch, &mut out)?;
+        let mut last = String::new();
+        for invocation in &out {
+            last = self.interpret(invocation.invoke_async::<Value>(&mut self.redis.connection()).await?)?;
+        }
+        Ok(last)
+    }
+
+    /// Reports that the session was lost: events after `session.seq` may never arrive.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](Self::publish).
+    pub async fn session_lost(&mut self, session: &Session) -> Result<String, Error> {
+        let mut out = Vec::new();
+        self.plan_session_lost(session, &mut out);
+        let mut last = String::new();
+        for invocation in &out {
+            last = self.interpret(invocation.invoke_async::<Value>(&mut self.redis.connection()).await?)?;
+        }
+        Ok(last)
+    }
+
+    /// Publishes the dispatches and lost sessions among `events`, in order, in one round
+    /// trip (a pipeline of the scripts, each atomic). Returns how many of `events`, from
+    /// the first, are done — published, or with nothing to publish — and the error that
+    /// stopped the others. After an error the others may or may not be in the stream:
+    /// publish them again (a duplicate is dropped by the workers).
+    pub async fn publish_events(&mut self, events: &[ShardEvent]) -> (usize, Option<Error>) {
+        let mut invocations = Vec::new();
+        // For each event, how many invocations must succeed for it (and those before) to be done.
+        let mut needs = Vec::with_capacity(events.len());
+        let mut stopped = None;
+        for event in events {
+            let result = match &event.event {
+                Event::Dispatch(dispatch) => self.plan_dispatch(dispatch, &mut invocations),
+                Event::SessionLost(session) => {
+                    self.plan_session_lost(session, &mut invocations);
+                    Ok(())
+                }
+                _ => Ok(()),
+            };
+            if let Err(error) = result {
+                stopped = Some(error);
+                break;
+            }
+            needs.push(invocations.len());
+        }
+        let mut succeeded = 0;
+        if !invocations.is_empty() {
+            let mut pipe = redis::pipe();
+            pipe.load_script(&PUBLISH).ignore();
+            for invocation in &invocations {
+                pipe.invoke_script(invocation);
+            }
+            match pipe.query_async::<Vec<Value>>(&mut self.redis.connection()).await {
+                Ok(answers) => {
+                    for answer in answers {
+                        if let Err(error) = self.interpret(answer) {
+                            stopped = Some(error);
+                            break;
+                        }
+                        succeeded += 1;
+                    }
+                }
+                Err(error) => stopped = Some(error.into()),
+            }
+        }
+        (needs.iter().take_while(|&&n| n <= succeeded).count(), stopped)
+    }
+
+    fn plan_dispatch(
+        &mut self,
+        dispatch: &Dispatch,
+        out: &mut Vec<ScriptInvocation<'static>>,
+    ) -> Result<(), Error> {
         if dispatch.name() == "READY" {
             #[derive(serde::Deserialize)]
             struct Ready {
@@ -152,7 +230,7 @@ impl StreamSink {
                     after: last,
                     next: Some(seq),
                 };
-                self.report_gap(&gap).await?;
+                out.push(self.plan_gap(&gap));
             }
         }
         let line = serde_json::to_string(dispatch).map_err(|e| Error::Decode {
@@ -165,38 +243,32 @@ impl StreamSink {
             (FIELD_ID, dispatch.id().unwrap_or("")),
             (FIELD_SESSION, session.as_str()),
         ];
-        let entry = self.append(&fields, dispatch.seq()).await?;
+        out.push(self.invocation(&fields, dispatch.seq()));
         if let Some(seq) = dispatch.seq() {
-            self.last_seq = Some(seq);
+            self.last_seq = Some(self.last_seq.map_or(seq, |last| last.max(seq)));
         }
-        Ok(entry)
+        Ok(())
     }
 
-    /// Reports that the session was lost: events after `session.seq` may never arrive.
-    ///
-    /// # Errors
-    ///
-    /// As [`publish`](Self::publish).
-    pub async fn session_lost(&mut self, session: &Session) -> Result<String, Error> {
+    fn plan_session_lost(&mut self, session: &Session, out: &mut Vec<ScriptInvocation<'static>>) {
         let gap = Gap {
             kind: "session_lost".into(),
             session: Some(session.id.clone()),
             after: session.seq,
             next: None,
         };
-        let entry = self.report_gap(&gap).await?;
+        out.push(self.plan_gap(&gap));
         self.session = None;
         self.last_seq = None;
-        Ok(entry)
     }
 
-    async fn report_gap(&mut self, gap: &Gap) -> Result<String, Error> {
+    fn plan_gap(&self, gap: &Gap) -> ScriptInvocation<'static> {
         tracing::warn!(shard = %self.shard, ?gap, "gap in the events");
         let text = serde_json::to_string(gap).unwrap_or_default();
-        self.append(&[(FIELD_GAP, text.as_str())], None).await
+        self.invocation(&[(FIELD_GAP, text.as_str())], None)
     }
 
-    async fn append(&self, fields: &[(&str, &str)], seq: Option<u64>) -> Result<String, Error> {
+    fn invocation(&self, fields: &[(&str, &str)], seq: Option<u64>) -> ScriptInvocation<'static> {
         let keys = self.redis.keys();
         let shard = self.shard;
         let mut invocation = PUBLISH.prepare_invoke();
@@ -216,13 +288,18 @@ impl StreamSink {
         for (name, value) in fields {
             invocation.arg(*name).arg(*value);
         }
-        match invocation.invoke_async::<Value>(&mut self.redis.connection()).await? {
+        invocation
+    }
+
+    fn interpret(&self, answer: Value) -> Result<String, Error> {
+        match answer {
             Value::BulkString(id) => Ok(String::from_utf8_lossy(&id).into_owned()),
             Value::SimpleString(id) => Ok(id),
-            Value::Int(-1) => Err(Error::Fenced { shard, token: self.fence.unwrap_or(0) }),
-            other => {
-                Err(Error::Decode { key: keys.stream(shard), reason: format!("XADD answered {other:?}") })
-            }
+            Value::Int(-1) => Err(Error::Fenced { shard: self.shard, token: self.fence.unwrap_or(0) }),
+            other => Err(Error::Decode {
+                key: self.redis.keys().stream(self.shard),
+                reason: format!("XADD answered {other:?}"),
+            }),
         }
     }
 }

@@ -270,3 +270,39 @@ async fn redis_restarted_mid_stream_with_aof_loses_nothing_and_duplicates_are_dr
     assert_eq!(tally.twice(), 0, "duplicates dropped by id: {stats:?}");
     assert!(stats.duplicates >= 11, "the replayed stretch was dropped: {stats:?}");
 }
+
+#[tokio::test]
+async fn a_batch_is_published_in_one_round_trip_and_a_fenced_one_reports_none_done() {
+    use qqgw_client::{Event, ShardEvent};
+    let server = RedisServer::start();
+    let redis = redis(&server).await;
+    let s = shard(0);
+    let lease = Lease::try_acquire(&redis, s, Duration::from_secs(30)).await.unwrap().unwrap();
+    let mut sink = StreamSink::new(redis.clone(), s).fenced(lease.token());
+    let mut batch = vec![ShardEvent::new(s, Event::Dispatch(ready(s, "sess-1")))];
+    batch.extend((2..=40).map(|seq| ShardEvent::new(s, Event::Dispatch(event(s, seq)))));
+    batch.push(ShardEvent::new(s, Event::SessionLost(Session::new("sess-1", 40, s))));
+    // An event with nothing to publish (a disconnection) counts as done with the others.
+    batch
+        .push(ShardEvent::new(s, Event::TokenRefreshFailed(qqgw_proto::TokenError::Unavailable("x".into()))));
+    assert_eq!(sink.publish_events(&batch).await.0, batch.len());
+    let len: u64 =
+        redis::cmd("XLEN").arg(redis.keys().stream(s)).query_async(&mut redis.connection()).await.unwrap();
+    assert_eq!(len, 41, "READY, 39 events, the gap");
+    assert_eq!(
+        RedisSessionStore::new(redis.clone()).load_session(s).await.unwrap(),
+        Some(Session::new("sess-1", 40, s))
+    );
+
+    // Another process takes over: the old sink's whole batch is refused.
+    let _: () =
+        redis::cmd("INCR").arg(redis.keys().fence(s)).query_async(&mut redis.connection()).await.unwrap();
+    let more: Vec<ShardEvent> =
+        (41..=45).map(|seq| ShardEvent::new(s, Event::Dispatch(event(s, seq)))).collect();
+    let (done, error) = sink.publish_events(&more).await;
+    assert_eq!(done, 0);
+    assert!(error.is_some_and(|e| e.is_fenced()));
+    let len: u64 =
+        redis::cmd("XLEN").arg(redis.keys().stream(s)).query_async(&mut redis.connection()).await.unwrap();
+    assert_eq!(len, 41);
+}
