@@ -93,7 +93,7 @@ static RELEASE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE))
 /// again: no IDENTIFY goes out unpaced.
 ///
 /// Give it to each `Client` with
-/// [`ConfigBuilder::identify_pacer`](qqgw_client::ConfigBuilder::identify_pacer);
+/// `identify_pacer` of [`ConfigBuilder`](qqgw_client::ConfigBuilder);
 /// [`Cluster`](crate::Cluster) does.
 #[derive(Debug, Clone)]
 pub struct RedisPacer {
