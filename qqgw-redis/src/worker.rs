@@ -425,33 +425,43 @@ impl Worker {
             if batch.is_empty() {
                 continue;
             }
+            // Gaps are reported where they are in the stream: the events before them are
+            // handled first.
             let mut events = Vec::new();
             for delivery in &batch {
-                match &delivery.item {
+                let lost = match &delivery.item {
                     Item::Event(dispatch) => {
                         events.push(ShardEvent::new(delivery.shard, Event::Dispatch(dispatch.clone())));
+                        continue;
                     }
                     Item::Gap(gap) => {
-                        self.stats.gaps += 1;
-                        let session =
-                            Session::new(gap.session.clone().unwrap_or_default(), gap.after, delivery.shard);
-                        handler.session_lost(delivery.shard, session).await;
+                        Session::new(gap.session.clone().unwrap_or_default(), gap.after, delivery.shard)
                     }
                     Item::Lost(why) => {
-                        self.stats.gaps += 1;
                         tracing::warn!(shard = %delivery.shard, %why, "event lost");
-                        handler.session_lost(delivery.shard, Session::new("", 0, delivery.shard)).await;
+                        Session::new("", 0, delivery.shard)
                     }
-                }
+                };
+                self.handle(core::mem::take(&mut events), handler).await;
+                self.stats.gaps += 1;
+                handler.session_lost(delivery.shard, lost).await;
             }
-            self.stats.handled += events.len() as u64;
-            run_handler_concurrently(futures_util::stream::iter(events), handler, self.config.concurrency)
-                .await;
+            self.handle(events, handler).await;
             // Acknowledged only once handled; retried until Redis takes it.
             while let Err(error) = self.ack(&batch).await {
                 tracing::warn!(%error, "worker: acknowledging failed; retrying");
                 runtime.sleep_until(std::time::Instant::now() + Duration::from_millis(100)).await;
             }
+        }
+    }
+}
+
+impl Worker {
+    async fn handle<H: EventHandler>(&mut self, events: Vec<ShardEvent>, handler: &H) {
+        if !events.is_empty() {
+            self.stats.handled += events.len() as u64;
+            run_handler_concurrently(futures_util::stream::iter(events), handler, self.config.concurrency)
+                .await;
         }
     }
 }

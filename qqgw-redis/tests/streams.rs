@@ -183,6 +183,11 @@ async fn a_lost_session_and_a_sequence_jump_reach_the_worker_as_gaps() {
     let gaps = tally.gaps();
     assert_eq!(gaps[0].1, Session::new("sess-1", 2, s), "the jump from 2 to 5");
     assert_eq!(gaps[1].1, Session::new("sess-1", 5, s), "the lost session");
+    assert_eq!(
+        tally.order(),
+        ["TEST_EVENT:0-2", "gap:2", "TEST_EVENT:0-5", "gap:5"],
+        "each where it is in the stream"
+    );
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ pub struct Tally {
 struct Inner {
     /// Times each event id was handled.
     handled: HashMap<String, u32>,
-    /// Event ids in the order handled.
+    /// Event ids in the order handled, and `gap:<after>` for each gap reported.
     order: Vec<String>,
     gaps: Vec<(ShardId, Session)>,
 }
@@ -50,6 +50,8 @@ impl EventHandler for Tally {
     }
 
     async fn session_lost(&self, shard: ShardId, session: Session) {
-        self.inner.lock().unwrap().gaps.push((shard, session));
+        let mut inner = self.inner.lock().unwrap();
+        inner.order.push(format!("gap:{}", session.seq));
+        inner.gaps.push((shard, session));
     }
 }
