@@ -124,6 +124,16 @@ impl core::fmt::Debug for Cluster {
     }
 }
 
+/// How serving one shard under a lease ended.
+enum Served {
+    /// The cluster is stopping.
+    Stopped,
+    /// The lease was lost (or the shard stopped by itself).
+    Lost,
+    /// The shard could not start.
+    Failed,
+}
+
 /// How running one shard ended.
 enum Ended {
     /// The cluster is stopping.
@@ -254,14 +264,34 @@ impl<R: Runtime> ShardTask<R> {
     }
 
     async fn run_shard(&self, lease: Lease) -> Ended {
+        let served = self.serve(&lease).await;
+        self.set_running(false);
+        // Compare-and-delete: a lease already lost is left to its new owner.
+        if let Err(error) = lease.release(&self.redis).await {
+            tracing::warn!(shard = %self.shard, %error, "could not release the lease; it expires by itself");
+        }
+        match served {
+            Served::Stopped => Ended::Stopped,
+            Served::Lost => Ended::Again,
+            // Not at once: whatever failed may take a moment to come back.
+            Served::Failed if self.pause(self.cluster.poll.max(Duration::from_secs(1))).await => Ended::Again,
+            Served::Failed => Ended::Stopped,
+        }
+    }
+
+    /// Runs the shard while `lease` is held: the lease is renewed from the start, while
+    /// the client connects too, so a slow start cannot outlive it.
+    async fn serve(&self, lease: &Lease) -> Served {
         let shard = self.shard;
+        let renew = self.keep(lease).fuse();
+        futures_util::pin_mut!(renew);
         let store =
             RedisSessionStore::new(self.redis.clone()).ttl(self.cluster.session_ttl).fenced(lease.token());
         let stored = match store.load_session(shard).await {
             Ok(stored) => stored,
             Err(error) => {
                 tracing::warn!(%shard, %error, "cannot read the checkpoint");
-                return self.give_up(lease).await;
+                return Served::Failed;
             }
         };
         let config = self
@@ -272,15 +302,20 @@ impl<R: Runtime> ShardTask<R> {
             .identify_pacer(self.pacer.clone())
             .manual_ack(true)
             .build();
-        let mut client = match Client::connect_on(self.runtime.clone(), config).await {
-            Ok(client) => client,
-            Err(error) => {
-                tracing::warn!(%shard, %error, "the shard's client could not start");
-                return self.give_up(lease).await;
-            }
+        let connect = Client::connect_on(self.runtime.clone(), config).fuse();
+        futures_util::pin_mut!(connect);
+        let mut client = futures_util::select! {
+            client = connect => match client {
+                Ok(client) => client,
+                Err(error) => {
+                    tracing::warn!(%shard, %error, "the shard's client could not start");
+                    return Served::Failed;
+                }
+            },
+            stopping = renew => return if stopping { Served::Stopped } else { Served::Lost },
         };
         self.pacer.set_limit(client.gateway().session_start_limit);
-        let Some(events) = client.take_events() else { return self.give_up(lease).await };
+        let Some(events) = client.take_events() else { return Served::Failed };
         self.set_running(true);
         let sink = StreamSink::new(self.redis.clone(), shard)
             .fenced(lease.token())
@@ -290,38 +325,25 @@ impl<R: Runtime> ShardTask<R> {
         let handle = client.shutdown_handle();
         let pump = pump(&self.runtime, sink, events).fuse();
         futures_util::pin_mut!(pump);
-        let stopping = {
-            let renew = self.keep(&lease).fuse();
-            futures_util::pin_mut!(renew);
-            futures_util::select! {
-                () = pump => false,
-                stopping = renew => stopping,
-            }
+        let stopping = futures_util::select! {
+            () = pump => false,
+            stopping = renew => stopping,
         };
         handle.close();
         // What was received before the close is published (or fenced) before the client
-        // is joined.
+        // is joined; bounded, in case Redis is gone.
         if !pump.is_terminated() {
-            pump.await;
+            let limit =
+                self.runtime.sleep_until(Instant::now() + self.cluster.lease_ttl + Duration::from_secs(10));
+            futures_util::pin_mut!(limit);
+            if let Either::Right(_) = select(pump, limit).await {
+                tracing::warn!(%shard, "events received before the close could not all be published; QQ sends them again");
+            }
         }
         if let Err(error) = client.shutdown().await {
             tracing::warn!(%shard, %error, "shard stopped");
         }
-        self.set_running(false);
-        // Compare-and-delete: a lease already lost is left to its new owner.
-        if let Err(error) = lease.release(&self.redis).await {
-            tracing::warn!(%shard, %error, "could not release the lease; it expires by itself");
-        }
-        if stopping { Ended::Stopped } else { Ended::Again }
-    }
-
-    async fn give_up(&self, lease: Lease) -> Ended {
-        let _ = lease.release(&self.redis).await;
-        if self.pause(self.cluster.poll.max(Duration::from_secs(1))).await {
-            Ended::Again
-        } else {
-            Ended::Stopped
-        }
+        if stopping { Served::Stopped } else { Served::Lost }
     }
 
     /// Renews the lease until it is lost (`false`) or the cluster stops (`true`).
