@@ -311,3 +311,30 @@ async fn a_batch_is_published_in_one_round_trip_and_a_fenced_one_reports_none_do
         redis::cmd("XLEN").arg(redis.keys().stream(s)).query_async(&mut redis.connection()).await.unwrap();
     assert_eq!(len, 41);
 }
+
+#[tokio::test]
+async fn with_shared_dedup_a_duplicate_is_dropped_by_whichever_worker_gets_it() {
+    let server = RedisServer::start();
+    let redis = redis(&server).await;
+    let s = shard(0);
+    let mut sink = StreamSink::new(redis.clone(), s).resuming(Some(&Session::new("sess-1", 1, s)));
+    for seq in 2..=11 {
+        sink.publish(&event(s, seq)).await.unwrap();
+    }
+    let shared = |name: &str| WorkerConfig { shared_dedup: Some(Duration::from_secs(60)), ..config(name) };
+    let first = Tally::default();
+    let a = Worker::new(redis.clone(), [s], shared("a")).await.unwrap();
+    work_until(a, &first, Duration::from_secs(10), |t| t.distinct() == 10).await;
+    // The same events again (a replay); a worker that never saw them gets them.
+    let mut replay = StreamSink::new(redis.clone(), s).resuming(Some(&Session::new("sess-1", 1, s)));
+    for seq in 2..=11 {
+        replay.publish(&event(s, seq)).await.unwrap();
+    }
+    let mut b = Worker::new(redis.clone(), [s], shared("b")).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while b.stats().duplicates < 10 {
+        assert!(Instant::now() < deadline, "{:?}", b.stats());
+        let batch = b.next_batch().await.unwrap();
+        assert!(batch.is_empty(), "a duplicate was handed out: {batch:?}");
+    }
+}
