@@ -54,3 +54,39 @@ fn leases_fenced_sessions_streams_workers_and_the_pacer_run_on_smol() {
         assert!(lease.release(&redis).await.unwrap());
     });
 }
+
+#[test]
+fn a_cluster_runs_a_shard_on_the_async_io_runtime() {
+    use qqgw_redis::{Cluster, ClusterConfig};
+    let server = RedisServer::start();
+    let mock = qqgw_mock::MockGateway::start_in_thread(qqgw_mock::MockConfig {
+        heartbeat_interval: Duration::from_millis(300),
+        ..qqgw_mock::MockConfig::default()
+    })
+    .unwrap();
+    smol::block_on(async {
+        let redis = Redis::connect(&server.url(), Keys::for_app(&mock.config().app_id)).await.unwrap();
+        let bot = qqgw_client::Config::builder(mock.config().app_id.clone(), mock.config().secret.clone())
+            .api_base(mock.api_base())
+            .token_url(mock.token_url())
+            .allow_insecure(true);
+        let cluster =
+            Cluster::start(qqgw_async_std::AsyncIo, redis.clone(), bot, ClusterConfig::new(1, 0..1));
+        mock.wait_until(|r| r.connected(0), Duration::from_secs(10)).await.unwrap();
+        let seq = mock.dispatch(0, "TEST_EVENT", serde_json::json!({}));
+        let store = RedisSessionStore::new(redis.clone());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while store.load_session(ShardId::ONE).await.unwrap().is_none_or(|s| s.seq < seq) {
+            assert!(std::time::Instant::now() < deadline, "the checkpoint never reached {seq}");
+            smol::Timer::after(Duration::from_millis(10)).await;
+        }
+        assert_eq!(cluster.running(), vec![ShardId::ONE]);
+        cluster.shutdown().await;
+        let lease: Option<String> = redis::cmd("GET")
+            .arg(redis.keys().lease(ShardId::ONE))
+            .query_async(&mut redis.connection())
+            .await
+            .unwrap();
+        assert_eq!(lease, None, "released at shutdown");
+    });
+}
