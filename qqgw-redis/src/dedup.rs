@@ -59,10 +59,20 @@ pub const DEFAULT_DONE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 ///
 /// With the webhook endpoint of `qqgw-tokio` (feature `webhook`):
 ///
-/// ```ignore
-/// let (server, events) = qqgw_tokio::webhook::WebhookServer::bind("0.0.0.0:8443", webhook).await?;
-/// let dedup = qqgw_redis::EventDedup::new(redis, "webhook");
-/// dedup.run_handler(events, &MyBot).await;
+/// ```no_run
+/// use qqgw_redis::{EventDedup, Keys, Redis};
+/// use qqgw_tokio::webhook::{Webhook, WebhookServer};
+///
+/// struct Bot;
+/// impl qqgw_client::EventHandler for Bot {}
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let redis = Redis::connect("redis://127.0.0.1:6379", Keys::for_app("102012345")).await?;
+/// let webhook = Webhook::from_secret("app-secret").map_err(|e| e.to_string())?;
+/// // Every instance behind the load balancer runs this, with the same scope.
+/// let (_server, events) = WebhookServer::bind("0.0.0.0:8443", webhook).await?;
+/// let (handled, duplicates) = EventDedup::new(redis, "webhook").run_handler(events, &Bot).await;
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 pub struct EventDedup {
