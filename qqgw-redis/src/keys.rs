@@ -11,6 +11,7 @@ use qqgw_proto::ShardId;
 /// | `<prefix>:lease:<id>/<total>` | string | the shard's lease: the owner's token, with a TTL |
 /// | `<prefix>:fence:<id>/<total>` | integer | the shard's fencing token, incremented by each acquisition |
 /// | `<prefix>:stream:<id>/<total>` | stream | the shard's events, for workers |
+/// | `<prefix>:trimmed:<id>/<total>` | hash | per consumer group, its last report of entries trimmed unread |
 /// | `<prefix>:pacer:<bucket>` | sorted set | IDENTIFY slots of a rate-limit bucket |
 /// | `<prefix>:pacer:day` | hash | the daily session budget |
 /// | `<prefix>:seen:<scope>:<event id>` | string, TTL | an event id already handled (dedup) |
@@ -67,6 +68,12 @@ impl Keys {
     #[must_use]
     pub fn stream(&self, shard: ShardId) -> String {
         self.shard_key("stream", shard)
+    }
+
+    /// Per consumer group, the last report of entries trimmed from `shard`'s stream unread.
+    #[must_use]
+    pub fn trimmed(&self, shard: ShardId) -> String {
+        self.shard_key("trimmed", shard)
     }
 
     /// The IDENTIFY slots of rate-limit `bucket`.

@@ -30,13 +30,54 @@ pub const FIELD_GAP: &str = "gap";
 static PUBLISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{FENCE_CHECK}
-local entry = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(ARGV, 7))
+local entry = redis.call('XADD', KEYS[3], '*', unpack(ARGV, 7))
 if ARGV[2] ~= '' and ARGV[3] ~= '' then
 {CHECKPOINT}
 end
+{TRIM}
 return entry"
     ))
 });
+
+/// Bounds the stream `KEYS[3]` to `ARGV[6]` entries, trimming a tenth of it (at most 100
+/// entries) at a time with `XTRIM MINID`, so the script knows the last entry it trimmed.
+/// Each consumer group that had not read that far lost entries: a `gap` entry naming the
+/// group says so. `KEYS[4]` keeps, per group, the id of its last report; a new one is
+/// written only once that one was trimmed too, so a group that is down for long finds
+/// one report when it comes back, not one per trim.
+const TRIM: &str = r"
+local maxlen = tonumber(ARGV[6])
+local slack = math.max(1, math.min(100, math.floor(maxlen / 10)))
+local length = redis.call('XLEN', KEYS[3])
+if length > maxlen + slack then
+  local excess = length - maxlen
+  local head = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', excess + 1)
+  local last_trimmed, cut = head[excess][1], head[excess + 1][1]
+  redis.call('XTRIM', KEYS[3], 'MINID', cut)
+  local function before(a, b)
+    local am, as = string.match(a, '^(%d+)-(%d+)$')
+    local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+    if not am or not bm then return true end
+    am, bm = tonumber(am), tonumber(bm)
+    if am ~= bm then return am < bm end
+    return tonumber(as) < tonumber(bs)
+  end
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[3])) do
+    local name, delivered
+    for i = 1, #g, 2 do
+      if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then delivered = g[i + 1] end
+    end
+    if name and delivered and before(delivered, last_trimmed) then
+      local reported = redis.call('HGET', KEYS[4], name)
+      if not reported or before(reported, cut) then
+        local id = redis.call('XADD', KEYS[3], '*', 'gap', cjson.encode({kind = 'trimmed', group = name, after = 0}))
+        redis.call('HSET', KEYS[4], name, id)
+        redis.call('PEXPIRE', KEYS[4], ARGV[5])
+      end
+    end
+  end
+end
+";
 
 /// Appends a shard's events to its Redis Stream, `<prefix>:stream:<id>/<total>`, and
 /// moves the shard's checkpoint past each in the same atomic step (one Lua script:
@@ -44,10 +85,12 @@ return entry"
 /// publishing it leaves the checkpoint before it, so the RESUME after the crash gets it
 /// again; a crash after leaves both written. Nothing is skipped.
 ///
-/// Streams are bounded with `XADD MAXLEN ~ <max_len>` ([`DEFAULT_MAX_LEN`]): Redis trims
-/// whole macro-nodes, so a stream holds at least `max_len` entries, a few more at times.
-/// Entries trimmed before a worker group read them are lost to it: size `max_len` for the
-/// longest outage of your workers (events per second × seconds).
+/// Streams are bounded to `max_len` entries ([`DEFAULT_MAX_LEN`]), trimmed a tenth (at
+/// most 100 entries) at a time with `XTRIM MINID`, so a stream holds between `max_len`
+/// and `max_len` + 100 entries. Entries trimmed before a consumer group read them are lost
+/// to it; the sink reports that in the stream (a `"trimmed"` [`Gap`] naming the group),
+/// and the group's workers hand it to `session_lost`. Size `max_len` for the longest
+/// outage of your workers (events per second × seconds).
 #[derive(Debug, Clone)]
 pub struct StreamSink {
     redis: Redis,
@@ -65,15 +108,22 @@ pub struct StreamSink {
 /// A gap the sink reports in the stream: events that may never arrive.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Gap {
-    /// `"session_lost"` (QQ refused the RESUME: events after `after` may be missing) or
-    /// `"seq_jump"` (the sequence numbers jumped from `after` to `next`).
+    /// `"session_lost"` (QQ refused the RESUME: events after `after` may be missing),
+    /// `"seq_jump"` (the sequence numbers jumped from `after` to `next`) or `"trimmed"`
+    /// (the stream's bound trimmed entries the consumer group `group` had not read).
     pub kind: String,
     /// The session concerned.
+    #[serde(default)]
     pub session: Option<String>,
-    /// The last event handled before the gap.
+    /// The last event handled before the gap (0 when not known).
+    #[serde(default)]
     pub after: u64,
     /// The first event after it, when known.
+    #[serde(default)]
     pub next: Option<u64>,
+    /// For `"trimmed"`: the consumer group that lost entries (other groups ignore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 impl StreamSink {
@@ -229,6 +279,7 @@ impl StreamSink {
                     session: self.session.clone(),
                     after: last,
                     next: Some(seq),
+                    group: None,
                 };
                 out.push(self.plan_gap(&gap));
             }
@@ -256,6 +307,7 @@ impl StreamSink {
             session: Some(session.id.clone()),
             after: session.seq,
             next: None,
+            group: None,
         };
         out.push(self.plan_gap(&gap));
         self.session = None;
@@ -276,6 +328,7 @@ impl StreamSink {
             .key(keys.session(shard))
             .key(keys.fence(shard))
             .key(keys.stream(shard))
+            .key(keys.trimmed(shard))
             .arg(self.fence.map(|t| t.to_string()).unwrap_or_default())
             .arg(self.session.as_deref().unwrap_or(""))
             .arg(match (&self.session, seq) {

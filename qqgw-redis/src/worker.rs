@@ -315,7 +315,10 @@ impl Worker {
             let key = Self::dedup_key(&delivery);
             let seen = key.as_deref().is_some_and(|k| self.seen.contains(k));
             let again = key.is_some_and(|k| !in_batch.insert(k));
-            if seen || shared_seen || again {
+            // A report of entries another group did not read is not this group's gap.
+            let other_group =
+                matches!(&delivery.item, Item::Gap(Gap { group: Some(g), .. }) if *g != self.config.group);
+            if seen || shared_seen || again || other_group {
                 duplicates.push(delivery);
             } else {
                 keep.push(delivery);
@@ -435,6 +438,7 @@ impl Worker {
                         continue;
                     }
                     Item::Gap(gap) => {
+                        tracing::warn!(shard = %delivery.shard, ?gap, "gap in the events");
                         Session::new(gap.session.clone().unwrap_or_default(), gap.after, delivery.shard)
                     }
                     Item::Lost(why) => {

@@ -338,3 +338,40 @@ async fn with_shared_dedup_a_duplicate_is_dropped_by_whichever_worker_gets_it() 
         assert!(batch.is_empty(), "a duplicate was handed out: {batch:?}");
     }
 }
+
+#[tokio::test]
+async fn entries_trimmed_before_a_group_read_them_are_reported_to_that_group_once() {
+    let server = RedisServer::start();
+    let redis = redis(&server).await;
+    let s = shard(0);
+    // Two groups on one stream bounded to 20 entries; "slow" reads nothing meanwhile.
+    let mut fast =
+        Worker::new(redis.clone(), [s], WorkerConfig { group: "fast".into(), ..config("f") }).await.unwrap();
+    let slow =
+        Worker::new(redis.clone(), [s], WorkerConfig { group: "slow".into(), ..config("s") }).await.unwrap();
+    let mut sink =
+        StreamSink::new(redis.clone(), s).max_len(20).resuming(Some(&Session::new("sess-1", 1, s)));
+    let mut fast_events = 0;
+    for seq in 2..=401 {
+        sink.publish(&event(s, seq)).await.unwrap();
+        // "fast" keeps up: it loses nothing and sees no gap, not even the other group's.
+        for delivery in fast.next_batch().await.unwrap() {
+            match &delivery.item {
+                Item::Event(_) => fast_events += 1,
+                other => panic!("fast got {other:?}"),
+            }
+            fast.ack(&[delivery]).await.unwrap();
+        }
+    }
+    assert_eq!(fast_events, 400);
+    let len: u64 =
+        redis::cmd("XLEN").arg(redis.keys().stream(s)).query_async(&mut redis.connection()).await.unwrap();
+    assert!((20..=23).contains(&len), "bounded: {len}");
+    let tally = Tally::default();
+    work_until(slow, &tally, Duration::from_secs(10), |t| {
+        !t.gaps().is_empty() && t.order().iter().any(|e| e == "TEST_EVENT:0-401")
+    })
+    .await;
+    assert_eq!(tally.gaps().len(), 1, "one report for one falling-behind: {:?}", tally.order());
+    assert!(tally.distinct() <= 21, "most were trimmed: {}", tally.distinct());
+}
