@@ -25,7 +25,7 @@ pub const FIELD_SESSION: &str = "session";
 /// of an event.
 pub const FIELD_GAP: &str = "gap";
 
-/// Fencing check, `XADD … MAXLEN ~`, then the checkpoint: one script, so the event is in
+/// Fencing check, `XADD`, the checkpoint, then the bound: one script, so the event is in
 /// the stream if and only if the checkpoint has moved past it.
 static PUBLISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(

@@ -82,7 +82,7 @@ pub enum Item {
     Event(Dispatch),
     /// A gap: events that may never arrive.
     Gap(Gap),
-    /// An entry that is gone (trimmed by `MAXLEN` while pending) or unreadable: reported,
+    /// An entry that is gone (trimmed by the stream's bound while pending) or unreadable: reported,
     /// then acknowledged.
     Lost(String),
 }
