@@ -535,12 +535,11 @@ struct RuntimeLink<R> {
     runtime: R,
     http: Http<R>,
     tokens: Arc<Tokens<R>>,
-    clock: Clock,
 }
 
 impl<R: Runtime> Link for RuntimeLink<R> {
     fn token(&self, rejected: Option<Instant>) -> BoxFuture<'_, Result<(AccessToken, Instant), TokenError>> {
-        Box::pin(self.tokens.current(self.clock, rejected))
+        Box::pin(self.tokens.current(rejected))
     }
 
     fn post(&self, url: String, authorization: String, body: String) -> BoxFuture<'_, Answer> {
@@ -606,20 +605,19 @@ impl Api {
     /// not allow.
     pub fn new<R: Runtime>(runtime: R, config: &Config) -> Result<Self, Error> {
         let http = Http::for_config(runtime.clone(), config)?;
-        let tokens = Arc::new(Tokens::new(http.clone()));
-        Ok(Self::from_parts(runtime, http, tokens, Clock::new(), &config.api_base))
+        let tokens = Arc::new(Tokens::new(http.clone(), Clock::new()));
+        Ok(Self::from_parts(runtime, http, tokens, &config.api_base))
     }
 
     pub(crate) fn from_parts<R: Runtime>(
         runtime: R,
         http: Http<R>,
         tokens: Arc<Tokens<R>>,
-        clock: Clock,
         api_base: &str,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                link: Box::new(RuntimeLink { runtime, http, tokens, clock }),
+                link: Box::new(RuntimeLink { runtime, http, tokens }),
                 api_base: api_base.into(),
                 seqs: Seqs::new(MSG_SEQ_CAPACITY),
             }),

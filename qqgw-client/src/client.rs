@@ -105,12 +105,12 @@ impl<R: Runtime> Client<R> {
     pub async fn connect_on(runtime: R, config: Config) -> Result<Self, Error> {
         let clock = Clock::new();
         let http = Http::for_config(runtime.clone(), &config)?;
-        let tokens = Arc::new(Tokens::new(http.clone()));
+        let tokens = Arc::new(Tokens::new(http.clone(), clock));
         // Only rejected credentials end the start; anything else is retried with the
         // machine's backoff, each try logged.
         let mut failures = 0;
         let token = loop {
-            match tokens.get(clock, None).await {
+            match tokens.get(None).await {
                 Ok((token, _)) => break token,
                 Err(TokenError::Unavailable(reason)) => {
                     failures += 1;
@@ -173,7 +173,6 @@ impl<R: Runtime> Client<R> {
                 runtime.clone(),
                 http.clone(),
                 Arc::clone(&tokens),
-                clock,
                 &config.api_base,
             ),
         };

@@ -341,8 +341,7 @@ impl ConfigBuilder {
     }
 
     /// Backoff for connection attempts that end before READY or RESUMED; see
-    /// [`qqgw_proto::ConfigBuilder::backoff`]. Default: [`Backoff::default`] (5 s doubling
-    /// to 40 s).
+    /// [`qqgw_proto::ConfigBuilder::backoff`]. Default: [`Backoff::default`].
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.0.backoff = backoff;
         self

@@ -151,37 +151,31 @@ impl<R: Runtime> Http<R> {
 
 /// A token fetched this recently is handed to other shards instead of asking again.
 const TOKEN_REUSE: Duration = Duration::from_secs(5);
+/// An API call uses the cached token only while it has at least this long left.
+const API_TOKEN_MARGIN: Duration = Duration::from_secs(30);
 
 /// The access token shared by a client's shards.
 pub(crate) struct Tokens<R> {
     http: Http<R>,
+    clock: Clock,
     cache: futures_util::lock::Mutex<Option<(AccessToken, Instant)>>,
 }
 
 impl<R: Runtime> Tokens<R> {
-    pub(crate) fn new(http: Http<R>) -> Self {
-        Self { http, cache: futures_util::lock::Mutex::new(None) }
+    pub(crate) fn new(http: Http<R>, clock: Clock) -> Self {
+        Self { http, clock, cache: futures_util::lock::Mutex::new(None) }
     }
 
     /// A token for a shard whose last token was fetched at `held` (if ever): one fetched
     /// by another shard since then and within the last few seconds (so that shards
     /// reconnecting together ask once), or a fresh one. Returns it with its fetch time.
-    pub(crate) async fn get(
-        &self,
-        clock: Clock,
-        held: Option<Instant>,
-    ) -> Result<(AccessToken, Instant), TokenError> {
-        let mut cache = self.cache.lock().await;
-        let now = clock.now();
-        if let Some((token, fetched)) = &*cache {
-            let newer = held.is_none_or(|held| *fetched > held);
-            if newer && now.saturating_duration_since(*fetched) < TOKEN_REUSE && token.expires_at() > now {
-                return Ok((token.clone(), *fetched));
-            }
-        }
-        let token = self.http.fetch_token(now).await?;
-        *cache = Some((token.clone(), now));
-        Ok((token, now))
+    pub(crate) async fn get(&self, held: Option<Instant>) -> Result<(AccessToken, Instant), TokenError> {
+        self.cached_or_fetched(|token, fetched, now| {
+            held.is_none_or(|held| fetched > held)
+                && now.saturating_duration_since(fetched) < TOKEN_REUSE
+                && token.expires_at() > now
+        })
+        .await
     }
 
     /// A token for an API call: the cached one while it has more than 30 s left and was
@@ -189,14 +183,24 @@ impl<R: Runtime> Tokens<R> {
     /// fresh one. Returns it with its fetch time.
     pub(crate) async fn current(
         &self,
-        clock: Clock,
         rejected: Option<Instant>,
     ) -> Result<(AccessToken, Instant), TokenError> {
+        self.cached_or_fetched(|token, fetched, now| {
+            rejected.is_none_or(|r| fetched > r) && token.expires_at() > now + API_TOKEN_MARGIN
+        })
+        .await
+    }
+
+    /// The cached token if `usable(token, fetched, now)` says so, else a fresh one (then
+    /// cached), with its fetch time.
+    async fn cached_or_fetched(
+        &self,
+        usable: impl FnOnce(&AccessToken, Instant, Instant) -> bool,
+    ) -> Result<(AccessToken, Instant), TokenError> {
         let mut cache = self.cache.lock().await;
-        let now = clock.now();
+        let now = self.clock.now();
         if let Some((token, fetched)) = &*cache {
-            let refused = rejected.is_some_and(|r| *fetched <= r);
-            if !refused && token.expires_at().as_millis() > now.as_millis().saturating_add(30_000) {
+            if usable(token, *fetched, now) {
                 return Ok((token.clone(), *fetched));
             }
         }

@@ -363,7 +363,7 @@ impl<R: Runtime> Task<R> {
                     self.ws = None;
                     None
                 }
-                Output::RefreshToken => Some(match self.tokens.get(self.clock, self.token_fetched).await {
+                Output::RefreshToken => Some(match self.tokens.get(self.token_fetched).await {
                     Ok((token, fetched)) => {
                         self.token_fetched = Some(fetched);
                         Input::Token(token)

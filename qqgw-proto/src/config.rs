@@ -104,7 +104,7 @@ impl ConfigBuilder {
 
     /// Backoff for attempts that end before READY or RESUMED (see the
     /// [reconnect policy](crate::GatewayMachine#reconnects)).
-    /// Default: [`Backoff::default`] (5 s doubling to 40 s).
+    /// Default: [`Backoff::default`].
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.0.backoff = backoff;
         self

@@ -10,7 +10,7 @@
 //!   [`TypedEvent::from_dispatch`]: no panic, and the result names the dispatch's event.
 //! - [`machine`]: arbitrary bytes decoded into a sequence of steps (frames valid, mutated
 //!   and junk; closes with any code; ticks of any size; tokens; connection reports; a
-//!   graceful close) that a [`Driver`] feeds to a [`GatewayMachine`], checking the
+//!   graceful close) that a [`Driver`] feeds to a [`GatewayMachine`](crate::GatewayMachine), checking the
 //!   invariants after every step.
 //!
 //! # Panics
@@ -19,8 +19,6 @@
 //! invariants they check, and only then (or when the library itself panics, which is a
 //! finding too). No input makes them panic otherwise.
 #![allow(clippy::panic)]
-
-use std::collections::VecDeque;
 
 use core::time::Duration;
 use serde_json::Value;
@@ -33,24 +31,18 @@ use crate::dispatch::Dispatch;
 use crate::envelope::Envelope;
 use crate::error::TokenError;
 use crate::intents::Intents;
-use crate::limiter::{IdentifyLimiter, IdentifySlot, PacerRequest, SessionStartLimit};
-use crate::machine::UsageError;
-use crate::machine::{Event, GatewayMachine, Input, Output, State};
+use crate::limiter::{IdentifyLimiter, SessionStartLimit};
 use crate::model::{EventKind, TypedEvent};
+use crate::opcode::OpCode;
 use crate::session::Session;
 use crate::shard::ShardId;
+use crate::testing::frames;
+use crate::testing::strategy::Step;
+use crate::testing::{Driver, DriverOptions};
 use crate::time::Instant;
-use crate::token::AccessToken;
 
-/// The most outputs one drain may yield before the machine counts as not settling.
-pub const MAX_OUTPUTS_PER_DRAIN: usize = 1_000;
 /// The most steps [`machine`] decodes from one input (bounds the time of one run).
 pub const MAX_STEPS: usize = 4_096;
-/// How long a token the [`Driver`] hands out on its own lives.
-pub const AUTO_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
-/// How many of the last delivered event ids the driver checks for repeats (fewer than
-/// the machine remembers, so that every repeat it sees is one the machine should drop).
-const RECENT_IDS_CHECKED: usize = 512;
 
 // ---------------------------------------------------------------------------------------
 // envelope
@@ -167,510 +159,11 @@ pub fn typed_event(data: &[u8]) {
 // ---------------------------------------------------------------------------------------
 // the machine
 
-/// How a [`Driver`] plays the adapter.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Options {
-    /// Answer [`Output::Connect`] with [`Input::Connected`] and [`Output::RefreshToken`]
-    /// with a token living [`AUTO_TOKEN_LIFETIME`], inside the drain. Otherwise the steps
-    /// must report them.
-    pub auto: bool,
-    /// After [`Output::Close`], wait for a step to report [`Input::Closed`] (frames may
-    /// arrive meanwhile). Otherwise it is reported inside the drain.
-    pub defer_close: bool,
-    /// Check that the machine always has a deadline unless it waits for the adapter. Only
-    /// for configs whose delays cannot reach the end of the clock; it is not checked once
-    /// the clock is past [`LIVENESS_HORIZON`] either.
-    pub liveness: bool,
-}
-
-/// Past this instant (about 146 million years) deadlines may saturate at the end of the
-/// clock, where they never come.
-pub const LIVENESS_HORIZON: Instant = Instant::from_millis(1 << 62);
-
-/// The transport as the driver sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Socket {
-    None,
-    Connecting,
-    Open,
-    Closing,
-}
-
-/// A [`GatewayMachine`] driven on a virtual clock, its invariants checked after every step.
-///
-/// The driver plays the adapter (it follows the drain contract and, per [`Options`],
-/// answers the machine's requests itself) and keeps a queue of the answers a well-behaved
-/// QQ would give (HELLO after a connection opens, READY after IDENTIFY, RESUMED after
-/// RESUME, an ACK after a heartbeat) for [`reply`](Self::reply).
-///
-/// Checked after every step:
-///
-/// - every `Sleep` deadline is later than now, polling again gives the same `Sleep`, and
-///   (with [`Options::liveness`]) only while waiting for the adapter (connecting,
-///   fetching a token, closing) or after the end may there be none;
-/// - `Connect` only with no connection, `Send` and `Close` only on an open connection;
-/// - no heartbeat before HELLO on a connection, and at most one IDENTIFY or RESUME, sent
-///   only after HELLO;
-/// - every IDENTIFY has a slot from the identify pacer, which the machine then reports
-///   sent; a slot not used is released; none is left held when the machine ends;
-/// - the sequence numbers of dispatches other than READY and RESUMED strictly increase
-///   within a session (reset by IDENTIFY and READY);
-/// - a `Disconnected` event only with no connection, naming a time not before now;
-/// - exactly one of `Fatal` and `Closed` ends the machine: nothing is output after it,
-///   the state is `Terminated`, every later input and `close` is refused with
-///   [`UsageError::Terminated`], and `Closed` carries the machine's session;
-/// - a refused input outputs nothing and changes neither the state nor the next deadline;
-/// - a drain ends within [`MAX_OUTPUTS_PER_DRAIN`] outputs.
-///
-/// # Panics
-///
-/// Every method panics when the machine breaks one of these invariants.
-#[derive(Debug)]
-pub struct Driver {
-    /// The machine under test.
-    pub machine: GatewayMachine,
-    options: Options,
-    now: Instant,
-    socket: Socket,
-    hello_seen: bool,
-    auths: u32,
-    last_seq: Option<u64>,
-    /// The ids of the last dispatches delivered, none of which may come again.
-    delivered_ids: VecDeque<String>,
-    terminated: bool,
-    log: Vec<Output>,
-    replies: VecDeque<String>,
-    server_seq: u64,
-    sessions: u32,
-    /// Answers the machine's identify pacing, inside the drain.
-    pacer: IdentifyLimiter,
-    /// The slot granted and neither sent nor released, if any.
-    slot: Option<IdentifySlot>,
-}
-
-impl Driver {
-    /// A machine for `config` started at `now`, drained once, its IDENTIFYs paced by
-    /// an [`IdentifyLimiter`] with [`SessionStartLimit::default`].
-    pub fn new(config: Config, now: Instant, options: Options) -> Self {
-        Self::with_pacer(config, now, options, IdentifyLimiter::new(SessionStartLimit::default(), now))
-    }
-
-    /// A machine for `config` started at `now`, drained once, its IDENTIFYs paced by
-    /// `pacer`.
-    pub fn with_pacer(config: Config, now: Instant, options: Options, pacer: IdentifyLimiter) -> Self {
-        let mut driver = Self {
-            machine: GatewayMachine::new(config, now),
-            options,
-            now,
-            socket: Socket::None,
-            hello_seen: false,
-            auths: 0,
-            last_seq: None,
-            delivered_ids: VecDeque::new(),
-            terminated: false,
-            log: Vec::new(),
-            replies: VecDeque::new(),
-            server_seq: 0,
-            sessions: 0,
-            pacer,
-            slot: None,
-        };
-        driver.drain();
-        driver
-    }
-
-    /// The virtual clock.
-    #[must_use]
-    pub fn now(&self) -> Instant {
-        self.now
-    }
-
-    /// Whether the machine emitted its terminal event.
-    #[must_use]
-    pub fn is_terminated(&self) -> bool {
-        self.terminated
-    }
-
-    /// Whether the driver's transport has a connection open (not connecting, not closed).
-    #[must_use]
-    pub fn is_open(&self) -> bool {
-        self.socket == Socket::Open
-    }
-
-    /// Everything the machine output (but `Sleep`) since the last call, in order.
-    pub fn take_log(&mut self) -> Vec<Output> {
-        core::mem::take(&mut self.log)
-    }
-
-    /// The last sequence number the server side used.
-    #[must_use]
-    pub fn server_seq(&self) -> u64 {
-        self.server_seq
-    }
-
-    /// Tells the machine `input` at the driver's now, then drains.
-    ///
-    /// # Errors
-    ///
-    /// The machine's refusal, after checking that it changed nothing.
-    pub fn input(&mut self, input: Input<'_>) -> Result<(), UsageError> {
-        let state = self.machine.state();
-        let deadline = self.machine.poll_timeout();
-        let hello = state == State::AwaitingHello && is_hello(&input);
-        let kind = input_kind(&input);
-        let result = self.machine.handle_input(self.now, input);
-        match &result {
-            Err(error) => {
-                self.check_refusal(state, deadline);
-                if self.terminated {
-                    assert_eq!(error, &UsageError::Terminated, "after the end");
-                }
-            }
-            Ok(()) => {
-                assert!(!self.terminated, "input accepted after the terminal event");
-                match kind {
-                    InputKind::Connected => {
-                        assert_eq!(self.socket, Socket::Connecting, "Connected accepted without Connect");
-                        self.opened();
-                    }
-                    InputKind::ConnectFailed => {
-                        assert_eq!(self.socket, Socket::Connecting, "ConnectFailed accepted without Connect");
-                        self.socket = Socket::None;
-                    }
-                    InputKind::Closed => {
-                        assert_ne!(self.socket, Socket::None, "Closed accepted with no connection");
-                        self.gone();
-                    }
-                    InputKind::Frame => {
-                        assert!(
-                            matches!(self.socket, Socket::Open | Socket::Closing),
-                            "a frame accepted with no open connection"
-                        );
-                        self.hello_seen |= hello;
-                    }
-                    InputKind::Token => {}
-                }
-                self.drain();
-            }
-        }
-        result
-    }
-
-    /// Moves the clock forward by `by` (saturating) and tells the machine. Returns the
-    /// new now.
-    pub fn tick(&mut self, by: Duration) -> Instant {
-        self.now += by;
-        self.timeout();
-        self.now
-    }
-
-    /// Moves the clock to the machine's next deadline, if it has one, and tells the
-    /// machine. Returns whether there was one.
-    pub fn wake(&mut self) -> bool {
-        let Some(at) = self.machine.poll_timeout() else { return false };
-        assert!(at > self.now, "a deadline {at:?} not after now {:?}", self.now);
-        self.now = at;
-        self.timeout();
-        true
-    }
-
-    /// Closes the machine gracefully.
-    ///
-    /// # Errors
-    ///
-    /// The machine's refusal (only once it has stopped).
-    pub fn close(&mut self) -> Result<(), UsageError> {
-        let state = self.machine.state();
-        let deadline = self.machine.poll_timeout();
-        let result = self.machine.close(self.now);
-        match &result {
-            Err(error) => {
-                assert!(self.terminated, "close refused before the end: {error}");
-                assert_eq!(error, &UsageError::Terminated);
-                self.check_refusal(state, deadline);
-            }
-            Ok(()) => {
-                assert!(!self.terminated, "close accepted after the terminal event");
-                self.drain();
-            }
-        }
-        result
-    }
-
-    /// Delivers the oldest answer a well-behaved QQ owes (HELLO, READY, RESUMED, ACK),
-    /// if any.
-    pub fn reply(&mut self) -> Option<Result<(), UsageError>> {
-        let text = self.pop_reply()?;
-        Some(self.input(Input::Text(&text)))
-    }
-
-    /// Takes the oldest answer a well-behaved QQ owes, to deliver it yourself.
-    pub fn pop_reply(&mut self) -> Option<String> {
-        self.replies.pop_front()
-    }
-
-    /// Sends the machine a READY (new session `fuzz-n`, seq 1) as QQ would after IDENTIFY.
-    #[must_use]
-    pub fn ready_frame(&mut self) -> String {
-        self.sessions += 1;
-        self.server_seq = 1;
-        format!(
-            r#"{{"op":0,"s":1,"t":"READY","d":{{"version":1,"session_id":"fuzz-{}","user":{{"id":"1","username":"fuzz","bot":true}},"shard":[0,1]}}}}"#,
-            self.sessions
-        )
-    }
-
-    /// The next sequence number the server side uses.
-    pub fn next_seq(&mut self) -> u64 {
-        self.server_seq = self.server_seq.saturating_add(1);
-        self.server_seq
-    }
-
-    fn timeout(&mut self) {
-        let state = self.machine.state();
-        let deadline = self.machine.poll_timeout();
-        self.machine.handle_timeout(self.now);
-        if self.terminated {
-            self.check_refusal(state, deadline);
-        } else {
-            self.drain();
-        }
-    }
-
-    fn check_refusal(&mut self, state: State, deadline: Option<Instant>) {
-        assert_eq!(self.machine.state(), state, "a refused input changed the state");
-        assert_eq!(self.machine.poll_timeout(), deadline, "a refused input moved the deadline");
-        match self.machine.poll_output() {
-            Output::Sleep(at) => assert_eq!(at, deadline),
-            output => panic!("a refused input produced {output:?}"),
-        }
-    }
-
-    fn opened(&mut self) {
-        self.socket = Socket::Open;
-        self.replies.push_back(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#.to_owned());
-    }
-
-    fn gone(&mut self) {
-        self.socket = Socket::None;
-        self.replies.clear();
-    }
-
-    fn drain(&mut self) {
-        for _ in 0..MAX_OUTPUTS_PER_DRAIN {
-            let output = self.machine.poll_output();
-            if let Output::Sleep(deadline) = output {
-                return self.check_sleep(deadline);
-            }
-            assert!(!self.terminated, "output after the terminal event: {output:?}");
-            self.check_output(&output);
-            self.log.push(output);
-        }
-        let last = self.log.get(self.log.len().saturating_sub(12)..).unwrap_or_default();
-        panic!("the machine did not settle within {MAX_OUTPUTS_PER_DRAIN} outputs; the last: {last:#?}");
-    }
-
-    fn check_sleep(&mut self, deadline: Option<Instant>) {
-        if let Some(at) = deadline {
-            assert!(at > self.now, "sleep until {at:?}, not after now {:?}", self.now);
-        }
-        match self.machine.poll_output() {
-            Output::Sleep(again) => assert_eq!(again, deadline, "a second poll moved the deadline"),
-            output => panic!("{output:?} after Sleep"),
-        }
-        let state = self.machine.state();
-        if self.terminated {
-            assert_eq!(state, State::Terminated);
-            assert_eq!(deadline, None, "a deadline after the end");
-            return;
-        }
-        assert_ne!(state, State::Terminated, "terminated without Fatal or Closed");
-        let waits_for_adapter = matches!(state, State::Connecting | State::AwaitingToken | State::Closing);
-        if self.options.liveness && self.now < LIVENESS_HORIZON {
-            assert!(
-                deadline.is_some() || waits_for_adapter,
-                "no deadline in state {state:?}: stuck for ever"
-            );
-        }
-    }
-
-    fn check_output(&mut self, output: &Output) {
-        let now = self.now;
-        match output {
-            Output::Connect(_) => {
-                assert_eq!(self.socket, Socket::None, "Connect while a connection exists");
-                self.socket = Socket::Connecting;
-                self.hello_seen = false;
-                self.auths = 0;
-                self.replies.clear();
-                if self.options.auto {
-                    let result = self.machine.handle_input(now, Input::Connected);
-                    assert_eq!(result, Ok(()), "Connected refused right after Connect");
-                    self.opened();
-                }
-            }
-            Output::Send(text) => {
-                assert_eq!(self.socket, Socket::Open, "Send without an open connection: {text}");
-                let op = serde_json::from_str::<Value>(text).ok().and_then(|v| v.get("op")?.as_u64());
-                match op {
-                    Some(1) => {
-                        assert!(self.hello_seen, "a heartbeat before HELLO");
-                        self.replies.push_back(r#"{"op":11}"#.to_owned());
-                    }
-                    Some(op @ (2 | 6)) => {
-                        assert!(self.hello_seen, "IDENTIFY or RESUME before HELLO");
-                        if op == 2 {
-                            assert!(self.slot.is_some(), "an IDENTIFY without a slot from the pacer");
-                        }
-                        self.auths += 1;
-                        assert_eq!(self.auths, 1, "a second IDENTIFY or RESUME on one connection");
-                        if op == 2 {
-                            self.last_seq = None;
-                            let ready = self.ready_frame();
-                            self.replies.push_back(ready);
-                        } else {
-                            let seq = self.next_seq();
-                            self.replies.push_back(format!(r#"{{"op":0,"s":{seq},"t":"RESUMED","d":""}}"#));
-                        }
-                    }
-                    _ => panic!("sent a frame that is not a heartbeat, IDENTIFY or RESUME: {text}"),
-                }
-            }
-            Output::Close(frame) => {
-                assert_eq!(self.socket, Socket::Open, "Close without an open connection");
-                if self.options.defer_close {
-                    self.socket = Socket::Closing;
-                    self.replies.clear();
-                } else {
-                    let result = self.machine.handle_input(now, Input::Closed(Some(frame.clone())));
-                    assert_eq!(result, Ok(()), "Closed refused right after Close");
-                    self.gone();
-                }
-            }
-            Output::Abandon => {
-                assert!(
-                    matches!(self.socket, Socket::Open | Socket::Closing),
-                    "Abandon without an open connection"
-                );
-                self.gone();
-            }
-            Output::RefreshToken => {
-                if self.options.auto {
-                    let token = AccessToken::new("fuzz", now + AUTO_TOKEN_LIFETIME);
-                    let result = self.machine.handle_input(now, Input::Token(token));
-                    assert_eq!(result, Ok(()), "a token refused right after RefreshToken");
-                }
-            }
-            Output::Pacer(request) => self.pace(*request),
-            Output::Emit(event) => self.check_event(event),
-            Output::Sleep(_) => {}
-        }
-    }
-
-    fn pace(&mut self, request: PacerRequest) {
-        let now = self.now;
-        match request {
-            PacerRequest::Acquire => {
-                assert_eq!(self.slot, None, "a second slot asked for while one is held");
-                assert_eq!(self.socket, Socket::None, "a slot asked for with a connection open");
-                let answer = self.pacer.handle(self.machine.shard(), request, now);
-                if let Some(crate::PacerAnswer::Granted(slot)) = answer {
-                    self.slot = Some(slot);
-                }
-                if let Some(answer) = answer {
-                    let result = self.machine.handle_input(now, Input::Pacer(answer));
-                    assert_eq!(result, Ok(()), "the pacer's answer refused");
-                }
-            }
-            PacerRequest::Sent(slot) | PacerRequest::Release(slot) => {
-                assert_eq!(self.slot, Some(slot), "{request:?} of a slot not held");
-                self.slot = None;
-                self.pacer.handle(self.machine.shard(), request, now);
-            }
-        }
-    }
-
-    fn check_event(&mut self, event: &Event) {
-        match event {
-            Event::Dispatch(d) => {
-                // The RESUME point never moves back within a session (READY starts one).
-                let resume_point = self.machine.last_sequence();
-                if d.name() != "READY" {
-                    if let (Some(before), Some(after)) = (self.last_seq, resume_point) {
-                        assert!(after >= before, "the resume point moved back from {before} to {after}");
-                    }
-                }
-                self.last_seq = resume_point;
-                if let (Some(id), false) = (d.id(), matches!(d.name(), "READY" | "RESUMED")) {
-                    assert!(!self.delivered_ids.iter().any(|seen| seen == id), "event {id} delivered twice");
-                    if self.delivered_ids.len() == RECENT_IDS_CHECKED {
-                        self.delivered_ids.pop_front();
-                    }
-                    self.delivered_ids.push_back(id.to_owned());
-                }
-            }
-            Event::Disconnected(disconnect) => {
-                assert_eq!(self.socket, Socket::None, "Disconnected with a connection: {disconnect:?}");
-                assert!(disconnect.at >= self.now, "a reconnect in the past: {disconnect:?}");
-            }
-            Event::DecodeFailed(_) | Event::TokenRefreshFailed(_) | Event::SessionLost(_) => {}
-            Event::Fatal(_) => {
-                assert_eq!(self.slot, None, "the machine ended holding an IDENTIFY slot");
-                self.terminated = true;
-            }
-            Event::Closed(session) => {
-                assert_eq!(session, &self.machine.session(), "Closed carries another session");
-                assert_eq!(self.slot, None, "the machine ended holding an IDENTIFY slot");
-                self.terminated = true;
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum InputKind {
-    Connected,
-    ConnectFailed,
-    Closed,
-    Frame,
-    Token,
-}
-
-fn input_kind(input: &Input<'_>) -> InputKind {
-    match input {
-        Input::Connected => InputKind::Connected,
-        Input::ConnectFailed => InputKind::ConnectFailed,
-        Input::Closed(_) => InputKind::Closed,
-        Input::Text(_) | Input::Binary(_) => InputKind::Frame,
-        _ => InputKind::Token,
-    }
-}
-
-/// Whether a frame is HELLO, read independently of the machine's own parser.
-fn is_hello(input: &Input<'_>) -> bool {
-    let text = match input {
-        Input::Text(text) => *text,
-        Input::Binary(bytes) => match core::str::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(_) => return false,
-        },
-        _ => return false,
-    };
-    /// Like the machine, skip the other keys without checking what a `Value` could not
-    /// hold (`1E999`, a lone surrogate): they do not make a frame any less a HELLO.
-    #[derive(serde::Deserialize)]
-    struct Op {
-        op: u64,
-    }
-    let object = text.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{');
-    object && serde_json::from_str::<Op>(text).is_ok_and(|f| f.op == 10)
-}
-
 /// The first byte of a [`machine`] input: how to configure the machine and play the adapter.
 pub mod flags {
-    /// [`Options::auto`](super::Options::auto).
+    /// [`DriverOptions::auto`](crate::testing::DriverOptions::auto).
     pub const AUTO: u8 = 1;
-    /// [`Options::defer_close`](super::Options::defer_close).
+    /// [`DriverOptions::defer_close`](crate::testing::DriverOptions::defer_close).
     pub const DEFER_CLOSE: u8 = 2;
     /// Start with a session to RESUME (seq = the seed byte).
     pub const RESTORED_SESSION: u8 = 4;
@@ -789,7 +282,7 @@ pub fn run_machine(data: &[u8]) -> Driver {
     let flags = c.u8();
     let seed = c.u8();
     let endless_backoff = flags >> flags::BACKOFF_SHIFT == 3;
-    let options = Options {
+    let options = DriverOptions {
         auto: flags & flags::AUTO != 0,
         defer_close: flags & flags::DEFER_CLOSE != 0,
         liveness: !endless_backoff,
@@ -821,83 +314,75 @@ pub fn run_machine(data: &[u8]) -> Driver {
 
     for _ in 0..MAX_STEPS {
         let Some(step) = c.next() else { break };
+        let step = decode_step(step, &mut driver, &mut c);
         // Refusals are checked by the driver; whether one happens is the input's business.
-        let _ = match step % op::COUNT {
-            op::TICK_SMALL => ticked(driver.tick(ms(u64::from(c.u8())))),
-            op::TICK_MEDIUM => ticked(driver.tick(ms(16 * u64::from(c.u16())))),
-            op::TICK_LARGE => ticked(driver.tick(ms(u64::from(c.u32())))),
-            op::TICK_ANY => ticked(driver.tick(ms(c.u64()))),
-            op::WAKE => ticked(driver.wake()),
-            op::CONNECTED => driver.input(Input::Connected),
-            op::CONNECT_FAILED => driver.input(Input::ConnectFailed),
-            op::DROPPED => driver.input(Input::Closed(None)),
-            op::CLOSED => {
-                let pick = c.u8();
-                let code = match CODES.get(usize::from(pick)) {
-                    Some(&code) => code,
-                    None => c.u16(),
-                };
-                let code = CloseCode(code);
-                driver.input(Input::Closed(Some(CloseFrame::new(code, code.description()))))
-            }
-            op::TOKEN => {
-                let lifetime = match c.u8() % 6 {
-                    0 => Duration::ZERO,
-                    1 => Duration::from_secs(30),
-                    2 => Duration::from_secs(61),
-                    3 => Duration::from_secs(7200),
-                    4 => ms(u64::from(c.u32())),
-                    _ => Duration::MAX,
-                };
-                let now = driver.now();
-                driver.input(Input::Token(AccessToken::new("fuzz", now + lifetime)))
-            }
-            op::TOKEN_FAILED => {
-                let error = if c.u8() & 1 == 0 {
-                    TokenError::Unavailable("503".into())
-                } else {
-                    TokenError::Rejected { code: 100_016, message: "invalid appid or secret".into() }
-                };
-                driver.input(Input::TokenFailed(error))
-            }
-            op::CLOSE => driver.close(),
-            op::REPLY => driver.reply().unwrap_or(Ok(())),
-            op::FRAME => {
-                let text = template(&mut driver, &mut c);
-                driver.input(Input::Text(&text))
-            }
-            op::MUTATED => {
-                let mut bytes = template(&mut driver, &mut c).into_bytes();
-                for _ in 0..=c.u8() % 4 {
-                    mutate(&mut bytes, &mut c);
-                }
-                frame_input(&mut driver, &bytes)
-            }
-            op::TEXT => {
-                let len = usize::from(c.u16());
-                let bytes = c.take(len);
-                frame_input(&mut driver, bytes)
-            }
-            _ => {
-                let len = usize::from(c.u8());
-                let bytes = c.take(len);
-                driver.input(Input::Binary(bytes))
-            }
-        };
+        let _ = driver.step(&step);
         driver.take_log();
     }
     driver
 }
 
-/// A step that cannot be refused.
-fn ticked<T>(_: T) -> Result<(), UsageError> {
-    Ok(())
+/// The [`Step`] that opcode `op` and the bytes after it stand for. Frames built from a
+/// template read the driver's server side (its sequence numbers, its sessions).
+fn decode_step(op: u8, driver: &mut Driver, c: &mut Cursor<'_>) -> Step {
+    let ms = Duration::from_millis;
+    match op % op::COUNT {
+        op::TICK_SMALL => Step::Tick(ms(u64::from(c.u8()))),
+        op::TICK_MEDIUM => Step::Tick(ms(16 * u64::from(c.u16()))),
+        op::TICK_LARGE => Step::Tick(ms(u64::from(c.u32()))),
+        op::TICK_ANY => Step::Tick(ms(c.u64())),
+        op::WAKE => Step::Wake,
+        op::CONNECTED => Step::Connected,
+        op::CONNECT_FAILED => Step::ConnectFailed,
+        op::DROPPED => Step::Closed(None),
+        op::CLOSED => {
+            let pick = c.u8();
+            let code = match CODES.get(usize::from(pick)) {
+                Some(&code) => code,
+                None => c.u16(),
+            };
+            let code = CloseCode(code);
+            Step::Closed(Some(CloseFrame::new(code, code.description())))
+        }
+        op::TOKEN => Step::Token(match c.u8() % 6 {
+            0 => Duration::ZERO,
+            1 => Duration::from_secs(30),
+            2 => Duration::from_secs(61),
+            3 => Duration::from_secs(7200),
+            4 => ms(u64::from(c.u32())),
+            _ => Duration::MAX,
+        }),
+        op::TOKEN_FAILED => Step::TokenFailed(if c.u8() & 1 == 0 {
+            TokenError::Unavailable("503".into())
+        } else {
+            TokenError::Rejected { code: 100_016, message: "invalid appid or secret".into() }
+        }),
+        op::CLOSE => Step::Close,
+        op::REPLY => Step::Reply,
+        op::FRAME => Step::Text(template(driver, c)),
+        op::MUTATED => {
+            let mut bytes = template(driver, c).into_bytes();
+            for _ in 0..=c.u8() % 4 {
+                mutate(&mut bytes, c);
+            }
+            frame_step(bytes)
+        }
+        op::TEXT => {
+            let len = usize::from(c.u16());
+            frame_step(c.take(len).to_vec())
+        }
+        _ => {
+            let len = usize::from(c.u8());
+            Step::Binary(c.take(len).to_vec())
+        }
+    }
 }
 
-fn frame_input(driver: &mut Driver, bytes: &[u8]) -> Result<(), UsageError> {
-    match core::str::from_utf8(bytes) {
-        Ok(text) => driver.input(Input::Text(text)),
-        Err(_) => driver.input(Input::Binary(bytes)),
+/// A frame as text if it is UTF-8, else binary.
+fn frame_step(bytes: Vec<u8>) -> Step {
+    match String::from_utf8(bytes) {
+        Ok(text) => Step::Text(text),
+        Err(error) => Step::Binary(error.into_bytes()),
     }
 }
 
@@ -922,10 +407,6 @@ fn seq(driver: &mut Driver, c: &mut Cursor<'_>) -> Option<u64> {
     }
 }
 
-fn json_seq(seq: Option<u64>) -> String {
-    seq.map_or_else(|| "null".to_owned(), |s| s.to_string())
-}
-
 /// A well-formed frame QQ might send (see [`TEMPLATES`]).
 fn template(driver: &mut Driver, c: &mut Cursor<'_>) -> String {
     match c.u8() % TEMPLATES {
@@ -936,38 +417,39 @@ fn template(driver: &mut Driver, c: &mut Cursor<'_>) -> String {
                 2 => "0".to_owned(),
                 _ => r#""45000""#.to_owned(),
             };
-            format!(r#"{{"op":10,"d":{{"heartbeat_interval":{interval}}}}}"#)
+            frames::hello(interval)
         }
-        1 => r#"{"op":11}"#.to_owned(),
-        2 => r#"{"op":1,"d":null}"#.to_owned(),
-        3 => r#"{"op":7}"#.to_owned(),
-        4 => format!(r#"{{"op":9,"d":{}}}"#, c.u8() & 1 == 0),
+        1 => frames::heartbeat_ack(),
+        2 => frames::heartbeat_request(),
+        3 => frames::reconnect(),
+        4 => frames::invalid_session(c.u8() & 1 == 0),
         5 => driver.ready_frame(),
         6 => {
-            let s = json_seq(seq(driver, c));
-            format!(r#"{{"op":0,"s":{s},"t":"READY","d":{{"session_id":"s{}"}}}}"#, c.u8() % 4)
+            let s = seq(driver, c);
+            frames::ready(&format!("s{}", c.u8() % 4), s)
         }
-        7 => format!(r#"{{"op":0,"s":{},"t":"RESUMED","d":""}}"#, json_seq(seq(driver, c))),
+        7 => frames::resumed(seq(driver, c)),
         8 | 9 => {
-            let s = json_seq(seq(driver, c));
+            let s = seq(driver, c);
             let name = event_name(c.u8());
             let id = match c.u8() % 4 {
-                0 => "null".to_owned(),
-                1 => format!(r#""{name}:{}""#, c.u8() % 8),
-                _ => format!(r#""{name}:{}""#, driver.server_seq()),
+                0 => None,
+                1 => Some(format!("{name}:{}", c.u8() % 8)),
+                _ => Some(format!("{name}:{}", driver.server_seq())),
             };
-            format!(r#"{{"op":0,"s":{s},"t":"{name}","id":{id},"d":{{"content":"hi","id":"m1"}}}}"#)
+            frames::dispatch(name, s, id.as_deref(), r#"{"content":"hi","id":"m1"}"#)
         }
         10 => {
             // Incomplete dispatches: no name, no data, null data.
-            let s = json_seq(seq(driver, c));
+            let s = seq(driver, c).map_or_else(|| "null".to_owned(), |s| s.to_string());
+            let op = OpCode::Dispatch.as_u8();
             match c.u8() % 3 {
-                0 => format!(r#"{{"op":0,"s":{s},"d":{{}}}}"#),
-                1 => format!(r#"{{"op":0,"s":{s},"t":"AT_MESSAGE_CREATE"}}"#),
-                _ => format!(r#"{{"op":0,"s":{s},"t":"AT_MESSAGE_CREATE","d":null}}"#),
+                0 => format!(r#"{{"op":{op},"s":{s},"d":{{}}}}"#),
+                1 => format!(r#"{{"op":{op},"s":{s},"t":"AT_MESSAGE_CREATE"}}"#),
+                _ => format!(r#"{{"op":{op},"s":{s},"t":"AT_MESSAGE_CREATE","d":null}}"#),
             }
         }
-        _ => format!(r#"{{"op":{},"d":{{}}}}"#, c.u8()),
+        _ => frames::with_op(u64::from(c.u8())),
     }
 }
 

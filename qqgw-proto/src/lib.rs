@@ -58,4 +58,6 @@ pub use reconnect::{FLAP_WINDOW, STORM_BURST, STORM_REFILL};
 pub use session::Session;
 pub use shard::{InvalidShard, ShardId, shard_for_guild};
 pub use time::Instant;
-pub use token::{AccessToken, CREDENTIAL_REJECTIONS, Credentials, parse_token_response};
+pub use token::{
+    AccessToken, CREDENTIAL_REJECTIONS, Credentials, TOKEN_RENEWAL_WINDOW, parse_token_response,
+};

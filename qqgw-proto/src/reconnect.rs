@@ -1,22 +1,9 @@
 //! When to reconnect after a connection ends: a pure decision over (cause, what the
 //! connection achieved, the counters), and the storm budget that paces instant reconnects.
 //!
-//! | the connection ended… | next attempt | counts as a failure |
-//! |---|---|---|
-//! | after progress (READY, RESUMED, or a replay under way), for any non-fatal cause but 4008 | at once, plus up to `reconnect_jitter`, within the storm budget | no (progress reset the count) |
-//! | with op 9, QQ's answer to an IDENTIFY or RESUME | at once, within the storm budget (an IDENTIFY is paced by the identify pacer too) | no |
-//! | before progress (connect failed, handshake timeout, op 7 / 4009 / drop / zombie before READY or RESUMED) | after [`Backoff`](crate::Backoff): 5 s doubling to 40 s, jittered | yes |
-//! | with 4008 (sent too fast) | after the backoff, and never sooner than its first step | yes |
-//! | with a fatal close code (see [`CloseCode::action`](crate::CloseCode::action)) | never | — |
-//!
-//! The storm budget: a connection that lived at least [`FLAP_WINDOW`] past its progress
-//! reconnects freely (such connections cannot come more often than one per 2 s anyway).
-//! One that ended sooner — a server closing right after READY or RESUMED, or answering
-//! with op 9 — takes its instant reconnect from a bucket of [`STORM_BURST`] that refills
-//! one every [`STORM_REFILL`]. Isolated faults find the bucket full and reconnect at
-//! once; sustained flapping empties it and then gets one connection per
-//! [`STORM_REFILL`]: at most `1 + 4 + 20 = 25` connections a minute, `1 + 4 + 6 = 11` in
-//! 20 s. Once the server behaves the bucket refills, and reconnects are instant again.
+//! The rules, and the storm budget's numbers, are tabled once, in
+//! [`GatewayMachine`'s docs](crate::GatewayMachine#reconnects); `verdict` is that table
+//! as code, and `StormBudget` the bucket it describes.
 
 use core::time::Duration;
 

@@ -8,6 +8,10 @@ use serde::Deserialize;
 use crate::error::TokenError;
 use crate::time::Instant;
 
+/// QQ issues a new access token only in the last 60 s of the current one's life; until
+/// then the token endpoint returns the current one again.
+pub const TOKEN_RENEWAL_WINDOW: Duration = Duration::from_secs(60);
+
 /// A QQ access token and the instant it expires.
 ///
 /// Its `Debug` never shows the value.

@@ -6,21 +6,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+mod common;
+use common::files_under;
+
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Every `.rs` file below `dir`.
-fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            sources(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("tests/fixtures.rs") {
-            out.push(path);
-        }
-    }
 }
 
 #[test]
@@ -38,7 +28,10 @@ fn every_fixture_frame_is_read_by_name_by_a_test() {
     let mut files = Vec::new();
     for tests in ["qqgw-proto/tests", "qqgw-tokio/tests", "qqgw-async-std/tests", "tests/tests", "tests/src"]
     {
-        sources(&repository().join(tests), &mut files);
+        let sources = files_under(&repository().join(tests)).into_iter();
+        files.extend(
+            sources.filter(|p| p.extension().is_some_and(|e| e == "rs") && !p.ends_with("tests/fixtures.rs")),
+        );
     }
     let text: String = files.iter().map(|f| fs::read_to_string(f).unwrap()).collect();
     let unused: Vec<&String> = names.iter().filter(|n| !text.contains(&format!("(\"{n}\""))).collect();

@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use qqgw_proto::State;
 use qqgw_proto::fuzzing::{self, Script, flags, op};
 
+mod common;
+use common::files_under;
+
 /// A fuzz target's logic.
 type Target = fn(&[u8]);
 
@@ -24,24 +27,11 @@ fn seeds_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds")
 }
 
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files_under(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn every_seed_and_crash_input_passes() {
     let mut failures = Vec::new();
     for (target, run) in TARGETS {
-        let mut files = Vec::new();
-        files_under(&seeds_dir().join(target), &mut files);
+        let mut files = files_under(&seeds_dir().join(target));
         files.sort();
         assert!(files.len() >= 10, "only {} seeds for {target} under {:?}", files.len(), seeds_dir());
         for file in files {
@@ -60,8 +50,7 @@ fn every_seed_and_crash_input_passes() {
 fn fixtures() -> Vec<(String, String)> {
     let dir = std::env::var_os("QQGW_FIXTURES")
         .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/frames"), PathBuf::from);
-    let mut files = Vec::new();
-    files_under(&dir, &mut files);
+    let mut files = files_under(&dir);
     files.sort();
     assert!(!files.is_empty(), "no fixtures under {dir:?}; set QQGW_FIXTURES");
     files
@@ -220,11 +209,11 @@ fn an_array_is_not_an_envelope() {
 #[test]
 fn the_end_of_the_clock_does_not_spin() {
     use core::time::Duration;
-    use qqgw_proto::fuzzing::{Driver, Options};
+    use qqgw_proto::testing::{Driver, DriverOptions};
     use qqgw_proto::{Config, Instant, Intents};
 
     let config = Config::builder("wss://fuzz/", Intents::non_privileged()).build().unwrap();
-    let options = Options { auto: true, defer_close: false, liveness: true };
+    let options = DriverOptions { auto: true, defer_close: false, liveness: true };
     let mut driver = Driver::new(config, Instant::ZERO, options);
     driver.reply().unwrap().unwrap(); // HELLO
     driver.reply().unwrap().unwrap(); // READY
@@ -240,34 +229,13 @@ fn the_end_of_the_clock_does_not_spin() {
 #[test]
 fn a_zero_backoff_does_not_retry_inside_the_drain() {
     use core::time::Duration;
-    use qqgw_proto::{
-        AccessToken, Backoff, Config, GatewayMachine, IdentifySlot, Input, Instant, Intents, Output,
-        PacerAnswer, PacerRequest,
-    };
+    use qqgw_proto::{Backoff, Config, GatewayMachine, Input, Instant, Intents};
 
     let zero = Backoff { initial: Duration::ZERO, max: Duration::ZERO };
     let config = Config::builder("wss://fuzz/", Intents::non_privileged()).backoff(zero).build().unwrap();
     let now = Instant::from_millis(10);
     let mut machine = GatewayMachine::new(config, now);
-    let mut connects = 0;
-    let deadline = loop {
-        match machine.poll_output() {
-            Output::RefreshToken => {
-                let token = AccessToken::new("t", now + Duration::from_secs(7200));
-                machine.handle_input(now, Input::Token(token)).unwrap();
-            }
-            Output::Pacer(PacerRequest::Acquire) => {
-                machine.handle_input(now, Input::Pacer(PacerAnswer::Granted(IdentifySlot(0)))).unwrap();
-            }
-            Output::Connect(_) => {
-                connects += 1;
-                assert!(connects < 10, "retrying inside the drain");
-                machine.handle_input(now, Input::ConnectFailed).unwrap();
-            }
-            Output::Sleep(deadline) => break deadline,
-            _ => {}
-        }
-    };
-    assert_eq!(connects, 1);
-    assert_eq!(deadline, Some(Instant::from_millis(11)));
+    let drained = common::drain(&mut machine, now, &|| Some(Input::ConnectFailed));
+    assert_eq!(drained.connects, 1, "retrying inside the drain");
+    assert_eq!(drained.deadline, Some(Instant::from_millis(11)));
 }

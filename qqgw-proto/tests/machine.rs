@@ -161,10 +161,7 @@ fn absurd_hello_intervals_are_clamped_or_replaced() {
         (r#"{"op":10,"d":{}}"#, Duration::from_secs(45)),
         (r#"{"op":10}"#, Duration::from_secs(45)),
     ] {
-        let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
-        m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-        m.handle_input(ms(0), GRANTED).unwrap();
-        m.handle_input(ms(0), Input::Connected).unwrap();
+        let mut m = connected(builder().build().unwrap(), ms(9_999_999));
         m.handle_input(ms(0), Input::Text(hello)).unwrap();
         assert_eq!(m.heartbeat_interval(), expected, "{hello}");
         let invalid = expected == Duration::from_secs(45);
@@ -175,10 +172,7 @@ fn absurd_hello_intervals_are_clamped_or_replaced() {
 #[test]
 fn the_heartbeat_floor_is_a_config_value() {
     let config = builder().min_heartbeat_interval(Duration::from_secs(5)).build().unwrap();
-    let mut m = GatewayMachine::new(config, ms(0));
-    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-    m.handle_input(ms(0), GRANTED).unwrap();
-    m.handle_input(ms(0), Input::Connected).unwrap();
+    let mut m = connected(config, ms(9_999_999));
     m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":100}}"#)).unwrap();
     assert_eq!(m.heartbeat_interval(), Duration::from_secs(5), "a server cannot make us beat faster");
 }
@@ -239,13 +233,7 @@ fn frames_arriving_prove_an_unacknowledged_link_alive() {
 
 #[test]
 fn a_heartbeat_qq_asks_for_rearms_the_beat_timer() {
-    let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
-    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-    m.handle_input(ms(0), GRANTED).unwrap();
-    m.handle_input(ms(0), Input::Connected).unwrap();
-    m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":10000}}"#)).unwrap();
-    m.handle_input(ms(10), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
-    drain(&mut m);
+    let mut m = ready(builder().build().unwrap(), ms(9_999_999), 10000, ms(10));
     // QQ asks for a beat 100 ms before ours was due; its ACK is on the way.
     m.handle_input(ms(9_900), Input::Text(r#"{"op":1,"d":null}"#)).unwrap();
     let sent = drain(&mut m);
@@ -480,13 +468,7 @@ fn unavailable_tokens_are_retried_with_backoff() {
 fn a_failed_renewal_goes_on_with_the_token_still_held() {
     // A token inside its renewal window (expires in 30 s): the reconnect asks for a new
     // one, QQ rate-limits the request, and the old one is used at once.
-    let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
-    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(30_000)))).unwrap();
-    m.handle_input(ms(0), GRANTED).unwrap();
-    m.handle_input(ms(0), Input::Connected).unwrap();
-    m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
-    m.handle_input(ms(5), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
-    drain(&mut m);
+    let mut m = ready(builder().build().unwrap(), ms(30_000), 45000, ms(5));
     m.handle_input(ms(1_000), Input::Closed(Some(qqgw_proto::CloseFrame::new(4009, "")))).unwrap();
     m.handle_timeout(ms(1_020));
     assert!(drain(&mut m).iter().any(|o| matches!(o, Output::RefreshToken)));
@@ -495,6 +477,20 @@ fn a_failed_renewal_goes_on_with_the_token_still_held() {
     let out = drain(&mut m);
     assert!(matches!(&out[0], Output::Emit(Event::TokenRefreshFailed(e)) if *e == busy), "{out:?}");
     assert!(matches!(&out[1], Output::Connect(_)), "{out:?}");
+    // A token expiring the very instant its renewal fails is not used: back off, with
+    // the endpoint's reason.
+    let mut m = ready(builder().build().unwrap(), ms(30_000), 45000, ms(5));
+    m.handle_input(ms(30_000), Input::Closed(Some(qqgw_proto::CloseFrame::new(4009, "")))).unwrap();
+    assert!(drain(&mut m).iter().any(|o| matches!(o, Output::RefreshToken)));
+    m.handle_input(ms(30_000), Input::TokenFailed(busy.clone())).unwrap();
+    let out = drain(&mut m);
+    assert!(!out.iter().any(|o| matches!(o, Output::Emit(Event::TokenRefreshFailed(_)))), "{out:?}");
+    let reason = "code 100001: too many requests".to_owned();
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Emit(Event::Disconnected(d))
+            if d.cause == DisconnectCause::TokenUnavailable(reason.clone()))),
+        "{out:?}"
+    );
     // Past its expiry, a failed renewal backs off instead (and is no fatal).
     let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
     m.handle_input(ms(0), Input::TokenFailed(busy)).unwrap();
@@ -579,18 +575,23 @@ fn backoff_grows_caps_jitters_and_resets_after_progress() {
 
 #[test]
 fn a_configured_reconnect_jitter_is_bounded() {
-    let mut seen = std::collections::BTreeSet::new();
-    for seed in 0..40 {
-        let config = builder().reconnect_jitter(SEC).seed(seed).build().unwrap();
-        let mut h = Harness::new(config);
-        h.run_for(SEC);
-        h.gateway.close(CloseCode::SESSION_TIMED_OUT);
-        h.run_for(Duration::from_secs(2));
-        let wait = h.gateway.record.connects[1].as_millis() - 1_000;
-        assert!(wait <= 1_000, "{wait}");
-        seen.insert(wait);
-    }
+    let seen = rotation_waits(|seed| builder().reconnect_jitter(SEC).seed(seed));
+    assert!(seen.iter().all(|&wait| wait <= 1_000), "{seen:?}");
     assert!(seen.len() > 10, "jitter spreads reconnects: {seen:?}");
+}
+
+/// How long machines of 40 seeds wait to reconnect after a rotation at 1 s (one
+/// entry per distinct wait, in milliseconds).
+fn rotation_waits(config: impl Fn(u64) -> ConfigBuilder) -> std::collections::BTreeSet<u64> {
+    (0..40)
+        .map(|seed| {
+            let mut h = Harness::new(config(seed).build().unwrap());
+            h.run_for(SEC);
+            h.gateway.close(CloseCode::SESSION_TIMED_OUT);
+            h.run_for(Duration::from_secs(2));
+            h.gateway.record.connects[1].as_millis() - 1_000
+        })
+        .collect()
 }
 
 #[test]
@@ -641,6 +642,27 @@ fn outputs(m: &mut GatewayMachine) -> Vec<Output> {
 
 /// The pacer's answer when an IDENTIFY may go at once.
 const GRANTED: Input<'static> = Input::Pacer(PacerAnswer::Granted(IdentifySlot(0)));
+
+/// A machine for `config` at 0 ms, its token valid until `token_expires`, its IDENTIFY
+/// slot granted and its connection open.
+fn connected(config: Config, token_expires: Instant) -> GatewayMachine {
+    let mut m = GatewayMachine::new(config, ms(0));
+    m.handle_input(ms(0), Input::Token(AccessToken::new("t", token_expires))).unwrap();
+    m.handle_input(ms(0), GRANTED).unwrap();
+    m.handle_input(ms(0), Input::Connected).unwrap();
+    m
+}
+
+/// [`connected`], then HELLO with `interval_ms` at 0 ms and READY (session `s`, s 1) at
+/// `ready_at`, drained.
+fn ready(config: Config, token_expires: Instant, interval_ms: u64, ready_at: Instant) -> GatewayMachine {
+    let mut m = connected(config, token_expires);
+    let hello = format!(r#"{{"op":10,"d":{{"heartbeat_interval":{interval_ms}}}}}"#);
+    m.handle_input(ms(0), Input::Text(&hello)).unwrap();
+    m.handle_input(ready_at, Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
+    drain(&mut m);
+    m
+}
 
 fn token(now: Instant) -> Input<'static> {
     Input::Token(AccessToken::new("t", now + Duration::from_secs(7_200)))
@@ -707,9 +729,10 @@ fn a_slot_not_used_is_released() {
     assert_eq!(m.state(), State::Terminated);
     m.handle_input(ms(2), Input::Pacer(PacerAnswer::Granted(IdentifySlot(9)))).unwrap();
     assert!(matches!(outputs(&mut m)[..], [Output::Pacer(PacerRequest::Release(IdentifySlot(9)))]));
-    // An answer nobody asked for changes nothing.
+    // An answer nobody asked for changes nothing: no output, no timer.
     m.handle_input(ms(3), Input::Pacer(PacerAnswer::Deferred(Duration::from_secs(1)))).unwrap();
     assert!(outputs(&mut m).is_empty());
+    assert_eq!(m.poll_timeout(), None);
 }
 
 #[test]
@@ -754,10 +777,7 @@ fn closes_and_drops_before_resumed_are_not_refusals() {
 fn a_replay_under_way_is_progress_not_a_refused_resume() {
     let session = qqgw_proto::Session::new("s-1", 10, ShardId::ONE);
     let config = builder().session(session).handshake_timeout(Duration::from_secs(1)).build().unwrap();
-    let mut m = GatewayMachine::new(config, ms(0));
-    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-    m.handle_input(ms(0), GRANTED).unwrap();
-    m.handle_input(ms(0), Input::Connected).unwrap();
+    let mut m = connected(config, ms(9_999_999));
     m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
     drain(&mut m);
     // The replay trickles in for far longer than the handshake timeout.
@@ -781,10 +801,7 @@ fn a_replay_under_way_is_progress_not_a_refused_resume() {
 #[test]
 fn handshake_timeout_abandons_the_socket_and_backs_off() {
     let config = builder().handshake_timeout(Duration::from_secs(10)).build().unwrap();
-    let mut m = GatewayMachine::new(config, ms(0));
-    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-    m.handle_input(ms(0), GRANTED).unwrap();
-    m.handle_input(ms(0), Input::Connected).unwrap();
+    let mut m = connected(config, ms(9_999_999));
     drain(&mut m);
     m.handle_timeout(ms(10_000));
     assert!(matches!(m.poll_output(), Output::Abandon));
@@ -797,13 +814,7 @@ fn handshake_timeout_abandons_the_socket_and_backs_off() {
 #[test]
 fn an_unanswered_close_is_abandoned_after_the_close_timeout() {
     let config = builder().close_timeout(Duration::from_millis(300)).build().unwrap();
-    let mut m = GatewayMachine::new(config, ms(0));
-    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-    m.handle_input(ms(0), GRANTED).unwrap();
-    m.handle_input(ms(0), Input::Connected).unwrap();
-    m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
-    m.handle_input(ms(5), Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
-    drain(&mut m);
+    let mut m = ready(config, ms(9_999_999), 45000, ms(5));
     m.handle_input(ms(1_000), Input::Text(r#"{"op":7}"#)).unwrap();
     assert!(matches!(m.poll_output(), Output::Close(f) if f.code == CloseCode(4000)));
     assert_eq!(m.next_timer(), Some((qqgw_proto::Timer::Close, ms(1_300))));
@@ -860,10 +871,7 @@ fn connections_that_lived_past_the_flap_window_never_wait_for_the_budget() {
 #[test]
 fn a_rotation_before_ready_is_a_failure_that_backs_off() {
     for frame in [r#"{"op":7}"#, "4009"] {
-        let mut m = GatewayMachine::new(builder().build().unwrap(), ms(0));
-        m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-        m.handle_input(ms(0), GRANTED).unwrap();
-        m.handle_input(ms(0), Input::Connected).unwrap();
+        let mut m = connected(builder().build().unwrap(), ms(9_999_999));
         m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
         drain(&mut m);
         if frame == "4009" {
@@ -919,18 +927,9 @@ fn a_storm_of_rotations_right_after_every_resumed_is_paced_and_then_forgotten() 
 
 #[test]
 fn jitter_is_drawn_from_the_seed_and_small_by_default() {
-    let mut seen = std::collections::BTreeSet::new();
-    for seed in 0..40 {
-        let config =
-            Config::builder("wss://fake.invalid/", Intents::non_privileged()).seed(seed).build().unwrap();
-        let mut h = Harness::new(config);
-        h.run_for(SEC);
-        h.gateway.close(CloseCode::SESSION_TIMED_OUT);
-        h.run_for(SEC);
-        let wait = h.gateway.record.connects[1].as_millis() - 1_000;
-        assert!(wait <= 20, "{wait}");
-        seen.insert(wait);
-    }
+    let seen =
+        rotation_waits(|seed| Config::builder("wss://fake.invalid/", Intents::non_privileged()).seed(seed));
+    assert!(seen.iter().all(|&wait| wait <= 20), "{seen:?}");
     assert!(seen.len() > 5, "different seeds, different delays: {seen:?}");
 }
 
@@ -967,6 +966,32 @@ fn seq_zero_and_steps_back_do_not_drop_new_events() {
     assert!(failures.contains(&DecodeError::ImplausibleSeq { seq: 0, last: Some(5) }), "{failures:?}");
     assert!(failures.contains(&DecodeError::ImplausibleSeq { seq: 3, last: Some(5) }), "{failures:?}");
     assert_eq!(h.machine.metrics().replays_dropped, 1);
+}
+
+#[test]
+fn a_repeated_seq_is_implausible_and_the_largest_step_is_not() {
+    let mut h = harness();
+    h.run_for(SEC);
+    // READY was s 1: a step of exactly MAX_SEQ_STEP is plausible, the same s again is not.
+    let far = 1 + qqgw_proto::MAX_SEQ_STEP;
+    h.gateway.send_raw(format!(r#"{{"op":0,"s":{far},"t":"C2C_MESSAGE_CREATE","id":"a","d":{{}}}}"#));
+    h.gateway.send_raw(format!(r#"{{"op":0,"s":{far},"t":"C2C_MESSAGE_CREATE","id":"b","d":{{}}}}"#));
+    h.run_for(SEC);
+    assert_eq!(h.machine.last_sequence(), Some(far));
+    assert_eq!(decode_failures(&h), [DecodeError::ImplausibleSeq { seq: far, last: Some(far) }]);
+    assert_eq!(h.dispatch_names().len(), 3, "both events delivered, by id");
+}
+
+#[test]
+fn unhandled_events_past_the_bound_are_counted() {
+    let config = builder().ack_handled(true).build().unwrap();
+    let mut h = Harness::new(config);
+    h.run_for(SEC);
+    for _ in 0..qqgw_proto::MAX_UNACKED {
+        h.gateway.dispatch("C2C_MESSAGE_CREATE", "{}");
+    }
+    h.run_for(SEC);
+    assert_eq!(h.machine.metrics().unacked_overflows, 1, "READY and the events: one past the bound");
 }
 
 #[test]
@@ -1133,10 +1158,7 @@ fn key_paths(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
 
 /// The first frame with opcode `op` the machine sends after HELLO.
 fn sent_after_hello(config: Config, op: u8) -> serde_json::Value {
-    let mut m = GatewayMachine::new(config, ms(0));
-    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-    m.handle_input(ms(0), GRANTED).unwrap();
-    m.handle_input(ms(0), Input::Connected).unwrap();
+    let mut m = connected(config, ms(9_999_999));
     m.handle_input(ms(0), Input::Text(r#"{"op":10,"d":{"heartbeat_interval":5000}}"#)).unwrap();
     loop {
         match m.poll_output() {
@@ -1298,10 +1320,7 @@ fn while_reading_is_paused_silence_is_no_zombie_and_the_handshake_waits() {
 
     // A RESUME whose READY sits unread behind a lagging consumer is not timed out.
     let config = builder().handshake_timeout(Duration::from_secs(5)).build().unwrap();
-    let mut m = GatewayMachine::new(config, ms(0));
-    m.handle_input(ms(0), Input::Token(AccessToken::new("t", ms(9_999_999)))).unwrap();
-    m.handle_input(ms(0), GRANTED).unwrap();
-    m.handle_input(ms(0), Input::Connected).unwrap();
+    let mut m = connected(config, ms(9_999_999));
     m.handle_input(ms(1), Input::ReadPaused(true)).unwrap();
     drain(&mut m);
     m.handle_timeout(ms(5_000));

@@ -11,7 +11,7 @@
 //! backoff of 4 ms doubling to 64 ms whose random fifth the model predicts as a range, a
 //! generous identify limiter; the storm budget of instant reconnects is modelled exactly) and a driver that plays an adapter answering at once
 //! (connections open, tokens arrive, closes are confirmed), checking the invariants of
-//! `qqgw_proto::fuzzing::Driver` as well.
+//! `qqgw_proto::testing::Driver` as well.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::HashSet;
@@ -22,8 +22,8 @@ use proptest::strategy::ValueTree;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use qqgw_proto::fuzzing::{Driver, Options};
 use qqgw_proto::testing::strategy::{self, Step};
+use qqgw_proto::testing::{Driver, DriverOptions};
 use qqgw_proto::{
     Backoff, CloseFrame, Config, Event, IdentifyLimiter, Instant, Intents, Output, Reconnect,
     SessionStartLimit, State,
@@ -670,7 +670,7 @@ fn check(driver: &mut Driver, model: &mut Model, what: &dyn core::fmt::Debug) ->
 }
 
 fn run(transitions: &[Transition]) -> Result<(), TestCaseError> {
-    let options = Options { auto: true, defer_close: false, liveness: true };
+    let options = DriverOptions { auto: true, defer_close: false, liveness: true };
     let mut driver = Driver::with_pacer(config(), Instant::ZERO, options, generous_pacer());
     let mut model = Model::new();
     check(&mut driver, &mut model, &"start")?;
@@ -713,7 +713,7 @@ fn the_model_test_reaches_every_phase() {
         let mut replies = Driver::with_pacer(
             config(),
             Instant::ZERO,
-            Options { auto: true, ..Options::default() },
+            DriverOptions { auto: true, ..DriverOptions::default() },
             generous_pacer(),
         );
         for t in &transitions {

@@ -5,6 +5,17 @@
 
 use qqgw_proto::CloseCode;
 
+/// The two codes with a predicate of their own, and no other.
+#[test]
+fn only_4009_is_a_rotation_and_only_4008_a_rate_limit() {
+    use qqgw_proto::CloseCode;
+
+    for code in [1000, 4000, 4004, 4006, 4007, 4008, 4009, 4900, 4914] {
+        assert_eq!(CloseCode(code).is_rotation(), code == 4009, "{code}");
+        assert_eq!(CloseCode(code).is_rate_limit(), code == 4008, "{code}");
+    }
+}
+
 /// Every description in `CloseCode::description`'s table, and the formats that show it.
 #[test]
 fn close_code_descriptions_and_formats() {
@@ -71,55 +82,11 @@ fn the_identify_budget_resets_daily() {
 use core::time::Duration;
 
 use qqgw_proto::{
-    AccessToken, Config, DisconnectCause, Event, GatewayMachine, IdentifySlot, Input, Instant, Intents,
-    Output, PacerAnswer, PacerRequest, State,
+    AccessToken, Config, DisconnectCause, Event, GatewayMachine, Input, Instant, Intents, Output, State,
 };
 
-/// What one drain produced.
-#[derive(Debug, Default)]
-struct Drained {
-    events: Vec<Event>,
-    sent: Vec<String>,
-    closes: u32,
-    connects: u32,
-    deadline: Option<Instant>,
-}
-
-/// Drains `m` at `now`: tokens are handed out (valid two hours), IDENTIFY slots granted,
-/// `Connect` is answered with `on_connect` (nothing if `None`), `Close` with `Closed(None)`.
-fn drain(m: &mut GatewayMachine, now: Instant, on_connect: &dyn Fn() -> Option<Input<'static>>) -> Drained {
-    let mut d = Drained::default();
-    for _ in 0..1_000 {
-        match m.poll_output() {
-            Output::RefreshToken => {
-                let token = AccessToken::new("t", now + Duration::from_secs(7_200));
-                m.handle_input(now, Input::Token(token)).unwrap();
-            }
-            Output::Pacer(PacerRequest::Acquire) => {
-                m.handle_input(now, Input::Pacer(PacerAnswer::Granted(IdentifySlot(0)))).unwrap();
-            }
-            Output::Pacer(_) => {}
-            Output::Connect(_) => {
-                d.connects += 1;
-                if let Some(input) = on_connect() {
-                    m.handle_input(now, input).unwrap();
-                }
-            }
-            Output::Close(_) => {
-                d.closes += 1;
-                m.handle_input(now, Input::Closed(None)).unwrap();
-            }
-            Output::Send(text) => d.sent.push(text),
-            Output::Emit(event) => d.events.push(event),
-            Output::Sleep(deadline) => {
-                d.deadline = deadline;
-                return d;
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-    panic!("no Sleep");
-}
+mod common;
+use common::drain;
 
 fn config() -> Config {
     Config::builder("wss://m/", Intents::non_privileged()).reconnect_jitter(Duration::ZERO).build().unwrap()

@@ -74,6 +74,11 @@ fn an_unparsable_frame_with_a_token_is_withheld() {
     let text = format!("{:?}", Output::Send(format!(r#"{{"op":2,"d":{{"token":"QQBot {TOKEN}""#)));
     assert_hidden("Output", &text);
     assert!(text.contains("withheld"), "{text}");
+    // A token field without the `QQBot ` prefix, and the prefix without a `token` key.
+    let bare = format!("{:?}", Output::Send(format!(r#"{{"op":6,"d":{{"token":"{TOKEN}"}}}}"#)));
+    assert_hidden("Output", &bare);
+    let prefixed = format!("{:?}", Output::Send(format!(r#"{{"op":6,"d":{{"auth":"QQBot {TOKEN}"}}}}"#)));
+    assert_hidden("Output", &prefixed);
     let heartbeat = format!("{:?}", Output::Send(r#"{"op":1,"d":null}"#.into()));
     assert!(heartbeat.contains("op"), "frames without a token are shown: {heartbeat}");
 }

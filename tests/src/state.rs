@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_tungstenite::tungstenite::Utf8Bytes;
 use qqgw_proto::model::EventKind;
@@ -19,9 +19,6 @@ use crate::record::{
     Auth, ConnectionRecord, PacingKind, PacingViolation, ProtocolError, Record, TokenOutcome, TokenRequest,
     UNKNOWN_SHARD,
 };
-
-/// QQ issues a new token only inside the last 60 s of the current one.
-const TOKEN_RENEW_WINDOW: Duration = Duration::from_secs(60);
 
 /// What a connection task is told to do.
 #[derive(Debug)]
@@ -228,7 +225,8 @@ impl State {
             let body = json!({"code": 100_016, "message": "invalid appid or secret"}).to_string();
             (config.token_error_status, body, TokenOutcome::Rejected { code: 100_016 })
         } else {
-            let current = self.tokens.last().filter(|t| t.expires_at > now + TOKEN_RENEW_WINDOW);
+            let current =
+                self.tokens.last().filter(|t| t.expires_at > now + qqgw_proto::TOKEN_RENEWAL_WINDOW);
             let (token, left, fresh) = match current {
                 Some(t) => (t.value.clone(), t.expires_at.saturating_duration_since(now), false),
                 None => {

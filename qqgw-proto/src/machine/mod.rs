@@ -44,9 +44,10 @@ pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(45_000);
 pub const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(50);
 /// The longest heartbeat interval the machine accepts from HELLO; longer ones are lowered.
 pub const MAX_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(600);
-/// A token expiring sooner than this is refreshed before it is used. QQ hands out a new
-/// token only in the last 60 s of the old one's life, and the old one stays valid meanwhile.
-pub const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(60);
+/// A token expiring sooner than this is refreshed before it is used: QQ's
+/// [`TOKEN_RENEWAL_WINDOW`](crate::TOKEN_RENEWAL_WINDOW), when a new token can be had and
+/// the old one stays valid meanwhile.
+pub const TOKEN_REFRESH_MARGIN: Duration = crate::token::TOKEN_RENEWAL_WINDOW;
 /// A RESUME refused this many times in a row is given up for a fresh IDENTIFY.
 const RESUME_ATTEMPTS: u32 = 2;
 /// The largest step between consecutive sequence numbers taken as plausible. QQ numbers

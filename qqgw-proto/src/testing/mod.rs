@@ -36,8 +36,12 @@
 //! input, asks to wake in the past, or never settles.
 #![allow(clippy::panic)]
 
+mod driver;
+pub mod frames;
 pub mod sim;
 pub mod strategy;
+
+pub use driver::{AUTO_TOKEN_LIFETIME, Driver, DriverOptions, LIVENESS_HORIZON, MAX_OUTPUTS_PER_DRAIN};
 
 use std::collections::VecDeque;
 
@@ -49,6 +53,7 @@ use crate::config::Config;
 use crate::error::TokenError;
 use crate::limiter::{IdentifyLimiter, SessionStartLimit};
 use crate::machine::{Event, GatewayMachine, Input, Output};
+use crate::opcode::OpCode;
 use crate::time::Instant;
 use crate::token::AccessToken;
 
@@ -165,8 +170,7 @@ impl FakeGateway {
     /// connection is open it is only kept for replay after a RESUME.
     pub fn dispatch(&mut self, name: &str, data: &str) -> u64 {
         self.seq += 1;
-        let frame =
-            format!(r#"{{"op":0,"s":{},"t":"{name}","id":"{name}:{}","d":{data}}}"#, self.seq, self.seq);
+        let frame = frames::dispatch(name, Some(self.seq), Some(&format!("{name}:{}", self.seq)), data);
         self.history.push((self.seq, frame.clone()));
         if self.connected {
             self.to_client.push_back(ServerMsg::Text(frame));
@@ -197,7 +201,7 @@ impl FakeGateway {
 
     /// Sends op 7, asking the client to reconnect.
     pub fn request_reconnect(&mut self) {
-        self.send_raw(r#"{"op":7}"#);
+        self.send_raw(frames::reconnect());
     }
 
     /// Sends op 9 with `d = resumable`; a non-resumable one ends the session server-side.
@@ -205,7 +209,7 @@ impl FakeGateway {
         if !resumable {
             self.session_id = None;
         }
-        self.send_raw(format!(r#"{{"op":9,"d":{resumable}}}"#));
+        self.send_raw(frames::invalid_session(resumable));
     }
 
     fn on_connect(&mut self, now: Instant) -> bool {
@@ -216,8 +220,7 @@ impl FakeGateway {
         }
         self.connected = true;
         self.to_client.clear();
-        let hello =
-            format!(r#"{{"op":10,"d":{{"heartbeat_interval":{}}}}}"#, self.heartbeat_interval.as_millis());
+        let hello = frames::hello(self.heartbeat_interval.as_millis());
         self.to_client.push_back(ServerMsg::Text(hello));
         true
     }
@@ -230,7 +233,7 @@ impl FakeGateway {
     fn on_client_frame(&mut self, now: Instant, text: &str) {
         #[derive(Deserialize)]
         struct Frame<'a> {
-            op: u8,
+            op: u64,
             #[serde(borrow)]
             d: Option<&'a serde_json::value::RawValue>,
         }
@@ -244,26 +247,23 @@ impl FakeGateway {
             return;
         };
         let d = frame.d.map_or("null", serde_json::value::RawValue::get);
-        match frame.op {
-            1 => {
+        match OpCode::from_u64(frame.op) {
+            Some(OpCode::Heartbeat) => {
                 self.record.heartbeats.push((now, serde_json::from_str(d).ok().flatten()));
                 if self.ack_heartbeats {
-                    self.to_client.push_back(ServerMsg::Text(r#"{"op":11}"#.into()));
+                    self.to_client.push_back(ServerMsg::Text(frames::heartbeat_ack()));
                 }
             }
-            2 => {
+            Some(OpCode::Identify) => {
                 self.record.identifies.push((now, d.to_owned()));
                 self.sessions += 1;
                 let id = format!("session-{}", self.sessions);
                 self.session_id = Some(id.clone());
                 self.seq = 1;
                 self.history.clear();
-                let ready = format!(
-                    r#"{{"op":0,"s":1,"t":"READY","d":{{"version":1,"session_id":"{id}","user":{{"id":"1","username":"fake","bot":true}},"shard":[0,0]}}}}"#
-                );
-                self.to_client.push_back(ServerMsg::Text(ready));
+                self.to_client.push_back(ServerMsg::Text(frames::ready(&id, Some(1))));
             }
-            6 => match serde_json::from_str::<Resume>(d) {
+            Some(OpCode::Resume) => match serde_json::from_str::<Resume>(d) {
                 Ok(resume) => {
                     self.record.resumes.push((now, resume.session_id.clone(), resume.seq));
                     let valid = self.session_id.as_deref() == Some(resume.session_id.as_str());
@@ -281,7 +281,7 @@ impl FakeGateway {
                     if !valid || self.refuse_resumes > 0 {
                         self.refuse_resumes = self.refuse_resumes.saturating_sub(1);
                         self.session_id = None;
-                        self.to_client.push_back(ServerMsg::Text(r#"{"op":9,"d":false}"#.into()));
+                        self.to_client.push_back(ServerMsg::Text(frames::invalid_session(false)));
                         return;
                     }
                     for (seq, frame) in &self.history {
@@ -290,10 +290,7 @@ impl FakeGateway {
                         }
                     }
                     self.seq += 1;
-                    self.to_client.push_back(ServerMsg::Text(format!(
-                        r#"{{"op":0,"s":{},"t":"RESUMED","d":""}}"#,
-                        self.seq
-                    )));
+                    self.to_client.push_back(ServerMsg::Text(frames::resumed(Some(self.seq))));
                 }
                 Err(_) => self.record.bad_frames.push(text.to_owned()),
             },

@@ -71,6 +71,7 @@ use core::time::Duration;
 
 use proptest::prelude::*;
 
+use super::frames;
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::TokenError;
 use crate::machine::UsageError;
@@ -104,11 +105,14 @@ pub enum Step {
     Binary(Vec<u8>),
     /// [`GatewayMachine::close`].
     Close,
+    /// The answer a well-behaved QQ owes next (HELLO, READY, RESUMED, an ACK). Only a
+    /// [`Driver`](super::Driver) keeps track of them; elsewhere nothing happens.
+    Reply,
 }
 
 impl Step {
     /// The input this step tells the machine at `now`, or `None` for [`Tick`](Self::Tick),
-    /// [`Wake`](Self::Wake) and [`Close`](Self::Close).
+    /// [`Wake`](Self::Wake), [`Close`](Self::Close) and [`Reply`](Self::Reply).
     #[must_use]
     pub fn input(&self, now: Instant) -> Option<Input<'_>> {
         Some(match self {
@@ -119,12 +123,13 @@ impl Step {
             Step::TokenFailed(error) => Input::TokenFailed(error.clone()),
             Step::Text(text) => Input::Text(text),
             Step::Binary(bytes) => Input::Binary(bytes),
-            Step::Tick(_) | Step::Wake | Step::Close => return None,
+            Step::Tick(_) | Step::Wake | Step::Close | Step::Reply => return None,
         })
     }
 
     /// Tells `machine` this step, moving `now` for [`Tick`](Self::Tick) and
-    /// [`Wake`](Self::Wake). Drain [`GatewayMachine::poll_output`] afterwards.
+    /// [`Wake`](Self::Wake) ([`Reply`](Self::Reply) does nothing here). Drain
+    /// [`GatewayMachine::poll_output`] afterwards.
     ///
     /// # Errors
     ///
@@ -175,25 +180,20 @@ pub fn hello() -> impl Strategy<Value = String> + Clone {
         1 => Just(None),
     ]
     .prop_map(|interval| match interval {
-        Some(ms) => format!(r#"{{"op":10,"d":{{"heartbeat_interval":{ms}}}}}"#),
-        None => r#"{"op":10,"d":{"heartbeat_interval":"soon"}}"#.to_owned(),
+        Some(ms) => frames::hello(ms),
+        None => frames::hello(r#""soon""#),
     })
 }
 
 /// READY: one of a few session ids, a small sequence number (or none).
 pub fn ready() -> impl Strategy<Value = String> + Clone {
-    (0u8..3, proptest::option::weighted(0.9, 0u64..64)).prop_map(|(n, s)| {
-        format!(
-            r#"{{"op":0,"s":{},"t":"READY","d":{{"version":1,"session_id":"session-{n}","user":{{"id":"1","bot":true}},"shard":[0,1]}}}}"#,
-            json_opt(s)
-        )
-    })
+    (0u8..3, proptest::option::weighted(0.9, 0u64..64))
+        .prop_map(|(n, s)| frames::ready(&format!("session-{n}"), s))
 }
 
 /// RESUMED, with `d` the empty string as QQ sends it.
 pub fn resumed() -> impl Strategy<Value = String> + Clone {
-    proptest::option::weighted(0.9, 0u64..64)
-        .prop_map(|s| format!(r#"{{"op":0,"s":{},"t":"RESUMED","d":""}}"#, json_opt(s)))
+    proptest::option::weighted(0.9, 0u64..64).prop_map(frames::resumed)
 }
 
 /// Names of events: every kind qqgw knows but READY and RESUMED, and unknown ones.
@@ -218,8 +218,8 @@ pub fn dispatch() -> impl Strategy<Value = String> + Clone {
     ];
     (event_name(), proptest::option::weighted(0.9, 0u64..64), proptest::option::weighted(0.8, 0u8..16), data)
         .prop_map(|(name, s, id, d)| {
-            let id = id.map_or_else(|| "null".to_owned(), |n| format!(r#""{name}:{n}""#));
-            format!(r#"{{"op":0,"s":{},"t":"{name}","id":{id},"d":{d}}}"#, json_opt(s))
+            let id = id.map(|n| format!("{name}:{n}"));
+            frames::dispatch(&name, s, id.as_deref(), d)
         })
 }
 
@@ -227,10 +227,10 @@ pub fn dispatch() -> impl Strategy<Value = String> + Clone {
 /// INVALID_SESSION (resumable or not).
 pub fn control_frame() -> impl Strategy<Value = String> + Clone {
     prop_oneof![
-        3 => Just(r#"{"op":11}"#.to_owned()),
-        1 => Just(r#"{"op":1,"d":null}"#.to_owned()),
-        1 => Just(r#"{"op":7}"#.to_owned()),
-        1 => any::<bool>().prop_map(|resumable| format!(r#"{{"op":9,"d":{resumable}}}"#)),
+        3 => Just(frames::heartbeat_ack()),
+        1 => Just(frames::heartbeat_request()),
+        1 => Just(frames::reconnect()),
+        1 => any::<bool>().prop_map(frames::invalid_session),
     ]
 }
 
@@ -253,7 +253,7 @@ pub fn junk_frame() -> impl Strategy<Value = String> + Clone {
         Just(String::new()),
         Just("null".to_owned()),
         Just("[]".to_owned()),
-        any::<u64>().prop_map(|op| format!(r#"{{"op":{op},"d":{{}}}}"#)),
+        any::<u64>().prop_map(frames::with_op),
         (0u64..64).prop_map(|s| format!(r#"{{"op":0,"s":{s},"d":{{}}}}"#)),
         (0u64..64).prop_map(|s| format!(r#"{{"op":0,"s":{s},"t":"AT_MESSAGE_CREATE"}}"#)),
         Just(r#"{"op":0,"s":-1,"t":"X","d":{}}"#.to_owned()),
@@ -330,8 +330,4 @@ pub fn step() -> impl Strategy<Value = Step> + Clone {
 /// Sequences of [`step`]s, of a length in `len`.
 pub fn steps(len: impl Into<proptest::collection::SizeRange>) -> impl Strategy<Value = Vec<Step>> {
     proptest::collection::vec(step(), len)
-}
-
-fn json_opt(n: Option<u64>) -> String {
-    n.map_or_else(|| "null".to_owned(), |n| n.to_string())
 }

@@ -1,0 +1,413 @@
+//! Running a bot's shards across processes: leases, fencing, takeover.
+
+use core::ops::Range;
+use core::time::Duration;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use futures_channel::oneshot;
+use futures_util::StreamExt;
+use futures_util::future::{Either, FusedFuture, FutureExt, Shared, select};
+use qqgw_client::{Client, ConfigBuilder, Runtime, Shards};
+use qqgw_proto::{SessionStartLimit, ShardId};
+
+use crate::lease::Lease;
+use crate::pacer::RedisPacer;
+use crate::sink::{DEFAULT_MAX_LEN, StreamSink};
+use crate::store::{DEFAULT_SESSION_TTL, RedisSessionStore};
+use crate::{Error, Redis};
+
+/// Default [`ClusterConfig::lease_ttl`]: 10 s.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
+/// Default [`ClusterConfig::poll`]: 250 ms.
+pub const DEFAULT_POLL: Duration = Duration::from_millis(250);
+
+/// Which shards a process runs, and how it shares them with the others.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// The bot's shard count.
+    pub total: u32,
+    /// The shards this process runs: it waits for each one's lease (held by a process
+    /// that is stopping, or gone and not yet expired) and runs it.
+    pub owned: Range<u32>,
+    /// With `true`, this process also watches the other shards' leases and runs any shard
+    /// whose lease is free — its process died, or never came — RESUMEing it from its
+    /// checkpoint. Shards taken over stay with the taker until it stops. Default `false`:
+    /// static ranges.
+    pub takeover: bool,
+    /// How long a lease lasts unrenewed; it is renewed every third of it. A dead
+    /// process's shards are taken over within this (plus [`poll`](Self::poll)). Default
+    /// [`DEFAULT_LEASE_TTL`].
+    pub lease_ttl: Duration,
+    /// How often a free lease is tried for. Default [`DEFAULT_POLL`].
+    pub poll: Duration,
+    /// How long after its start a process leaves the others' shards alone, so that each
+    /// process of a deployment gets its own range first. Default: the lease TTL.
+    pub takeover_after: Option<Duration>,
+    /// The bound of each shard's stream; see [`StreamSink`]. Default [`DEFAULT_MAX_LEN`].
+    pub max_len: u64,
+    /// How long a checkpoint is kept after its last write. Default [`DEFAULT_SESSION_TTL`].
+    pub session_ttl: Duration,
+    /// QQ's `session_start_limit` to pace IDENTIFYs by (with a [`RedisPacer`] shared by
+    /// every process), until the first `GET /gateway/bot` of this process tells the
+    /// real one. Default: [`SessionStartLimit::default`], QQ's documented example and the
+    /// strictest rule (one IDENTIFY per 5 s).
+    pub session_start_limit: SessionStartLimit,
+}
+
+impl ClusterConfig {
+    /// Shards `owned` of `total`, static, with the default timings.
+    #[must_use]
+    pub fn new(total: u32, owned: Range<u32>) -> Self {
+        Self {
+            total,
+            owned,
+            takeover: false,
+            lease_ttl: DEFAULT_LEASE_TTL,
+            poll: DEFAULT_POLL,
+            takeover_after: None,
+            max_len: DEFAULT_MAX_LEN,
+            session_ttl: DEFAULT_SESSION_TTL,
+            session_start_limit: SessionStartLimit::default(),
+        }
+    }
+
+    /// With takeover of free shards (see [`takeover`](Self::takeover)).
+    #[must_use]
+    pub fn with_takeover(mut self) -> Self {
+        self.takeover = true;
+        self
+    }
+
+    /// With this lease TTL.
+    #[must_use]
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
+    }
+}
+
+type Stop = Shared<oneshot::Receiver<()>>;
+
+/// The shards of a bot run by this process, among others sharing one Redis.
+///
+/// For each shard it may run, a task of its own:
+///
+/// 1. takes the shard's [`Lease`] (waiting while another process holds it), which draws a
+///    new fencing token;
+/// 2. starts a [`Client`] for that one shard (`Shards::one`), with a
+///    [`RedisSessionStore`] fenced by the token (so it RESUMEs from the checkpoint), the
+///    [`RedisPacer`] every process shares (so that together they keep QQ's identify rule)
+///    and `manual_ack`;
+/// 3. publishes each event to the shard's stream with a [`StreamSink`] (event and
+///    checkpoint in one fenced script), then acknowledges it;
+/// 4. renews the lease every third of its TTL. If the lease is lost (renewal refused, or
+///    Redis unreachable until the lease would have expired) or a write is fenced, it
+///    closes the client at once: the new owner's checkpoint is safe either way, since
+///    every write of the old one is refused.
+///
+/// Two processes never run a shard at once: a process runs a shard only while it holds
+/// its lease, and stops before the lease could have passed to another.
+///
+/// Events go to the streams, for [`Worker`](crate::Worker)s: at least once, in order per
+/// shard, gaps reported (see the crate docs).
+pub struct Cluster {
+    stop: Option<oneshot::Sender<()>>,
+    tasks: Vec<oneshot::Receiver<()>>,
+    running: Arc<Mutex<BTreeSet<ShardId>>>,
+}
+
+impl core::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Cluster").field("running", &self.running()).finish_non_exhaustive()
+    }
+}
+
+/// How serving one shard under a lease ended.
+enum Served {
+    /// The cluster is stopping.
+    Stopped,
+    /// The lease was lost (or the shard stopped by itself).
+    Lost,
+    /// The shard could not start.
+    Failed,
+}
+
+/// How running one shard ended.
+enum Ended {
+    /// The cluster is stopping.
+    Stopped,
+    /// The lease was lost, or the client could not start: try again.
+    Again,
+}
+
+struct ShardTask<R: Runtime> {
+    runtime: R,
+    redis: Redis,
+    builder: ConfigBuilder,
+    cluster: ClusterConfig,
+    shard: ShardId,
+    owned: bool,
+    stop: Stop,
+    running: Arc<Mutex<BTreeSet<ShardId>>>,
+    pacer: RedisPacer,
+}
+
+impl Cluster {
+    /// Starts this process's share of the bot on `runtime`: `builder` is the bot's
+    /// configuration (credentials, intents, endpoints…); its shards, session store and
+    /// acknowledgement mode are set per shard by the cluster.
+    pub fn start<R: Runtime>(
+        runtime: R,
+        redis: Redis,
+        builder: ConfigBuilder,
+        cluster: ClusterConfig,
+    ) -> Self {
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let stop = stop_rx.shared();
+        let running = Arc::new(Mutex::new(BTreeSet::new()));
+        let pacer = RedisPacer::new(redis.clone(), cluster.session_start_limit);
+        let mut tasks = Vec::new();
+        for id in 0..cluster.total {
+            let owned = cluster.owned.contains(&id);
+            let Some(shard) = ShardId::new(id, cluster.total) else { continue };
+            if !owned && !cluster.takeover {
+                continue;
+            }
+            let task = ShardTask {
+                runtime: runtime.clone(),
+                redis: redis.clone(),
+                builder: builder.clone(),
+                cluster: cluster.clone(),
+                shard,
+                owned,
+                stop: stop.clone(),
+                running: Arc::clone(&running),
+                pacer: pacer.clone(),
+            };
+            let (done_tx, done_rx) = oneshot::channel();
+            runtime.spawn(async move {
+                task.run().await;
+                let _ = done_tx.send(());
+            });
+            tasks.push(done_rx);
+        }
+        Self { stop: Some(stop_tx), tasks, running }
+    }
+
+    /// The shards this process runs now (lease held, client started).
+    #[must_use]
+    pub fn running(&self) -> Vec<ShardId> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner).iter().copied().collect()
+    }
+
+    /// Closes every shard gracefully (the events already received are published and their
+    /// checkpoint written), then releases the leases so that other processes may take the
+    /// shards at once.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl<R: Runtime> ShardTask<R> {
+    fn stopped(&self) -> bool {
+        self.stop.peek().is_some()
+    }
+
+    /// Sleeps `duration`; `false` if the cluster stopped meanwhile.
+    async fn pause(&self, duration: Duration) -> bool {
+        let sleep = self.runtime.sleep_until(Instant::now() + duration);
+        futures_util::pin_mut!(sleep);
+        matches!(select(sleep, self.stop.clone()).await, Either::Left(_))
+    }
+
+    async fn run(self) {
+        let started = Instant::now();
+        let takeover_after = self.cluster.takeover_after.unwrap_or(self.cluster.lease_ttl);
+        loop {
+            if self.stopped() {
+                return;
+            }
+            let may_try = self.owned || started.elapsed() >= takeover_after;
+            if may_try {
+                match Lease::try_acquire(&self.redis, self.shard, self.cluster.lease_ttl).await {
+                    Ok(Some(lease)) => {
+                        tracing::info!(shard = %self.shard, fence = lease.token(), taken_over = !self.owned, "lease acquired");
+                        if let Ended::Stopped = self.run_shard(lease).await {
+                            return;
+                        }
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(shard = %self.shard, %error, "lease: redis unreachable"),
+                }
+            }
+            if !self.pause(self.cluster.poll).await {
+                return;
+            }
+        }
+    }
+
+    fn set_running(&self, running: bool) {
+        let mut set = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if running {
+            set.insert(self.shard);
+        } else {
+            set.remove(&self.shard);
+        }
+    }
+
+    async fn run_shard(&self, lease: Lease) -> Ended {
+        let served = self.serve(&lease).await;
+        self.set_running(false);
+        // Compare-and-delete: a lease already lost is left to its new owner.
+        if let Err(error) = lease.release(&self.redis).await {
+            tracing::warn!(shard = %self.shard, %error, "could not release the lease; it expires by itself");
+        }
+        match served {
+            Served::Stopped => Ended::Stopped,
+            Served::Lost => Ended::Again,
+            // Not at once: whatever failed may take a moment to come back.
+            Served::Failed if self.pause(self.cluster.poll.max(Duration::from_secs(1))).await => Ended::Again,
+            Served::Failed => Ended::Stopped,
+        }
+    }
+
+    /// Runs the shard while `lease` is held: the lease is renewed from the start, while
+    /// the client connects too, so a slow start cannot outlive it.
+    async fn serve(&self, lease: &Lease) -> Served {
+        let shard = self.shard;
+        let renew = self.keep(lease).fuse();
+        futures_util::pin_mut!(renew);
+        let store =
+            RedisSessionStore::new(self.redis.clone()).ttl(self.cluster.session_ttl).fenced(lease.token());
+        let stored = match store.load_session(shard).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::warn!(%shard, %error, "cannot read the checkpoint");
+                return Served::Failed;
+            }
+        };
+        let config = self
+            .builder
+            .clone()
+            .shards(Shards::one(shard))
+            .session_store(store)
+            .identify_pacer(self.pacer.clone())
+            .manual_ack(true)
+            .build();
+        let connect = Client::connect_on(self.runtime.clone(), config).fuse();
+        futures_util::pin_mut!(connect);
+        let mut client = futures_util::select! {
+            client = connect => match client {
+                Ok(client) => client,
+                Err(error) => {
+                    tracing::warn!(%shard, %error, "the shard's client could not start");
+                    return Served::Failed;
+                }
+            },
+            stopping = renew => return if stopping { Served::Stopped } else { Served::Lost },
+        };
+        self.pacer.set_limit(client.gateway().session_start_limit);
+        let Some(events) = client.take_events() else { return Served::Failed };
+        self.set_running(true);
+        let sink = StreamSink::new(self.redis.clone(), shard)
+            .fenced(lease.token())
+            .max_len(self.cluster.max_len)
+            .session_ttl(self.cluster.session_ttl)
+            .resuming(stored.as_ref());
+        let handle = client.shutdown_handle();
+        let pump = pump(&self.runtime, sink, events).fuse();
+        futures_util::pin_mut!(pump);
+        let stopping = futures_util::select! {
+            () = pump => false,
+            stopping = renew => stopping,
+        };
+        handle.close();
+        // What was received before the close is published (or fenced) before the client
+        // is joined; bounded, in case Redis is gone.
+        if !pump.is_terminated() {
+            let limit =
+                self.runtime.sleep_until(Instant::now() + self.cluster.lease_ttl + Duration::from_secs(10));
+            futures_util::pin_mut!(limit);
+            if let Either::Right(_) = select(pump, limit).await {
+                tracing::warn!(%shard, "events received before the close could not all be published; QQ sends them again");
+            }
+        }
+        if let Err(error) = client.shutdown().await {
+            tracing::warn!(%shard, %error, "shard stopped");
+        }
+        if stopping { Served::Stopped } else { Served::Lost }
+    }
+
+    /// Renews the lease until it is lost (`false`) or the cluster stops (`true`).
+    async fn keep(&self, lease: &Lease) -> bool {
+        let ttl = lease.ttl();
+        let mut valid_until = Instant::now() + ttl;
+        loop {
+            let next = if valid_until.saturating_duration_since(Instant::now()) > ttl * 2 / 3 {
+                ttl / 3
+            } else {
+                ttl / 10
+            };
+            if !self.pause(next).await {
+                return true;
+            }
+            let asked = Instant::now();
+            match lease.renew(&self.redis).await {
+                Ok(true) => valid_until = asked + ttl,
+                Ok(false) => {
+                    tracing::warn!(shard = %self.shard, "lease lost: closing the shard");
+                    return false;
+                }
+                Err(error) => tracing::warn!(shard = %self.shard, %error, "lease renewal failed"),
+            }
+            // Stop before the lease could pass to another process.
+            if Instant::now() + ttl / 10 >= valid_until {
+                tracing::warn!(shard = %self.shard, "lease not renewed in time: closing the shard");
+                return false;
+            }
+        }
+    }
+}
+
+/// The most events published in one round trip.
+const PUBLISH_BATCH: usize = 256;
+
+/// Publishes every event of the shard — those already waiting together, in one round
+/// trip — acknowledging each once it is in the stream; ends with the stream, or at the
+/// first fenced write.
+async fn pump<R: Runtime>(runtime: &R, mut sink: StreamSink, mut events: qqgw_client::Events) {
+    while let Some(first) = events.next().await {
+        let mut batch = vec![first];
+        while batch.len() < PUBLISH_BATCH {
+            match events.next().now_or_never() {
+                Some(Some(event)) => batch.push(event),
+                _ => break,
+            }
+        }
+        while !batch.is_empty() {
+            let (done, error) = sink.publish_events(&batch).await;
+            for event in batch.drain(..done) {
+                event.ack();
+            }
+            match error {
+                None => {}
+                Some(error @ Error::Fenced { .. }) => {
+                    tracing::warn!(shard = %sink.shard(), %error, "stopping: fenced");
+                    return;
+                }
+                Some(error) => {
+                    tracing::warn!(shard = %sink.shard(), %error, "publishing failed; retrying");
+                    runtime.sleep_until(Instant::now() + Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}

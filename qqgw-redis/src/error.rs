@@ -1,0 +1,49 @@
+//! The crate's error.
+
+use qqgw_proto::ShardId;
+
+/// Why a Redis operation of this crate failed.
+///
+/// Its `Display` names what failed and never contains a password of the Redis URL.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Redis could not be reached, or refused a command.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// A write was refused because this process no longer holds the shard's lease: another
+    /// process has taken the shard over (a newer fencing token is current).
+    #[error(
+        "shard {shard}: fenced: fencing token {token} is no longer current (another process owns the shard now)"
+    )]
+    Fenced {
+        /// The shard.
+        shard: ShardId,
+        /// The fencing token the refused write carried.
+        token: u64,
+    },
+    /// Something read from Redis is not what this crate writes there.
+    #[error("unreadable data in redis at {key}: {reason}")]
+    Decode {
+        /// The key.
+        key: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The client of a shard could not start.
+    #[error("shard {shard}: {error}")]
+    Client {
+        /// The shard.
+        shard: ShardId,
+        /// Why.
+        error: qqgw_client::Error,
+    },
+}
+
+impl Error {
+    /// Whether this is [`Error::Fenced`]: the shard belongs to another process now.
+    #[must_use]
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, Self::Fenced { .. })
+    }
+}

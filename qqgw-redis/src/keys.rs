@@ -1,0 +1,96 @@
+//! Where everything lives in Redis.
+
+use qqgw_proto::ShardId;
+
+/// The Redis key names of one bot: every key starts with a prefix, by default
+/// `qqgw:<app_id>`, so several bots (or test runs) can share one Redis.
+///
+/// | key | type | what |
+/// |---|---|---|
+/// | `<prefix>:session:<id>/<total>` | hash `id`, `seq`, `shard` | the shard's session and handled checkpoint |
+/// | `<prefix>:lease:<id>/<total>` | string | the shard's lease: the owner's token, with a TTL |
+/// | `<prefix>:fence:<id>/<total>` | integer | the shard's fencing token, incremented by each acquisition |
+/// | `<prefix>:stream:<id>/<total>` | stream | the shard's events, for workers |
+/// | `<prefix>:trimmed:<id>/<total>` | hash | per consumer group, its last report of entries trimmed unread |
+/// | `<prefix>:pacer:<bucket>` | sorted set | IDENTIFY slots of a rate-limit bucket |
+/// | `<prefix>:pacer:day` | hash | the daily session budget |
+/// | `<prefix>:seen:<scope>:<event id>` | string, TTL | an event id already handled (dedup) |
+///
+/// The keys of one shard are used together by one script; on Redis Cluster, give a prefix
+/// with a hash tag (`{qqgw:102000000}`) so that every key of the bot lands in one slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// The keys of the bot `app_id`: prefix `qqgw:<app_id>`.
+    #[must_use]
+    pub fn for_app(app_id: &str) -> Self {
+        Self { prefix: format!("qqgw:{app_id}") }
+    }
+
+    /// Keys under `prefix` exactly.
+    #[must_use]
+    pub fn with_prefix(prefix: impl Into<String>) -> Self {
+        Self { prefix: prefix.into() }
+    }
+
+    /// The prefix.
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn shard_key(&self, kind: &str, shard: ShardId) -> String {
+        format!("{}:{kind}:{}/{}", self.prefix, shard.id(), shard.total())
+    }
+
+    /// The session hash of `shard`.
+    #[must_use]
+    pub fn session(&self, shard: ShardId) -> String {
+        self.shard_key("session", shard)
+    }
+
+    /// The lease of `shard`.
+    #[must_use]
+    pub fn lease(&self, shard: ShardId) -> String {
+        self.shard_key("lease", shard)
+    }
+
+    /// The fencing counter of `shard`.
+    #[must_use]
+    pub fn fence(&self, shard: ShardId) -> String {
+        self.shard_key("fence", shard)
+    }
+
+    /// The event stream of `shard`.
+    #[must_use]
+    pub fn stream(&self, shard: ShardId) -> String {
+        self.shard_key("stream", shard)
+    }
+
+    /// Per consumer group, the last report of entries trimmed from `shard`'s stream unread.
+    #[must_use]
+    pub fn trimmed(&self, shard: ShardId) -> String {
+        self.shard_key("trimmed", shard)
+    }
+
+    /// The IDENTIFY slots of rate-limit `bucket`.
+    #[must_use]
+    pub fn pacer_bucket(&self, bucket: u32) -> String {
+        format!("{}:pacer:{bucket}", self.prefix)
+    }
+
+    /// The daily session budget.
+    #[must_use]
+    pub fn pacer_day(&self) -> String {
+        format!("{}:pacer:day", self.prefix)
+    }
+
+    /// The marker of an event id handled in `scope`.
+    #[must_use]
+    pub fn seen(&self, scope: &str, event_id: &str) -> String {
+        format!("{}:seen:{scope}:{event_id}", self.prefix)
+    }
+}

@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod cluster;
+mod conn;
+mod dedup;
+mod error;
+mod keys;
+mod lease;
+mod pacer;
+mod sink;
+mod store;
+mod worker;
+
+pub use cluster::{Cluster, ClusterConfig, DEFAULT_LEASE_TTL, DEFAULT_POLL};
+pub use conn::{DEFAULT_RESPONSE_TIMEOUT, Redis};
+pub use dedup::{Claim, DEFAULT_CLAIM_TTL, DEFAULT_DONE_TTL, EventDedup};
+pub use error::Error;
+pub use keys::Keys;
+pub use lease::Lease;
+pub use pacer::{RedisPacer, UNREACHABLE_RETRY};
+pub use sink::{DEFAULT_MAX_LEN, FIELD_EVENT, FIELD_GAP, FIELD_ID, FIELD_SESSION, Gap, StreamSink};
+pub use store::{DEFAULT_SESSION_TTL, RedisSessionStore};
+pub use worker::{Delivery, Item, Worker, WorkerConfig, WorkerStats};
+
+pub use redis;

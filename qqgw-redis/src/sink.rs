@@ -1,0 +1,358 @@
+//! Events into Redis Streams, with the checkpoint in the same step.
+
+use std::sync::LazyLock;
+
+use qqgw_client::ShardEvent;
+use qqgw_proto::{Dispatch, Event, Session, ShardId};
+use redis::{Script, ScriptInvocation, Value};
+
+use crate::lease::millis;
+use crate::store::{CHECKPOINT, DEFAULT_SESSION_TTL, FENCE_CHECK};
+use crate::{Error, Redis};
+
+/// Default [`StreamSink::max_len`]: each shard's stream keeps about 100,000 events.
+pub const DEFAULT_MAX_LEN: u64 = 100_000;
+
+/// Stream entry field: the event as one JSON object, as `serde_json::to_string(&dispatch)`
+/// writes it (the `tail` line format).
+pub const FIELD_EVENT: &str = "event";
+/// Stream entry field: the event id (`""` if QQ sent none): what duplicates are dropped by.
+pub const FIELD_ID: &str = "id";
+/// Stream entry field: the session the event belongs to (`""` if unknown); with the
+/// sequence number, what an event without an id is told apart by.
+pub const FIELD_SESSION: &str = "session";
+/// Stream entry field: a gap report (JSON `{"kind", "session", "after", "next"}`) instead
+/// of an event.
+pub const FIELD_GAP: &str = "gap";
+
+/// Fencing check, `XADD`, the checkpoint, then the bound: one script, so the event is in
+/// the stream if and only if the checkpoint has moved past it.
+static PUBLISH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{FENCE_CHECK}
+local entry = redis.call('XADD', KEYS[3], '*', unpack(ARGV, 7))
+if ARGV[2] ~= '' and ARGV[3] ~= '' then
+{CHECKPOINT}
+end
+{TRIM}
+return entry"
+    ))
+});
+
+/// Bounds the stream `KEYS[3]` to `ARGV[6]` entries, trimming a tenth of it (at most 100
+/// entries) at a time with `XTRIM MINID`, so the script knows the last entry it trimmed.
+/// Each consumer group that had not read that far lost entries: a `gap` entry naming the
+/// group says so. `KEYS[4]` keeps, per group, the id of its last report; a new one is
+/// written only once that one was trimmed too, so a group that is down for long finds
+/// one report when it comes back, not one per trim.
+const TRIM: &str = r"
+local maxlen = tonumber(ARGV[6])
+local slack = math.max(1, math.min(100, math.floor(maxlen / 10)))
+local length = redis.call('XLEN', KEYS[3])
+if length > maxlen + slack then
+  local excess = length - maxlen
+  local head = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', excess + 1)
+  local last_trimmed, cut = head[excess][1], head[excess + 1][1]
+  redis.call('XTRIM', KEYS[3], 'MINID', cut)
+  local function before(a, b)
+    local am, as = string.match(a, '^(%d+)-(%d+)$')
+    local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+    if not am or not bm then return true end
+    am, bm = tonumber(am), tonumber(bm)
+    if am ~= bm then return am < bm end
+    return tonumber(as) < tonumber(bs)
+  end
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[3])) do
+    local name, delivered
+    for i = 1, #g, 2 do
+      if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then delivered = g[i + 1] end
+    end
+    if name and delivered and before(delivered, last_trimmed) then
+      local reported = redis.call('HGET', KEYS[4], name)
+      if not reported or before(reported, cut) then
+        local id = redis.call('XADD', KEYS[3], '*', 'gap', cjson.encode({kind = 'trimmed', group = name, after = 0}))
+        redis.call('HSET', KEYS[4], name, id)
+        redis.call('PEXPIRE', KEYS[4], ARGV[5])
+      end
+    end
+  end
+end
+";
+
+/// Appends a shard's events to its Redis Stream, `<prefix>:stream:<id>/<total>`, and
+/// moves the shard's checkpoint past each in the same atomic step (one Lua script:
+/// fencing check, `XADD`, checkpoint write). A crash between receiving an event and
+/// publishing it leaves the checkpoint before it, so the RESUME after the crash gets it
+/// again; a crash after leaves both written. Nothing is skipped.
+///
+/// Streams are bounded to `max_len` entries ([`DEFAULT_MAX_LEN`]), trimmed a tenth (at
+/// most 100 entries) at a time with `XTRIM MINID`, so a stream holds between `max_len`
+/// and `max_len` + 100 entries. Entries trimmed before a consumer group read them are lost
+/// to it; the sink reports that in the stream (a `"trimmed"` [`Gap`] naming the group),
+/// and the group's workers hand it to `session_lost`. Size `max_len` for the longest
+/// outage of your workers (events per second × seconds).
+#[derive(Debug, Clone)]
+pub struct StreamSink {
+    redis: Redis,
+    shard: ShardId,
+    fence: Option<u64>,
+    max_len: u64,
+    session_ttl: core::time::Duration,
+    /// The session events belong to, as far as the sink has seen (from the stored one,
+    /// then each READY).
+    session: Option<String>,
+    /// The last sequence number published in that session.
+    last_seq: Option<u64>,
+}
+
+/// A gap the sink reports in the stream: events that may never arrive.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Gap {
+    /// `"session_lost"` (QQ refused the RESUME: events after `after` may be missing),
+    /// `"seq_jump"` (the sequence numbers jumped from `after` to `next`) or `"trimmed"`
+    /// (the stream's bound trimmed entries the consumer group `group` had not read).
+    pub kind: String,
+    /// The session concerned.
+    #[serde(default)]
+    pub session: Option<String>,
+    /// The last event handled before the gap (0 when not known).
+    #[serde(default)]
+    pub after: u64,
+    /// The first event after it, when known.
+    #[serde(default)]
+    pub next: Option<u64>,
+    /// For `"trimmed"`: the consumer group that lost entries (other groups ignore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+impl StreamSink {
+    /// A sink for `shard`, without fencing (a single process).
+    #[must_use]
+    pub fn new(redis: Redis, shard: ShardId) -> Self {
+        Self {
+            redis,
+            shard,
+            fence: None,
+            max_len: DEFAULT_MAX_LEN,
+            session_ttl: DEFAULT_SESSION_TTL,
+            session: None,
+            last_seq: None,
+        }
+    }
+
+    /// Writes only while `token` is the shard's current fencing token.
+    #[must_use]
+    pub fn fenced(mut self, token: u64) -> Self {
+        self.fence = Some(token);
+        self
+    }
+
+    /// The approximate bound of the stream (see the type's docs). Default
+    /// [`DEFAULT_MAX_LEN`].
+    #[must_use]
+    pub fn max_len(mut self, entries: u64) -> Self {
+        self.max_len = entries.max(1);
+        self
+    }
+
+    /// How long the checkpoint is kept after its last write. Default
+    /// [`DEFAULT_SESSION_TTL`].
+    #[must_use]
+    pub fn session_ttl(mut self, ttl: core::time::Duration) -> Self {
+        self.session_ttl = ttl;
+        self
+    }
+
+    /// Starts from the stored session (the one the shard will RESUME).
+    #[must_use]
+    pub fn resuming(mut self, session: Option<&Session>) -> Self {
+        self.session = session.map(|s| s.id.clone());
+        self.last_seq = session.map(|s| s.seq);
+        self
+    }
+
+    /// The shard.
+    #[must_use]
+    pub fn shard(&self) -> ShardId {
+        self.shard
+    }
+
+    /// Appends `dispatch` and moves the checkpoint to it; returns the stream entry id.
+    /// READY starts a new session. A jump in sequence numbers is reported first, as a gap
+    /// entry.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fenced`] if another process owns the shard now; [`Error::Redis`] if Redis
+    /// cannot be reached (nothing was written: publish again).
+    pub async fn publish(&mut self, dispatch: &Dispatch) -> Result<String, Error> {
+        let mut out = Vec::new();
+        self.plan_dispatch(dispatch, &mut out)?;
+        let mut last = String::new();
+        for invocation in &out {
+            last = self.interpret(invocation.invoke_async::<Value>(&mut self.redis.connection()).await?)?;
+        }
+        Ok(last)
+    }
+
+    /// Reports that the session was lost: events after `session.seq` may never arrive.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](Self::publish).
+    pub async fn session_lost(&mut self, session: &Session) -> Result<String, Error> {
+        let mut out = Vec::new();
+        self.plan_session_lost(session, &mut out);
+        let mut last = String::new();
+        for invocation in &out {
+            last = self.interpret(invocation.invoke_async::<Value>(&mut self.redis.connection()).await?)?;
+        }
+        Ok(last)
+    }
+
+    /// Publishes the dispatches and lost sessions among `events`, in order, in one round
+    /// trip (a pipeline of the scripts, each atomic). Returns how many of `events`, from
+    /// the first, are done — published, or with nothing to publish — and the error that
+    /// stopped the others. After an error the others may or may not be in the stream:
+    /// publish them again (a duplicate is dropped by the workers).
+    pub async fn publish_events(&mut self, events: &[ShardEvent]) -> (usize, Option<Error>) {
+        let mut invocations = Vec::new();
+        // For each event, how many invocations must succeed for it (and those before) to be done.
+        let mut needs = Vec::with_capacity(events.len());
+        let mut stopped = None;
+        for event in events {
+            let result = match &event.event {
+                Event::Dispatch(dispatch) => self.plan_dispatch(dispatch, &mut invocations),
+                Event::SessionLost(session) => {
+                    self.plan_session_lost(session, &mut invocations);
+                    Ok(())
+                }
+                _ => Ok(()),
+            };
+            if let Err(error) = result {
+                stopped = Some(error);
+                break;
+            }
+            needs.push(invocations.len());
+        }
+        let mut succeeded = 0;
+        if !invocations.is_empty() {
+            let mut pipe = redis::pipe();
+            pipe.load_script(&PUBLISH).ignore();
+            for invocation in &invocations {
+                pipe.invoke_script(invocation);
+            }
+            match pipe.query_async::<Vec<Value>>(&mut self.redis.connection()).await {
+                Ok(answers) => {
+                    for answer in answers {
+                        if let Err(error) = self.interpret(answer) {
+                            stopped = Some(error);
+                            break;
+                        }
+                        succeeded += 1;
+                    }
+                }
+                Err(error) => stopped = Some(error.into()),
+            }
+        }
+        (needs.iter().take_while(|&&n| n <= succeeded).count(), stopped)
+    }
+
+    fn plan_dispatch(
+        &mut self,
+        dispatch: &Dispatch,
+        out: &mut Vec<ScriptInvocation<'static>>,
+    ) -> Result<(), Error> {
+        if dispatch.name() == "READY" {
+            #[derive(serde::Deserialize)]
+            struct Ready {
+                session_id: Option<String>,
+            }
+            self.session = dispatch.parse::<Ready>().ok().and_then(|r| r.session_id);
+            self.last_seq = None;
+        }
+        if let (Some(seq), Some(last)) = (dispatch.seq(), self.last_seq) {
+            if seq > last + 1 {
+                let gap = Gap {
+                    kind: "seq_jump".into(),
+                    session: self.session.clone(),
+                    after: last,
+                    next: Some(seq),
+                    group: None,
+                };
+                out.push(self.plan_gap(&gap));
+            }
+        }
+        let line = serde_json::to_string(dispatch).map_err(|e| Error::Decode {
+            key: self.redis.keys().stream(self.shard),
+            reason: e.to_string(),
+        })?;
+        let session = self.session.clone().unwrap_or_default();
+        let fields = [
+            (FIELD_EVENT, line.as_str()),
+            (FIELD_ID, dispatch.id().unwrap_or("")),
+            (FIELD_SESSION, session.as_str()),
+        ];
+        out.push(self.invocation(&fields, dispatch.seq()));
+        if let Some(seq) = dispatch.seq() {
+            self.last_seq = Some(self.last_seq.map_or(seq, |last| last.max(seq)));
+        }
+        Ok(())
+    }
+
+    fn plan_session_lost(&mut self, session: &Session, out: &mut Vec<ScriptInvocation<'static>>) {
+        let gap = Gap {
+            kind: "session_lost".into(),
+            session: Some(session.id.clone()),
+            after: session.seq,
+            next: None,
+            group: None,
+        };
+        out.push(self.plan_gap(&gap));
+        self.session = None;
+        self.last_seq = None;
+    }
+
+    fn plan_gap(&self, gap: &Gap) -> ScriptInvocation<'static> {
+        tracing::warn!(shard = %self.shard, ?gap, "gap in the events");
+        let text = serde_json::to_string(gap).unwrap_or_default();
+        self.invocation(&[(FIELD_GAP, text.as_str())], None)
+    }
+
+    fn invocation(&self, fields: &[(&str, &str)], seq: Option<u64>) -> ScriptInvocation<'static> {
+        let keys = self.redis.keys();
+        let shard = self.shard;
+        let mut invocation = PUBLISH.prepare_invoke();
+        invocation
+            .key(keys.session(shard))
+            .key(keys.fence(shard))
+            .key(keys.stream(shard))
+            .key(keys.trimmed(shard))
+            .arg(self.fence.map(|t| t.to_string()).unwrap_or_default())
+            .arg(self.session.as_deref().unwrap_or(""))
+            .arg(match (&self.session, seq) {
+                (Some(_), Some(seq)) => seq.to_string(),
+                _ => String::new(),
+            })
+            .arg(format!("{}/{}", shard.id(), shard.total()))
+            .arg(millis(self.session_ttl))
+            .arg(self.max_len);
+        for (name, value) in fields {
+            invocation.arg(*name).arg(*value);
+        }
+        invocation
+    }
+
+    fn interpret(&self, answer: Value) -> Result<String, Error> {
+        match answer {
+            Value::BulkString(id) => Ok(String::from_utf8_lossy(&id).into_owned()),
+            Value::SimpleString(id) => Ok(id),
+            Value::Int(-1) => Err(Error::Fenced { shard: self.shard, token: self.fence.unwrap_or(0) }),
+            other => Err(Error::Decode {
+                key: self.redis.keys().stream(self.shard),
+                reason: format!("XADD answered {other:?}"),
+            }),
+        }
+    }
+}

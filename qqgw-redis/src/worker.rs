@@ -1,0 +1,484 @@
+//! Worker processes: events out of the shards' streams through consumer groups.
+
+use core::future::Future;
+use core::time::Duration;
+use std::collections::HashMap;
+
+use futures_util::future::{Either, select};
+use qqgw_client::{EventHandler, Runtime, ShardEvent, run_handler_concurrently};
+use qqgw_proto::{Dispatch, Event, Session, ShardId};
+use redis::Value;
+use redis::aio::ConnectionManager;
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use serde_json::value::RawValue;
+
+use crate::dedup::RecentSet;
+use crate::lease::millis;
+use crate::sink::{FIELD_EVENT, FIELD_GAP, FIELD_SESSION, Gap};
+use crate::{Error, Redis};
+
+/// Settings of a [`Worker`]; every one has a default.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The consumer group: workers in one group share the events, each handled by one of
+    /// them. Default `"workers"`.
+    pub group: String,
+    /// This worker's name in the group; a restarted worker with the same name takes back
+    /// its own pending events at once. Default: `worker-<pid>`.
+    pub consumer: String,
+    /// The most entries one read returns. Default 128.
+    pub batch: usize,
+    /// How long one read waits for new entries (`BLOCK`). Default 1 s.
+    pub block: Duration,
+    /// Pending entries idle this long — read by a worker that did not acknowledge them,
+    /// most likely dead — are claimed by this one (`XAUTOCLAIM`). Default 30 s: longer than
+    /// your slowest batch.
+    pub claim_idle: Duration,
+    /// Event ids remembered in memory to drop duplicates. Default 65,536.
+    pub dedup_memory: usize,
+    /// With `Some(ttl)`, handled event ids are also marked in Redis for `ttl`
+    /// (`<prefix>:seen:<group>:<id>`), so a duplicate is dropped whichever worker of the
+    /// group gets it. Default `None`: memory only.
+    pub shared_dedup: Option<Duration>,
+    /// Callbacks run at once by [`Worker::run`]; 1 keeps each shard's order. Default 1.
+    pub concurrency: usize,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            group: "workers".into(),
+            consumer: format!("worker-{}", std::process::id()),
+            batch: 128,
+            block: Duration::from_secs(1),
+            claim_idle: Duration::from_secs(30),
+            dedup_memory: 65_536,
+            shared_dedup: None,
+            concurrency: 1,
+        }
+    }
+}
+
+/// One entry read from a shard's stream.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The shard whose stream it came from.
+    pub shard: ShardId,
+    /// The stream entry id, to acknowledge.
+    pub entry: String,
+    /// What it holds.
+    pub item: Item,
+    /// Whether it was claimed from another consumer that had not acknowledged it.
+    pub reclaimed: bool,
+    /// The session the event belongs to, as the gateway knew it.
+    pub session: Option<String>,
+}
+
+/// What a stream entry holds.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Item {
+    /// An event.
+    Event(Dispatch),
+    /// A gap: events that may never arrive.
+    Gap(Gap),
+    /// An entry that is gone (trimmed by the stream's bound while pending) or unreadable: reported,
+    /// then acknowledged.
+    Lost(String),
+}
+
+/// What a worker did, in total.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Events handed to the handler.
+    pub handled: u64,
+    /// Events dropped because their id was handled already.
+    pub duplicates: u64,
+    /// Entries claimed from other consumers.
+    pub reclaimed: u64,
+    /// Gaps and lost entries reported.
+    pub gaps: u64,
+}
+
+/// Reads the events of some shards' streams as one consumer of a consumer group
+/// (`XREADGROUP`), and acknowledges them (`XACK`) once handled. Pending entries of a
+/// crashed worker are claimed after [`WorkerConfig::claim_idle`] (`XAUTOCLAIM`). Events
+/// whose id was handled already are dropped (a bounded set in memory, and optionally
+/// markers in Redis).
+///
+/// Use [`run`](Self::run) to feed an [`EventHandler`], or [`next_batch`](Self::next_batch)
+/// and [`ack`](Self::ack) to consume by hand.
+pub struct Worker {
+    redis: Redis,
+    /// A connection of its own for the blocking reads.
+    reader: ConnectionManager,
+    config: WorkerConfig,
+    streams: Vec<(String, ShardId)>,
+    seen: RecentSet,
+    /// Whether this consumer's own pending entries were read back already.
+    own_pending_read: bool,
+    last_claim: Option<std::time::Instant>,
+    stats: WorkerStats,
+}
+
+impl core::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Worker")
+            .field("config", &self.config)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+fn field<'a>(entry: &'a StreamId, name: &str) -> Option<&'a [u8]> {
+    match entry.map.get(name)? {
+        Value::BulkString(bytes) => Some(bytes),
+        Value::SimpleString(text) => Some(text.as_bytes()),
+        _ => None,
+    }
+}
+
+impl Worker {
+    /// A worker of the streams of `shards`; creates the consumer group where missing (from
+    /// the start of each stream).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Redis`] if Redis cannot be reached.
+    pub async fn new(
+        redis: Redis,
+        shards: impl IntoIterator<Item = ShardId>,
+        config: WorkerConfig,
+    ) -> Result<Self, Error> {
+        let reader = Redis::manager(redis.client(), config.block + Duration::from_secs(2)).await?;
+        let streams: Vec<(String, ShardId)> =
+            shards.into_iter().map(|s| (redis.keys().stream(s), s)).collect();
+        let mut conn = redis.connection();
+        for (key, _) in &streams {
+            let created: Result<(), redis::RedisError> = redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(key)
+                .arg(&config.group)
+                .arg("0")
+                .arg("MKSTREAM")
+                .query_async(&mut conn)
+                .await;
+            match created {
+                Ok(()) => {}
+                Err(e) if e.code() == Some("BUSYGROUP") => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let seen = RecentSet::new(config.dedup_memory);
+        Ok(Self {
+            redis,
+            reader,
+            config,
+            streams,
+            seen,
+            own_pending_read: false,
+            last_claim: None,
+            stats: WorkerStats::default(),
+        })
+    }
+
+    /// What the worker did so far.
+    #[must_use]
+    pub fn stats(&self) -> WorkerStats {
+        self.stats
+    }
+
+    /// The next entries: this consumer's own pending ones first (after a restart), then
+    /// those of dead consumers idle past [`WorkerConfig::claim_idle`], then new ones,
+    /// waiting up to [`WorkerConfig::block`]. Duplicates are acknowledged and left out.
+    /// Empty if nothing came within the wait.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Redis`] if Redis cannot be reached.
+    pub async fn next_batch(&mut self) -> Result<Vec<Delivery>, Error> {
+        let mut entries = Vec::new();
+        if !self.own_pending_read {
+            entries = self.read("0", false).await?;
+            if entries.is_empty() {
+                self.own_pending_read = true;
+            }
+        }
+        let claim_due = self.last_claim.is_none_or(|at| at.elapsed() >= self.config.claim_idle / 4);
+        if entries.is_empty() && claim_due {
+            self.last_claim = Some(std::time::Instant::now());
+            entries = self.claim().await?;
+        }
+        if entries.is_empty() {
+            entries = self.read(">", true).await?;
+        }
+        self.drop_duplicates(entries).await
+    }
+
+    async fn read(&mut self, from: &str, block: bool) -> Result<Vec<Delivery>, Error> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(&self.config.group)
+            .arg(&self.config.consumer)
+            .arg("COUNT")
+            .arg(self.config.batch);
+        if block {
+            cmd.arg("BLOCK").arg(millis(self.config.block));
+        }
+        cmd.arg("STREAMS");
+        for (key, _) in &self.streams {
+            cmd.arg(key);
+        }
+        for _ in &self.streams {
+            cmd.arg(from);
+        }
+        let reply: Option<StreamReadReply> = cmd.query_async(&mut self.reader).await?;
+        let mut out = Vec::new();
+        for stream in reply.map(|r| r.keys).unwrap_or_default() {
+            let Some(shard) = self.shard_of(&stream.key) else { continue };
+            out.extend(stream.ids.iter().map(|entry| Self::decode(shard, entry, false)));
+        }
+        Ok(out)
+    }
+
+    async fn claim(&mut self) -> Result<Vec<Delivery>, Error> {
+        let mut out = Vec::new();
+        let mut conn = self.redis.connection();
+        for (key, shard) in &self.streams {
+            let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+                .arg(key)
+                .arg(&self.config.group)
+                .arg(&self.config.consumer)
+                .arg(millis(self.config.claim_idle))
+                .arg("0-0")
+                .arg("COUNT")
+                .arg(self.config.batch)
+                .query_async(&mut conn)
+                .await?;
+            for entry in &reply.claimed {
+                out.push(Self::decode(*shard, entry, true));
+            }
+            for id in reply.deleted_ids {
+                // Pending but trimmed away: the event is gone for this group.
+                out.push(Delivery {
+                    shard: *shard,
+                    entry: id.clone(),
+                    item: Item::Lost(format!("entry {id} was trimmed from {key} before it was acknowledged")),
+                    reclaimed: true,
+                    session: None,
+                });
+            }
+        }
+        self.stats.reclaimed += out.len() as u64;
+        if !out.is_empty() {
+            tracing::info!(entries = out.len(), "claimed pending events of another worker");
+        }
+        Ok(out)
+    }
+
+    fn shard_of(&self, key: &str) -> Option<ShardId> {
+        self.streams.iter().find(|(k, _)| k == key).map(|(_, s)| *s)
+    }
+
+    fn decode(shard: ShardId, entry: &StreamId, reclaimed: bool) -> Delivery {
+        let item = if let Some(gap) = field(entry, FIELD_GAP) {
+            serde_json::from_slice::<Gap>(gap)
+                .map_or_else(|e| Item::Lost(format!("unreadable gap: {e}")), Item::Gap)
+        } else if let Some(line) = field(entry, FIELD_EVENT) {
+            decode_dispatch(line, shard).unwrap_or_else(Item::Lost)
+        } else {
+            Item::Lost(format!("entry {} has no event", entry.id))
+        };
+        let session = field(entry, FIELD_SESSION).map(|s| String::from_utf8_lossy(s).into_owned());
+        Delivery { shard, entry: entry.id.clone(), item, reclaimed, session }
+    }
+
+    /// The key an event is told apart by: its id, else its session and sequence number.
+    fn dedup_key(delivery: &Delivery) -> Option<String> {
+        let session = delivery.session.as_deref();
+        match &delivery.item {
+            Item::Event(d) => d.id().map(|id| format!("id:{id}")).or_else(|| {
+                let (session, seq) = (session.filter(|s| !s.is_empty())?, d.seq()?);
+                Some(format!("seq:{session}:{seq}"))
+            }),
+            _ => None,
+        }
+    }
+
+    async fn drop_duplicates(&mut self, entries: Vec<Delivery>) -> Result<Vec<Delivery>, Error> {
+        let mut keep = Vec::with_capacity(entries.len());
+        let mut duplicates = Vec::new();
+        let shared = self.shared_seen(&entries).await?;
+        // Two copies in one batch: the first is kept.
+        let mut in_batch = std::collections::HashSet::new();
+        for (delivery, shared_seen) in entries.into_iter().zip(shared) {
+            let key = Self::dedup_key(&delivery);
+            let seen = key.as_deref().is_some_and(|k| self.seen.contains(k));
+            let again = key.is_some_and(|k| !in_batch.insert(k));
+            // A report of entries another group did not read is not this group's gap.
+            let other_group =
+                matches!(&delivery.item, Item::Gap(Gap { group: Some(g), .. }) if *g != self.config.group);
+            if seen || shared_seen || again || other_group {
+                duplicates.push(delivery);
+            } else {
+                keep.push(delivery);
+            }
+        }
+        if !duplicates.is_empty() {
+            tracing::debug!(duplicates = duplicates.len(), "duplicate events dropped");
+            self.stats.duplicates += duplicates.len() as u64;
+            self.xack(&duplicates).await?;
+        }
+        Ok(keep)
+    }
+
+    /// Whether each entry's event is marked handled in Redis (all false without shared dedup).
+    async fn shared_seen(&self, entries: &[Delivery]) -> Result<Vec<bool>, Error> {
+        let keys: Vec<Option<String>> = entries.iter().map(Self::dedup_key).collect();
+        if self.config.shared_dedup.is_none() || keys.iter().all(Option::is_none) {
+            return Ok(vec![false; entries.len()]);
+        }
+        let mut pipe = redis::pipe();
+        for key in keys.iter().flatten() {
+            pipe.exists(self.redis.keys().seen(&self.config.group, key));
+        }
+        let found: Vec<bool> = pipe.query_async(&mut self.redis.connection()).await?;
+        let mut found = found.into_iter();
+        Ok(keys.iter().map(|k| k.is_some() && found.next().unwrap_or(false)).collect())
+    }
+
+    /// Acknowledges `deliveries` (handled): `XACK`, and the dedup markers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Redis`] if Redis cannot be reached; the entries stay pending and come
+    /// back (to this worker after a restart, or to another after `claim_idle`).
+    pub async fn ack(&mut self, deliveries: &[Delivery]) -> Result<(), Error> {
+        for delivery in deliveries {
+            if let Some(key) = Self::dedup_key(delivery) {
+                self.seen.insert(key);
+            }
+        }
+        self.xack(deliveries).await
+    }
+
+    async fn xack(&self, deliveries: &[Delivery]) -> Result<(), Error> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let mut by_stream: HashMap<&str, Vec<&str>> = HashMap::new();
+        for delivery in deliveries {
+            let key = self.streams.iter().find(|(_, s)| *s == delivery.shard).map(|(k, _)| k.as_str());
+            if let Some(key) = key {
+                by_stream.entry(key).or_default().push(&delivery.entry);
+            }
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        if let Some(ttl) = self.config.shared_dedup {
+            for key in deliveries.iter().filter_map(Self::dedup_key) {
+                pipe.cmd("SET")
+                    .arg(self.redis.keys().seen(&self.config.group, &key))
+                    .arg(1)
+                    .arg("PX")
+                    .arg(millis(ttl))
+                    .ignore();
+            }
+        }
+        for (stream, ids) in by_stream {
+            pipe.cmd("XACK").arg(stream).arg(&self.config.group).arg(ids).ignore();
+        }
+        let _: () = pipe.query_async(&mut self.redis.connection()).await?;
+        Ok(())
+    }
+
+    /// Feeds `handler` until `stop` resolves (checked between batches, so within
+    /// [`WorkerConfig::block`]); returns what was done. Each batch's events run through
+    /// [`run_handler_concurrently`] with [`WorkerConfig::concurrency`] callbacks at once;
+    /// the batch is acknowledged once every callback has returned. Gaps and lost entries
+    /// go to [`EventHandler::session_lost`]. Redis failures are logged and retried, after
+    /// a pause on `runtime`.
+    pub async fn run<R: Runtime, H: EventHandler>(
+        mut self,
+        runtime: &R,
+        handler: &H,
+        stop: impl Future<Output = ()>,
+    ) -> WorkerStats {
+        futures_util::pin_mut!(stop);
+        loop {
+            let read = {
+                let next = core::pin::pin!(self.next_batch());
+                match select(next, stop.as_mut()).await {
+                    Either::Left((read, _)) => Some(read),
+                    Either::Right(_) => None,
+                }
+            };
+            let batch = match read {
+                Some(Ok(batch)) => batch,
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "worker: reading failed; retrying");
+                    let pause = runtime.sleep_until(std::time::Instant::now() + Duration::from_millis(100));
+                    if let Either::Right(_) = select(core::pin::pin!(pause), stop.as_mut()).await {
+                        return self.stats;
+                    }
+                    continue;
+                }
+                None => return self.stats,
+            };
+            if batch.is_empty() {
+                continue;
+            }
+            // Gaps are reported where they are in the stream: the events before them are
+            // handled first.
+            let mut events = Vec::new();
+            for delivery in &batch {
+                let lost = match &delivery.item {
+                    Item::Event(dispatch) => {
+                        events.push(ShardEvent::new(delivery.shard, Event::Dispatch(dispatch.clone())));
+                        continue;
+                    }
+                    Item::Gap(gap) => {
+                        tracing::warn!(shard = %delivery.shard, ?gap, "gap in the events");
+                        Session::new(gap.session.clone().unwrap_or_default(), gap.after, delivery.shard)
+                    }
+                    Item::Lost(why) => {
+                        tracing::warn!(shard = %delivery.shard, %why, "event lost");
+                        Session::new("", 0, delivery.shard)
+                    }
+                };
+                self.handle(core::mem::take(&mut events), handler).await;
+                self.stats.gaps += 1;
+                handler.session_lost(delivery.shard, lost).await;
+            }
+            self.handle(events, handler).await;
+            // Acknowledged only once handled; retried until Redis takes it.
+            while let Err(error) = self.ack(&batch).await {
+                tracing::warn!(%error, "worker: acknowledging failed; retrying");
+                runtime.sleep_until(std::time::Instant::now() + Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+impl Worker {
+    async fn handle<H: EventHandler>(&mut self, events: Vec<ShardEvent>, handler: &H) {
+        if !events.is_empty() {
+            self.stats.handled += events.len() as u64;
+            run_handler_concurrently(futures_util::stream::iter(events), handler, self.config.concurrency)
+                .await;
+        }
+    }
+}
+
+fn decode_dispatch(line: &[u8], shard: ShardId) -> Result<Item, String> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        seq: Option<u64>,
+        #[serde(rename = "type")]
+        name: String,
+        id: Option<String>,
+        d: Box<RawValue>,
+    }
+    let line: Line = serde_json::from_slice(line).map_err(|e| format!("unreadable event: {e}"))?;
+    Ok(Item::Event(Dispatch::new(line.name, line.seq, line.id.map(Into::into), shard, line.d)))
+}

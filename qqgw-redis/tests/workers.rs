@@ -1,0 +1,110 @@
+//! A worker process killed with SIGKILL holding events it read but did not acknowledge:
+//! another worker claims them and handles them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::children::{self, Children, ROLE};
+use common::handler::Tally;
+use common::redis_server::RedisServer;
+use qqgw_client::Context;
+use qqgw_proto::{Session, ShardId};
+use qqgw_redis::{Keys, Redis, StreamSink, Worker, WorkerConfig};
+
+const CLAIM_IDLE: Duration = Duration::from_millis(500);
+
+fn shard() -> ShardId {
+    ShardId::new(0, 1).unwrap()
+}
+
+fn config(consumer: &str) -> WorkerConfig {
+    WorkerConfig {
+        consumer: consumer.into(),
+        block: Duration::from_millis(100),
+        claim_idle: CLAIM_IDLE,
+        ..WorkerConfig::default()
+    }
+}
+
+/// A handler that never returns: its worker reads events and never acknowledges them.
+struct Stuck;
+
+impl qqgw_client::EventHandler for Stuck {
+    async fn unknown_event(&self, _ctx: Context) {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// A worker process whose handler hangs, until it is killed.
+#[test]
+fn child_stuck_worker() {
+    if std::env::var_os(ROLE).is_none() {
+        return;
+    }
+    children::exit_with_parent();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let redis = Redis::connect(&children::var("QQGW_REDIS"), Keys::for_app("1")).await.unwrap();
+        let worker = Worker::new(redis, [shard()], config("stuck")).await.unwrap();
+        worker.run(&qqgw_tokio::Tokio, &Stuck, std::future::pending()).await;
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_processs_pending_events_are_claimed_and_handled_by_another() {
+    let server = RedisServer::start();
+    let redis = Redis::connect(&server.url(), Keys::for_app("1")).await.unwrap();
+    let s = shard();
+    let mut sink = StreamSink::new(redis.clone(), s).resuming(Some(&Session::new("sess-1", 1, s)));
+    for seq in 2..=31 {
+        let data = serde_json::value::RawValue::from_string(format!(r#"{{"n":{seq}}}"#)).unwrap();
+        let dispatch = qqgw_proto::Dispatch::new(
+            "TEST_EVENT",
+            Some(seq),
+            Some(format!("TEST_EVENT:{seq}").into()),
+            s,
+            data,
+        );
+        sink.publish(&dispatch).await.unwrap();
+    }
+    let mut processes = Children::new();
+    processes.spawn("stuck", "child_stuck_worker", &[("QQGW_REDIS", server.url())]);
+    // Wait until the child has read every event (all pending to it), then crash it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        // No group yet until the child has started.
+        let pending = redis::cmd("XPENDING")
+            .arg(redis.keys().stream(s))
+            .arg("workers")
+            .query_async::<(u64, redis::Value, redis::Value, redis::Value)>(&mut redis.connection())
+            .await
+            .map_or(0, |p| p.0);
+        if pending == 30 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the child read {pending} of 30");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    processes.kill("stuck");
+
+    let tally = Tally::default();
+    let survivor = Worker::new(redis.clone(), [s], config("survivor")).await.unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let handler = tally.clone();
+    let task = tokio::spawn(async move {
+        survivor.run(&qqgw_tokio::Tokio, &handler, async { drop(stop_rx.await) }).await
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tally.distinct() < 30 {
+        assert!(Instant::now() < deadline, "handled {} of 30", tally.distinct());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(stop_tx);
+    let stats = task.await.unwrap();
+    assert_eq!(stats.reclaimed, 30, "{stats:?}");
+    assert_eq!(tally.twice(), 0);
+    let expected: Vec<String> = (2..=31).map(|seq| format!("TEST_EVENT:{seq}")).collect();
+    assert_eq!(tally.order(), expected, "claimed back in stream order");
+}
