@@ -35,10 +35,10 @@ struct Regression {
 
 /// Every run that found a bug (see fuzz/README.md's findings).
 const REGRESSIONS: &[Regression] = &[
-    // Finding 1 (the checker's): shards waiting for the daily IDENTIFY budget were taken
+    // Finding 2 (the checker's): shards waiting for the daily IDENTIFY budget were taken
     // for slow recoveries, and one still waiting at the end for a shard that never got ready.
     Regression { seed: 1, shards: 4, days: 2, budget: Some((12, 1)), restart_hours: Some(3), chaos: None },
-    // Finding 2 (a gap no event reports): QQ went silent right after taking an IDENTIFY,
+    // Finding 1 (a gap no event reports): QQ went silent right after taking an IDENTIFY,
     // so its READY never arrived; the machine timed the handshake out and IDENTIFYed
     // again, and the events QQ had sent in the first session were lost with no
     // Event::SessionLost, since the machine never learnt that session's id. Counted in
