@@ -511,6 +511,8 @@ impl Model {
         self.handshake_at = None;
         self.pending_ack = false;
         let resumed = self.plan_resume && self.sent_auth;
+        let unseen = self.identify_unanswered();
+        self.sent_auth = false;
         let mut forget = false;
         let mut refused = false;
         let mut rate_limited = false;
@@ -531,6 +533,9 @@ impl Model {
             Cause::Reconnect | Cause::Dropped | Cause::Zombie => {}
         }
         let answered = matches!(cause, Cause::Invalid { .. });
+        if unseen && !answered {
+            self.out.push(Obs::SessionLost(String::new(), 0));
+        }
         let immediate = (self.progress.is_some() || answered) && !rate_limited;
         if refused {
             self.resume_refusals += 1;
@@ -561,7 +566,16 @@ impl Model {
         }
     }
 
+    /// An IDENTIFY went out on this connection and no READY came back: QQ may have
+    /// started a session never seen.
+    fn identify_unanswered(&self) -> bool {
+        !self.plan_resume && self.sent_auth && self.progress.is_none()
+    }
+
     fn finish_graceful(&mut self) {
+        if self.identify_unanswered() {
+            self.out.push(Obs::SessionLost(String::new(), 0));
+        }
         let session = self.session.clone().map(|id| (id, self.seq.unwrap_or(0)));
         self.stop(Obs::Closed(session));
     }

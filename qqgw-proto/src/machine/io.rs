@@ -167,6 +167,11 @@ pub enum Event {
     /// A session could not be resumed (op 9 `false`, a RESUME refused, a close code that
     /// ends it): events QQ sent after its checkpoint may never arrive. Carries the session
     /// as it was, its `seq` the last handled one. The next connection IDENTIFYs afresh.
+    ///
+    /// Also reported, with an empty `id` and `seq` 0, when an IDENTIFY got no READY before
+    /// its connection ended (a timeout, a drop, a close; not op 9, which refuses it): QQ
+    /// may have started a session whose READY and first events never arrived, and the
+    /// next IDENTIFY ends it, so those events are lost and nothing can name them.
     SessionLost(Session),
 }
 

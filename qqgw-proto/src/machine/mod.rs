@@ -908,6 +908,9 @@ impl GatewayMachine {
                     .fatal(FatalError::Closed { code: frame.code, reason: frame.reason.into_owned() });
             }
         }
+        if !matches!(cause, DisconnectCause::InvalidSession { .. }) {
+            self.report_unseen_session(&conn);
+        }
         if v.refresh_token {
             self.token = None;
         }
@@ -959,6 +962,16 @@ impl GatewayMachine {
         core::mem::take(&mut self.conn)
     }
 
+    /// An IDENTIFY sent on `conn` got no READY: QQ may have started a session this
+    /// machine never saw, whose events the next IDENTIFY loses. Reported as a lost
+    /// session with no id.
+    fn report_unseen_session(&mut self, conn: &Connection) {
+        if conn.plan == Plan::Identify && conn.sent_auth && !conn.authenticated {
+            self.metrics.sessions_lost += 1;
+            self.emit(Event::SessionLost(Session::new(String::new(), 0, self.shard)));
+        }
+    }
+
     fn fatal(&mut self, error: FatalError) {
         self.end_connection();
         self.timers.stop_all();
@@ -967,7 +980,8 @@ impl GatewayMachine {
     }
 
     fn finish_graceful(&mut self) {
-        self.end_connection();
+        let conn = self.end_connection();
+        self.report_unseen_session(&conn);
         self.timers.stop_all();
         let session = self.session();
         self.emit(Event::Closed(session));

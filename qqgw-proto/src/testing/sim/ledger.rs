@@ -17,6 +17,8 @@ struct Book {
     max_handled: u64,
     /// The client's machine received the READY that started the session.
     ready_seen: bool,
+    /// The shard the session belongs to.
+    shard: usize,
 }
 
 /// Why an event was handled in a way the contract forbids.
@@ -42,8 +44,8 @@ pub(super) struct Ledger {
 pub(super) struct Closing {
     /// Events never handled, inside a reported gap.
     pub(super) lost_in_gaps: u64,
-    /// Events never handled of sessions whose READY never reached the client (the
-    /// connection died between IDENTIFY and READY): no gap event can name them.
+    /// Events never handled of sessions whose READY never reached the client and whose
+    /// loss no machine reported (the process stopped between IDENTIFY and READY).
     pub(super) lost_unseen: u64,
     /// Events never handled and not covered by any gap: silent loss.
     pub(super) silently_lost: u64,
@@ -53,13 +55,22 @@ pub(super) struct Closing {
 
 impl Ledger {
     /// A session started (QQ sent READY with seq 1).
-    pub(super) fn new_session(&mut self, s: u32) {
+    pub(super) fn new_session(&mut self, s: u32, shard: usize) {
         let index = s as usize;
         while self.books.len() <= index {
             self.books.push(Book::default());
         }
         if let Some(book) = self.books.get_mut(index) {
             book.handled = vec![0; FIRST_EVENT_SEQ as usize];
+            book.shard = shard;
+        }
+    }
+
+    /// The machine of `shard` reported that an IDENTIFY got no READY: every session of
+    /// the shard whose READY it never saw may have lost all its events.
+    pub(super) fn unseen_gap(&mut self, shard: usize) {
+        for book in self.books.iter_mut().filter(|b| b.shard == shard && !b.ready_seen) {
+            book.gap_after.get_or_insert(0);
         }
     }
 

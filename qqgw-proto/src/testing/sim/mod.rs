@@ -296,9 +296,11 @@ pub struct Summary {
     pub gaps: u64,
     /// Events never handled, each inside a reported gap.
     pub lost_in_gaps: u64,
-    /// Events never handled of sessions whose READY never reached the machine (the
-    /// connection died between IDENTIFY and READY): lost, and no gap event reports them,
-    /// since the machine never learnt the session's id.
+    /// Events never handled of sessions whose READY never reached the machine and whose
+    /// loss no gap event reports: the process stopped (a crash) between IDENTIFY and
+    /// READY, so no machine lived to report it. A connection that ends between them is
+    /// reported (`Event::SessionLost` with no id) and its events count in
+    /// [`lost_in_gaps`](Self::lost_in_gaps).
     pub lost_unseen: u64,
     /// Faults injected (or taking effect), by kind.
     pub faults: BTreeMap<&'static str, u64>,
@@ -577,9 +579,9 @@ struct World {
 /// Runs the simulation `config` describes and checks, as it goes and at the end:
 ///
 /// - every event QQ generated was handled at least once, or lies inside a gap reported
-///   with `Event::SessionLost`, or belongs to a session whose READY never reached the
-///   machine (counted in [`Summary::lost_unseen`]: the machine cannot name that session,
-///   so no gap event reports it); exactly once, except for events handled after the
+///   with `Event::SessionLost` (one with no id for a session whose READY never reached
+///   the machine), or belongs to such a session of a process that crashed before it could
+///   report it (counted in [`Summary::lost_unseen`]); exactly once, except for events handled after the
 ///   session store's last save before a crash (at most once more per crash);
 /// - QQ saw no IDENTIFY beyond `max_concurrency` per [`IDENTIFY_WINDOW`] (within one
 ///   process: a restarted one cannot know its predecessor's) nor past the daily
@@ -1247,7 +1249,7 @@ impl World {
                             self.qq.client_text(&mut self.sched, &mut self.rng, id, &text, self.epoch);
                         if let Some((s, identified)) = started {
                             if identified {
-                                self.ledger.new_session(s);
+                                self.ledger.new_session(s, i);
                             }
                             self.note(i, if identified { "identify" } else { "resume" }, u64::from(s));
                             if let Some(every) = self.cfg.faults.rotation {
@@ -1489,6 +1491,12 @@ impl World {
                     bot.active = false;
                     bot.down = Some(Down { since: now, disturbed: false });
                 }
+            }
+            Event::SessionLost(session) if session.id.is_empty() => {
+                // An IDENTIFY got no READY: a session QQ may have started is lost.
+                self.summary.gaps += 1;
+                self.note(i, "unseen session lost", 0);
+                self.ledger.unseen_gap(i);
             }
             Event::SessionLost(session) => {
                 self.summary.gaps += 1;
