@@ -235,7 +235,9 @@ macro_rules! handler {
 
             /// A shard's session could not be resumed (QQ refused the RESUME, or the saved
             /// session was too old): events QQ sent after `session.seq`, the last one
-            /// handled, may never arrive. The shard IDENTIFYs afresh. The default logs it
+            /// handled, may never arrive. The shard IDENTIFYs afresh. Also called with an
+            /// empty `session.id` when an IDENTIFY got no READY: the events of a session QQ
+            /// may have started are lost (see [`Event::SessionLost`]). The default logs it
             /// at `warn`.
             fn session_lost(&self, shard: ShardId, session: Session) -> impl Future<Output = ()> + Send {
                 tracing::warn!(%shard, session = %session.id, handled = session.seq, "session lost: events after the last handled one may be missing");

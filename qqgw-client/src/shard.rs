@@ -499,6 +499,9 @@ impl<R: Runtime> Task<R> {
                 warn!(cause = ?d.cause, next = ?d.next, at = %d.at, "disconnected; reconnecting");
             }
             Event::DecodeFailed(error) => warn!(%error, "unusable frame from QQ"),
+            Event::SessionLost(session) if session.id.is_empty() => {
+                warn!("an IDENTIFY got no READY; events of a session QQ may have started are lost");
+            }
             Event::SessionLost(session) => {
                 warn!(session = %session.id, handled = session.seq, "session lost; identifying afresh");
             }
