@@ -18,6 +18,21 @@ use std::time::Instant;
 use core::time::Duration;
 use qqgw_proto::testing::sim::{self, SimConfig};
 
+const USAGE: &str = "usage: simulate [--seed N] [--seeds N] [--days D] [--shards S] [--event-every SECS] \
+                     [--budget N] [--concurrency C] [--restart-hours H] [--chaos F]";
+
+/// Prints `message` and the usage to stderr and exits with status 2.
+fn usage_error(message: &str) -> ! {
+    eprintln!("simulate: {message}\n{USAGE}");
+    std::process::exit(2);
+}
+
+/// The value after `flag`, parsed.
+fn value<T: core::str::FromStr>(flag: &str, args: &mut impl Iterator<Item = String>) -> T {
+    let Some(text) = args.next() else { usage_error(&format!("{flag} needs a value")) };
+    text.parse().unwrap_or_else(|_| usage_error(&format!("{flag}: not a number: {text}")))
+}
+
 fn main() {
     let mut seed = 1u64;
     let mut seeds = 1u64;
@@ -27,22 +42,22 @@ fn main() {
     let (mut budget, mut concurrency, mut restart_hours, mut chaos) = (None, None, None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        let args = &mut args;
         match arg.as_str() {
-            "--seed" => seed = value().parse().expect("--seed: a number"),
-            "--seeds" => seeds = value().parse().expect("--seeds: a number"),
-            "--days" => days = value().parse().expect("--days: a number"),
-            "--shards" => shards = value().parse().expect("--shards: a number"),
-            "--event-every" => event_every = Some(value().parse::<f64>().expect("--event-every: seconds")),
-            "--budget" => budget = Some(value().parse::<u32>().expect("--budget: a number")),
-            "--concurrency" => concurrency = Some(value().parse::<u32>().expect("--concurrency: a number")),
-            "--chaos" => chaos = Some(value().parse::<u32>().expect("--chaos: a factor")),
-            "--restart-hours" => {
-                restart_hours = Some(value().parse::<f64>().expect("--restart-hours: hours"))
+            "--seed" => seed = value(&arg, args),
+            "--seeds" => seeds = value(&arg, args),
+            "--days" => days = value(&arg, args),
+            "--shards" => shards = value(&arg, args),
+            "--event-every" => event_every = Some(value::<f64>(&arg, args)),
+            "--budget" => budget = Some(value::<u32>(&arg, args)),
+            "--concurrency" => concurrency = Some(value::<u32>(&arg, args)),
+            "--chaos" => chaos = Some(value::<u32>(&arg, args)),
+            "--restart-hours" => restart_hours = Some(value::<f64>(&arg, args)),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return;
             }
-            other => panic!(
-                "unknown argument {other}; usage: simulate [--seed N] [--seeds N] [--days D] [--shards S] [--event-every SECS] [--budget N] [--concurrency C] [--restart-hours H] [--chaos F]"
-            ),
+            other => usage_error(&format!("unknown argument {other}")),
         }
     }
     let (mut simulated, mut wall) = (Duration::ZERO, Duration::ZERO);
