@@ -1290,6 +1290,11 @@ impl World {
         let now = self.now();
         let bot = &mut self.bots[i];
         let Some(machine) = bot.machine.as_mut() else { return };
+        // An adapter stops driving a machine once it has stopped: an answer still in
+        // flight then (a token asked for before a graceful close) goes nowhere.
+        if machine.state() == State::Terminated {
+            return;
+        }
         let name = input.name();
         bot.told = now;
         if let Err(e) = machine.handle_input(now, input) {
