@@ -149,6 +149,20 @@ impl Dispatch {
     pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
         serde_json::from_str(self.data.get())
     }
+
+    /// The session a READY starts, read as the machine reads it; `None` for any other
+    /// event, or a READY without a usable `session_id`.
+    ///
+    /// ```
+    /// use qqgw_proto::{Dispatch, ShardId};
+    ///
+    /// let ready = Dispatch::from_frame(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s-1"}}"#, ShardId::ONE).unwrap();
+    /// assert_eq!(ready.ready_session_id().as_deref(), Some("s-1"));
+    /// ```
+    #[must_use]
+    pub fn ready_session_id(&self) -> Option<String> {
+        (self.name == "READY").then(|| crate::incoming::ready_session_id(&self.data)).flatten()
+    }
 }
 
 /// Serialized as one JSON object with the keys `shard` (`[id, total]`), `seq`, `type`

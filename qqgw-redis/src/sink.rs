@@ -265,11 +265,7 @@ impl StreamSink {
         out: &mut Vec<ScriptInvocation<'static>>,
     ) -> Result<(), Error> {
         if dispatch.name() == "READY" {
-            #[derive(serde::Deserialize)]
-            struct Ready {
-                session_id: Option<String>,
-            }
-            self.session = dispatch.parse::<Ready>().ok().and_then(|r| r.session_id);
+            self.session = dispatch.ready_session_id();
             self.last_seq = None;
         }
         if let (Some(seq), Some(last)) = (dispatch.seq(), self.last_seq) {

@@ -763,7 +763,7 @@ impl GatewayMachine {
         }
         match dispatch.name() {
             "READY" => {
-                match incoming::ready_session_id(dispatch.data()) {
+                match dispatch.ready_session_id() {
                     Some(id) => self.session_id = Some(id),
                     None => {
                         self.session_id = None;
