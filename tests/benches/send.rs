@@ -87,17 +87,21 @@ async fn ureq_api(api: &Api, n: usize, concurrency: usize) -> Row {
             latencies
         })
     });
+    row("ureq on the blocking pool (Api::send)", concurrency, start, tasks).await
+}
+
+/// Waits for the tasks of one client and gathers their latencies into its row.
+async fn row(
+    client: &'static str,
+    concurrency: usize,
+    start: Instant,
+    tasks: impl Iterator<Item = tokio::task::JoinHandle<Vec<u64>>>,
+) -> Row {
     let mut latencies = Vec::new();
     for task in futures_util::future::join_all(tasks).await {
         latencies.extend(task.unwrap());
     }
-    Row {
-        client: "ureq on the blocking pool (Api::send)",
-        concurrency,
-        n: per_task * concurrency,
-        elapsed: start.elapsed(),
-        latencies,
-    }
+    Row { client, concurrency, n: latencies.len(), elapsed: start.elapsed(), latencies }
 }
 
 /// The same requests with hyper's HTTP/1 client on tokio, one connection per task.
@@ -136,17 +140,7 @@ async fn hyper_raw(mock: &MockGateway, token: String, n: usize, concurrency: usi
             latencies
         })
     });
-    let mut latencies = Vec::new();
-    for task in futures_util::future::join_all(tasks).await {
-        latencies.extend(task.unwrap());
-    }
-    Row {
-        client: "hyper on tokio IO (raw requests)",
-        concurrency,
-        n: per_task * concurrency,
-        elapsed: start.elapsed(),
-        latencies,
-    }
+    row("hyper on tokio IO (raw requests)", concurrency, start, tasks).await
 }
 
 fn main() {
