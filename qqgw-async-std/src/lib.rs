@@ -64,6 +64,11 @@ pub struct AsyncIo;
 impl Runtime for AsyncIo {
     type Stream = ConnectStream;
 
+    /// The system's monotonic clock (`async-io`'s timers run on it).
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         async_global_executor::spawn(task).detach();
     }

@@ -547,7 +547,7 @@ impl<R: Runtime> Link for RuntimeLink<R> {
     }
 
     fn sleep(&self, delay: Duration) -> BoxFuture<'_, ()> {
-        Box::pin(self.runtime.sleep_until(std::time::Instant::now() + delay))
+        Box::pin(self.runtime.sleep(delay))
     }
 }
 
@@ -605,7 +605,7 @@ impl Api {
     /// not allow.
     pub fn new<R: Runtime>(runtime: R, config: &Config) -> Result<Self, Error> {
         let http = Http::for_config(runtime.clone(), config)?;
-        let tokens = Arc::new(Tokens::new(http.clone(), Clock::new()));
+        let tokens = Arc::new(Tokens::new(http.clone(), Clock::new(&runtime)));
         Ok(Self::from_parts(runtime, http, tokens, &config.api_base))
     }
 

@@ -103,7 +103,7 @@ impl<R: Runtime> Client<R> {
     /// for an `http://` API base or token URL or a `ws://` gateway URL, unless the config
     /// [allows insecure endpoints](crate::ConfigBuilder::allow_insecure).
     pub async fn connect_on(runtime: R, config: Config) -> Result<Self, Error> {
-        let clock = Clock::new();
+        let clock = Clock::new(&runtime);
         let http = Http::for_config(runtime.clone(), &config)?;
         let tokens = Arc::new(Tokens::new(http.clone(), clock));
         // Only rejected credentials end the start; anything else is retried with the
@@ -116,7 +116,7 @@ impl<R: Runtime> Client<R> {
                     failures += 1;
                     let delay = config.backoff.nominal(failures);
                     warn!(%reason, retry_in = ?delay, "no access token yet; retrying");
-                    runtime.sleep_until(std::time::Instant::now() + delay).await;
+                    runtime.sleep(delay).await;
                 }
                 Err(error) => return Err(error.into()),
             }
@@ -187,7 +187,7 @@ impl<R: Runtime> Client<R> {
                 builder = builder.session(session.clone());
             }
             let machine_config = builder.build().map_err(|e| Error::Config(e.to_string()))?;
-            let machine = GatewayMachine::new(machine_config, clock.now());
+            let machine = GatewayMachine::new(machine_config, clock.read(&runtime));
             let (handle, events, exit) = shard::spawn(
                 &client.runtime,
                 machine,

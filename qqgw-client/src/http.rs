@@ -198,7 +198,7 @@ impl<R: Runtime> Tokens<R> {
         usable: impl FnOnce(&AccessToken, Instant, Instant) -> bool,
     ) -> Result<(AccessToken, Instant), TokenError> {
         let mut cache = self.cache.lock().await;
-        let now = self.clock.now();
+        let now = self.clock.read(&self.http.runtime);
         if let Some((token, fetched)) = &*cache {
             if usable(token, *fetched, now) {
                 return Ok((token.clone(), *fetched));

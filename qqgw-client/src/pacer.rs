@@ -3,6 +3,7 @@
 
 use core::future::Future;
 use core::pin::Pin;
+use std::sync::{Arc, OnceLock};
 
 use qqgw_proto::{IdentifyLimiter, Instant, PacerAnswer, PacerRequest, SessionStartLimit, ShardId};
 
@@ -23,12 +24,13 @@ pub type PacerFuture<'a> = Pin<Box<dyn Future<Output = Option<PacerAnswer>> + Se
 /// [`PacerRequest::Acquire`] before connecting. A pacer that cannot decide (its store
 /// unreachable) answers [`PacerAnswer::Deferred`] with a short wait rather than granting.
 pub trait IdentifyPacer: Send + Sync + 'static {
-    /// Acts on `request` of the machine of `shard`; resolves to the answer to
-    /// [`PacerRequest::Acquire`], and to `None` for the others.
-    fn handle(&self, shard: ShardId, request: PacerRequest) -> PacerFuture<'_>;
+    /// Acts on `request` of the machine of `shard` at `now` (the runtime's clock); resolves
+    /// to the answer to [`PacerRequest::Acquire`], and to `None` for the others. A pacer
+    /// that keeps time elsewhere (a shared store's clock) may ignore `now`.
+    fn handle(&self, shard: ShardId, request: PacerRequest, now: std::time::Instant) -> PacerFuture<'_>;
 }
 
-/// The in-process pacer: a [`IdentifyLimiter`] on a clock of its own. What a `Client`
+/// The in-process pacer: an [`IdentifyLimiter`] on the clock its callers read. What a `Client`
 /// uses unless told otherwise, built from `GET /gateway/bot`'s `session_start_limit`.
 ///
 /// Share one (it is cheap to clone) among the `Client`s of one process that run shards
@@ -47,14 +49,15 @@ pub trait IdentifyPacer: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct LocalPacer {
     limiter: IdentifyLimiter,
-    epoch: std::time::Instant,
+    /// The `now` of the first request: the limiter's [`Instant::ZERO`].
+    epoch: Arc<OnceLock<std::time::Instant>>,
 }
 
 impl LocalPacer {
-    /// A pacer for `limit`, starting now.
+    /// A pacer for `limit`, whose day (`reset_after`) starts with its first request.
     #[must_use]
     pub fn new(limit: SessionStartLimit) -> Self {
-        Self { limiter: IdentifyLimiter::new(limit, Instant::ZERO), epoch: std::time::Instant::now() }
+        Self { limiter: IdentifyLimiter::new(limit, Instant::ZERO), epoch: Arc::default() }
     }
 
     /// The limiter behind it, e.g. to read how many IDENTIFYs are left today.
@@ -63,14 +66,16 @@ impl LocalPacer {
         &self.limiter
     }
 
-    fn now(&self) -> Instant {
-        Instant::from_millis(u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX))
+    /// `now` on the limiter's time line.
+    fn instant(&self, now: std::time::Instant) -> Instant {
+        let elapsed = now.saturating_duration_since(*self.epoch.get_or_init(|| now));
+        Instant::from_millis(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
     }
 }
 
 impl IdentifyPacer for LocalPacer {
-    fn handle(&self, shard: ShardId, request: PacerRequest) -> PacerFuture<'_> {
-        let answer = self.limiter.handle(shard, request, self.now());
+    fn handle(&self, shard: ShardId, request: PacerRequest, now: std::time::Instant) -> PacerFuture<'_> {
+        let answer = self.limiter.handle(shard, request, self.instant(now));
         Box::pin(async move { answer })
     }
 }

@@ -1,4 +1,5 @@
-//! What an adapter provides: tasks, timers, blocking calls and WebSocket connections.
+//! What an adapter provides: a clock, tasks, timers, blocking calls and WebSocket
+//! connections.
 
 use core::future::Future;
 use std::time::Instant;
@@ -17,6 +18,10 @@ pub trait Runtime: Clone + core::fmt::Debug + Send + Sync + 'static {
     /// The byte stream a WebSocket runs over (TCP, with TLS for `wss://`).
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
 
+    /// The runtime's clock. Every deadline the client computes is counted from it, so a
+    /// runtime with a virtual clock (tokio's paused clock, say) runs a whole client on it.
+    fn now(&self) -> Instant;
+
     /// Runs `task` in the background until it finishes.
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static);
 
@@ -26,8 +31,13 @@ pub trait Runtime: Clone + core::fmt::Debug + Send + Sync + 'static {
         f: impl FnOnce() -> T + Send + 'static,
     ) -> impl Future<Output = Option<T>> + Send;
 
-    /// Completes at `deadline`.
+    /// Completes at `deadline` (on the clock of [`now`](Self::now)).
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send;
+
+    /// Completes `duration` from [`now`](Self::now).
+    fn sleep(&self, duration: core::time::Duration) -> impl Future<Output = ()> + Send {
+        self.sleep_until(self.now() + duration)
+    }
 
     /// Opens a WebSocket client connection to `url` (`ws://` or `wss://`).
     fn connect(
@@ -42,7 +52,7 @@ pub(crate) async fn timeout<R: Runtime, T>(
     limit: core::time::Duration,
     future: impl Future<Output = T>,
 ) -> Option<T> {
-    let sleep = runtime.sleep_until(Instant::now() + limit);
+    let sleep = runtime.sleep(limit);
     futures_util::pin_mut!(future, sleep);
     match futures_util::future::select(future, sleep).await {
         futures_util::future::Either::Left((value, _)) => Some(value),
@@ -73,20 +83,22 @@ pub fn websocket_config() -> async_tungstenite::tungstenite::protocol::WebSocket
         .max_frame_size(Some(MAX_MESSAGE_SIZE))
 }
 
-/// The bot's clock: milliseconds since the client started. One epoch for every shard,
-/// token and limiter of a client.
+/// The bot's clock: milliseconds since the client started, read from the runtime's
+/// clock. One epoch for every shard, token and limiter of a client.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Clock {
     epoch: std::time::Instant,
 }
 
 impl Clock {
-    pub(crate) fn new() -> Self {
-        Self { epoch: std::time::Instant::now() }
+    pub(crate) fn new(runtime: &impl Runtime) -> Self {
+        Self { epoch: runtime.now() }
     }
 
-    pub(crate) fn now(self) -> qqgw_proto::Instant {
-        qqgw_proto::Instant::from_millis(u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX))
+    /// The runtime's `now` on this clock.
+    pub(crate) fn read(self, runtime: &impl Runtime) -> qqgw_proto::Instant {
+        let elapsed = runtime.now().saturating_duration_since(self.epoch);
+        qqgw_proto::Instant::from_millis(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
     }
 
     pub(crate) fn deadline(self, at: qqgw_proto::Instant) -> std::time::Instant {

@@ -263,6 +263,11 @@ struct Task<R: Runtime> {
 }
 
 impl<R: Runtime> Task<R> {
+    /// The runtime's clock, on the machine's time line.
+    fn now(&self) -> Instant {
+        self.clock.read(&self.runtime)
+    }
+
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<()>) -> ShardExit {
         let mut commands_open = true;
         let mut refresh = true;
@@ -327,9 +332,9 @@ impl<R: Runtime> Task<R> {
                 Wake::Command(open) => {
                     // A close request, or every handle dropped: close gracefully either way.
                     commands_open = open;
-                    let _ = self.machine.close(self.clock.now());
+                    let _ = self.machine.close(self.now());
                 }
-                Wake::Timer => self.machine.handle_timeout(self.clock.now()),
+                Wake::Timer => self.machine.handle_timeout(self.now()),
                 Wake::Room(true) => {
                     if let Some(event) = self.outbox.pop_front() {
                         if self.events.start_send(event).is_err() {
@@ -373,9 +378,12 @@ impl<R: Runtime> Task<R> {
                         Input::TokenFailed(error)
                     }
                 }),
-                Output::Pacer(request) => {
-                    self.options.pacer.handle(self.exit.shard, request).await.map(Input::Pacer)
-                }
+                Output::Pacer(request) => self
+                    .options
+                    .pacer
+                    .handle(self.exit.shard, request, self.runtime.now())
+                    .await
+                    .map(Input::Pacer),
                 Output::Emit(event) => {
                     self.note(&event);
                     let receipt = match &event {
@@ -387,7 +395,7 @@ impl<R: Runtime> Task<R> {
                 }
             };
             if let Some(input) = input {
-                if let Err(error) = self.machine.handle_input(self.clock.now(), input) {
+                if let Err(error) = self.machine.handle_input(self.now(), input) {
                     debug!(%error, "input refused");
                 }
             }
@@ -460,7 +468,7 @@ impl<R: Runtime> Task<R> {
     }
 
     fn on_message(&mut self, message: WsMessage) {
-        let now = self.clock.now();
+        let now = self.now();
         let result = match message {
             Some(Ok(Message::Text(text))) => self.machine.handle_input(now, Input::Text(text.as_str())),
             Some(Ok(Message::Binary(bytes))) => self.machine.handle_input(now, Input::Binary(&bytes)),
@@ -554,7 +562,7 @@ impl<R: Runtime> Task<R> {
     fn on_acks(&mut self, first: Ack) {
         let mut next = Some(first);
         while let Some(ack) = next {
-            if let Err(error) = self.machine.handle_input(self.clock.now(), Input::Handled(ack)) {
+            if let Err(error) = self.machine.handle_input(self.now(), Input::Handled(ack)) {
                 debug!(%error, "receipt refused");
             }
             self.handled_since_save += 1;
@@ -567,7 +575,7 @@ impl<R: Runtime> Task<R> {
     fn tell_read_paused(&mut self, paused: bool) {
         if paused != self.read_paused {
             self.read_paused = paused;
-            if let Err(error) = self.machine.handle_input(self.clock.now(), Input::ReadPaused(paused)) {
+            if let Err(error) = self.machine.handle_input(self.now(), Input::ReadPaused(paused)) {
                 debug!(%error, "input refused");
             }
         }
@@ -579,7 +587,7 @@ impl<R: Runtime> Task<R> {
         if self.options.store.is_none() || self.save_due.is_some() || self.session_saved() {
             return;
         }
-        let now = std::time::Instant::now();
+        let now = self.runtime.now();
         let due = match self.last_save {
             Some(last) if self.handled_since_save < SAVE_AFTER_EVENTS => (last + SAVE_EVERY).max(now),
             _ => now,
@@ -595,7 +603,7 @@ impl<R: Runtime> Task<R> {
 
     async fn save_if_due(&mut self) {
         self.schedule_save();
-        if self.save_due.is_some_and(|due| due <= std::time::Instant::now()) {
+        if self.save_due.is_some_and(|due| due <= self.runtime.now()) {
             self.save().await;
         }
     }
@@ -616,7 +624,7 @@ impl<R: Runtime> Task<R> {
             Ok(()) => self.saved = session,
             Err(error) => warn!(%error, "could not save the session"),
         }
-        self.last_save = Some(std::time::Instant::now());
+        self.last_save = Some(self.runtime.now());
         self.handled_since_save = 0;
     }
 
@@ -637,7 +645,7 @@ impl<R: Runtime> Task<R> {
             while machine.unacked() > 0 && !events.is_closed() {
                 match timeout(&runtime, CONSUMER_CHECK, acks.next()).await {
                     Some(Some(ack)) => {
-                        let _ = machine.handle_input(clock.now(), Input::Handled(ack));
+                        let _ = machine.handle_input(clock.read(&runtime), Input::Handled(ack));
                     }
                     Some(None) => return,
                     None => {}
@@ -649,7 +657,7 @@ impl<R: Runtime> Task<R> {
             warn!(unhandled = self.machine.unacked(), "shutdown timeout: events still being handled");
         }
         while let Ok(ack) = self.acks_rx.try_recv() {
-            let _ = self.machine.handle_input(self.clock.now(), Input::Handled(ack));
+            let _ = self.machine.handle_input(self.now(), Input::Handled(ack));
         }
         self.save().await;
         if self.exit.session.is_some() {

@@ -4,7 +4,6 @@ use core::ops::Range;
 use core::time::Duration;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 
 use futures_channel::oneshot;
 use futures_util::StreamExt;
@@ -222,19 +221,20 @@ impl<R: Runtime> ShardTask<R> {
 
     /// Sleeps `duration`; `false` if the cluster stopped meanwhile.
     async fn pause(&self, duration: Duration) -> bool {
-        let sleep = self.runtime.sleep_until(Instant::now() + duration);
+        let sleep = self.runtime.sleep(duration);
         futures_util::pin_mut!(sleep);
         matches!(select(sleep, self.stop.clone()).await, Either::Left(_))
     }
 
     async fn run(self) {
-        let started = Instant::now();
+        let started = self.runtime.now();
         let takeover_after = self.cluster.takeover_after.unwrap_or(self.cluster.lease_ttl);
         loop {
             if self.stopped() {
                 return;
             }
-            let may_try = self.owned || started.elapsed() >= takeover_after;
+            let may_try =
+                self.owned || self.runtime.now().saturating_duration_since(started) >= takeover_after;
             if may_try {
                 match Lease::try_acquire(&self.redis, self.shard, self.cluster.lease_ttl).await {
                     Ok(Some(lease)) => {
@@ -333,8 +333,7 @@ impl<R: Runtime> ShardTask<R> {
         // What was received before the close is published (or fenced) before the client
         // is joined; bounded, in case Redis is gone.
         if !pump.is_terminated() {
-            let limit =
-                self.runtime.sleep_until(Instant::now() + self.cluster.lease_ttl + Duration::from_secs(10));
+            let limit = self.runtime.sleep(self.cluster.lease_ttl + Duration::from_secs(10));
             futures_util::pin_mut!(limit);
             if let Either::Right(_) = select(pump, limit).await {
                 tracing::warn!(%shard, "events received before the close could not all be published; QQ sends them again");
@@ -349,9 +348,9 @@ impl<R: Runtime> ShardTask<R> {
     /// Renews the lease until it is lost (`false`) or the cluster stops (`true`).
     async fn keep(&self, lease: &Lease) -> bool {
         let ttl = lease.ttl();
-        let mut valid_until = Instant::now() + ttl;
+        let mut valid_until = self.runtime.now() + ttl;
         loop {
-            let next = if valid_until.saturating_duration_since(Instant::now()) > ttl * 2 / 3 {
+            let next = if valid_until.saturating_duration_since(self.runtime.now()) > ttl * 2 / 3 {
                 ttl / 3
             } else {
                 ttl / 10
@@ -359,7 +358,7 @@ impl<R: Runtime> ShardTask<R> {
             if !self.pause(next).await {
                 return true;
             }
-            let asked = Instant::now();
+            let asked = self.runtime.now();
             match lease.renew(&self.redis).await {
                 Ok(true) => valid_until = asked + ttl,
                 Ok(false) => {
@@ -369,7 +368,7 @@ impl<R: Runtime> ShardTask<R> {
                 Err(error) => tracing::warn!(shard = %self.shard, %error, "lease renewal failed"),
             }
             // Stop before the lease could pass to another process.
-            if Instant::now() + ttl / 10 >= valid_until {
+            if self.runtime.now() + ttl / 10 >= valid_until {
                 tracing::warn!(shard = %self.shard, "lease not renewed in time: closing the shard");
                 return false;
             }
@@ -405,7 +404,7 @@ async fn pump<R: Runtime>(runtime: &R, mut sink: StreamSink, mut events: qqgw_cl
                 }
                 Some(error) => {
                     tracing::warn!(shard = %sink.shard(), %error, "publishing failed; retrying");
-                    runtime.sleep_until(Instant::now() + Duration::from_millis(100)).await;
+                    runtime.sleep(Duration::from_millis(100)).await;
                 }
             }
         }

@@ -203,7 +203,8 @@ impl RedisPacer {
 }
 
 impl IdentifyPacer for RedisPacer {
-    fn handle(&self, shard: ShardId, request: PacerRequest) -> PacerFuture<'_> {
+    /// Ignores `now`: the slots are timed on Redis's clock (`TIME`), shared by every process.
+    fn handle(&self, shard: ShardId, request: PacerRequest, _now: std::time::Instant) -> PacerFuture<'_> {
         Box::pin(async move {
             match request {
                 PacerRequest::Acquire => Some(match self.acquire(shard).await {

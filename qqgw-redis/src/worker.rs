@@ -417,7 +417,7 @@ impl Worker {
                 Some(Ok(batch)) => batch,
                 Some(Err(error)) => {
                     tracing::warn!(%error, "worker: reading failed; retrying");
-                    let pause = runtime.sleep_until(std::time::Instant::now() + Duration::from_millis(100));
+                    let pause = runtime.sleep(Duration::from_millis(100));
                     if let Either::Right(_) = select(core::pin::pin!(pause), stop.as_mut()).await {
                         return self.stats;
                     }
@@ -454,7 +454,7 @@ impl Worker {
             // Acknowledged only once handled; retried until Redis takes it.
             while let Err(error) = self.ack(&batch).await {
                 tracing::warn!(%error, "worker: acknowledging failed; retrying");
-                runtime.sleep_until(std::time::Instant::now() + Duration::from_millis(100)).await;
+                runtime.sleep(Duration::from_millis(100)).await;
             }
         }
     }

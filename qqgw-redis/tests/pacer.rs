@@ -82,7 +82,8 @@ async fn an_unreachable_redis_defers_rather_than_grants() {
     let server = RedisServer::start();
     let pacer = pacer(&server, limit(1, 1000)).await;
     drop(server);
+    let now = std::time::Instant::now();
     let answer =
-        qqgw_client::IdentifyPacer::handle(&pacer, shard(0), qqgw_proto::PacerRequest::Acquire).await;
+        qqgw_client::IdentifyPacer::handle(&pacer, shard(0), qqgw_proto::PacerRequest::Acquire, now).await;
     assert_eq!(answer, Some(PacerAnswer::Deferred(qqgw_redis::UNREACHABLE_RETRY)));
 }

@@ -65,6 +65,12 @@ pub struct Tokio;
 impl Runtime for Tokio {
     type Stream = ConnectStream;
 
+    /// tokio's clock: [`tokio::time::Instant::now`], so a paused clock (`start_paused`)
+    /// runs the whole client on virtual time.
+    fn now(&self) -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         tokio::spawn(task);
     }

@@ -120,7 +120,7 @@ pub async fn run<R: Runtime + Default>() -> Result<DemoReport, Box<dyn std::erro
         // Once the new connection is healthy (a heartbeat acknowledged), stop answering.
         let beats = record.heartbeats_of(0).count();
         mock.wait_until(|r| r.heartbeats_of(0).count() > beats, wait).await?;
-        runtime.sleep_until(Instant::now() + Duration::from_millis(50)).await;
+        runtime.sleep(Duration::from_millis(50)).await;
         mock.withhold_acks(0, true);
         mock.dispatch(0, "AT_MESSAGE_CREATE", serde_json::json!({ "content": "<@!bot> still there?" }));
         sent += 1;
@@ -129,7 +129,7 @@ pub async fn run<R: Runtime + Default>() -> Result<DemoReport, Box<dyn std::erro
         mock.dispatch(0, "GROUP_AT_MESSAGE_CREATE", serde_json::json!({ "content": " /again" }));
         sent += 1;
         mock.wait_until(|r| r.connected(0), wait).await?;
-        runtime.sleep_until(Instant::now() + interval).await;
+        runtime.sleep(interval).await;
 
         println!("--- graceful shutdown");
         stop.close();
