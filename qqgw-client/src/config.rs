@@ -182,7 +182,7 @@ impl Config {
     /// | `QQ_BOT_SECRET` | the AppSecret | required |
     /// | `QQ_BOT_API_BASE` | the OpenAPI base | [`API_BASE`](crate::API_BASE) |
     /// | `QQ_BOT_TOKEN_URL` | the token endpoint | [`TOKEN_URL`](crate::TOKEN_URL) |
-    /// | `QQ_BOT_INTENTS` | a number, or names joined by `\|` (`GUILDS\|PUBLIC_GUILD_MESSAGES\|GROUP_AND_C2C_EVENT`); group and C2C messages need `GROUP_AND_C2C_EVENT` | [`Intents::non_privileged`] (guild events only) |
+    /// | `QQ_BOT_INTENTS` | a number, or names joined by `\|` or `,` in any case (`GUILDS\|PUBLIC_GUILD_MESSAGES\|GROUP_AND_C2C_EVENT`); group and C2C messages need `GROUP_AND_C2C_EVENT` | [`Intents::non_privileged`] (guild events only) |
     /// | `QQ_BOT_SHARDS` | `4`, `1/4` or `0-1/4` (see [`Shards::parse`]) | as `/gateway/bot` says |
     /// | `QQ_BOT_SESSION_FILE` | a [`FileStore`](crate::FileStore) path: sessions survive restarts and crashes | none |
     /// | `QQ_BOT_ALLOW_INSECURE` | `1` or `true`: allow `http://` and `ws://` endpoints (a local mock); see [`ConfigBuilder::allow_insecure`] | off |
@@ -251,27 +251,10 @@ impl Config {
 }
 
 fn parse_intents(value: &str) -> Result<Intents, ConfigError> {
-    if let Ok(bits) = value.trim().parse::<u32>() {
-        return Ok(Intents::from_bits_retain(bits));
-    }
-    value.split('|').try_fold(Intents::empty(), |all, name| {
-        let name = name.trim();
-        Intents::from_name(name).map(|i| all | i).ok_or_else(|| ConfigError::UnknownIntent {
-            name: name.to_owned(),
-            valid: intent_names(Intents::all()),
-        })
+    value.parse().map_err(|error: qqgw_proto::UnknownIntent| ConfigError::UnknownIntent {
+        name: error.name,
+        valid: Intents::all().names(),
     })
-}
-
-/// The names of `intents`, joined by ` | ` (unknown bits as a number), e.g.
-/// `GUILDS | PUBLIC_GUILD_MESSAGES`.
-pub(crate) fn intent_names(intents: Intents) -> String {
-    let mut names: Vec<String> = intents.iter_names().map(|(name, _)| name.to_owned()).collect();
-    let unknown = intents.bits() & !Intents::all().bits();
-    if unknown != 0 {
-        names.push(unknown.to_string());
-    }
-    if names.is_empty() { "none".to_owned() } else { names.join(" | ") }
 }
 
 /// Builds a [`Config`].

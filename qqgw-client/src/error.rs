@@ -4,8 +4,6 @@ use core::fmt;
 
 use qqgw_proto::{ApiError, CloseCode, FatalError, Intents, TokenError};
 
-use crate::config::intent_names;
-
 /// Why a bot could not start or a shard stopped.
 ///
 /// Its `Display` is one line meant for the person running the bot: what failed, which URL
@@ -112,7 +110,7 @@ impl fmt::Display for Error {
                         f,
                         "; the bot asked for intents {} ({}): ask QQ to grant them to the bot, \
                          or leave out those it lacks (QQ_BOT_INTENTS)",
-                        intent_names(*intents),
+                        intents.names(),
                         intents.bits()
                     )?;
                 }

@@ -105,6 +105,65 @@ impl<'de> serde::Deserialize<'de> for Intents {
     }
 }
 
+/// An intent name that does not exist, from [`Intents::from_str`](core::str::FromStr::from_str).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name:?} is not an intent; give a number or names joined by | from: {}", Intents::all().names())]
+#[non_exhaustive]
+pub struct UnknownIntent {
+    /// The name that is not an intent, as given.
+    pub name: String,
+}
+
+impl core::str::FromStr for Intents {
+    type Err = UnknownIntent;
+
+    /// Reads intents as a person writes them: a number (`1107296259`), or names joined by
+    /// `|`, `,` or `+`, in any case and with any spaces (`GUILDS | group_and_c2c_event`).
+    ///
+    /// ```
+    /// use qqgw_proto::Intents;
+    ///
+    /// let intents: Intents = "guilds, PUBLIC_GUILD_MESSAGES|Group_And_C2C_Event".parse().unwrap();
+    /// assert_eq!(intents, Intents::GUILDS | Intents::PUBLIC_GUILD_MESSAGES | Intents::GROUP_AND_C2C_EVENT);
+    /// assert_eq!("1".parse::<Intents>(), Ok(Intents::GUILDS));
+    /// assert!("GROUP_MESSAGES".parse::<Intents>().unwrap_err().to_string().contains("GROUP_AND_C2C_EVENT"));
+    /// ```
+    fn from_str(text: &str) -> Result<Self, UnknownIntent> {
+        if let Ok(bits) = text.trim().parse::<u32>() {
+            return Ok(Self::from_bits_retain(bits));
+        }
+        text.split(['|', ',', '+']).map(str::trim).filter(|name| !name.is_empty()).try_fold(
+            Self::empty(),
+            |all, name| {
+                Self::from_name(&name.to_ascii_uppercase())
+                    .map(|intent| all | intent)
+                    .ok_or_else(|| UnknownIntent { name: name.to_owned() })
+            },
+        )
+    }
+}
+
+impl Intents {
+    /// The names of these intents joined by ` | ` (unknown bits as a number, `none` for
+    /// no bit), e.g. `GUILDS | PUBLIC_GUILD_MESSAGES`: what log lines and errors show.
+    ///
+    /// ```
+    /// use qqgw_proto::Intents;
+    ///
+    /// assert_eq!(Intents::non_privileged().names(), "GUILDS | GUILD_MEMBERS | PUBLIC_GUILD_MESSAGES");
+    /// assert_eq!(Intents::from_bits_retain(1 << 31).names(), "2147483648");
+    /// ```
+    #[must_use]
+    pub fn names(self) -> String {
+        let mut names: Vec<String> = self.iter_names().map(|(name, _)| name.to_owned()).collect();
+        let unknown = self.bits() & !Self::all().bits();
+        if unknown != 0 {
+            names.push(unknown.to_string());
+        }
+        if names.is_empty() { "none".to_owned() } else { names.join(" | ") }
+    }
+}
+
 impl Default for Intents {
     /// [`Intents::non_privileged`].
     fn default() -> Self {
@@ -136,6 +195,16 @@ mod tests {
         for (name, bit) in Intents::all().iter_names() {
             assert_eq!(Intents::from_name(name), Some(bit));
         }
+    }
+
+    #[test]
+    fn names_read_back() {
+        for intents in [Intents::all(), Intents::non_privileged(), Intents::INTERACTION] {
+            assert_eq!(intents.names().parse::<Intents>(), Ok(intents));
+        }
+        assert_eq!(" 33554432 ".parse::<Intents>(), Ok(Intents::GROUP_AND_C2C_EVENT));
+        assert_eq!("".parse::<Intents>(), Ok(Intents::empty()));
+        assert_eq!("GUILDS|NOPE".parse::<Intents>(), Err(UnknownIntent { name: "NOPE".into() }));
     }
 
     #[test]

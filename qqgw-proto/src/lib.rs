@@ -43,7 +43,7 @@ pub use config::{Config, ConfigBuilder, DEFAULT_RECONNECT_JITTER};
 pub use dispatch::Dispatch;
 pub use envelope::Envelope;
 pub use error::{ConfigError, DecodeError, FatalError, TokenError};
-pub use intents::Intents;
+pub use intents::{Intents, UnknownIntent};
 pub use limiter::{
     IDENTIFY_WINDOW, IdentifyLimiter, IdentifySlot, PacerAnswer, PacerRequest, SLOT_TIMEOUT,
     SessionStartLimit,
