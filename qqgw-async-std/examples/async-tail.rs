@@ -14,7 +14,6 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use futures_util::StreamExt;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -27,14 +26,7 @@ fn main() -> ExitCode {
         .init();
     let result = smol::block_on(async {
         let config = qqgw_async_std::Config::from_env().map_err(|e| e.to_string())?;
-        let stop = async {
-            if let Ok(mut signals) =
-                async_signal::Signals::new([async_signal::Signal::Int, async_signal::Signal::Term])
-            {
-                signals.next().await;
-            }
-        };
-        qqgw_async_std::tail::<qqgw_async_std::AsyncIo>(config, stop, &mut std::io::stdout().lock()).await
+        qqgw_async_std::tail::<qqgw_async_std::AsyncIo>(config, &mut std::io::stdout().lock()).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

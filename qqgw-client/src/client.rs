@@ -236,6 +236,43 @@ impl<R: Runtime> Client<R> {
         &self.shards
     }
 
+    /// Closes every shard gracefully when the process is asked to stop — SIGINT (Ctrl-C)
+    /// or SIGTERM (`kill`, `docker stop`, `systemctl stop`) — as
+    /// [`ShutdownHandle::close`] does: the callbacks under way finish (within
+    /// [`shutdown_timeout`](crate::ConfigBuilder::shutdown_timeout)), every session is
+    /// saved, and [`run`](Self::run) returns. A second signal ends the process at once
+    /// (exit code 130).
+    ///
+    /// Call it once, before [`run`](Self::run) or while consuming
+    /// [`take_events`](Self::take_events).
+    ///
+    /// ```no_run
+    /// # use qqgw_tokio::{Client, Config, EventHandler};
+    /// # struct Bot;
+    /// # impl EventHandler for Bot {}
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = Client::connect(Config::from_env()?).await?;
+    /// client.close_on_signal();
+    /// client.run(Bot).await?; // returns after Ctrl-C or SIGTERM, sessions saved
+    /// # Ok(()) }
+    /// ```
+    pub fn close_on_signal(&self) {
+        let handle = self.shutdown_handle();
+        let runtime = self.runtime.clone();
+        self.runtime.spawn(async move {
+            if let Err(error) = runtime.stop_signal().await {
+                warn!(%error, "cannot listen for SIGINT or SIGTERM; the bot closes only when told to");
+                return;
+            }
+            info!("stop signal: closing gracefully (send it again to stop at once)");
+            handle.close();
+            if runtime.stop_signal().await.is_ok() {
+                warn!("second stop signal: stopping at once");
+                std::process::exit(130);
+            }
+        });
+    }
+
     /// A handle that closes every shard, usable while [`run`](Self::run) owns the client.
     #[must_use]
     pub fn shutdown_handle(&self) -> ShutdownHandle {

@@ -39,6 +39,15 @@ pub trait Runtime: Clone + core::fmt::Debug + Send + Sync + 'static {
         self.sleep_until(self.now() + duration)
     }
 
+    /// Completes when the process is asked to stop: SIGINT (Ctrl-C) or SIGTERM (`kill`,
+    /// `docker stop`, `systemctl stop`) on Unix, Ctrl-C elsewhere. What
+    /// [`Client::close_on_signal`](crate::Client::close_on_signal) waits for.
+    ///
+    /// # Errors
+    ///
+    /// If the signal handlers cannot be installed.
+    fn stop_signal(&self) -> impl Future<Output = std::io::Result<()>> + Send;
+
     /// Opens a WebSocket client connection to `url` (`ws://` or `wss://`).
     fn connect(
         &self,

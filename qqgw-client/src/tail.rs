@@ -1,6 +1,5 @@
 //! The `tail` command of the adapters' examples: every dispatch as one JSON line.
 
-use core::future::Future;
 use std::io::Write;
 
 use futures_util::StreamExt;
@@ -13,9 +12,9 @@ use crate::runtime::Runtime;
 /// Connects a bot configured by `config` and prints every dispatch of its shards (READY
 /// and RESUMED included) to `out`, one JSON object per line with the keys `shard`, `seq`,
 /// `type`, `id` and `d` (see [`Dispatch`](qqgw_proto::Dispatch)'s `Serialize`), until
-/// every shard has stopped. When `stop` completes (a signal, say) the shards close
-/// gracefully and the remaining lines are printed. A closed `out` (e.g. `| head`) ends it
-/// quietly.
+/// every shard has stopped. SIGINT or SIGTERM closes the shards gracefully
+/// ([`Client::close_on_signal`]) and the remaining lines are printed. A closed `out` (e.g.
+/// `| head`) ends it quietly.
 ///
 /// This is the `tail` example of both adapters.
 ///
@@ -23,18 +22,10 @@ use crate::runtime::Runtime;
 ///
 /// A one-line reason if the bot cannot start (bad credentials, `/gateway/bot` failing) or
 /// a shard stopped for good (a fatal close code).
-pub async fn tail<R: Runtime + Default>(
-    config: Config,
-    stop: impl Future<Output = ()> + Send + 'static,
-    out: &mut impl Write,
-) -> Result<(), String> {
+pub async fn tail<R: Runtime + Default>(config: Config, out: &mut impl Write) -> Result<(), String> {
     let mut client = Client::<R>::connect(config).await.map_err(|e| e.to_string())?;
     let mut events = client.take_events().ok_or("the events were already taken")?;
-    let closer = client.shutdown_handle();
-    client.runtime().spawn(async move {
-        stop.await;
-        closer.close();
-    });
+    client.close_on_signal();
     let mut fatal = None;
     while let Some(event) = events.next().await {
         match event.event {

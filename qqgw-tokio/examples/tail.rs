@@ -32,9 +32,7 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match qqgw_tokio::Config::from_env() {
-        Ok(config) => {
-            qqgw_tokio::tail::<qqgw_tokio::Tokio>(config, signal(), &mut std::io::stdout().lock()).await
-        }
+        Ok(config) => qqgw_tokio::tail::<qqgw_tokio::Tokio>(config, &mut std::io::stdout().lock()).await,
         Err(error) => Err(error.to_string()),
     };
     match result {
@@ -44,17 +42,4 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// SIGINT or SIGTERM.
-async fn signal() {
-    #[cfg(unix)]
-    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        return;
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -87,6 +87,25 @@ impl Runtime for Tokio {
         tokio::time::sleep_until(deadline.into())
     }
 
+    /// `tokio::signal`: SIGINT or SIGTERM on Unix, Ctrl-C elsewhere.
+    fn stop_signal(&self) -> impl Future<Output = std::io::Result<()>> + Send {
+        async {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{SignalKind, signal};
+                let mut interrupt = signal(SignalKind::interrupt())?;
+                let mut terminate = signal(SignalKind::terminate())?;
+                let (interrupted, terminated) = (interrupt.recv(), terminate.recv());
+                futures_util::future::select(core::pin::pin!(interrupted), core::pin::pin!(terminated)).await;
+                Ok(())
+            }
+            #[cfg(not(unix))]
+            {
+                tokio::signal::ctrl_c().await
+            }
+        }
+    }
+
     fn connect(
         &self,
         url: &str,
