@@ -237,10 +237,10 @@ macro_rules! handler {
             /// session was too old): events QQ sent after `session.seq`, the last one
             /// handled, may never arrive. The shard IDENTIFYs afresh. Also called with an
             /// empty `session.id` when an IDENTIFY got no READY: the events of a session QQ
-            /// may have started are lost (see [`Event::SessionLost`]). The default logs it
-            /// at `warn`.
+            /// may have started are lost (see [`Event::SessionLost`]). The shard has logged
+            /// it already, at `warn`.
             fn session_lost(&self, shard: ShardId, session: Session) -> impl Future<Output = ()> + Send {
-                tracing::warn!(%shard, session = %session.id, handled = session.seq, "session lost: events after the last handled one may be missing");
+                let _ = (shard, session);
                 async {}
             }
         }

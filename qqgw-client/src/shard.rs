@@ -497,12 +497,18 @@ impl<R: Runtime> Task<R> {
     fn note(&mut self, event: &Event) {
         match event {
             Event::Dispatch(d) if d.name() == "READY" => {
-                info!(session = self.machine.session_id(), "ready");
+                let intents = self.machine.intents().names();
+                info!(session = self.machine.session_id(), %intents, "ready");
             }
             Event::Dispatch(d) if d.name() == "RESUMED" => {
                 info!(seq = d.seq(), replays_dropped = self.machine.metrics().replays_dropped, "resumed");
             }
-            Event::Dispatch(_) => {}
+            Event::Dispatch(d) => debug!(name = d.name(), seq = d.seq(), id = d.id(), "event"),
+            // QQ's rotation and its answers to a RESUME are routine; a lost session has its
+            // own warning.
+            Event::Disconnected(d) if d.cause.is_routine() => {
+                info!(cause = ?d.cause, next = ?d.next, at = %d.at, "disconnected; reconnecting");
+            }
             Event::Disconnected(d) => {
                 warn!(cause = ?d.cause, next = ?d.next, at = %d.at, "disconnected; reconnecting");
             }

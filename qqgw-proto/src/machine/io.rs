@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::close::CloseFrame;
+use crate::close::{CloseCode, CloseFrame};
 use crate::dispatch::Dispatch;
 use crate::error::{DecodeError, FatalError, TokenError};
 use crate::limiter::{PacerAnswer, PacerRequest};
@@ -221,6 +221,29 @@ pub enum DisconnectCause {
     /// No access token could be had for the attempt (not a connection that ended, but an
     /// attempt that could not start).
     TokenUnavailable(String),
+}
+
+impl DisconnectCause {
+    /// Whether this is QQ's routine business rather than trouble: its session rotation
+    /// (op 7, close 4009) or its answer to a RESUME or IDENTIFY (op 9, whose lost session,
+    /// if any, is reported on its own as [`Event::SessionLost`]). Adapters log these at a
+    /// lower level.
+    ///
+    /// ```
+    /// use qqgw_proto::{CloseCode, CloseFrame, DisconnectCause};
+    ///
+    /// assert!(DisconnectCause::ReconnectRequested.is_routine());
+    /// assert!(DisconnectCause::Closed(CloseFrame::new(CloseCode::SESSION_TIMED_OUT.0, "")).is_routine());
+    /// assert!(!DisconnectCause::Zombie.is_routine());
+    /// ```
+    #[must_use]
+    pub fn is_routine(&self) -> bool {
+        match self {
+            Self::ReconnectRequested | Self::InvalidSession { .. } => true,
+            Self::Closed(frame) => frame.code == CloseCode::SESSION_TIMED_OUT,
+            _ => false,
+        }
+    }
 }
 
 /// The caller used the machine in a way its contract forbids. Nothing was changed.
