@@ -89,14 +89,12 @@ impl Runtime for AsyncIo {
     }
 
     /// `async-signal`: SIGINT or SIGTERM on Unix, Ctrl-C elsewhere.
-    fn stop_signal(&self) -> impl Future<Output = std::io::Result<()>> + Send {
-        async {
-            use futures_util::StreamExt;
-            let mut signals =
-                async_signal::Signals::new([async_signal::Signal::Int, async_signal::Signal::Term])?;
-            signals.next().await.transpose()?;
-            Ok(())
-        }
+    async fn stop_signal(&self) -> std::io::Result<()> {
+        use futures_util::StreamExt;
+        let mut signals =
+            async_signal::Signals::new([async_signal::Signal::Int, async_signal::Signal::Term])?;
+        signals.next().await.transpose()?;
+        Ok(())
     }
 
     fn connect(

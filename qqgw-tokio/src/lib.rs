@@ -88,21 +88,19 @@ impl Runtime for Tokio {
     }
 
     /// `tokio::signal`: SIGINT or SIGTERM on Unix, Ctrl-C elsewhere.
-    fn stop_signal(&self) -> impl Future<Output = std::io::Result<()>> + Send {
-        async {
-            #[cfg(unix)]
-            {
-                use tokio::signal::unix::{SignalKind, signal};
-                let mut interrupt = signal(SignalKind::interrupt())?;
-                let mut terminate = signal(SignalKind::terminate())?;
-                let (interrupted, terminated) = (interrupt.recv(), terminate.recv());
-                futures_util::future::select(core::pin::pin!(interrupted), core::pin::pin!(terminated)).await;
-                Ok(())
-            }
-            #[cfg(not(unix))]
-            {
-                tokio::signal::ctrl_c().await
-            }
+    async fn stop_signal(&self) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut interrupt = signal(SignalKind::interrupt())?;
+            let mut terminate = signal(SignalKind::terminate())?;
+            let (interrupted, terminated) = (interrupt.recv(), terminate.recv());
+            futures_util::future::select(core::pin::pin!(interrupted), core::pin::pin!(terminated)).await;
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await
         }
     }
 
