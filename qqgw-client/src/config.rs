@@ -194,7 +194,22 @@ impl Config {
         Self::from_lookup(|name| env::var(name).ok())
     }
 
-    pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    /// [`from_env`](Self::from_env) with the variables read through `get` instead of the
+    /// process environment: from a file, a secret store, or a test's map.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use qqgw_client::Config;
+    ///
+    /// let vars = HashMap::from([("QQ_BOT_APP_ID", "102000000"), ("QQ_BOT_SECRET", "s"), ("QQ_BOT_INTENTS", "guilds,interaction")]);
+    /// let config = Config::from_lookup(|name| vars.get(name).map(|v| v.to_string())).unwrap();
+    /// assert_eq!(config.app_id(), "102000000");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`from_env`](Self::from_env).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let app_id =
             get("QQ_BOT_APP_ID").filter(|v| !v.is_empty()).ok_or(ConfigError::MissingEnv("QQ_BOT_APP_ID"))?;
         let secret =

@@ -234,6 +234,35 @@ impl MockGateway {
         self.shared.gateway_url()
     }
 
+    /// The environment variables that point a bot at this mock
+    /// ([`Config::from_env`](qqgw_client::Config::from_env) reads them), in the order the
+    /// `qqgw-mock` program prints them: the AppID and AppSecret, the token URL and API
+    /// base, `QQ_BOT_ALLOW_INSECURE=1` (the mock is plaintext), and `QQ_BOT_INTENTS`: the
+    /// intents every bot has ([`Intents::non_privileged`](qqgw_proto::Intents::non_privileged))
+    /// plus those that `events` need, so that the bot receives them. Names are joined by
+    /// `,`, which a shell neither splits nor pipes.
+    ///
+    /// ```no_run
+    /// # async fn run(mock: qqgw_mock::MockGateway) {
+    /// for (name, value) in mock.bot_env(&["GROUP_AT_MESSAGE_CREATE"]) {
+    ///     println!("{name}={value}"); // …QQ_BOT_INTENTS=GUILDS,GUILD_MEMBERS,GROUP_AND_C2C_EVENT,PUBLIC_GUILD_MESSAGES
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn bot_env(&self, events: &[&str]) -> Vec<(&'static str, String)> {
+        let kinds: Vec<_> = events.iter().map(|name| qqgw_proto::model::EventKind::from_name(name)).collect();
+        let intents = qqgw_proto::Intents::non_privileged() | qqgw_proto::Intents::for_events(&kinds);
+        vec![
+            ("QQ_BOT_APP_ID", self.config().app_id.clone()),
+            ("QQ_BOT_SECRET", self.config().secret.clone()),
+            ("QQ_BOT_TOKEN_URL", self.token_url()),
+            ("QQ_BOT_API_BASE", self.api_base()),
+            ("QQ_BOT_ALLOW_INSECURE", "1".into()),
+            ("QQ_BOT_INTENTS", intents.names().replace(" | ", ",")),
+        ]
+    }
+
     // ---- HTTP switches -------------------------------------------------------------
 
     /// While `true`, the token endpoint rejects every request with

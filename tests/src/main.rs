@@ -1,39 +1,43 @@
 //! `qqgw-mock`: the loopback mock QQ gateway as a program, to point a bot at.
 //!
 //! ```text
-//! cargo run -p qqgw-mock -- --events 5 --rate 2 --fault 4009@5s
+//! cargo install --path tests        # once, from a qqgw checkout: the `qqgw-mock` program
+//! qqgw-mock --events 5 --event GROUP_AT_MESSAGE_CREATE > mock.env &
+//! env $(cat mock.env) cargo run     # your bot, in its own project
 //! ```
 //!
-//! It prints the `QQ_BOT_*` lines that point a bot at it (stdout), then serves until
-//! killed; `--help` lists the options.
+//! It prints the `QQ_BOT_*` lines that point a bot at it (stdout), intents included, then
+//! serves until killed; `--help` lists the options.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use qqgw_mock::{MockConfig, MockGateway, Target};
+use qqgw_proto::model::EventKind;
 use serde_json::json;
 use tracing_subscriber::EnvFilter;
 
 const HELP: &str = "\
 qqgw-mock: a mock QQ Bot gateway on 127.0.0.1, to run a bot against without QQ.
 
-It prints the QQ_BOT_* variables that point a bot at it, e.g.
+It prints the QQ_BOT_* variables that point a bot at it (QQ_BOT_INTENTS covering the
+scripted event included), e.g.
 
-    cargo run -p qqgw-mock -- --events 5 > mock.env &
-    env $(cat mock.env) cargo run -p qqgw-tokio --example tail
+    qqgw-mock --events 5 --event GROUP_AT_MESSAGE_CREATE > mock.env &
+    env $(cat mock.env) cargo run
 
 then serves until it is killed. Scripted events and faults start when the first shard
-is READY; times count from then.
+is READY; times count from then. (From a qqgw checkout: `cargo install --path tests`
+installs it; `cargo run -p qqgw-mock -- …` runs it in place.)
 
 Options:
   --events N         send N events (default 0), `{\"id\":\"msg-<i>\",\"content\":\"message <i>\"}`
                      with the group, channel and user ids a reply needs. Every message
                      the bot sends is checked as QQ would and logged (\"the bot sent\")
-  --event NAME       the event to send (default AT_MESSAGE_CREATE). The mock, like QQ,
-                     sends it only to a bot whose intents cover it
-                     (GROUP_AT_MESSAGE_CREATE and C2C_MESSAGE_CREATE need
-                     GROUP_AND_C2C_EVENT in QQ_BOT_INTENTS)
+  --event NAME       the event to send (default AT_MESSAGE_CREATE), any event QQ
+                     documents. The mock, like QQ, sends it only to a bot whose
+                     intents cover it: the QQ_BOT_INTENTS printed do
   --rate R           events per second (default 1)
   --fault KIND@TIME  a fault at TIME (e.g. 5s, 500ms, 2m); repeatable. KIND is a close
                      code (4009: session rotation, 4914: bot offline…), `zombie` (no
@@ -118,7 +122,17 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
                 let v = value()?;
                 options.events = v.parse().map_err(|_| bad(&v, "a number"))?;
             }
-            "--event" => options.event = value()?,
+            "--event" => {
+                let v = value()?;
+                let kind = EventKind::from_name(&v);
+                if matches!(kind, EventKind::Unknown(_) | EventKind::Ready | EventKind::Resumed) {
+                    return Err(format!(
+                        "--event {v}: not an event the mock can script; one of: {}",
+                        scriptable()
+                    ));
+                }
+                options.event = v;
+            }
             "--rate" => {
                 let v = value()?;
                 options.rate =
@@ -143,6 +157,12 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
         }
     }
     Ok(Some(options))
+}
+
+/// Every event `--event` accepts, joined by spaces.
+fn scriptable() -> String {
+    let names = EventKind::ALL.iter().map(EventKind::as_str).filter(|n| !matches!(*n, "READY" | "RESUMED"));
+    names.collect::<Vec<_>>().join(" ")
 }
 
 fn main() -> ExitCode {
@@ -184,11 +204,9 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         MockConfig { heartbeat_interval: options.heartbeat, shards: options.shards, ..MockConfig::default() };
     let mock = MockGateway::start(config).await?;
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "QQ_BOT_APP_ID={}", mock.config().app_id)?;
-    writeln!(stdout, "QQ_BOT_SECRET={}", mock.config().secret)?;
-    writeln!(stdout, "QQ_BOT_TOKEN_URL={}", mock.token_url())?;
-    writeln!(stdout, "QQ_BOT_API_BASE={}", mock.api_base())?;
-    writeln!(stdout, "QQ_BOT_ALLOW_INSECURE=1")?;
+    for (name, value) in mock.bot_env(&[options.event.as_str()]) {
+        writeln!(stdout, "{name}={value}")?;
+    }
     stdout.flush()?;
     drop(stdout);
     tracing::info!(gateway = %mock.gateway_url(), "serving; waiting for a bot");
@@ -202,6 +220,7 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let events = async {
         let every = Duration::from_secs_f64(1.0 / options.rate);
         let mut warned = false;
+        let mut sent = 0;
         for i in 0..options.events {
             tokio::time::sleep_until(start + every.mul_f64(i as f64)).await;
             // Where the message came from, for each kind of message, so that a bot can reply.
@@ -210,7 +229,9 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
                 "group_openid": "mock-group", "channel_id": "mock-channel", "guild_id": "mock-guild",
                 "author": {"id": "10000", "user_openid": "mock-user", "member_openid": "mock-member"},
             });
-            if mock.dispatch(Target::All, &options.event, d) == 0 && !warned {
+            if mock.dispatch(Target::All, &options.event, d) > 0 {
+                sent += 1;
+            } else if !warned {
                 warned = true;
                 tracing::warn!(
                     event = options.event,
@@ -219,7 +240,7 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         if options.events > 0 {
-            tracing::info!(events = options.events, name = options.event, "every scripted event was sent");
+            tracing::info!(name = options.event, "{sent} of {} scripted events sent", options.events);
         }
     };
     let faults = futures_util::future::join_all(options.faults.iter().map(|&(fault, at)| {

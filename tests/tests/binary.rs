@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use qqgw_client::model::EventKind;
 use qqgw_client::{Config, Event};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -29,7 +30,7 @@ fn mock(args: &[&str]) -> Command {
     command
 }
 
-/// Starts the program and reads its five `QQ_BOT_*` lines.
+/// Starts the program and reads its six `QQ_BOT_*` lines.
 fn start(args: &[&str]) -> (Mock, HashMap<String, String>) {
     let mut child = mock(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -43,7 +44,7 @@ fn start(args: &[&str]) -> (Mock, HashMap<String, String>) {
         }
     });
     let mut vars = HashMap::new();
-    while vars.len() < 5 {
+    while vars.len() < 6 {
         let line = rx.recv_timeout(WAIT).expect("the QQ_BOT_* lines in time");
         let (name, value) = line.split_once('=').unwrap_or_else(|| panic!("not NAME=value: {line}"));
         assert!(name.starts_with("QQ_BOT_"), "{line}");
@@ -58,12 +59,7 @@ async fn a_bot_pointed_by_the_printed_lines_gets_the_scripted_events_and_faults(
         start(&["--events", "3", "--rate", "20", "--heartbeat", "200ms", "--fault", "4009@1s"]);
     let base = &vars["QQ_BOT_API_BASE"];
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-    let config = Config::builder(&vars["QQ_BOT_APP_ID"], &vars["QQ_BOT_SECRET"])
-        .api_base(base)
-        .token_url(&vars["QQ_BOT_TOKEN_URL"])
-        .allow_insecure(vars["QQ_BOT_ALLOW_INSECURE"] == "1")
-        .reconnect_jitter(Duration::ZERO)
-        .build();
+    let config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
     let seen = tokio::time::timeout(WAIT, async {
         let mut client = qqgw_tokio::Client::connect(config).await.unwrap();
         let mut events = client.take_events().unwrap();
@@ -111,4 +107,49 @@ fn help_lists_the_options_and_bad_ones_exit_2() {
         String::from_utf8(bad.stderr).unwrap(),
         "qqgw-mock: --fault 4009: expected KIND@TIME, e.g. 4009@5s\n"
     );
+}
+
+/// What `Config::from_env` would read from the program's lines, and nothing else.
+fn config_from(vars: &HashMap<String, String>) -> Config {
+    Config::from_lookup(|name| vars.get(name).cloned()).unwrap()
+}
+
+#[tokio::test]
+async fn the_printed_lines_suffice_for_every_event_the_mock_scripts() {
+    let kinds: Vec<_> =
+        EventKind::ALL.iter().filter(|k| !matches!(k, EventKind::Ready | EventKind::Resumed)).collect();
+    assert!(kinds.len() > 40, "{kinds:?}");
+    for kind in kinds {
+        let (mock, vars) = start(&["--events", "1", "--rate", "100", "--event", kind.as_str()]);
+        let received = tokio::time::timeout(WAIT, async {
+            let mut client = qqgw_tokio::Client::connect(config_from(&vars)).await.unwrap();
+            let mut events = client.take_events().unwrap();
+            let mut received = false;
+            while let Some(event) = events.next().await {
+                if matches!(&event.event, Event::Dispatch(d) if d.name() == kind.as_str()) {
+                    received = true;
+                    break;
+                }
+            }
+            drop(events);
+            client.shutdown().await.unwrap();
+            received
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{} did not arrive in time with {vars:?}", kind.as_str()));
+        assert!(received, "{}", kind.as_str());
+        drop(mock);
+    }
+}
+
+#[test]
+fn an_unknown_event_is_refused_with_the_list() {
+    let bad = mock(&["--event", "GROUP_MESSAGE"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let text = String::from_utf8(bad.stderr).unwrap();
+    assert!(
+        text.starts_with("qqgw-mock: --event GROUP_MESSAGE: not an event the mock can script; one of: "),
+        "{text}"
+    );
+    assert!(text.contains(" GROUP_AT_MESSAGE_CREATE "), "{text}");
 }
