@@ -135,6 +135,12 @@ impl<R: Runtime> Client<R> {
         if shard_ids.is_empty() {
             return Err(Error::Config(format!("no shard to run in {:?}", config.shards)));
         }
+        if config.store.is_none() && config.sessions.is_empty() {
+            info!(
+                "sessions are not saved: after a restart the bot starts new sessions and events sent \
+                 meanwhile are lost; set QQ_BOT_SESSION_FILE=sessions.json to resume instead"
+            );
+        }
         // Sessions given in the config first, then what the store kept.
         let mut sessions = config.sessions.clone();
         if let Some(store) = &config.store {

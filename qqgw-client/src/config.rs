@@ -450,6 +450,31 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_and_the_docs_list_every_variable_from_env_reads() {
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let _ = Config::from_lookup(|name| {
+            asked.borrow_mut().insert(name.to_owned());
+            Some(match name {
+                "QQ_BOT_SHARDS" => "1".to_owned(),
+                "QQ_BOT_ALLOW_INSECURE" => "0".to_owned(),
+                "QQ_BOT_INTENTS" => "GUILDS".to_owned(),
+                _ => "x".to_owned(),
+            })
+        });
+        let asked = asked.into_inner();
+        let strip = |names: &std::collections::BTreeSet<String>| -> std::collections::BTreeSet<String> {
+            names.iter().filter_map(|n| n.strip_prefix("QQ_BOT_")).map(str::to_owned).collect()
+        };
+        let rows = |text: &str, prefix: &str| -> std::collections::BTreeSet<String> {
+            text.lines()
+                .filter_map(|line| line.trim_start().strip_prefix(prefix)?.split('`').next().map(str::to_owned))
+                .collect()
+        };
+        assert_eq!(rows(include_str!("../../README.md"), "| `QQ_BOT_"), strip(&asked), "the README's table");
+        assert_eq!(rows(include_str!("config.rs"), "/// | `QQ_BOT_"), strip(&asked), "Config::from_env's table");
+    }
+
+    #[test]
     fn from_env_errors_are_clear() {
         assert_eq!(Config::from_lookup(lookup(&[])).unwrap_err(), ConfigError::MissingEnv("QQ_BOT_APP_ID"));
         let err = Config::from_lookup(lookup(&[

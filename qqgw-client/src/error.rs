@@ -209,6 +209,10 @@ mod tests {
                 intents: Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT,
             }
             .to_string(),
+            require_tls("API base", "http://127.0.0.1:41234", "https://", "http://", false)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
         ];
         for message in printed {
             assert!(!message.is_empty());
