@@ -27,7 +27,7 @@ use crate::shard::{self, Shard, ShardExit, ShardOptions};
 ///
 /// [`Client::connect`] fetches a token and `GET /gateway/bot`, then starts every shard
 /// (IDENTIFYs paced by QQ's `session_start_limit`). Consume events with
-/// [`run`](Self::run) and an [`EventHandler`], or as a [`Stream`] from
+/// [`run`](Self::run) and an [`EventHandler`], or as a [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html) from
 /// [`take_events`](Self::take_events); end with [`shutdown`](Self::shutdown) (or
 /// [`ShutdownHandle::close`]) to get the sessions back for a later RESUME.
 ///
@@ -368,7 +368,7 @@ impl<R: Runtime> Client<R> {
     }
 }
 
-/// One shard's events, as a [`Stream`].
+/// One shard's events, as a [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html).
 #[derive(Debug)]
 pub struct ShardEvents {
     rx: mpsc::Receiver<ShardEvent>,
@@ -421,7 +421,7 @@ impl Stream for ShardEvents {
     }
 }
 
-/// Every shard's events merged, as a [`Stream`].
+/// Every shard's events merged, as a [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html).
 #[derive(Debug)]
 pub struct Events(SelectAll<ShardEvents>);
 

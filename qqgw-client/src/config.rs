@@ -467,11 +467,17 @@ mod tests {
         };
         let rows = |text: &str, prefix: &str| -> std::collections::BTreeSet<String> {
             text.lines()
-                .filter_map(|line| line.trim_start().strip_prefix(prefix)?.split('`').next().map(str::to_owned))
+                .filter_map(|line| {
+                    line.trim_start().strip_prefix(prefix)?.split('`').next().map(str::to_owned)
+                })
                 .collect()
         };
         assert_eq!(rows(include_str!("../../README.md"), "| `QQ_BOT_"), strip(&asked), "the README's table");
-        assert_eq!(rows(include_str!("config.rs"), "/// | `QQ_BOT_"), strip(&asked), "Config::from_env's table");
+        assert_eq!(
+            rows(include_str!("config.rs"), "/// | `QQ_BOT_"),
+            strip(&asked),
+            "Config::from_env's table"
+        );
     }
 
     #[test]

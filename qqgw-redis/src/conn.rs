@@ -9,7 +9,7 @@ use crate::{Error, Keys};
 /// How long one Redis command may take before it fails (and is retried by its caller).
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A connection to the Redis of one bot: a [`ConnectionManager`] (one multiplexed
+/// A connection to the Redis of one bot: a [`ConnectionManager`](https://docs.rs/redis/0.32/redis/aio/struct.ConnectionManager.html) (one multiplexed
 /// connection that reconnects by itself) and the bot's [`Keys`]. Cheap to clone; clones
 /// share the connection.
 ///

@@ -65,7 +65,7 @@ pub struct Tokio;
 impl Runtime for Tokio {
     type Stream = ConnectStream;
 
-    /// tokio's clock: [`tokio::time::Instant::now`], so a paused clock (`start_paused`)
+    /// tokio's clock: [`tokio::time::Instant::now`](https://docs.rs/tokio/1/tokio/time/struct.Instant.html#method.now), so a paused clock (`start_paused`)
     /// runs the whole client on virtual time.
     fn now(&self) -> Instant {
         tokio::time::Instant::now().into_std()
