@@ -19,6 +19,7 @@ use crate::handler::EventHandler;
 use crate::http::Http;
 use crate::http::Tokens;
 use crate::pacer::{IdentifyPacer, LocalPacer};
+use crate::policy::ReadGate;
 use crate::runtime::Clock;
 use crate::runtime::Runtime;
 use crate::shard::{self, Shard, ShardExit, ShardOptions};
@@ -202,8 +203,7 @@ impl<R: Runtime> Client<R> {
                 ShardOptions {
                     connect_timeout: config.connect_timeout,
                     buffer: config.event_buffer,
-                    // What the consumer holds and what it is handling, with room to spare.
-                    max_in_flight: config.event_buffer + config.handler_concurrency + 1,
+                    gate: ReadGate::for_consumer(config.event_buffer, config.handler_concurrency),
                     store: config.store.clone(),
                     pacer: Arc::clone(&pacer),
                     shutdown_timeout: config.shutdown_timeout,

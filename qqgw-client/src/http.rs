@@ -10,6 +10,7 @@ use core::time::Duration;
 use qqgw_proto::{AccessToken, Credentials, GATEWAY_BOT_PATH, GatewayInfo, Instant, TokenError};
 
 use crate::error::Error;
+use crate::policy::TokenCache;
 use crate::runtime::{Clock, Runtime};
 
 /// The HTTP side of a bot: credentials, endpoints and one connection pool.
@@ -149,63 +150,47 @@ impl<R: Runtime> Http<R> {
     }
 }
 
-/// A token fetched this recently is handed to other shards instead of asking again.
-const TOKEN_REUSE: Duration = Duration::from_secs(5);
-/// An API call uses the cached token only while it has at least this long left.
-const API_TOKEN_MARGIN: Duration = Duration::from_secs(30);
-
-/// The access token shared by a client's shards.
+/// The access token shared by a client's shards and API calls: the [`TokenCache`]'s
+/// decisions, and the fetch when it has nothing to offer.
 pub(crate) struct Tokens<R> {
     http: Http<R>,
     clock: Clock,
-    cache: futures_util::lock::Mutex<Option<(AccessToken, Instant)>>,
+    cache: futures_util::lock::Mutex<TokenCache>,
 }
 
 impl<R: Runtime> Tokens<R> {
     pub(crate) fn new(http: Http<R>, clock: Clock) -> Self {
-        Self { http, clock, cache: futures_util::lock::Mutex::new(None) }
+        Self { http, clock, cache: futures_util::lock::Mutex::new(TokenCache::default()) }
     }
 
-    /// A token for a shard whose last token was fetched at `held` (if ever): one fetched
-    /// by another shard since then and within the last few seconds (so that shards
-    /// reconnecting together ask once), or a fresh one. Returns it with its fetch time.
+    /// A token for a shard whose last token was fetched at `held` (if ever)
+    /// ([`TokenCache::for_shard`]), or a fresh one. Returns it with its fetch time.
     pub(crate) async fn get(&self, held: Option<Instant>) -> Result<(AccessToken, Instant), TokenError> {
-        self.cached_or_fetched(|token, fetched, now| {
-            held.is_none_or(|held| fetched > held)
-                && now.saturating_duration_since(fetched) < TOKEN_REUSE
-                && token.expires_at() > now
-        })
-        .await
+        self.cached_or_fetched(|cache, now| cache.for_shard(held, now)).await
     }
 
-    /// A token for an API call: the cached one while it has more than 30 s left and was
-    /// not fetched at or before `rejected` (the fetch time of a token QQ refused), else a
-    /// fresh one. Returns it with its fetch time.
+    /// A token for an API call, not fetched at or before `rejected`
+    /// ([`TokenCache::for_api`]), or a fresh one. Returns it with its fetch time.
     pub(crate) async fn current(
         &self,
         rejected: Option<Instant>,
     ) -> Result<(AccessToken, Instant), TokenError> {
-        self.cached_or_fetched(|token, fetched, now| {
-            rejected.is_none_or(|r| fetched > r) && token.expires_at() > now + API_TOKEN_MARGIN
-        })
-        .await
+        self.cached_or_fetched(|cache, now| cache.for_api(rejected, now)).await
     }
 
-    /// The cached token if `usable(token, fetched, now)` says so, else a fresh one (then
-    /// cached), with its fetch time.
+    /// What `lookup` finds in the cache, else a fresh token (then cached), with its fetch
+    /// time. One fetch at a time: callers arriving meanwhile find the fresh token.
     async fn cached_or_fetched(
         &self,
-        usable: impl FnOnce(&AccessToken, Instant, Instant) -> bool,
+        lookup: impl FnOnce(&TokenCache, Instant) -> Option<(AccessToken, Instant)>,
     ) -> Result<(AccessToken, Instant), TokenError> {
         let mut cache = self.cache.lock().await;
         let now = self.clock.read(&self.http.runtime);
-        if let Some((token, fetched)) = &*cache {
-            if usable(token, *fetched, now) {
-                return Ok((token.clone(), *fetched));
-            }
+        if let Some(found) = lookup(&cache, now) {
+            return Ok(found);
         }
         let token = self.http.fetch_token(now).await?;
-        *cache = Some((token.clone(), now));
+        cache.store(token.clone(), now);
         Ok((token, now))
     }
 }

@@ -10,6 +10,7 @@ mod event;
 mod handler;
 mod http;
 mod pacer;
+pub mod policy;
 mod runtime;
 mod shard;
 mod store;

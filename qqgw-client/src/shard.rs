@@ -23,6 +23,7 @@ use tracing::{Instrument, debug, error, info, warn};
 use crate::event::{Receipt, ShardEvent};
 use crate::http::Tokens;
 use crate::pacer::IdentifyPacer;
+use crate::policy::{ReadGate, SaveSchedule};
 use crate::runtime::{Clock, Runtime, timeout};
 use crate::store::SessionStore;
 
@@ -33,12 +34,8 @@ const READ_BATCH: usize = 64;
 
 type WsMessage = Option<Result<Message, async_tungstenite::tungstenite::Error>>;
 
-/// The least time between two saves of a shard's session.
-const SAVE_EVERY: Duration = Duration::from_millis(200);
 /// How often a stopping shard looks whether its consumer has gone.
 const CONSUMER_CHECK: Duration = Duration::from_millis(50);
-/// A session is saved at once after this many handled events.
-const SAVE_AFTER_EVENTS: u64 = 1_000;
 
 /// What woke a shard's task.
 enum Wake {
@@ -175,8 +172,8 @@ pub(crate) struct ShardOptions {
     pub(crate) connect_timeout: Duration,
     /// Events buffered for the consumer.
     pub(crate) buffer: usize,
-    /// Events handed out and not yet handled, at most, before reading pauses.
-    pub(crate) max_in_flight: usize,
+    /// When reading pauses for the consumer.
+    pub(crate) gate: ReadGate,
     pub(crate) store: Option<Arc<dyn SessionStore>>,
     pub(crate) pacer: Arc<dyn IdentifyPacer>,
     pub(crate) shutdown_timeout: Duration,
@@ -197,7 +194,7 @@ pub(crate) fn spawn<R: Runtime>(
     let (event_tx, event_rx) = mpsc::channel(options.buffer.saturating_sub(1));
     let (exit_tx, exit_rx) = oneshot::channel();
     let (acks_tx, acks_rx) = mpsc::unbounded();
-    let saved = machine.session();
+    let schedule = SaveSchedule::new(machine.session());
     let task = Task {
         runtime: runtime.clone(),
         machine,
@@ -209,11 +206,7 @@ pub(crate) fn spawn<R: Runtime>(
         events: event_tx,
         acks_tx,
         acks_rx,
-        read_paused: false,
-        saved,
-        save_due: None,
-        last_save: None,
-        handled_since_save: 0,
+        schedule,
         status: Arc::clone(&status),
         exit: ShardExit { shard: id, session: None, error: None },
         acks_seen: 0,
@@ -246,14 +239,8 @@ struct Task<R: Runtime> {
     /// Receipts of handled events, from the consumer.
     acks_tx: mpsc::UnboundedSender<Ack>,
     acks_rx: mpsc::UnboundedReceiver<Ack>,
-    /// Whether the machine was told that reading is paused.
-    read_paused: bool,
-    /// The session as last saved (or loaded).
-    saved: Option<Session>,
-    /// When the session is next saved, if it has changed.
-    save_due: Option<std::time::Instant>,
-    last_save: Option<std::time::Instant>,
-    handled_since_save: u64,
+    /// When the session is saved.
+    schedule: SaveSchedule,
     status: Arc<Mutex<ShardStatus>>,
     exit: ShardExit,
     acks_seen: u64,
@@ -286,20 +273,14 @@ impl<R: Runtime> Task<R> {
                 self.finish().await;
                 return self.exit;
             }
-            self.save_if_due().await;
-            // While closing, frames are only read to find the server's answer: they make
-            // no events, so a lagging consumer does not hold them up. Otherwise reading
-            // waits while events wait for the consumer or too many are being handled.
-            let consumer_keeps_up =
-                self.outbox.is_empty() && self.machine.unacked() < self.options.max_in_flight;
-            let reading = self.ws.is_some() && (consumer_keeps_up || self.machine.state() == State::Closing);
-            self.tell_read_paused(self.ws.is_some() && !reading);
+            let save_due = self.save_if_due().await;
+            let reading = self.gate_reading();
             let waiting = !self.outbox.is_empty();
-            let wake_at = match (deadline.map(|at| self.clock.deadline(at)), self.save_due) {
+            let wake_at = match (deadline, save_due) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let sleep = wake_at.map(|at| self.runtime.sleep_until(at));
+            let sleep = wake_at.map(|at| self.runtime.sleep_until(self.clock.deadline(at)));
             let (ws, events, acks) = (&mut self.ws, &mut self.events, &mut self.acks_rx);
             // Woken by the first ready of: a command, the deadline, room for a waiting
             // event, a frame (only while no event waits: back-pressure).
@@ -571,67 +552,47 @@ impl<R: Runtime> Task<R> {
             if let Err(error) = self.machine.handle_input(self.now(), Input::Handled(ack)) {
                 debug!(%error, "receipt refused");
             }
-            self.handled_since_save += 1;
+            self.schedule.handled(1);
             next = self.acks_rx.try_recv().ok();
         }
-        self.schedule_save();
     }
 
-    /// Tells the machine when reading pauses for the consumer, and when it goes on.
-    fn tell_read_paused(&mut self, paused: bool) {
-        if paused != self.read_paused {
-            self.read_paused = paused;
+    /// Whether to read frames now ([`ReadGate`]); tells the machine when reading pauses
+    /// for the consumer, and when it goes on.
+    fn gate_reading(&mut self) -> bool {
+        let (read, tell) = self.options.gate.update(&self.machine, self.ws.is_some(), self.outbox.len());
+        if let Some(paused) = tell {
             if let Err(error) = self.machine.handle_input(self.now(), Input::ReadPaused(paused)) {
                 debug!(%error, "input refused");
             }
         }
+        read
     }
 
-    /// Plans a save once the session differs from the one saved: at most every
-    /// [`SAVE_EVERY`], at once after [`SAVE_AFTER_EVENTS`] handled events.
-    fn schedule_save(&mut self) {
-        if self.options.store.is_none() || self.save_due.is_some() || self.session_saved() {
-            return;
+    /// Saves the session if the [`SaveSchedule`] says so now; returns when it next will.
+    async fn save_if_due(&mut self) -> Option<Instant> {
+        self.options.store.as_ref()?;
+        let now = self.now();
+        if let Some(session) = self.schedule.take_due(&self.machine, now) {
+            self.write(session, now).await;
         }
-        let now = self.runtime.now();
-        let due = match self.last_save {
-            Some(last) if self.handled_since_save < SAVE_AFTER_EVENTS => (last + SAVE_EVERY).max(now),
-            _ => now,
-        };
-        self.save_due = Some(due);
+        self.schedule.poll(&self.machine, now)
     }
 
-    /// Whether the session saved is the machine's (compared without copying it).
-    fn session_saved(&self) -> bool {
-        let saved = self.saved.as_ref().map(|s| (s.id.as_str(), s.last_seq()));
-        saved == self.machine.session_id().map(|id| (id, self.machine.checkpoint()))
-    }
-
-    async fn save_if_due(&mut self) {
-        self.schedule_save();
-        if self.save_due.is_some_and(|due| due <= self.runtime.now()) {
-            self.save().await;
-        }
-    }
-
-    /// Saves the session as it is now (or clears it, once there is none).
-    async fn save(&mut self) {
-        self.save_due = None;
+    /// Writes `session` to the store (or clears it, for `None`).
+    async fn write(&mut self, session: Option<Session>, now: Instant) {
         let Some(store) = self.options.store.clone() else { return };
-        let session = self.machine.session();
-        if session == self.saved {
-            return;
-        }
         let result = match &session {
             Some(session) => store.save(session.clone()).await,
             None => store.clear(self.exit.shard).await,
         };
         match result {
-            Ok(()) => self.saved = session,
-            Err(error) => warn!(%error, "could not save the session"),
+            Ok(()) => self.schedule.saved(session, now),
+            Err(error) => {
+                warn!(%error, "could not save the session");
+                self.schedule.failed(now);
+            }
         }
-        self.last_save = Some(self.runtime.now());
-        self.handled_since_save = 0;
     }
 
     /// A stopped shard: hands the consumer what is still buffered, waits for the events
@@ -665,7 +626,9 @@ impl<R: Runtime> Task<R> {
         while let Ok(ack) = self.acks_rx.try_recv() {
             let _ = self.machine.handle_input(self.now(), Input::Handled(ack));
         }
-        self.save().await;
+        if let Some(session) = self.schedule.take_final(&self.machine) {
+            self.write(session, self.now()).await;
+        }
         if self.exit.session.is_some() {
             self.exit.session = self.machine.session();
         }
