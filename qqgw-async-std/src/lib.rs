@@ -4,10 +4,6 @@
 use core::future::Future;
 use std::time::Instant;
 
-use async_tungstenite::WebSocketStream;
-use async_tungstenite::smol::{ConnectStream, connect_async_with_config};
-use async_tungstenite::tungstenite::Error as WsError;
-
 pub use qqgw_client::*;
 
 /// A bot on async-std or smol: every shard a task of the global async executor.
@@ -53,8 +49,8 @@ pub type Client = qqgw_client::Client<AsyncIo>;
 
 /// The [`Runtime`] of async-std and smol, built on what both are made of: tasks on
 /// `async-global-executor` (the executor async-std spawns on), blocking calls on
-/// `blocking`'s thread pool, `async-io` timers, and async-tungstenite's runtime-neutral
-/// client over `async-net` with `futures-rustls` and the webpki roots.
+/// `blocking`'s thread pool, `async-io` timers, `async-signal`, and `async-net`'s TCP with
+/// `futures-rustls` ([`tls_config`]) for `wss://`.
 ///
 /// It works under either runtime, or none (`async_io::block_on`): it needs nothing from
 /// the caller's executor.
@@ -62,7 +58,7 @@ pub type Client = qqgw_client::Client<AsyncIo>;
 pub struct AsyncIo;
 
 impl Runtime for AsyncIo {
-    type Stream = ConnectStream;
+    type Stream = MaybeTls<async_net::TcpStream, futures_rustls::client::TlsStream<async_net::TcpStream>>;
 
     /// The system's monotonic clock (`async-io`'s timers run on it).
     fn now(&self) -> Instant {
@@ -97,12 +93,17 @@ impl Runtime for AsyncIo {
         Ok(())
     }
 
-    fn connect(
-        &self,
-        url: &str,
-    ) -> impl Future<Output = Result<WebSocketStream<Self::Stream>, WsError>> + Send {
-        let url = url.to_owned();
-        let config = qqgw_client::websocket_config();
-        async move { connect_async_with_config(url, Some(config)).await.map(|(ws, _)| ws) }
+    /// `async-net`'s TCP (no Nagle delay), with `futures-rustls` for `wss://`.
+    async fn connect(&self, host: &str, port: u16, tls: bool) -> std::io::Result<Self::Stream> {
+        let tcp = async_net::TcpStream::connect((host, port)).await?;
+        tcp.set_nodelay(true)?;
+        if !tls {
+            return Ok(MaybeTls::Plain(tcp));
+        }
+        let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let session =
+            futures_rustls::TlsConnector::from(qqgw_client::tls_config()).connect(name, tcp).await?;
+        Ok(MaybeTls::Tls(session))
     }
 }

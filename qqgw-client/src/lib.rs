@@ -15,6 +15,7 @@ mod runtime;
 mod shard;
 mod store;
 mod tail;
+mod websocket;
 
 pub use api::{Api, Outgoing, SendError, SendErrorKind, Target};
 pub use client::{
@@ -26,10 +27,11 @@ pub use error::Error;
 pub use event::{Handled, Receipt, ShardEvent};
 pub use handler::{Context, EventError, EventHandler};
 pub use pacer::{IdentifyPacer, LocalPacer, PacerFuture};
-pub use runtime::{MAX_MESSAGE_SIZE, Runtime, websocket_config};
+pub use runtime::Runtime;
 pub use shard::{Shard, ShardStatus};
 pub use store::{FileStore, SessionStore, StoreError, StoreFuture};
 pub use tail::tail;
+pub use websocket::{MAX_MESSAGE_SIZE, MaybeTls, tls_config, websocket_config};
 
 pub use qqgw_proto::model;
 pub use qqgw_proto::{

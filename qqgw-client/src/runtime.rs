@@ -1,11 +1,9 @@
-//! What an adapter provides: a clock, tasks, timers, blocking calls and WebSocket
-//! connections.
+//! What an adapter provides: a clock, tasks, timers, blocking calls, the process's stop
+//! signal and byte streams (TCP, and TLS for `wss://`).
 
 use core::future::Future;
 use std::time::Instant;
 
-use async_tungstenite::WebSocketStream;
-use async_tungstenite::tungstenite::Error as WsError;
 use futures_io::{AsyncRead, AsyncWrite};
 
 /// The few things the client needs from an async runtime. `qqgw-tokio` and
@@ -48,11 +46,15 @@ pub trait Runtime: Clone + core::fmt::Debug + Send + Sync + 'static {
     /// If the signal handlers cannot be installed.
     fn stop_signal(&self) -> impl Future<Output = std::io::Result<()>> + Send;
 
-    /// Opens a WebSocket client connection to `url` (`ws://` or `wss://`).
+    /// Opens a TCP connection to `host:port` and, when `tls`, a TLS session over it for
+    /// the server name `host`, with [`tls_config`](crate::tls_config). The client runs
+    /// the WebSocket handshake over the stream itself.
     fn connect(
         &self,
-        url: &str,
-    ) -> impl Future<Output = Result<WebSocketStream<Self::Stream>, WsError>> + Send;
+        host: &str,
+        port: u16,
+        tls: bool,
+    ) -> impl Future<Output = std::io::Result<Self::Stream>> + Send;
 }
 
 /// `future`'s output, or `None` if `limit` passes first.
@@ -67,29 +69,6 @@ pub(crate) async fn timeout<R: Runtime, T>(
         futures_util::future::Either::Left((value, _)) => Some(value),
         futures_util::future::Either::Right(((), _)) => None,
     }
-}
-
-/// The largest WebSocket message (and frame) a shard accepts: 4 MiB. QQ's events are a
-/// few KiB; a larger message ends the connection (as a drop, so the session is resumed)
-/// instead of growing a buffer to tungstenite's default of 64 MiB.
-pub const MAX_MESSAGE_SIZE: usize = 4 << 20;
-
-/// The WebSocket settings every adapter connects with.
-///
-/// The read buffer is 16 KiB instead of tungstenite's 128 KiB: that buffer is zero-filled
-/// on the first read, so it stays resident for every shard, while gateway frames are
-/// mostly under 2 KiB (a larger one is still read whole, over several reads).
-///
-/// Messages and frames are limited to [`MAX_MESSAGE_SIZE`] (4 MiB) instead of
-/// tungstenite's 64 MiB and 16 MiB: what a broken or hostile server can make each shard
-/// buffer. QQ's events are kilobytes (the same events arrive as webhook bodies, limited to
-/// 1 MiB).
-#[must_use]
-pub fn websocket_config() -> async_tungstenite::tungstenite::protocol::WebSocketConfig {
-    async_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-        .read_buffer_size(16 * 1024)
-        .max_message_size(Some(MAX_MESSAGE_SIZE))
-        .max_frame_size(Some(MAX_MESSAGE_SIZE))
 }
 
 /// The bot's clock: milliseconds since the client started, read from the runtime's

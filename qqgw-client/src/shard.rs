@@ -400,7 +400,13 @@ impl<R: Runtime> Task<R> {
 
     async fn connect(&mut self, url: &str) -> Input<'static> {
         info!(url, "connecting");
-        match timeout(&self.runtime, self.options.connect_timeout, self.runtime.connect(url)).await {
+        match timeout(
+            &self.runtime,
+            self.options.connect_timeout,
+            crate::websocket::connect(&self.runtime, url),
+        )
+        .await
+        {
             Some(Ok(ws)) => {
                 self.ws = Some(ws);
                 Input::Connected

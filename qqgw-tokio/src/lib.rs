@@ -5,9 +5,9 @@
 use core::future::Future;
 use std::time::Instant;
 
-use async_tungstenite::WebSocketStream;
-use async_tungstenite::tokio::{ConnectStream, connect_async_with_config};
-use async_tungstenite::tungstenite::Error as WsError;
+use async_tungstenite::tokio::TokioAdapter;
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
 pub use qqgw_client::*;
 
@@ -57,13 +57,13 @@ pub mod webhook;
 /// ```
 pub type Client = qqgw_client::Client<Tokio>;
 
-/// The tokio [`Runtime`]: `tokio::spawn`, `spawn_blocking`, tokio timers, and
-/// async-tungstenite's tokio client with rustls and the webpki roots.
+/// The tokio [`Runtime`]: `tokio::spawn`, `spawn_blocking`, tokio's clock and timers,
+/// `tokio::signal`, and TCP with rustls ([`tls_config`]) for `wss://`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Tokio;
 
 impl Runtime for Tokio {
-    type Stream = ConnectStream;
+    type Stream = MaybeTls<TokioAdapter<TcpStream>, TokioAdapter<TlsStream<TcpStream>>>;
 
     /// tokio's clock: [`tokio::time::Instant::now`](https://docs.rs/tokio/1/tokio/time/struct.Instant.html#method.now), so a paused clock (`start_paused`)
     /// runs the whole client on virtual time.
@@ -104,13 +104,17 @@ impl Runtime for Tokio {
         }
     }
 
-    fn connect(
-        &self,
-        url: &str,
-    ) -> impl Future<Output = Result<WebSocketStream<Self::Stream>, WsError>> + Send {
-        let url = url.to_owned();
-        let config = qqgw_client::websocket_config();
-        async move { connect_async_with_config(url, Some(config)).await.map(|(ws, _)| ws) }
+    /// `tokio::net::TcpStream` (no Nagle delay), with `tokio-rustls` for `wss://`.
+    async fn connect(&self, host: &str, port: u16, tls: bool) -> std::io::Result<Self::Stream> {
+        let tcp = tokio::net::TcpStream::connect((host, port)).await?;
+        tcp.set_nodelay(true)?;
+        if !tls {
+            return Ok(MaybeTls::Plain(TokioAdapter::new(tcp)));
+        }
+        let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let session = tokio_rustls::TlsConnector::from(qqgw_client::tls_config()).connect(name, tcp).await?;
+        Ok(MaybeTls::Tls(TokioAdapter::new(session)))
     }
 }
 
