@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use super::response;
-use super::route::{Method, Route, encode_segment_into, percent_encode_into};
+use super::route::{Method, Route, percent_encode_into};
 
 /// A typed request of one [`Route`]: it builds the [`HttpRequest`] to send and reads
 /// the answer.
@@ -150,20 +150,7 @@ pub(crate) fn json<T: Serialize + ?Sized>(body: &T) -> Result<Option<Vec<u8>>, R
 
 /// Puts a request together: the template with encoded parameters, the query, the body.
 pub(crate) fn build(route: Route, parts: &impl Parts) -> Result<HttpRequest, RequestError> {
-    let params = parts.path_params();
-    let mut values = params.iter();
-    let template = route.template();
-    let mut path = String::with_capacity(template.len() + 32);
-    for segment in template.split('/').skip(1) {
-        path.push('/');
-        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(name) => match values.next() {
-                Some(value) if !value.is_empty() => encode_segment_into(&mut path, value),
-                _ => return Err(RequestError::EmptyParam { route, name }),
-            },
-            None => path.push_str(segment),
-        }
-    }
+    let mut path = route.path(&parts.path_params())?;
     let mut separator = '?';
     for (key, value) in parts.query() {
         path.push(separator);

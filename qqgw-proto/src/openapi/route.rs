@@ -302,6 +302,42 @@ impl Route {
         segments(self.template()).filter_map(param_name).collect()
     }
 
+    /// The path of this route with `params` (in template order) put in, each
+    /// percent-encoded so that no value can change the path: only `A-Z a-z 0-9 - _ ~ .`
+    /// stay, a value `.` or `..` becomes `%2E` or `%2E%2E`.
+    ///
+    /// # Errors
+    ///
+    /// [`RequestError::EmptyParam`] for an empty or missing parameter (it would make
+    /// `//`); extra parameters are ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use qqgw_proto::openapi::Route;
+    ///
+    /// assert_eq!(Route::GetGuildMember.path(&["1", "a/b"])?, "/guilds/1/members/a%2Fb");
+    /// assert_eq!(Route::GetGuild.path(&[".."])?, "/guilds/%2E%2E");
+    /// assert!(Route::GetGuild.path(&[""]).is_err());
+    /// # Ok::<(), qqgw_proto::openapi::RequestError>(())
+    /// ```
+    pub fn path(self, params: &[impl AsRef<str>]) -> Result<String, RequestError> {
+        let mut values = params.iter();
+        let template = self.template();
+        let mut path = String::with_capacity(template.len() + 32);
+        for segment in template.split('/').skip(1) {
+            path.push('/');
+            match param_name(segment) {
+                Some(name) => match values.next().map(AsRef::as_ref) {
+                    Some(value) if !value.is_empty() => encode_segment_into(&mut path, value),
+                    _ => return Err(RequestError::EmptyParam { route: self, name }),
+                },
+                None => path.push_str(segment),
+            }
+        }
+        Ok(path)
+    }
+
     /// The route a request addresses, and its path parameters percent-decoded, in
     /// template order: what a server dispatches on.
     ///
