@@ -948,3 +948,101 @@ fn the_api_base_is_the_2026_host() {
     assert_eq!(request.url(qqgw_proto::API_BASE), "https://api.bot.qq.com/gateway/bot");
     assert_eq!(request.url("http://127.0.0.1:8080/"), "http://127.0.0.1:8080/gateway/bot");
 }
+
+/// Drives a stream on a virtual clock: a push every 7 ms, QQ answering each chunk 120 ms
+/// after it was sent.
+#[test]
+fn a_thousand_pushes_stream_in_order_paced_and_finish_once() {
+    use core::time::Duration;
+    use qqgw_proto::Instant;
+
+    let mut stream = C2cStream::reply_to("U", "ROBOT1.0_m").msg_seq(3);
+    let mut now = Instant::ZERO;
+    let mut chunks: Vec<(Instant, StreamChunk)> = Vec::new();
+    let mut answer_at: Option<Instant> = None;
+    let mut pushed = String::new();
+    let mut pushes = 0;
+    while !stream.is_closed() {
+        if pushes < 1000 && now.as_millis() >= pushes * 7 {
+            let piece = format!("w{pushes} ");
+            assert!(stream.push(&piece));
+            pushed.push_str(&piece);
+            pushes += 1;
+            if pushes == 1000 {
+                stream.finish();
+                assert!(!stream.push("late"));
+            }
+        }
+        if answer_at.is_some_and(|at| at <= now) {
+            answer_at = None;
+            let body = if chunks.len() == 1 { r#"{"id":"S"}"# } else { "{}" };
+            stream.handle_response(now, SendC2cStream::parse_response(200, None, body.as_bytes()));
+        }
+        if let Some(request) = stream.poll_request(now) {
+            assert!(answer_at.is_none(), "two chunks in flight");
+            let http = request.request().unwrap();
+            assert_eq!(http.path, "/v2/users/U/stream_messages");
+            chunks.push((now, request.body));
+            answer_at = Some(now + Duration::from_millis(120));
+        }
+        if let Some(at) = stream.poll_timeout() {
+            assert!(at >= now || answer_at.is_none());
+        }
+        now += Duration::from_millis(1);
+        assert!(now.as_millis() < 60_000, "the stream never finished");
+    }
+    assert!(matches!(stream.state(), StreamState::Finished));
+    assert!(chunks.len() > 2);
+    let mut previous = String::new();
+    for (i, (at, chunk)) in chunks.iter().enumerate() {
+        assert_eq!(chunk.index, Some(u32::try_from(i).unwrap()));
+        assert_eq!(chunk.msg_seq, Some(3));
+        assert_eq!(chunk.msg_id.as_deref(), Some("ROBOT1.0_m"));
+        assert_eq!(chunk.input_mode.as_deref(), Some("replace"));
+        assert_eq!(chunk.stream_msg_id.is_some(), i > 0);
+        let text = chunk.content_raw.clone().unwrap();
+        assert!(text.starts_with(&previous), "chunk {i} rewrites delivered text");
+        previous = text;
+        if i > 0 {
+            assert!(at.saturating_duration_since(chunks[i - 1].0) >= DEFAULT_STREAM_INTERVAL);
+        }
+        let last = i == chunks.len() - 1;
+        assert_eq!(chunk.input_state, Some(if last { STREAM_FINISHED } else { STREAM_GENERATING }));
+    }
+    assert_eq!(previous, pushed);
+    assert_eq!(stream.delivered(), pushed);
+    assert_eq!(stream.poll_request(now), None);
+}
+
+#[test]
+fn a_stream_stops_at_the_first_error_and_closes_with_a_newline_when_nothing_is_left() {
+    use qqgw_proto::Instant;
+
+    let now = Instant::ZERO;
+    let mut stream = C2cStream::reply_to_event("U", "C2C_MSG_RECEIVE:1").content(StreamContent::Text);
+    stream.finish();
+    let only = stream.poll_request(now).unwrap().body;
+    assert_eq!((only.index, only.input_state, only.content_raw.as_deref()), (Some(0), Some(10), Some("\n")));
+    assert_eq!(
+        (only.event_id.as_deref(), only.content_type.as_deref()),
+        (Some("C2C_MSG_RECEIVE:1"), Some("text"))
+    );
+    stream.handle_response(now, SendC2cStream::parse_response(200, None, br#"{"id":"S"}"#));
+    assert!(stream.is_closed());
+
+    let mut failing = C2cStream::reply_to("U", "m").wakeup(true);
+    failing.push("a");
+    assert_eq!(failing.poll_request(now).unwrap().body.is_wakeup, Some(true));
+    let refused = SendC2cStream::parse_response(400, None, br#"{"err_code":40034128,"message":"spent"}"#);
+    failing.handle_response(now, refused);
+    failing.push("b");
+    failing.finish();
+    assert!(matches!(failing.state(), StreamState::Failed(e) if e.code == 40034128));
+    assert_eq!((failing.poll_request(Instant::MAX), failing.poll_timeout()), (None, None));
+
+    let mut no_id = C2cStream::reply_to("U", "m");
+    no_id.push("a");
+    no_id.poll_request(now).unwrap();
+    no_id.handle_response(now, SendC2cStream::parse_response(200, None, b"{}"));
+    assert!(matches!(no_id.state(), StreamState::Failed(_)));
+}

@@ -138,7 +138,10 @@ pub use request::{EmptyObject, Endpoint, HttpRequest, RequestError};
 pub(crate) use response::parse as parse_body;
 pub use response::{Empty, Extra, List, WithExtra};
 pub use route::{Method, Route};
-pub use stream::{STREAM_FINISHED, STREAM_GENERATING, SendC2cStream, StreamChunk};
+pub use stream::{
+    C2cStream, DEFAULT_STREAM_INTERVAL, STREAM_FINISHED, STREAM_GENERATING, SendC2cStream, StreamChunk,
+    StreamContent, StreamState,
+};
 pub use upload::{
     FileType, FileUpload, FileUploaded, FinishC2cUploadPart, FinishGroupUploadPart, MAX_UPLOAD_BYTES,
     MD5_10M_BYTES, PrepareC2cUpload, PrepareGroupUpload, UploadC2cFile, UploadConfig, UploadGroupFile,
