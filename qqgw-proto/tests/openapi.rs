@@ -5,7 +5,8 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use proptest::prelude::*;
+use proptest::prelude::{Just, any, prop_assert, prop_assert_eq, prop_oneof, proptest};
+use proptest::strategy::Strategy as _;
 use qqgw_proto::openapi::*;
 use serde_json::{Value, json};
 
@@ -1045,4 +1046,105 @@ fn a_stream_stops_at_the_first_error_and_closes_with_a_newline_when_nothing_is_l
     no_id.poll_request(now).unwrap();
     no_id.handle_response(now, SendC2cStream::parse_response(200, None, b"{}"));
     assert!(matches!(no_id.state(), StreamState::Failed(_)));
+}
+
+/// An `upload_prepare` answer for `size` bytes in parts of `block`, each part's size
+/// given or not as `given` says, in the order `order`.
+fn prepare_answer(size: u64, block: u64, given: &[bool], order: &[usize], as_strings: bool) -> String {
+    let count = usize::try_from(size.div_ceil(block)).unwrap();
+    let parts: Vec<Value> = order
+        .iter()
+        .filter(|&&i| i < count)
+        .map(|&i| {
+            let len = block.min(size - block * i as u64);
+            let mut part = json!({"index": i, "presigned_url": format!("https://cos/{i}")});
+            if given.get(i).copied().unwrap_or(true) {
+                part["block_size"] = if as_strings { json!(len.to_string()) } else { json!(len) };
+            }
+            part
+        })
+        .collect();
+    let block = if as_strings { json!(block.to_string()) } else { json!(block) };
+    json!({"upload_id": "up", "block_size": block, "parts": parts, "concurrency": 4}).to_string()
+}
+
+proptest! {
+    #[test]
+    fn any_valid_upload_plan_tiles_the_file(
+        block in 1u64..=20_000_000,
+        count in 1usize..=40,
+        last_fraction in 1u64..=1000,
+        given in proptest::collection::vec(any::<bool>(), 40),
+        order in Just((0..40).collect::<Vec<usize>>()).prop_shuffle(),
+        as_strings in any::<bool>(),
+    ) {
+        let last = (block * last_fraction).div_ceil(1000).max(1);
+        let size = block * (count as u64 - 1) + last;
+        let answer = prepare_answer(size, block, &given, &order, as_strings);
+        let prepared = PrepareC2cUpload::parse_response(200, None, answer.as_bytes()).unwrap();
+        let plan = prepared.plan(size).unwrap();
+        prop_assert_eq!(plan.parts.len(), count);
+        prop_assert_eq!(plan.concurrency, 4);
+        let mut offset = 0;
+        for (i, part) in plan.parts.iter().enumerate() {
+            prop_assert_eq!(part.index as usize, i);
+            prop_assert_eq!(part.offset, offset);
+            prop_assert!(part.len > 0);
+            prop_assert_eq!(&part.presigned_url, &format!("https://cos/{i}"));
+            offset += part.len;
+        }
+        prop_assert_eq!(offset, size);
+        // The same answer for a file one byte longer or shorter is refused, unless the
+        // last part's size is unstated and it can grow or shrink within a block.
+        let last_stated = given.get(count - 1).copied().unwrap_or(true);
+        prop_assert_eq!(prepared.plan(size + 1).is_ok(), !last_stated && last < block);
+        prop_assert_eq!(prepared.plan(size - 1).is_ok(), !last_stated && last > 1);
+    }
+}
+
+#[test]
+fn upload_plans_that_do_not_fit_are_refused() {
+    let plan = |answer: &str, size: u64| {
+        PrepareGroupUpload::parse_response(200, None, answer.as_bytes()).unwrap().plan(size)
+    };
+    let good = r#"{"upload_id":"up","block_size":5,"parts":[{"index":0,"presigned_url":"u0"},{"index":1,"presigned_url":"u1"}]}"#;
+    let ok = plan(good, 8).unwrap();
+    assert_eq!((ok.concurrency, ok.retry_timeout.as_secs(), ok.retry_delay.as_secs()), (1, 300, 1));
+    for (answer, size) in [
+        (good, 11),
+        (good, 5),
+        (r#"{"block_size":5,"parts":[{"index":0,"presigned_url":"u"}]}"#, 5),
+        (r#"{"upload_id":"up","block_size":5,"parts":[{"index":1,"presigned_url":"u"}]}"#, 5),
+        (
+            r#"{"upload_id":"up","block_size":5,"parts":[{"index":0,"presigned_url":"u"},{"index":0,"presigned_url":"u"}]}"#,
+            10,
+        ),
+        (r#"{"upload_id":"up","block_size":5,"parts":[{"index":0}]}"#, 5),
+        (r#"{"upload_id":"up","parts":[{"index":0,"presigned_url":"u"}]}"#, 5),
+        (r#"{"upload_id":"up","block_size":5,"parts":[{"index":0,"presigned_url":"u","block_size":0}]}"#, 5),
+        (r#"{"upload_id":"up","block_size":5,"parts":[]}"#, 5),
+        (good, 0),
+    ] {
+        assert!(plan(answer, size).is_err(), "{answer} for {size} bytes");
+    }
+    let nested = r#"{"upload_id":"up","block_size":"5","parts":[{"index":"0","presigned_url":"u","block_size":"5"}],
+        "upload_config":{"concurrency":"1000","retry_timeout":"60","retry_delay":2},"concurrency":3}"#;
+    let settings = plan(nested, 5).unwrap();
+    assert_eq!(
+        (settings.concurrency, settings.retry_timeout.as_secs(), settings.retry_delay.as_secs()),
+        (16, 60, 2)
+    );
+    let body =
+        serde_json::to_value(settings.part_finish(&settings.parts[0], "0123456789abcdef0123456789abcdef"))
+            .unwrap();
+    assert_eq!(
+        body,
+        json!({"upload_id": "up", "part_index": 0, "block_size": "5", "md5": "0123456789abcdef0123456789abcdef"})
+    );
+    let merge = serde_json::to_value(settings.merge(FileType::Image).send_now(false)).unwrap();
+    assert_eq!(merge, json!({"file_type": 1, "url": "", "srv_send_msg": false, "upload_id": "up"}));
+    let prepare = UploadPrepare::new(FileType::File, 0, "x", "0".repeat(32), "0".repeat(40), "0".repeat(32));
+    assert!(PrepareC2cUpload::new("U", prepare).request().is_err());
+    let bad_hash = UploadPrepare::new(FileType::File, 1, "x", "xyz", "0".repeat(40), "0".repeat(32));
+    assert!(PrepareC2cUpload::new("U", bad_hash).request().is_err());
 }

@@ -25,6 +25,8 @@
 //!   `err_code`/`code`, is an [`ApiError`]: code, QQ's message, trace id, audit id, and
 //!   from the one code table ([`ERROR_CODES`]) its [`ErrorKind`] and what [`Retry`] is
 //!   safe.
+//! - **Hard flows.** [`C2cStream`] paces a streamed C2C message; [`UploadPlan`] checks a
+//!   chunked upload's parts against the file and carries its concurrency and retries.
 //!
 //! The API base is [`API_BASE`](crate::API_BASE) (`https://api.bot.qq.com`, QQ's 2026
 //! host); [`LEGACY_API_BASE`](crate::LEGACY_API_BASE) and
@@ -143,7 +145,8 @@ pub use stream::{
     StreamContent, StreamState,
 };
 pub use upload::{
-    FileType, FileUpload, FileUploaded, FinishC2cUploadPart, FinishGroupUploadPart, MAX_UPLOAD_BYTES,
-    MD5_10M_BYTES, PrepareC2cUpload, PrepareGroupUpload, UploadC2cFile, UploadConfig, UploadGroupFile,
-    UploadPart, UploadPartFinish, UploadPrepare, UploadPrepared,
+    DEFAULT_RETRY_DELAY, DEFAULT_RETRY_TIMEOUT, DEFAULT_UPLOAD_CONCURRENCY, FileType, FileUpload,
+    FileUploaded, FinishC2cUploadPart, FinishGroupUploadPart, MAX_UPLOAD_BYTES, MAX_UPLOAD_CONCURRENCY,
+    MD5_10M_BYTES, PlanError, PlannedPart, PrepareC2cUpload, PrepareGroupUpload, UploadC2cFile, UploadConfig,
+    UploadGroupFile, UploadPart, UploadPartFinish, UploadPlan, UploadPrepare, UploadPrepared,
 };

@@ -1,6 +1,8 @@
 //! Rich-media upload (QQ-API.md §7): by URL, or in parts (`upload_prepare`, a presigned
 //! PUT per part, `upload_part_finish`, then `files` with the `upload_id`).
 
+use core::time::Duration;
+
 use serde::{Serialize, Serializer};
 
 use super::request::{Check, RequestError, request};
@@ -246,7 +248,7 @@ model! {
 
     /// What `upload_prepare` answers. Sizes are accepted as strings or numbers, and the
     /// upload settings nested in `upload_config` or at the top level (QQ-API.md §7.6);
-    /// check it against the file before uploading.
+    /// [`plan`](Self::plan) checks it against the file.
     UploadPrepared {
         /// The upload's id, for the next steps.
         upload_id: Option<String> => "crate::model::de::text",
@@ -282,5 +284,170 @@ model! {
         retry_timeout: Option<u64> => "crate::model::de::num",
         /// Seconds between retries (QQ's default 1).
         retry_delay: Option<u64> => "crate::model::de::num",
+    }
+}
+
+/// Parts at once when `upload_prepare` does not say (QQ's documented default).
+pub const DEFAULT_UPLOAD_CONCURRENCY: u32 = 1;
+/// How long to keep retrying a part when `upload_prepare` does not say (QQ's default).
+pub const DEFAULT_RETRY_TIMEOUT: Duration = Duration::from_secs(300);
+/// The pause between retries of a part when `upload_prepare` does not say (QQ's
+/// default).
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// The most parts qqgw uploads at once, whatever `upload_prepare` asks for.
+pub const MAX_UPLOAD_CONCURRENCY: u32 = 16;
+
+/// A chunked upload's answer checked against the file: where each part's bytes go,
+/// and how to pace and retry the PUTs.
+///
+/// Made by [`UploadPrepared::plan`]. The parts tile the file exactly: sorted by
+/// index from 0 with no gap, each starting where the one before ended, the last
+/// ending at the file's size.
+///
+/// # Examples
+///
+/// ```
+/// use qqgw_proto::openapi::{Endpoint, FileType, PrepareGroupUpload, UploadPrepared};
+///
+/// let answer = br#"{"upload_id":"up","block_size":"4","parts":[
+///     {"index":1,"presigned_url":"https://cos/1"},{"index":0,"presigned_url":"https://cos/0"}],
+///     "upload_config":{"concurrency":2}}"#;
+/// let prepared: UploadPrepared = PrepareGroupUpload::parse_response(200, None, answer)?;
+/// let plan = prepared.plan(6)?;
+/// assert_eq!(plan.parts.iter().map(|p| (p.offset, p.len)).collect::<Vec<_>>(), [(0, 4), (4, 2)]);
+/// assert_eq!(plan.concurrency, 2);
+/// // After each PUT of `parts[i]` to its `presigned_url`, report it; then merge.
+/// let finish = plan.part_finish(&plan.parts[1], "0123456789abcdef0123456789abcdef");
+/// assert_eq!((finish.part_index, finish.block_size.as_str()), (1, "2"));
+/// let merge = plan.merge(FileType::File);
+/// assert_eq!(merge.upload_id.as_deref(), Some("up"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UploadPlan {
+    /// The upload's id.
+    pub upload_id: String,
+    /// The parts, in file order.
+    pub parts: Vec<PlannedPart>,
+    /// Parts to PUT at once: `upload_config.concurrency` (or the top-level field),
+    /// default [`DEFAULT_UPLOAD_CONCURRENCY`], between 1 and [`MAX_UPLOAD_CONCURRENCY`].
+    pub concurrency: u32,
+    /// How long to keep retrying a failed part (default [`DEFAULT_RETRY_TIMEOUT`]).
+    pub retry_timeout: Duration,
+    /// The pause between retries of a part (default [`DEFAULT_RETRY_DELAY`]).
+    pub retry_delay: Duration,
+}
+
+/// One part of an [`UploadPlan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PlannedPart {
+    /// The part's index (`part_index` of `upload_part_finish`).
+    pub index: u32,
+    /// Where its bytes start in the file.
+    pub offset: u64,
+    /// How many bytes.
+    pub len: u64,
+    /// Where to PUT them.
+    pub presigned_url: String,
+}
+
+/// An `upload_prepare` answer that does not fit the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("upload_prepare answer unusable: {0}")]
+pub struct PlanError(String);
+
+impl UploadPrepared {
+    /// Checks the answer against a file of `file_size` bytes and lays the parts out.
+    ///
+    /// A part without its own `block_size` is the upload's `block_size` long, the last
+    /// one whatever remains of the file (at most `block_size`). Sizes may have arrived as strings or numbers, the settings
+    /// nested in `upload_config` or at the top level.
+    ///
+    /// # Errors
+    ///
+    /// [`PlanError`] when the upload id or a URL is missing, indices are not 0, 1, 2, …,
+    /// a part is empty, or the parts do not cover the file exactly.
+    pub fn plan(&self, file_size: u64) -> Result<UploadPlan, PlanError> {
+        let fail = |why: String| Err(PlanError(why));
+        let Some(upload_id) = self.upload_id.clone().filter(|id| !id.is_empty()) else {
+            return fail("no upload_id".to_owned());
+        };
+        if file_size == 0 {
+            return fail("the file is empty".to_owned());
+        }
+        let mut listed: Vec<&UploadPart> = self.parts.iter().collect();
+        listed.sort_by_key(|part| part.index);
+        let mut parts = Vec::with_capacity(listed.len());
+        let mut offset = 0u64;
+        let count = listed.len();
+        for (position, part) in listed.into_iter().enumerate() {
+            let index = u32::try_from(position).unwrap_or(u32::MAX);
+            if part.index != Some(index) {
+                return fail(format!(
+                    "part indices are not 0..{count} (found {:?} at {position})",
+                    part.index
+                ));
+            }
+            let remaining = file_size.saturating_sub(offset);
+            let is_last = position + 1 == count;
+            let len = match (part.block_size, self.block_size) {
+                (Some(len), _) => len,
+                (None, Some(block)) if !is_last => block,
+                (None, Some(block)) => remaining.min(block),
+                (None, None) => {
+                    return fail(format!("part {index} has no size and the upload no block_size"));
+                }
+            };
+            if len == 0 || len > remaining {
+                return fail(format!(
+                    "part {index} is {len} bytes at offset {offset} of a {file_size}-byte file"
+                ));
+            }
+            let Some(url) = part.presigned_url.clone().filter(|url| !url.is_empty()) else {
+                return fail(format!("part {index} has no presigned_url"));
+            };
+            parts.push(PlannedPart { index, offset, len, presigned_url: url });
+            offset += len;
+        }
+        if offset != file_size {
+            return fail(format!("the parts cover {offset} of {file_size} bytes"));
+        }
+        let config = self.upload_config.as_ref();
+        let concurrency = config
+            .and_then(|c| c.concurrency)
+            .or(self.concurrency)
+            .unwrap_or(DEFAULT_UPLOAD_CONCURRENCY)
+            .clamp(1, MAX_UPLOAD_CONCURRENCY);
+        let seconds = |nested: Option<u64>, top: Option<u64>, default: Duration| {
+            nested.or(top).map_or(default, Duration::from_secs)
+        };
+        Ok(UploadPlan {
+            upload_id,
+            parts,
+            concurrency,
+            retry_timeout: seconds(
+                config.and_then(|c| c.retry_timeout),
+                self.retry_timeout,
+                DEFAULT_RETRY_TIMEOUT,
+            ),
+            retry_delay: seconds(config.and_then(|c| c.retry_delay), self.retry_delay, DEFAULT_RETRY_DELAY),
+        })
+    }
+}
+
+impl UploadPlan {
+    /// The `upload_part_finish` body for `part`, once its PUT succeeded; `md5` is the
+    /// part's MD5 (hex).
+    #[must_use]
+    pub fn part_finish(&self, part: &PlannedPart, md5: impl Into<String>) -> UploadPartFinish {
+        UploadPartFinish::new(self.upload_id.clone(), part.index, part.len, md5)
+    }
+
+    /// The final `files` body that merges the parts into a `file_info`.
+    #[must_use]
+    pub fn merge(&self, file_type: FileType) -> FileUpload {
+        FileUpload::merge(file_type, self.upload_id.clone())
     }
 }
