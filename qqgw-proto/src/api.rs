@@ -1,17 +1,24 @@
 //! The HTTP side the gateway needs: where QQ's endpoints are, and how to read
 //! `GET /gateway/bot` and QQ's error bodies.
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
-use crate::error::snippet;
 use crate::limiter::SessionStartLimit;
+use crate::openapi::{ApiError, Extra, Route};
 
-/// The production OpenAPI base.
-pub const API_BASE: &str = "https://api.sgroup.qq.com";
-/// The sandbox OpenAPI base (reportedly dropped in 2026).
+/// The OpenAPI base: QQ's 2026 documentation names this one host for every API call
+/// ("all API call domains unified to api.bot.qq.com", changelog of 2026-08-10).
+pub const API_BASE: &str = "https://api.bot.qq.com";
+/// The OpenAPI base of the 2024 documentation and of every SDK before 2026 (legacy; a
+/// third-party report says it went offline on 2026-08-10). Reachable by configuring it
+/// as the base.
+pub const LEGACY_API_BASE: &str = "https://api.sgroup.qq.com";
+/// The sandbox OpenAPI base of the 2024 documentation (legacy; reportedly dropped in
+/// 2026).
 pub const SANDBOX_API_BASE: &str = "https://sandbox.api.sgroup.qq.com";
-/// The single host of QQ's 2026 documentation (API, token and gateway).
-pub const API_BASE_2026: &str = "https://api.bot.qq.com";
+/// The single host of QQ's 2026 documentation: the same value as [`API_BASE`], kept
+/// under this name for existing configurations.
+pub const API_BASE_2026: &str = API_BASE;
 /// The access-token endpoint (`POST`, JSON body from
 /// [`Credentials::token_request_body`](crate::Credentials::token_request_body)).
 pub const TOKEN_URL: &str = "https://bots.qq.com/app/getAppAccessToken";
@@ -21,7 +28,8 @@ pub const TOKEN_PATH: &str = "/app/getAppAccessToken";
 /// count and the session start limit. Needs `Authorization: QQBot {access_token}`.
 pub const GATEWAY_BOT_PATH: &str = "/gateway/bot";
 
-/// What `GET /gateway/bot` returns.
+/// What `GET /gateway/bot` returns (and `GET /gateway`, without shards and limit): the
+/// answer of [`GetGatewayBot`](crate::openapi::GetGatewayBot).
 ///
 /// # Examples
 ///
@@ -35,19 +43,42 @@ pub const GATEWAY_BOT_PATH: &str = "/gateway/bot";
 /// assert_eq!(info.session_start_limit.remaining, 999);
 ///
 /// let err = GatewayInfo::parse(br#"{"code":11241,"message":"wrong token"}"#).unwrap_err();
-/// assert_eq!(err.to_string(), "QQ API error 11241: wrong token");
+/// assert_eq!(err.to_string(), "GET /gateway/bot: QQ error 11241: wrong token");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct GatewayInfo {
-    /// The WebSocket URL to connect to, taken verbatim.
+    /// The WebSocket URL to connect to, taken verbatim. Never empty.
+    #[serde(deserialize_with = "non_empty")]
     pub url: String,
-    /// The recommended number of shards. 1 when absent.
-    #[serde(default = "one")]
+    /// The recommended number of shards. 1 when absent; at most [`MAX_SHARDS`].
+    #[serde(default = "one", deserialize_with = "shard_count")]
     pub shards: u32,
     /// The session start limit. The documented default when absent (`GET /gateway`).
     #[serde(default)]
     pub session_start_limit: SessionStartLimit,
+    /// Fields this model does not name, as sent.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let url = String::deserialize(d)?;
+    if url.is_empty() {
+        return Err(serde::de::Error::custom("the gateway URL is empty"));
+    }
+    Ok(url)
+}
+
+/// A shard count above [`MAX_SHARDS`] is refused before anything is allocated for it.
+fn shard_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let shards = u32::deserialize(d)?;
+    if shards > MAX_SHARDS {
+        return Err(serde::de::Error::custom(format_args!(
+            "{shards} shards recommended; qqgw runs at most {MAX_SHARDS}"
+        )));
+    }
+    Ok(shards)
 }
 
 fn one() -> u32 {
@@ -60,20 +91,13 @@ impl GatewayInfo {
     /// # Errors
     ///
     /// [`ApiError`] with QQ's code for an error body, or code 0 for a body that is not
-    /// the expected JSON.
+    /// the expected JSON (its start quoted, bounded). The error has no HTTP status: the
+    /// caller knows it.
     pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
-        if let Ok(info) = serde_json::from_slice::<Self>(body) {
-            if info.shards > MAX_SHARDS {
-                return Err(ApiError {
-                    code: 0,
-                    message: format!("{} shards recommended; qqgw runs at most {MAX_SHARDS}", info.shards),
-                });
-            }
-            if !info.url.is_empty() {
-                return Ok(info);
-            }
-        }
-        Err(ApiError::from_body(body))
+        crate::openapi::parse_body(Route::GetGatewayBot, 200, None, body).map_err(|mut error| {
+            error.status = None;
+            error
+        })
     }
 }
 
@@ -81,35 +105,6 @@ impl GatewayInfo {
 /// error before anything is allocated for it. QQ shards by guild count, 2,500 guilds a
 /// shard; 4,096 shards cover ten million guilds.
 pub const MAX_SHARDS: u32 = 4096;
-
-/// An error answer of QQ's API: `{"code": …, "message": …}`, or a body that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("QQ API error {code}: {message}")]
-#[non_exhaustive]
-pub struct ApiError {
-    /// QQ's error code; 0 when the body had none.
-    pub code: i64,
-    /// QQ's message, or the start of the unreadable body.
-    pub message: String,
-}
-
-impl ApiError {
-    /// Reads an error body; a body without `code` keeps its start as the message.
-    #[must_use]
-    pub fn from_body(body: &[u8]) -> Self {
-        #[derive(Deserialize)]
-        struct Body {
-            #[serde(default)]
-            code: i64,
-            #[serde(default)]
-            message: String,
-        }
-        match serde_json::from_slice::<Body>(body) {
-            Ok(b) if b.code != 0 => Self { code: b.code, message: b.message },
-            _ => Self { code: 0, message: snippet(&String::from_utf8_lossy(body)) },
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -119,10 +114,9 @@ mod tests {
     fn defaults_for_plain_gateway_and_garbage() {
         let info = GatewayInfo::parse(br#"{"url":"wss://x/"}"#).unwrap();
         assert_eq!((info.shards, info.session_start_limit), (1, SessionStartLimit::default()));
-        assert_eq!(
-            GatewayInfo::parse(b"<html>").unwrap_err(),
-            ApiError { code: 0, message: "<html>".into() }
-        );
+        let error = GatewayInfo::parse(b"<html>").unwrap_err();
+        assert_eq!((error.code, error.status), (0, None));
+        assert!(error.message.ends_with("<html>"), "{error}");
         assert_eq!(GatewayInfo::parse(br#"{"url":""}"#).unwrap_err().code, 0);
     }
 

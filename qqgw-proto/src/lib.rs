@@ -21,6 +21,7 @@ pub mod model;
 #[cfg(any(feature = "testing", feature = "fuzzing"))]
 mod mutate;
 mod opcode;
+pub mod openapi;
 mod outgoing;
 mod reconnect;
 mod rng;
@@ -34,7 +35,7 @@ mod token;
 pub mod webhook;
 
 pub use api::{
-    API_BASE, API_BASE_2026, ApiError, GATEWAY_BOT_PATH, GatewayInfo, MAX_SHARDS, SANDBOX_API_BASE,
+    API_BASE, API_BASE_2026, GATEWAY_BOT_PATH, GatewayInfo, LEGACY_API_BASE, MAX_SHARDS, SANDBOX_API_BASE,
     TOKEN_PATH, TOKEN_URL,
 };
 pub use backoff::Backoff;
@@ -54,6 +55,7 @@ pub use machine::{
     State, TOKEN_REFRESH_MARGIN, Timer, UsageError,
 };
 pub use opcode::OpCode;
+pub use openapi::ApiError;
 pub use reconnect::{FLAP_WINDOW, STORM_BURST, STORM_REFILL};
 pub use session::Session;
 pub use shard::{InvalidShard, ShardId, shard_for_guild};
