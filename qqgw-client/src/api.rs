@@ -562,7 +562,7 @@ struct Inner {
 /// cache. Cheap to clone; every clone shares the token and the `msg_seq` counters.
 ///
 /// Sends go to the config's [API base](crate::ConfigBuilder::api_base) (production,
-/// [sandbox](crate::SANDBOX_API_BASE) or [the 2026 host](crate::API_BASE_2026)), over
+/// [the 2024 host](crate::LEGACY_API_BASE) or [sandbox](crate::SANDBOX_API_BASE)), over
 /// TLS unless the config [allows insecure endpoints](crate::ConfigBuilder::allow_insecure).
 ///
 /// # Examples

@@ -148,7 +148,7 @@ impl Config {
     ///
     /// let config = Config::builder("102012345", "app-secret")
     ///     .intents(Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT)
-    ///     .api_base(qqgw_tokio::API_BASE_2026)
+    ///     .api_base(qqgw_tokio::LEGACY_API_BASE)
     ///     .build();
     /// assert!(!format!("{config:?}").contains("app-secret"));
     /// ```
@@ -279,8 +279,9 @@ pub struct ConfigBuilder(Config);
 
 impl ConfigBuilder {
     /// The OpenAPI base, for `GET /gateway/bot`. Default: [`API_BASE`](crate::API_BASE)
-    /// (production). Others: [`SANDBOX_API_BASE`](crate::SANDBOX_API_BASE),
-    /// [`API_BASE_2026`](crate::API_BASE_2026), or a mock's.
+    /// (`https://api.bot.qq.com`, the one host of QQ's 2026 docs). Others:
+    /// [`LEGACY_API_BASE`](crate::LEGACY_API_BASE) (the 2024 host),
+    /// [`SANDBOX_API_BASE`](crate::SANDBOX_API_BASE), or a mock's.
     pub fn api_base(mut self, base: impl Into<String>) -> Self {
         self.0.api_base = base.into().trim_end_matches('/').to_owned();
         self

@@ -36,6 +36,6 @@ pub use websocket::{MAX_MESSAGE_SIZE, MaybeTls, tls_config, websocket_config};
 pub use qqgw_proto::model;
 pub use qqgw_proto::{
     API_BASE, API_BASE_2026, Backoff, Disconnect, DisconnectCause, Dispatch, Event, IdentifySlot, Intents,
-    Latency, Metrics, PacerAnswer, PacerRequest, SANDBOX_API_BASE, Session, SessionStartLimit, ShardId,
-    State, TOKEN_URL,
+    LEGACY_API_BASE, Latency, Metrics, PacerAnswer, PacerRequest, SANDBOX_API_BASE, Session,
+    SessionStartLimit, ShardId, State, TOKEN_URL,
 };
