@@ -20,12 +20,12 @@ pub enum Error {
     Http(String),
     /// QQ's API answered with an error (or an unreadable body).
     Api {
-        /// The request, e.g. `GET https://api.sgroup.qq.com/gateway/bot`.
+        /// The request, e.g. `GET https://api.bot.qq.com/gateway/bot`.
         url: String,
         /// The HTTP status.
         status: u16,
         /// QQ's error.
-        error: ApiError,
+        error: Box<ApiError>,
     },
     /// More shards were asked for than QQ lets the bot start today.
     SessionLimit {
@@ -77,7 +77,14 @@ impl fmt::Display for Error {
             Self::Token(error) => write!(f, "{error}"),
             Self::Http(message) => write!(f, "{message}"),
             Self::Api { url, status, error } => {
-                write!(f, "{url} answered HTTP {status}: {error}")?;
+                write!(f, "{url} answered HTTP {status}: ")?;
+                match error.code {
+                    0 => write!(f, "{}", error.message)?,
+                    code => write!(f, "QQ error {code}: {}", error.message)?,
+                }
+                if let Some(trace) = &error.trace_id {
+                    write!(f, " [trace id {trace}]")?;
+                }
                 if *status == 401 {
                     write!(f, "; the access token was refused, is QQ_BOT_API_BASE the right environment?")?;
                 }

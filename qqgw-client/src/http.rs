@@ -101,7 +101,11 @@ impl<R: Runtime> Http<R> {
         })
         .await
         .map_err(|e| Error::Http(format!("GET {url} (on the API base) failed: {e}")))?;
-        GatewayInfo::parse(&body).map_err(|error| Error::Api { url: format!("GET {url}"), status, error })
+        GatewayInfo::parse(&body).map_err(|error| Error::Api {
+            url: format!("GET {url}"),
+            status,
+            error: Box::new(error),
+        })
     }
 }
 
