@@ -1,4 +1,16 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod config;
+mod ids;
 pub mod openapi;
+mod output;
+mod qq;
+mod script;
+mod session;
+mod tokens;
+
+pub use config::{QqConfig, ResumedSeq};
+pub use output::{ConnId, Note, Output, PacingKind, TokenOutcome};
+pub use qq::{Qq, Refusal, Target};
+pub use script::Dispatched;

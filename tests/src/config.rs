@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use qqgw_fake::QqConfig;
 use qqgw_proto::SessionStartLimit;
 
 /// The mock's settings. Build it with struct-update syntax:
@@ -54,24 +55,39 @@ pub struct MockConfig {
     pub allow_active_messages: bool,
 }
 
+impl MockConfig {
+    /// The model of QQ these settings describe.
+    pub(crate) fn qq(&self) -> QqConfig {
+        QqConfig {
+            app_id: self.app_id.clone(),
+            secret: self.secret.clone(),
+            heartbeat_interval: self.heartbeat_interval,
+            shards: self.shards,
+            session_start_limit: self.session_start_limit,
+            token_lifetime: self.token_lifetime,
+            token_error_status: self.token_error_status,
+            allowed_intents: self.allowed_intents,
+            bot_user_id: self.bot_user_id.clone(),
+            ..QqConfig::default()
+        }
+    }
+}
+
 impl Default for MockConfig {
+    /// QQ's documented values, as the model of QQ ([`QqConfig::default`]) has them.
     fn default() -> Self {
+        let qq = QqConfig::default();
         Self {
-            app_id: "102000000".into(),
-            secret: "mock-secret".into(),
-            heartbeat_interval: Duration::from_secs(45),
-            shards: 1,
-            session_start_limit: SessionStartLimit {
-                total: 1000,
-                remaining: 1000,
-                reset_after: 86_400_000,
-                max_concurrency: 1,
-            },
-            token_lifetime: Duration::from_secs(7200),
-            allowed_intents: u32::MAX,
+            app_id: qq.app_id,
+            secret: qq.secret,
+            heartbeat_interval: qq.heartbeat_interval,
+            shards: qq.shards,
+            session_start_limit: qq.session_start_limit,
+            token_lifetime: qq.token_lifetime,
+            allowed_intents: qq.allowed_intents,
             hello_delay: Duration::ZERO,
-            token_error_status: 200,
-            bot_user_id: "6158788878435714165".into(),
+            token_error_status: qq.token_error_status,
+            bot_user_id: qq.bot_user_id,
             reply_window: crate::openapi::GROUP_REPLY_WINDOW,
             c2c_reply_window: crate::openapi::C2C_REPLY_WINDOW,
             max_replies_per_message: 5,

@@ -88,7 +88,6 @@
 
 mod config;
 mod http;
-mod ids;
 mod openapi;
 mod record;
 mod state;
@@ -108,14 +107,14 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use config::MockConfig;
+pub use qqgw_fake::{QqConfig, Target};
 pub use qqgw_proto::SessionStartLimit;
 pub use record::{
     Auth, ConnectionRecord, HttpRequest, PacingKind, PacingViolation, ProtocolError, Record, SentMessage,
     Timeout, TokenOutcome, TokenRequest, UNKNOWN_SHARD,
 };
-pub use state::Target;
 
-use state::{Command, Shared};
+use state::Shared;
 
 /// A running mock gateway. Dropping it (or [`shutdown`](Self::shutdown)) stops it and
 /// closes every connection.
@@ -268,18 +267,18 @@ impl MockGateway {
     /// While `true`, the token endpoint rejects every request with
     /// `{"code":100016,"message":"invalid appid or secret"}`.
     pub fn reject_credentials(&self, reject: bool) {
-        self.shared.update(|s, _| s.set_reject_credentials(reject));
+        self.shared.update(|s, _| s.qq.reject_credentials(reject));
     }
 
     /// The next `n` token requests fail with HTTP 500.
     pub fn fail_token_requests(&self, n: u32) {
-        self.shared.update(|s, _| s.fail_token_requests(n));
+        self.shared.update(|s, _| s.qq.fail_token_requests(n));
     }
 
     /// The next `n` token requests are answered with QQ's rate limit,
     /// `{"code":100001,"message":"too many requests"}` (alternately with HTTP 200 and 429).
     pub fn rate_limit_token_requests(&self, n: u32) {
-        self.shared.update(|s, _| s.rate_limit_token_requests(n));
+        self.shared.update(|s, _| s.qq.rate_limit_token_requests(n));
     }
 
     /// Ends the reply window of every message and event dispatched so far: replies to them
@@ -312,7 +311,10 @@ impl MockGateway {
     /// RESUME with them are closed with 4004, `/gateway` answers 401, and the next token
     /// request issues a new token.
     pub fn expire_tokens(&self) {
-        self.shared.update(|s, _| s.expire_tokens(Instant::now()));
+        self.shared.update(|s, _| {
+            let now = s.at(Instant::now());
+            s.qq.expire_tokens(now);
+        });
     }
 
     // ---- events ------------------------------------------------------------------
@@ -329,7 +331,7 @@ impl MockGateway {
     /// [`Record::filtered`]).
     pub fn dispatch(&self, shard: impl Into<Target>, name: &str, d: impl Into<Value>) -> u64 {
         let (target, d) = (shard.into(), d.into());
-        self.shared.update(|s, config| s.dispatch_to(config, target, name, &d))
+        self.shared.update(|s, config| s.dispatch_to(config, target, name, &d.to_string()))
     }
 
     /// Sends a whole dispatch frame, such as one of the protocol fixtures, on `shard`'s
@@ -340,8 +342,8 @@ impl MockGateway {
         let Ok(frame) = serde_json::from_str::<Value>(frame) else { return 0 };
         let Some(name) = frame.get("t").and_then(Value::as_str) else { return 0 };
         let id = frame.get("id").and_then(Value::as_str);
-        let d = frame.get("d").unwrap_or(&Value::Null);
-        self.shared.update(|s, _| s.dispatch(shard, name, id, d))
+        let d = frame.get("d").unwrap_or(&Value::Null).to_string();
+        self.shared.update(|s, _| s.dispatch_json(shard, name, id, &d))
     }
 
     /// Sends `n` events `name` (with `d = {"n": i}`, `i` from 0) back to back on `shard`
@@ -372,32 +374,33 @@ impl MockGateway {
     /// 4009 for a session rotation). Returns how many connections were told.
     pub fn close(&self, shard: impl Into<Target>, code: u16) -> usize {
         let target = shard.into();
-        self.shared.update(|s, _| s.command(target, || Command::Close(code)))
+        self.shared.update(|s, _| s.close(target, code))
     }
 
     /// Drops the TCP connection(s) of `shard` without a close frame (the client sees the
     /// stream end, like a network failure).
     pub fn drop_connection(&self, shard: impl Into<Target>) -> usize {
         let target = shard.into();
-        self.shared.update(|s, _| s.command(target, || Command::Drop))
+        self.shared.update(|s, _| s.drop_connection(target))
     }
 
     /// Sends op 7 (`{"op":7}`): reconnect and RESUME.
     pub fn reconnect(&self, shard: impl Into<Target>) -> usize {
-        self.send_raw(shard, r#"{"op":7}"#)
+        let target = shard.into();
+        self.shared.update(|s, _| s.qq.reconnect(target))
     }
 
     /// Sends op 9 `{"op":9,"d":<resumable>}`. With `false` the session is forgotten too:
     /// a RESUME of it gets op 9 and events need a new IDENTIFY.
     pub fn invalid_session(&self, shard: impl Into<Target>, resumable: bool) -> usize {
         let target = shard.into();
-        self.shared.update(|s, config| s.invalid_session(config, target, resumable))
+        self.shared.update(|s, _| s.qq.invalid_session(target, resumable))
     }
 
     /// While `true`, heartbeats of `shard` get no ACK (a zombie connection).
     pub fn withhold_acks(&self, shard: impl Into<Target>, withhold: bool) {
         let target = shard.into();
-        self.shared.update(|s, config| s.withhold_acks(config, target, withhold));
+        self.shared.update(|s, _| s.qq.withhold_acks(target, withhold));
     }
 
     /// Turns the connection(s) of `shard` into zombies, as a dead peer looks to the client:
@@ -406,19 +409,19 @@ impl MockGateway {
     /// shard meanwhile stay in its session, for the RESUME's replay.
     pub fn zombie(&self, shard: impl Into<Target>) -> usize {
         let target = shard.into();
-        self.shared.update(|s, _| s.command(target, || Command::Zombie))
+        self.shared.update(|s, _| s.zombie(target))
     }
 
     /// Sends `text` as is in a text frame (garbage, unknown opcodes…).
     pub fn send_raw(&self, shard: impl Into<Target>, text: &str) -> usize {
-        let (target, text) = (shard.into(), async_tungstenite::tungstenite::Utf8Bytes::from(text));
-        self.shared.update(|s, _| s.command(target, || Command::Text(text.clone())))
+        let target = shard.into();
+        self.shared.update(|s, _| s.send_raw(target, text))
     }
 
     /// Sends `bytes` in a binary frame.
     pub fn send_binary(&self, shard: impl Into<Target>, bytes: &[u8]) -> usize {
         let target = shard.into();
-        self.shared.update(|s, _| s.command(target, || Command::Binary(bytes.to_vec())))
+        self.shared.update(|s, _| s.send_binary(target, bytes))
     }
 
     /// Makes the current session of `shard` unresumable (a RESUME gets op 9 `false`),
@@ -426,14 +429,14 @@ impl MockGateway {
     /// [`close`](Self::close) to force the client to find out.
     pub fn expire_session(&self, shard: impl Into<Target>) {
         let target = shard.into();
-        self.shared.update(|s, config| s.expire_session(config, target));
+        self.shared.update(|s, _| s.qq.expire_session(target));
     }
 
-    /// Refuses the next `n` RESUMEs of `shard`'s sessions with op 9 `false` (the session
-    /// itself stays resumable).
+    /// Refuses the next `n` RESUMEs of `shard`'s sessions with op 9 `false`, which ends
+    /// the session, as QQ's op 9 `false` does: the client must IDENTIFY.
     pub fn refuse_resumes(&self, shard: impl Into<Target>, n: u32) {
         let target = shard.into();
-        self.shared.update(|s, config| s.refuse_resumes(config, target, n));
+        self.shared.update(|s, _| s.refuse_resumes(target, n));
     }
 
     // ---- observation ---------------------------------------------------------------

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Instant;
 
+pub use qqgw_fake::{PacingKind, TokenOutcome};
+
 /// Shard value of a heartbeat received before its connection authenticated and never
 /// attributed (the connection closed before IDENTIFY or RESUME succeeded).
 pub const UNKNOWN_SHARD: u32 = u32::MAX;
@@ -179,30 +181,6 @@ pub struct TokenRequest {
     pub outcome: TokenOutcome,
 }
 
-/// The token endpoint's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenOutcome {
-    /// A token, with `expires_in` in seconds.
-    Issued {
-        /// The access token.
-        token: String,
-        /// `expires_in` as sent.
-        expires_in: u64,
-        /// Whether it is a new token rather than the current one again.
-        fresh: bool,
-    },
-    /// A `{"code":…}` rejection.
-    Rejected {
-        /// The code: 100007 (no JSON content type) or 100016 (wrong credentials).
-        code: u32,
-    },
-    /// An HTTP 500, from [`MockGateway::fail_token_requests`](crate::MockGateway::fail_token_requests).
-    Failed,
-    /// QQ's `{"code":100001,"message":"too many requests"}`, from
-    /// [`MockGateway::rate_limit_token_requests`](crate::MockGateway::rate_limit_token_requests).
-    RateLimited,
-}
-
 /// One HTTP request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
@@ -225,21 +203,6 @@ pub struct PacingViolation {
     pub shard: u32,
     /// Which rule it broke.
     pub kind: PacingKind,
-}
-
-/// The rule an IDENTIFY broke.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PacingKind {
-    /// More than `max_concurrency` IDENTIFYs (all shards) within 5 s. The mock still
-    /// answers READY.
-    Concurrency {
-        /// IDENTIFYs accepted in the 5 s before this one.
-        in_window: u32,
-        /// The limit.
-        max_concurrency: u32,
-    },
-    /// `remaining` was 0. The mock closed with 4008.
-    Exhausted,
 }
 
 /// A frame a correct client never sends. The mock records it and carries on.

@@ -11,11 +11,11 @@ use async_tungstenite::tokio::{TokioAdapter, accept_async};
 use async_tungstenite::tungstenite::Message;
 use async_tungstenite::tungstenite::protocol::CloseFrame;
 use futures_util::{SinkExt, StreamExt};
-use qqgw_proto::{CloseCode, OpCode};
+use qqgw_proto::CloseCode;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
-use crate::state::{Command, Reply, Shared};
+use crate::state::{Command, Shared};
 
 type Ws = WebSocketStream<TokioAdapter<TcpStream>>;
 
@@ -54,7 +54,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, mut shutdown: 
             tokio::select! {
                 message = ws.next() => match message {
                     Some(Ok(Message::Text(text))) => {
-                        shared.update(|s, config| s.on_text(config, conn, Instant::now(), hello_sent, &text));
+                        shared.update(|s, _| s.on_text(conn, Instant::now(), &text));
                     }
                     Some(Ok(_)) => {}
                     Some(Err(_)) | None => break Flow::Continue,
@@ -67,12 +67,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, mut shutdown: 
         let flow = tokio::select! {
             () = &mut hello, if !hello_sent => {
                 hello_sent = true;
-                let interval = u64::try_from(shared.config.heartbeat_interval.as_millis()).unwrap_or(u64::MAX);
-                let frame = serde_json::json!({"op": OpCode::Hello.as_u8(), "d": {"heartbeat_interval": interval}});
-                write(&mut ws, Reply { frames: vec![frame.to_string().into()], close: None }).await
+                shared.update(|s, _| s.hello(conn));
+                Flow::Continue
             }
             message = ws.next() => match message {
-                Some(Ok(message)) => on_message(&shared, conn, &mut ws, hello_sent, message).await,
+                Some(Ok(message)) => on_message(&shared, conn, message),
                 Some(Err(e)) => {
                     tracing::debug!(conn, "read error: {e}");
                     break Flow::Continue;
@@ -124,11 +123,12 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, mut shutdown: 
     tracing::debug!(conn, "connection closed");
 }
 
-async fn on_message(shared: &Shared, conn: usize, ws: &mut Ws, hello_sent: bool, message: Message) -> Flow {
+/// A frame from the client: the model answers through the connection's channel.
+fn on_message(shared: &Shared, conn: usize, message: Message) -> Flow {
     match message {
         Message::Text(text) => {
-            let reply = shared.update(|s, config| s.on_text(config, conn, Instant::now(), hello_sent, &text));
-            write(ws, reply).await
+            shared.update(|s, _| s.on_text(conn, Instant::now(), &text));
+            Flow::Continue
         }
         Message::Binary(bytes) => {
             shared.update(|s, _| s.binary_from_client(conn, Instant::now(), &bytes));
@@ -175,19 +175,4 @@ async fn on_command(ws: &mut Ws, rx: &mut mpsc::UnboundedReceiver<Command>, firs
         }
     }
     if ws.flush().await.is_err() { Flow::Drop } else { Flow::Continue }
-}
-
-async fn write(ws: &mut Ws, reply: Reply) -> Flow {
-    for frame in reply.frames {
-        if ws.feed(Message::Text(frame)).await.is_err() {
-            return Flow::Drop;
-        }
-    }
-    if ws.flush().await.is_err() {
-        return Flow::Drop;
-    }
-    match reply.close {
-        Some(code) => Flow::Close(code),
-        None => Flow::Continue,
-    }
 }

@@ -386,7 +386,7 @@ async fn resume_replays_exactly_the_missed_events() {
 }
 
 #[tokio::test]
-async fn refused_resumes_then_accepted() {
+async fn a_refused_resume_ends_the_session_as_qq_does() {
     bounded(async {
         let mock = MockGateway::start(fast()).await.unwrap();
         let (client, session_id) = Client::ready(&mock, 0, 1).await;
@@ -396,9 +396,11 @@ async fn refused_resumes_then_accepted() {
         let mut first = Client::hello(&mock).await;
         first.resume(&token, &session_id, 1).await;
         assert_eq!(first.recv().await, json!({"op": 9, "d": false}));
+        // Op 9 `false` means the session is gone: a second RESUME cannot bring it back.
         let mut second = Client::hello(&mock).await;
         second.resume(&token, &session_id, 1).await;
-        assert_eq!(second.recv().await["t"], "RESUMED");
+        assert_eq!(second.recv().await, json!({"op": 9, "d": false}));
+        assert_eq!(mock.session_id(0), None);
     })
     .await;
 }

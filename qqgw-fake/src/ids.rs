@@ -1,20 +1,16 @@
-//! Opaque ids: session ids, event ids and access tokens.
+//! Opaque ids — session ids, event ids, access tokens — from a seed.
 //!
-//! They only need to be unique and look like QQ's, not to be unpredictable, so a small
-//! xorshift generator seeded from the std hasher's random keys is enough.
+//! They only need to be unique and look like QQ's, not to be unpredictable: a small
+//! xorshift generator, seeded by the caller, so that a simulation replays exactly.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-
+/// A generator of QQ-shaped ids.
+#[derive(Debug, Clone)]
 pub(crate) struct Ids(u64);
 
 impl Ids {
-    pub(crate) fn new() -> Self {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u128(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()),
-        );
-        Self(hasher.finish() | 1)
+    pub(crate) fn new(seed: u64) -> Self {
+        // xorshift needs a non-zero state; mix the seed so that 0, 1, 2… differ widely.
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
     fn next(&mut self) -> u64 {
@@ -46,7 +42,7 @@ impl Ids {
         const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
         (0..40)
             .map(|_| {
-                let i = (self.next() % ALPHABET.len() as u64) as usize;
+                let i = usize::try_from(self.next() % ALPHABET.len() as u64).unwrap_or(0);
                 ALPHABET.get(i).map_or('0', |&b| char::from(b))
             })
             .collect()
@@ -58,8 +54,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shapes() {
-        let mut ids = Ids::new();
+    fn shapes_and_determinism() {
+        let mut ids = Ids::new(7);
         let uuid = ids.uuid();
         assert_eq!(uuid.len(), 36, "{uuid}");
         assert_eq!(uuid.split('-').map(str::len).collect::<Vec<_>>(), [8, 4, 4, 4, 12]);
@@ -67,5 +63,7 @@ mod tests {
         let token = ids.token();
         assert_eq!(token.len(), 40);
         assert!(token.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_eq!(Ids::new(7).uuid(), uuid, "a seed replays");
+        assert_ne!(Ids::new(8).uuid(), uuid);
     }
 }
