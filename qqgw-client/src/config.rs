@@ -160,7 +160,7 @@ impl Config {
             intents: Intents::non_privileged(),
             shards: Shards::Recommended,
             sessions: Vec::new(),
-            event_buffer: 1024,
+            event_buffer: DEFAULT_EVENT_BUFFER,
             connect_timeout: Duration::from_secs(10),
             http_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
@@ -169,7 +169,7 @@ impl Config {
             pacer: None,
             handler_concurrency: DEFAULT_HANDLER_CONCURRENCY,
             manual_ack: false,
-            shutdown_timeout: Duration::from_secs(10),
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             allow_insecure: false,
         })
     }
@@ -321,7 +321,7 @@ impl ConfigBuilder {
     /// the shard stops reading its socket (heartbeats go on); if the consumer lags for
     /// longer than a heartbeat interval QQ's ACKs go unread, the connection is recycled
     /// and the session resumed, and QQ replays what was not read. Nothing is lost and
-    /// memory stays bounded. Default: 1024.
+    /// memory stays bounded. Default: [`DEFAULT_EVENT_BUFFER`] (1024).
     pub fn event_buffer(mut self, events: usize) -> Self {
         self.0.event_buffer = events.max(1);
         self
@@ -395,7 +395,8 @@ impl ConfigBuilder {
     }
 
     /// How long a graceful close waits for buffered and in-flight events to be handled
-    /// (and their checkpoint saved) before it gives up on them. Default: 10 s.
+    /// (and their checkpoint saved) before it gives up on them. Default:
+    /// [`DEFAULT_SHUTDOWN_TIMEOUT`] (10 s).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.0.shutdown_timeout = timeout;
         self
@@ -423,6 +424,14 @@ impl ConfigBuilder {
 /// at once cost little and keep everyone's answers coming; order within each
 /// conversation is kept whatever the number.
 pub const DEFAULT_HANDLER_CONCURRENCY: usize = 32;
+
+/// How many events each shard buffers for its consumer by default
+/// ([`ConfigBuilder::event_buffer`]).
+pub const DEFAULT_EVENT_BUFFER: usize = 1024;
+
+/// How long a graceful close waits for the events being handled by default
+/// ([`ConfigBuilder::shutdown_timeout`]).
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {

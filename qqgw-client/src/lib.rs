@@ -21,7 +21,10 @@ pub use api::{Api, Outgoing, SendError, SendErrorKind, Target};
 pub use client::{
     Client, EventSender, Events, ShardEvents, ShutdownHandle, TrySendError, event_channel, run_handler,
 };
-pub use config::{Config, ConfigBuilder, ConfigError, DEFAULT_HANDLER_CONCURRENCY, Shards};
+pub use config::{
+    Config, ConfigBuilder, ConfigError, DEFAULT_EVENT_BUFFER, DEFAULT_HANDLER_CONCURRENCY,
+    DEFAULT_SHUTDOWN_TIMEOUT, Shards,
+};
 pub use delivery::run_handler_concurrently;
 pub use error::Error;
 pub use event::{Handled, Receipt, ShardEvent};

@@ -11,6 +11,6 @@ mod session;
 mod tokens;
 
 pub use config::{QqConfig, ResumedSeq};
-pub use output::{ConnId, Note, Output, PacingKind, TokenOutcome};
+pub use output::{ConnId, Note, Output, PacingKind, ResumeRefusal, TokenOutcome};
 pub use qq::{Qq, Refusal, Target};
 pub use script::Dispatched;

@@ -87,6 +87,15 @@ pub enum Note {
         /// How many events were replayed before RESUMED.
         replayed: u64,
     },
+    /// A RESUME was not answered with the replay and RESUMED.
+    ResumeRefused {
+        /// When.
+        at: Instant,
+        /// The connection.
+        conn: ConnId,
+        /// Why.
+        why: ResumeRefusal,
+    },
     /// An IDENTIFY broke `session_start_limit`.
     Pacing {
         /// When.
@@ -139,6 +148,24 @@ pub enum TokenOutcome {
     RateLimited,
     /// Answered HTTP 500.
     Failed,
+}
+
+/// Why QQ refused a RESUME.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResumeRefusal {
+    /// Its token was not valid: closed with 4004.
+    Token,
+    /// QQ never started this session, or ended it: op 9 `false`.
+    Unknown,
+    /// The session waited without a connection past the resume window: op 9 `false`.
+    Expired,
+    /// Its `seq` is past the last one QQ sent: closed with 4007.
+    PastLastSeq,
+    /// The events after its `seq` no longer fit the replay buffer: closed with 4007.
+    Forgotten,
+    /// As scripted ([`Qq::refuse_resumes`](crate::Qq::refuse_resumes)).
+    Scripted(crate::Refusal),
 }
 
 /// How an IDENTIFY broke `session_start_limit`.

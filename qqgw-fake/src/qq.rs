@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::config::{QqConfig, ResumedSeq};
 use crate::ids::Ids;
-use crate::output::{ConnId, Note, Output, PacingKind};
+use crate::output::{ConnId, Note, Output, PacingKind, ResumeRefusal};
 use crate::session::Session;
 use crate::tokens::Tokens;
 
@@ -175,16 +175,16 @@ impl Qq {
     pub fn issue_token(&mut self, now: Instant) -> Result<AccessToken, TokenError> {
         let result = self.tokens.issue(&self.config, &mut self.ids, now);
         let outcome = match &result {
-            Ok(token) => crate::TokenOutcome::Issued {
+            Ok((token, fresh)) => crate::TokenOutcome::Issued {
                 token: token.value().to_owned(),
                 expires_in: token.expires_at().saturating_duration_since(now).as_secs(),
-                fresh: true,
+                fresh: *fresh,
             },
             Err(TokenError::Rejected { code, .. }) => crate::TokenOutcome::Rejected { code: *code },
             Err(_) => crate::TokenOutcome::Failed,
         };
         self.note(Note::Token { at: now, app_id: Some(self.config.app_id.clone()), outcome });
-        result
+        result.map(|(token, _)| token)
     }
 
     /// Whether `authorization` (`QQBot {token}`) carries a token QQ issued that has not
@@ -397,19 +397,24 @@ impl Qq {
             c.authenticated = true;
         }
         self.note(Note::Resume { at: now, conn, session_id: session_id.clone(), seq, token });
+        let refused = |why| Output::Note(Note::ResumeRefused { at: now, conn, why });
         if !valid_token {
+            self.out.push_back(refused(ResumeRefusal::Token));
             return self.close_conn(conn, CloseCode::AUTHENTICATION_FAILED);
         }
         let timeout = self.config.resume_timeout;
         let Some(session) = self.sessions.get_mut(&session_id).filter(|s| s.alive) else {
+            self.out.push_back(refused(ResumeRefusal::Unknown));
             return self.send(conn, frames::invalid_session(false));
         };
         if session.conn.is_none() && now.saturating_duration_since(session.detached_at) > timeout {
             self.end_session(&session_id);
+            self.out.push_back(refused(ResumeRefusal::Expired));
             return self.send(conn, frames::invalid_session(false));
         }
         let (shard, last_seq) = (session.shard.id(), session.last_seq);
         if let Some(refusal) = self.refusals.get_mut(&shard).and_then(VecDeque::pop_front) {
+            self.out.push_back(refused(ResumeRefusal::Scripted(refusal)));
             return self.refuse(conn, &session_id, refusal);
         }
         if seq > last_seq {
@@ -420,11 +425,13 @@ impl Qq {
                 &format!("RESUME from seq {seq}, past the last sent {last_seq}"),
                 &text,
             );
+            self.out.push_back(refused(ResumeRefusal::PastLastSeq));
             return self.close_conn(conn, CloseCode::INVALID_SEQ);
         }
         let Some(replay) = self.sessions.get(&session_id).and_then(|s| s.replay_after(seq)) else {
             // Events after `seq` were forgotten: QQ cannot replay them.
             self.end_session(&session_id);
+            self.out.push_back(refused(ResumeRefusal::Forgotten));
             return self.close_conn(conn, CloseCode::INVALID_SEQ);
         };
         let Some(session) = self.sessions.get_mut(&session_id) else { return };

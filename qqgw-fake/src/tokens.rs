@@ -93,7 +93,7 @@ impl Tokens {
         config: &QqConfig,
         ids: &mut Ids,
         now: Instant,
-    ) -> Result<AccessToken, TokenError> {
+    ) -> Result<(AccessToken, bool), TokenError> {
         if self.failing > 0 {
             self.failing -= 1;
             return Err(TokenError::Unavailable("the token endpoint answered HTTP 500".into()));
@@ -107,7 +107,7 @@ impl Tokens {
         if self.reject_credentials {
             return Err(TokenError::Rejected { code: 100_016, message: "invalid appid or secret".into() });
         }
-        Ok(self.current_or_new(config, ids, now).0)
+        Ok(self.current_or_new(config, ids, now))
     }
 
     fn current_or_new(&mut self, config: &QqConfig, ids: &mut Ids, now: Instant) -> (AccessToken, bool) {

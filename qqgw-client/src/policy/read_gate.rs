@@ -35,6 +35,15 @@ pub struct ReadGate {
     paused: bool,
 }
 
+impl Default for ReadGate {
+    /// The gate of a client with the default event buffer and handler concurrency
+    /// ([`DEFAULT_EVENT_BUFFER`](crate::DEFAULT_EVENT_BUFFER),
+    /// [`DEFAULT_HANDLER_CONCURRENCY`](crate::DEFAULT_HANDLER_CONCURRENCY)).
+    fn default() -> Self {
+        Self::for_consumer(crate::DEFAULT_EVENT_BUFFER, crate::DEFAULT_HANDLER_CONCURRENCY)
+    }
+}
+
 impl ReadGate {
     /// A gate that lets at most `max_in_flight` events be handed out and unhandled.
     #[must_use]

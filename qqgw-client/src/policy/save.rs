@@ -40,7 +40,7 @@ pub const SAVE_AFTER_EVENTS: u64 = 1_000;
 /// // A schedule that loaded this session has nothing to save either.
 /// assert_eq!(SaveSchedule::new(Some(session)).poll(&machine, now), None);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SaveSchedule {
     /// The session as last saved (or loaded); `None` once cleared.
     saved: Option<Session>,
