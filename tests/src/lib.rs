@@ -91,7 +91,6 @@ mod http;
 mod openapi;
 mod record;
 mod state;
-pub mod tail_check;
 mod ws;
 
 use std::io;

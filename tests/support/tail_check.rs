@@ -1,8 +1,15 @@
 //! Checks of a `tail` program as a user runs it: a real process against the mock
-//! gateway. Each adapter's tests call them with its own `tail` example.
+//! gateway. Each adapter's `tests/tail.rs` includes this file and runs the checks against
+//! its own `tail` example:
+//!
+//! ```ignore
+//! #[macro_use]
+//! #[path = "../../tests/support/tail_check.rs"]
+//! mod tail_check;
+//! tail_tests!("tail");
+//! ```
 //!
 //! These are test assertions: they panic when the program misbehaves.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -10,38 +17,37 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::{MockConfig, MockGateway};
+use qqgw_mock::{MockConfig, MockGateway};
 
 const WAIT: Duration = Duration::from_secs(15);
 
 /// The `#[test]`s of every check here, run against the example `name` of the package
 /// under test.
-#[macro_export]
 macro_rules! tail_tests {
     ($name:literal) => {
         #[test]
         fn prints_every_dispatch_as_a_json_line_and_exits_0_on_sigterm() {
-            let tail = $crate::tail_check::example($name);
-            $crate::tail_check::prints_every_dispatch_as_a_json_line_and_exits_0_on_sigterm(&tail);
+            let tail = crate::tail_check::example($name);
+            crate::tail_check::prints_every_dispatch_as_a_json_line_and_exits_0_on_sigterm(&tail);
         }
 
         #[test]
         fn fatal_close_codes_exit_1_with_a_one_line_reason() {
-            $crate::tail_check::fatal_close_codes_exit_1_with_a_one_line_reason(
-                &$crate::tail_check::example($name),
+            crate::tail_check::fatal_close_codes_exit_1_with_a_one_line_reason(
+                &crate::tail_check::example($name),
             );
         }
 
         #[test]
         fn a_session_file_carries_every_event_across_kill_9_and_sigterm() {
-            $crate::tail_check::a_session_file_carries_every_event_across_kill_9_and_sigterm(
-                &$crate::tail_check::example($name),
+            crate::tail_check::a_session_file_carries_every_event_across_kill_9_and_sigterm(
+                &crate::tail_check::example($name),
             );
         }
 
         #[test]
         fn bad_credentials_exit_1_with_a_one_line_reason() {
-            $crate::tail_check::bad_credentials_exit_1_with_a_one_line_reason(&$crate::tail_check::example(
+            crate::tail_check::bad_credentials_exit_1_with_a_one_line_reason(&crate::tail_check::example(
                 $name,
             ));
         }
@@ -51,7 +57,7 @@ macro_rules! tail_tests {
 /// The example `name` of the package under test: `cargo test` builds a package's
 /// examples next to its test binaries.
 #[must_use]
-pub fn example(name: &str) -> PathBuf {
+pub(crate) fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
     dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
@@ -114,7 +120,7 @@ fn json(line: &str) -> serde_json::Value {
 
 /// The program prints every dispatch (READY, RESUMED included) as a JSON line with
 /// `shard`, `seq`, `type`, `id` and `d`, and a SIGTERM closes gracefully with exit 0.
-pub fn prints_every_dispatch_as_a_json_line_and_exits_0_on_sigterm(tail: &Path) {
+pub(crate) fn prints_every_dispatch_as_a_json_line_and_exits_0_on_sigterm(tail: &Path) {
     let mock = MockGateway::start_in_thread(MockConfig {
         heartbeat_interval: Duration::from_millis(200),
         ..MockConfig::default()
@@ -151,7 +157,7 @@ pub fn prints_every_dispatch_as_a_json_line_and_exits_0_on_sigterm(tail: &Path) 
 }
 
 /// A fatal close code ends the program with exit 1 and one line on stderr.
-pub fn fatal_close_codes_exit_1_with_a_one_line_reason(tail: &Path) {
+pub(crate) fn fatal_close_codes_exit_1_with_a_one_line_reason(tail: &Path) {
     let mock = MockGateway::start_in_thread(MockConfig::default()).unwrap();
     let mut child = spawn_tail(tail, &mock, &mock.config().secret.clone());
     let lines = lines(&mut child);
@@ -168,7 +174,7 @@ pub fn fatal_close_codes_exit_1_with_a_one_line_reason(tail: &Path) {
 }
 
 /// Rejected credentials end the program with exit 1 and one line on stderr.
-pub fn bad_credentials_exit_1_with_a_one_line_reason(tail: &Path) {
+pub(crate) fn bad_credentials_exit_1_with_a_one_line_reason(tail: &Path) {
     let mock = MockGateway::start_in_thread(MockConfig::default()).unwrap();
     let mut child = spawn_tail(tail, &mock, "wrong-secret");
     let (code, stderr) = wait_exit(&mut child);
@@ -207,7 +213,7 @@ fn printed_events(lines: &mpsc::Receiver<String>, into: &mut Vec<u64>, ended: bo
 /// and started again each time prints every event at least once (what it had printed but
 /// not yet checkpointed comes again), and a SIGTERM then a restart prints every event
 /// exactly once.
-pub fn a_session_file_carries_every_event_across_kill_9_and_sigterm(tail: &Path) {
+pub(crate) fn a_session_file_carries_every_event_across_kill_9_and_sigterm(tail: &Path) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
