@@ -149,6 +149,12 @@ impl Qq {
         &self.config
     }
 
+    /// The facts it runs on, to change from now on (a new heartbeat interval applies to the
+    /// next HELLO, a new token lifetime to the next token issued).
+    pub fn config_mut(&mut self) -> &mut QqConfig {
+        &mut self.config
+    }
+
     /// The next thing for the transport to do, in order; `None` once there is nothing.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()

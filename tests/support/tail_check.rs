@@ -33,9 +33,9 @@ macro_rules! tail_tests {
 
         #[test]
         fn fatal_close_codes_exit_1_with_a_one_line_reason() {
-            crate::tail_check::fatal_close_codes_exit_1_with_a_one_line_reason(
-                &crate::tail_check::example($name),
-            );
+            crate::tail_check::fatal_close_codes_exit_1_with_a_one_line_reason(&crate::tail_check::example(
+                $name,
+            ));
         }
 
         #[test]
