@@ -70,10 +70,11 @@ fn main() {
             config.faults = config.faults.more_often(factor);
         }
         if let Some(total) = budget {
-            (config.limit.total, config.limit.remaining) = (total, total);
+            let limit = &mut config.qq.session_start_limit;
+            (limit.total, limit.remaining) = (total, total);
         }
         if let Some(c) = concurrency {
-            config.limit.max_concurrency = c;
+            config.qq.session_start_limit.max_concurrency = c;
         }
         if let Some(hours) = restart_hours {
             config.faults.restart = Some(Duration::from_secs_f64(hours * 3600.0));

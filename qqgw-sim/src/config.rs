@@ -2,6 +2,7 @@
 
 use core::time::Duration;
 
+use qqgw_fake::QqConfig;
 use qqgw_proto::SessionStartLimit;
 
 pub(crate) const MINUTE: Duration = Duration::from_secs(60);
@@ -122,8 +123,11 @@ pub struct SimConfig {
     pub duration: Duration,
     /// The mean time between two events QQ generates for a shard (besides bursts).
     pub event_every: Duration,
-    /// QQ's `session_start_limit` at the start.
-    pub limit: SessionStartLimit,
+    /// The facts QQ's model follows ([`QqConfig`]): QQ's documented values by default —
+    /// the heartbeat interval, token lifetime, replay buffer, resume window, how RESUMED is
+    /// numbered, and `session_start_limit` (1,000 IDENTIFYs a day, one per 5 s). Its
+    /// `shards` is this run's [`shards`](Self::shards).
+    pub qq: QqConfig,
     /// What the bot's identify pacer is told instead of QQ's answer, to check that the
     /// simulation notices a pacer that breaks QQ's rule. Default: none (QQ's).
     pub pacer_limit: Option<SessionStartLimit>,
@@ -141,7 +145,7 @@ impl SimConfig {
             shards,
             duration: Duration::from_secs(u64::from(days) * 24 * 3600),
             event_every: Duration::from_secs(60),
-            limit: SessionStartLimit::default(),
+            qq: QqConfig { shards, ..QqConfig::default() },
             pacer_limit: None,
             faults: Faults::default(),
         }
@@ -162,11 +166,12 @@ impl SimConfig {
         if self.event_every != default.event_every {
             command.push_str(&format!(" --event-every {}", self.event_every.as_secs_f64()));
         }
-        if (self.limit.total, self.limit.remaining) != (default.limit.total, default.limit.remaining) {
-            command.push_str(&format!(" --budget {}", self.limit.total));
+        let (limit, default_limit) = (self.qq.session_start_limit, default.qq.session_start_limit);
+        if (limit.total, limit.remaining) != (default_limit.total, default_limit.remaining) {
+            command.push_str(&format!(" --budget {}", limit.total));
         }
-        if self.limit.max_concurrency != default.limit.max_concurrency {
-            command.push_str(&format!(" --concurrency {}", self.limit.max_concurrency));
+        if limit.max_concurrency != default_limit.max_concurrency {
+            command.push_str(&format!(" --concurrency {}", limit.max_concurrency));
         }
         if self.faults.restart != default.faults.restart {
             let hours = self.faults.restart.map_or(f64::INFINITY, |d| d.as_secs_f64() / 3600.0);

@@ -52,6 +52,9 @@ pub struct Summary {
     pub identifies: u64,
     /// RESUMEs QQ received.
     pub resumes: u64,
+    /// RESUMEDs that carried a sequence number (QQ's model decides:
+    /// [`QqConfig::resumed_seq`](qqgw_fake::QqConfig::resumed_seq)).
+    pub resumed_numbered: u64,
     /// Events QQ replayed on RESUMEs.
     pub replayed: u64,
     /// Connection attempts.

@@ -309,7 +309,7 @@ impl World {
         let shards = cfg.shards.max(1) as usize;
         let end = now + cfg.duration;
         let quiet_at = now + cfg.duration.saturating_sub(QUIET);
-        let maxc = u64::from(cfg.limit.max_concurrency.max(1));
+        let maxc = u64::from(cfg.qq.session_start_limit.max_concurrency.max(1));
         let waves = (shards as u64).div_ceil(maxc) + 1;
         let recovery_bound =
             IDENTIFY_WINDOW * waves as u32 + STORM_REFILL * STORM_BURST + Backoff::default().max;
@@ -320,12 +320,7 @@ impl World {
             recovery_bound,
             ..Summary::default()
         };
-        let qq = QqConfig {
-            shards: shards as u32,
-            session_start_limit: cfg.limit,
-            heartbeat_interval: Duration::from_millis(41_250),
-            ..QqConfig::default()
-        };
+        let qq = QqConfig { shards: shards as u32, ..cfg.qq.clone() };
         Self {
             sched: Sched::default(),
             rng: Rng::new(cfg.seed),
@@ -340,7 +335,7 @@ impl World {
             epoch: 0,
             up: false,
             stopping: false,
-            limiter: IdentifyLimiter::new(cfg.limit, now),
+            limiter: IdentifyLimiter::new(cfg.qq.session_start_limit, now),
             token_cache: TokenCache::default(),
             outage_until: now,
             rate_limited_until: now,
@@ -1179,6 +1174,9 @@ impl World {
             Event::Dispatch(d) => {
                 if d.shard().id() as usize != i {
                     self.fail(format!("shard {i} emitted a dispatch of shard {}", d.shard()));
+                }
+                if d.name() == "RESUMED" && d.seq().is_some() {
+                    self.summary.resumed_numbered += 1;
                 }
                 let key = match (d.name(), d.id()) {
                     ("READY" | "RESUMED", _) => {

@@ -93,7 +93,7 @@ impl Regression {
     fn config(&self) -> SimConfig {
         let mut config = SimConfig::new(self.seed, self.shards, self.days);
         if let Some((total, max_concurrency)) = self.budget {
-            config.limit = SessionStartLimit {
+            config.qq.session_start_limit = SessionStartLimit {
                 total,
                 remaining: total,
                 max_concurrency,
@@ -176,7 +176,7 @@ fn crashes_and_a_tight_budget() {
     // Restarts every few hours, 8 shards that IDENTIFY two at a time, 60 a day.
     let mut config = SimConfig::new(7, 8, 4);
     config.faults.restart = Some(Duration::from_secs(4 * 3600));
-    config.limit =
+    config.qq.session_start_limit =
         SessionStartLimit { total: 60, remaining: 60, reset_after: 86_400_000, max_concurrency: 2 };
     let summary = sim::run(&config);
     check(&summary);

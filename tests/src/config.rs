@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use qqgw_fake::QqConfig;
+use qqgw_fake::{QqConfig, ResumedSeq};
 use qqgw_proto::SessionStartLimit;
 
 /// The mock's settings. Build it with struct-update syntax:
@@ -50,6 +50,8 @@ pub struct MockConfig {
     pub c2c_reply_window: Duration,
     /// Replies accepted per C2C or group message. Default 5, as QQ documents.
     pub max_replies_per_message: u32,
+    /// How RESUMED is numbered. Default: QQ's model's ([`ResumedSeq::Next`]).
+    pub resumed_seq: ResumedSeq,
     /// Whether active (not replying) C2C and group messages are accepted. Default false:
     /// QQ ended them on 2025-04-21 and refuses them with 40034102.
     pub allow_active_messages: bool,
@@ -68,6 +70,7 @@ impl MockConfig {
             token_error_status: self.token_error_status,
             allowed_intents: self.allowed_intents,
             bot_user_id: self.bot_user_id.clone(),
+            resumed_seq: self.resumed_seq,
             ..QqConfig::default()
         }
     }
@@ -88,6 +91,7 @@ impl Default for MockConfig {
             hello_delay: Duration::ZERO,
             token_error_status: qq.token_error_status,
             bot_user_id: qq.bot_user_id,
+            resumed_seq: qq.resumed_seq,
             reply_window: crate::openapi::GROUP_REPLY_WINDOW,
             c2c_reply_window: crate::openapi::C2C_REPLY_WINDOW,
             max_replies_per_message: 5,
