@@ -40,7 +40,7 @@ pub use api::{
 pub use backoff::Backoff;
 pub use close::{CloseAction, CloseCode, CloseFrame};
 pub use config::{Config, ConfigBuilder, DEFAULT_RECONNECT_JITTER};
-pub use dispatch::Dispatch;
+pub use dispatch::{Ack, Dispatch};
 pub use envelope::Envelope;
 pub use error::{ConfigError, DecodeError, FatalError, TokenError};
 pub use intents::{Intents, UnknownIntent};
@@ -49,7 +49,7 @@ pub use limiter::{
     SessionStartLimit,
 };
 pub use machine::{
-    Ack, DEFAULT_HEARTBEAT_INTERVAL, Disconnect, DisconnectCause, Event, GatewayMachine, Input, Latency,
+    DEFAULT_HEARTBEAT_INTERVAL, Disconnect, DisconnectCause, Event, GatewayMachine, Input, Latency,
     MAX_HEARTBEAT_INTERVAL, MAX_SEQ_STEP, MAX_UNACKED, MIN_HEARTBEAT_INTERVAL, Metrics, Output, Reconnect,
     State, TOKEN_REFRESH_MARGIN, Timer, UsageError,
 };

@@ -30,8 +30,8 @@ use crate::token::{AccessToken, Secret};
 use crate::{incoming, outgoing};
 
 use crate::dedup::RecentIds;
+pub use checkpoint::MAX_UNACKED;
 use checkpoint::Unacked;
-pub use checkpoint::{Ack, MAX_UNACKED};
 pub use io::{Disconnect, DisconnectCause, Event, Input, Output, Reconnect, UsageError};
 pub use metrics::{Latency, Metrics};
 pub use state::State;
