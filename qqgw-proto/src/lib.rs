@@ -43,15 +43,15 @@ pub use config::{Config, ConfigBuilder, DEFAULT_RECONNECT_JITTER};
 pub use dispatch::{Ack, Dispatch};
 pub use envelope::Envelope;
 pub use error::{ConfigError, DecodeError, FatalError, TokenError};
+pub use incoming::{DEFAULT_HEARTBEAT_INTERVAL, MAX_HEARTBEAT_INTERVAL, MIN_HEARTBEAT_INTERVAL};
 pub use intents::{Intents, UnknownIntent};
 pub use limiter::{
     IDENTIFY_WINDOW, IdentifyLimiter, IdentifySlot, PacerAnswer, PacerRequest, SLOT_TIMEOUT,
     SessionStartLimit,
 };
 pub use machine::{
-    DEFAULT_HEARTBEAT_INTERVAL, Disconnect, DisconnectCause, Event, GatewayMachine, Input, Latency,
-    MAX_HEARTBEAT_INTERVAL, MAX_SEQ_STEP, MAX_UNACKED, MIN_HEARTBEAT_INTERVAL, Metrics, Output, Reconnect,
-    State, TOKEN_REFRESH_MARGIN, Timer, UsageError,
+    Disconnect, DisconnectCause, Event, GatewayMachine, Input, Latency, MAX_SEQ_STEP, MAX_UNACKED, Metrics,
+    Output, Reconnect, State, Timer, UsageError,
 };
 pub use opcode::OpCode;
 pub use reconnect::{FLAP_WINDOW, STORM_BURST, STORM_REFILL};
@@ -59,5 +59,6 @@ pub use session::Session;
 pub use shard::{InvalidShard, ShardId, shard_for_guild};
 pub use time::Instant;
 pub use token::{
-    AccessToken, CREDENTIAL_REJECTIONS, Credentials, TOKEN_RENEWAL_WINDOW, parse_token_response,
+    AccessToken, CREDENTIAL_REJECTIONS, Credentials, TOKEN_REFRESH_MARGIN, TOKEN_RENEWAL_WINDOW,
+    parse_token_response,
 };

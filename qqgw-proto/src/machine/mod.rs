@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::dispatch::Dispatch;
 use crate::envelope::Envelope;
 use crate::error::{DecodeError, FatalError, TokenError, snippet};
+use crate::incoming::{DEFAULT_HEARTBEAT_INTERVAL, MAX_HEARTBEAT_INTERVAL};
 use crate::intents::Intents;
 use crate::limiter::{IdentifySlot, PacerAnswer, PacerRequest};
 use crate::opcode::OpCode;
@@ -26,7 +27,7 @@ use crate::rng::Rng;
 use crate::session::Session;
 use crate::shard::ShardId;
 use crate::time::Instant;
-use crate::token::{AccessToken, Secret};
+use crate::token::{AccessToken, Secret, TOKEN_REFRESH_MARGIN};
 use crate::{incoming, outgoing};
 
 use crate::dedup::RecentIds;
@@ -38,16 +39,6 @@ pub use state::State;
 pub use timer::Timer;
 use timer::TimerTable;
 
-/// The heartbeat interval used when HELLO does not give a usable one (QQ's documented value).
-pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(45_000);
-/// The shortest heartbeat interval the machine accepts from HELLO; shorter ones are raised.
-pub const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(50);
-/// The longest heartbeat interval the machine accepts from HELLO; longer ones are lowered.
-pub const MAX_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(600);
-/// A token expiring sooner than this is refreshed before it is used: QQ's
-/// [`TOKEN_RENEWAL_WINDOW`](crate::TOKEN_RENEWAL_WINDOW), when a new token can be had and
-/// the old one stays valid meanwhile.
-pub const TOKEN_REFRESH_MARGIN: Duration = crate::token::TOKEN_RENEWAL_WINDOW;
 /// A RESUME refused this many times in a row is given up for a fresh IDENTIFY.
 const RESUME_ATTEMPTS: u32 = 2;
 /// The largest step between consecutive sequence numbers taken as plausible. QQ numbers
