@@ -22,7 +22,6 @@ pub mod model;
 mod mutate;
 mod opcode;
 mod outgoing;
-mod reconnect;
 mod rng;
 mod session;
 mod shard;
@@ -50,11 +49,10 @@ pub use limiter::{
     SessionStartLimit,
 };
 pub use machine::{
-    Disconnect, DisconnectCause, Event, GatewayMachine, Input, Latency, MAX_SEQ_STEP, MAX_UNACKED, Metrics,
-    Output, Reconnect, State, Timer, UsageError,
+    Disconnect, DisconnectCause, Event, FLAP_WINDOW, GatewayMachine, Input, Latency, MAX_SEQ_STEP,
+    MAX_UNACKED, Metrics, Output, Reconnect, STORM_BURST, STORM_REFILL, State, Timer, UsageError,
 };
 pub use opcode::OpCode;
-pub use reconnect::{FLAP_WINDOW, STORM_BURST, STORM_REFILL};
 pub use session::Session;
 pub use shard::{InvalidShard, ShardId, shard_for_guild};
 pub use time::Instant;

@@ -3,6 +3,7 @@
 mod checkpoint;
 mod io;
 mod metrics;
+mod reconnect;
 mod state;
 mod timer;
 
@@ -22,7 +23,6 @@ use crate::incoming::{DEFAULT_HEARTBEAT_INTERVAL, MAX_HEARTBEAT_INTERVAL};
 use crate::intents::Intents;
 use crate::limiter::{IdentifySlot, PacerAnswer, PacerRequest};
 use crate::opcode::OpCode;
-use crate::reconnect::{FLAP_WINDOW, StormBudget, verdict};
 use crate::rng::Rng;
 use crate::session::Session;
 use crate::shard::ShardId;
@@ -35,6 +35,8 @@ pub use checkpoint::MAX_UNACKED;
 use checkpoint::Unacked;
 pub use io::{Disconnect, DisconnectCause, Event, Input, Output, Reconnect, UsageError};
 pub use metrics::{Latency, Metrics};
+pub use reconnect::{FLAP_WINDOW, STORM_BURST, STORM_REFILL};
+use reconnect::{StormBudget, verdict};
 pub use state::State;
 pub use timer::Timer;
 use timer::TimerTable;
@@ -886,7 +888,7 @@ impl GatewayMachine {
         }
     }
 
-    /// The connection is gone: apply the reconnect policy (see `reconnect.rs`) and
+    /// The connection is gone: apply the reconnect policy (see `machine/reconnect.rs`) and
     /// schedule the next attempt.
     fn connection_ended(&mut self, cause: DisconnectCause) {
         self.metrics.disconnects += 1;

@@ -60,9 +60,10 @@ use crate::dispatch::Ack;
 use crate::error::TokenError;
 use crate::intents::Intents;
 use crate::limiter::{IDENTIFY_WINDOW, IdentifyLimiter, PacerAnswer, SessionStartLimit};
-use crate::machine::{DisconnectCause, Event, GatewayMachine, Input, MAX_SEQ_STEP, Output, State};
+use crate::machine::{
+    DisconnectCause, Event, GatewayMachine, Input, MAX_SEQ_STEP, Output, STORM_BURST, STORM_REFILL, State,
+};
 use crate::opcode::OpCode;
-use crate::reconnect::{STORM_BURST, STORM_REFILL};
 use crate::rng::Rng;
 use crate::session::Session;
 use crate::shard::ShardId;

@@ -7,8 +7,8 @@
 
 use core::time::Duration;
 
+use super::io::DisconnectCause;
 use crate::close::CloseAction;
-use crate::machine::DisconnectCause;
 use crate::time::Instant;
 
 /// How many instant reconnects the storm budget allows in a row.
