@@ -18,9 +18,10 @@ use std::path::PathBuf;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use core::time::Duration;
+use qqgw_proto::fuzzing::Envelope;
 use qqgw_proto::{
-    AccessToken, Config, Dispatch, Envelope, Event, GatewayMachine, IdentifySlot, Input, Instant, Intents,
-    Output, PacerAnswer, PacerRequest, ShardId,
+    AccessToken, Config, Dispatch, Event, GatewayMachine, IdentifySlot, Input, Instant, Intents, Output,
+    PacerAnswer, PacerRequest, ShardId,
 };
 use serde_json::Value;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};

@@ -40,7 +40,6 @@ pub use backoff::Backoff;
 pub use close::{CloseAction, CloseCode, CloseFrame};
 pub use config::{Config, ConfigBuilder, DEFAULT_RECONNECT_JITTER};
 pub use dispatch::{Ack, Dispatch};
-pub use envelope::Envelope;
 pub use error::{ConfigError, DecodeError, FatalError, TokenError};
 pub use incoming::{DEFAULT_HEARTBEAT_INTERVAL, MAX_HEARTBEAT_INTERVAL, MIN_HEARTBEAT_INTERVAL};
 pub use intents::{Intents, UnknownIntent};

@@ -498,9 +498,7 @@ impl GatewayMachine {
     #[must_use]
     pub fn metrics(&self) -> Metrics {
         let mut metrics = self.metrics.clone();
-        if let Some(t) = metrics.time_in.get_mut(self.state.index()) {
-            *t = t.saturating_add(self.now.saturating_duration_since(self.state_since));
-        }
+        metrics.add_time_in(self.state, self.now.saturating_duration_since(self.state_since));
         metrics
     }
 
@@ -512,9 +510,7 @@ impl GatewayMachine {
 
     fn set_state(&mut self, state: State) {
         let spent = self.now.saturating_duration_since(self.state_since);
-        if let Some(t) = self.metrics.time_in.get_mut(self.state.index()) {
-            *t = t.saturating_add(spent);
-        }
+        self.metrics.add_time_in(self.state, spent);
         self.state = state;
         self.state_since = self.now;
     }

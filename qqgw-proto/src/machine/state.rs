@@ -28,7 +28,7 @@ pub enum State {
 }
 
 impl State {
-    /// Every state, in declaration order (the index of [`Metrics::time_in`](crate::Metrics)).
+    /// Every state, in declaration order (see [`index`](Self::index)).
     pub const ALL: [State; 10] = [
         State::Disconnected,
         State::AwaitingToken,
