@@ -13,7 +13,6 @@ use core::time::Duration;
 
 use serde_json::value::RawValue;
 
-use crate::backoff::Backoff;
 use crate::close::CloseFrame;
 use crate::config::Config;
 use crate::dispatch::Dispatch;
@@ -189,17 +188,10 @@ pub const MAX_SEQ_STEP: u64 = 1 << 20;
 /// ```
 #[derive(Debug)]
 pub struct GatewayMachine {
-    url: String,
-    intents: Intents,
-    shard: ShardId,
-    backoff: Backoff,
-    reconnect_jitter: Duration,
-    handshake_timeout: Duration,
-    close_timeout: Duration,
-    min_heartbeat_interval: Duration,
+    /// The settings, as built; its session was taken by [`new`](Self::new).
+    config: Config,
     rng: Rng,
     storm: StormBudget,
-    ack_handled: bool,
     unacked: Unacked,
     read_paused: bool,
 
@@ -275,17 +267,9 @@ impl GatewayMachine {
             None => (None, None),
         };
         let mut machine = Self {
-            url: config.url,
-            intents: config.intents,
-            shard: config.shard,
-            backoff: config.backoff,
-            reconnect_jitter: config.reconnect_jitter,
-            handshake_timeout: config.handshake_timeout,
-            close_timeout: config.close_timeout,
-            min_heartbeat_interval: config.min_heartbeat_interval,
             rng: Rng::new(config.seed),
+            config,
             storm: StormBudget::new(now),
-            ack_handled: config.ack_handled,
             unacked: Unacked::default(),
             read_paused: false,
             now,
@@ -320,7 +304,7 @@ impl GatewayMachine {
     pub fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), UsageError> {
         match input {
             Input::Handled(ack) => {
-                if self.ack_handled {
+                if self.config.ack_handled {
                     self.unacked.handled(ack);
                 }
                 return Ok(());
@@ -450,7 +434,7 @@ impl GatewayMachine {
     #[must_use]
     pub fn session(&self) -> Option<Session> {
         let id = self.session_id.clone()?;
-        Some(Session::at(id, self.checkpoint(), self.shard))
+        Some(Session::at(id, self.checkpoint(), self.config.shard))
     }
 
     /// The highest sequence number up to which every event delivered in this session has
@@ -459,7 +443,7 @@ impl GatewayMachine {
     /// [last one received](Self::last_sequence).
     #[must_use]
     pub fn checkpoint(&self) -> Option<u64> {
-        if self.ack_handled { self.unacked.checkpoint(self.last_seq) } else { self.last_seq }
+        if self.config.ack_handled { self.unacked.checkpoint(self.last_seq) } else { self.last_seq }
     }
 
     /// How many delivered events await their [`Input::Handled`].
@@ -471,13 +455,13 @@ impl GatewayMachine {
     /// The shard this machine connects as.
     #[must_use]
     pub fn shard(&self) -> ShardId {
-        self.shard
+        self.config.shard
     }
 
     /// The intents sent in IDENTIFY.
     #[must_use]
     pub fn intents(&self) -> Intents {
-        self.intents
+        self.config.intents
     }
 
     /// The heartbeat interval of the current connection, from its HELLO;
@@ -564,7 +548,7 @@ impl GatewayMachine {
     fn connect(&mut self) {
         self.set_state(State::Connecting);
         self.metrics.connects += 1;
-        self.out.push_back(Output::Connect(self.url.clone()));
+        self.out.push_back(Output::Connect(self.config.url.clone()));
     }
 
     /// The identify pacer answered. A slot nobody waits for any more goes back at once.
@@ -597,7 +581,7 @@ impl GatewayMachine {
             }
             TokenError::Unavailable(reason) => {
                 self.failures = self.failures.saturating_add(1);
-                let delay = self.backoff.delay(self.failures, &mut self.rng);
+                let delay = self.config.backoff.delay(self.failures, &mut self.rng);
                 self.schedule_attempt(DisconnectCause::TokenUnavailable(reason), delay);
             }
         }
@@ -605,7 +589,7 @@ impl GatewayMachine {
 
     fn on_connected(&mut self) {
         self.set_state(State::AwaitingHello);
-        self.timers.set(Timer::Handshake, self.now + self.handshake_timeout);
+        self.timers.set(Timer::Handshake, self.now + self.config.handshake_timeout);
         if let Some(Closing::Graceful) = self.conn.closing {
             self.start_close(CloseFrame::CLOSING, Closing::Graceful);
         }
@@ -673,7 +657,7 @@ impl GatewayMachine {
             return self.decode_failed(DecodeError::UnexpectedHello);
         }
         let interval = match incoming::hello_interval(d) {
-            Some(interval) => interval.clamp(self.min_heartbeat_interval, MAX_HEARTBEAT_INTERVAL),
+            Some(interval) => interval.clamp(self.config.min_heartbeat_interval, MAX_HEARTBEAT_INTERVAL),
             None => {
                 self.decode_failed(DecodeError::InvalidHello {
                     snippet: snippet(d.map_or("", RawValue::get)),
@@ -686,7 +670,7 @@ impl GatewayMachine {
         let resume = match (&self.session_id, self.conn.plan) {
             (Some(id), Plan::Resume) => Some(outgoing::resume(
                 &self.conn.authorization.0,
-                &Session::at(id.as_str(), self.last_seq, self.shard),
+                &Session::at(id.as_str(), self.last_seq, self.config.shard),
             )),
             _ => None,
         };
@@ -698,7 +682,8 @@ impl GatewayMachine {
             self.forget_session();
             self.conn.plan = Plan::Identify;
             self.metrics.identifies += 1;
-            let frame = outgoing::identify(&self.conn.authorization.0, self.intents, self.shard);
+            let frame =
+                outgoing::identify(&self.conn.authorization.0, self.config.intents, self.config.shard);
             self.out.push_back(Output::Send(frame));
             if let Some(slot) = self.conn.slot.take() {
                 self.out.push_back(Output::Pacer(PacerRequest::Sent(slot)));
@@ -737,7 +722,7 @@ impl GatewayMachine {
     }
 
     fn on_dispatch(&mut self, env: &Envelope<'_>) {
-        let dispatch = match Dispatch::from_envelope(env, self.shard) {
+        let dispatch = match Dispatch::from_envelope(env, self.config.shard) {
             Ok(dispatch) => dispatch,
             Err(error) => {
                 // QQ counts it as delivered; never ask for it again.
@@ -805,7 +790,7 @@ impl GatewayMachine {
 
     /// Emits a dispatch; one that `moved` the sequence number is tracked until handled.
     fn deliver(&mut self, mut dispatch: Dispatch, moved: bool) {
-        if let (true, true, Some(seq)) = (self.ack_handled, moved, dispatch.seq()) {
+        if let (true, true, Some(seq)) = (self.config.ack_handled, moved, dispatch.seq()) {
             let (ack, overflow) = self.unacked.track(seq);
             dispatch.set_ack(ack);
             self.metrics.unacked_overflows += u64::from(overflow);
@@ -866,7 +851,7 @@ impl GatewayMachine {
     fn start_close(&mut self, frame: CloseFrame<'static>, why: Closing) {
         self.timers.stop(Timer::Heartbeat);
         self.timers.stop(Timer::Handshake);
-        self.timers.set(Timer::Close, self.now + self.close_timeout);
+        self.timers.set(Timer::Close, self.now + self.config.close_timeout);
         self.conn.closing = Some(why);
         self.set_state(State::Closing);
         self.out.push_back(Output::Close(frame));
@@ -917,12 +902,12 @@ impl GatewayMachine {
                 Some(lived) if lived >= FLAP_WINDOW => Duration::ZERO,
                 _ => self.storm.take(self.now),
             };
-            let jitter = u64::try_from(self.reconnect_jitter.as_millis()).unwrap_or(u64::MAX);
+            let jitter = u64::try_from(self.config.reconnect_jitter.as_millis()).unwrap_or(u64::MAX);
             pace + Duration::from_millis(self.rng.up_to(jitter))
         } else {
             self.failures = self.failures.saturating_add(1);
-            let delay = self.backoff.delay(self.failures, &mut self.rng);
-            if v.rate_limited { delay.max(self.backoff.initial) } else { delay }
+            let delay = self.config.backoff.delay(self.failures, &mut self.rng);
+            if v.rate_limited { delay.max(self.config.backoff.initial) } else { delay }
         };
         self.schedule_attempt(cause, delay);
     }
@@ -957,7 +942,7 @@ impl GatewayMachine {
     fn report_unseen_session(&mut self, conn: &Connection) {
         if conn.plan == Plan::Identify && conn.sent_auth && !conn.authenticated {
             self.metrics.sessions_lost += 1;
-            self.emit(Event::SessionLost(Session::new(String::new(), 0, self.shard)));
+            self.emit(Event::SessionLost(Session::new(String::new(), 0, self.config.shard)));
         }
     }
 
@@ -986,7 +971,7 @@ impl GatewayMachine {
                 Timer::Heartbeat => self.on_heartbeat_due(),
                 // Unread frames may hold READY: a lagging consumer is waited for.
                 Timer::Handshake if self.read_paused => {
-                    self.timers.set(Timer::Handshake, self.now + self.handshake_timeout);
+                    self.timers.set(Timer::Handshake, self.now + self.config.handshake_timeout);
                 }
                 // A server that has not become ready in time is not waited on to close.
                 Timer::Handshake => self.abandon(DisconnectCause::HandshakeTimeout),
