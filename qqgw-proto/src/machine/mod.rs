@@ -37,6 +37,7 @@ pub use metrics::{Latency, Metrics};
 pub use reconnect::{FLAP_WINDOW, STORM_BURST, STORM_REFILL};
 use reconnect::{StormBudget, verdict};
 pub use state::State;
+use state::{Closing, Phase};
 pub use timer::Timer;
 use timer::TimerTable;
 
@@ -196,8 +197,11 @@ pub struct GatewayMachine {
     read_paused: bool,
 
     now: Instant,
-    state: State,
-    state_since: Instant,
+    /// What the machine is doing, with that phase's data; [`state`](Self::state) is its
+    /// public face.
+    phase: Phase,
+    /// When the current phase began.
+    phase_since: Instant,
     timers: TimerTable,
     out: VecDeque<Output>,
 
@@ -209,8 +213,6 @@ pub struct GatewayMachine {
     failures: u32,
     /// Consecutive RESUMEs that did not reach RESUMED.
     resume_refusals: u32,
-    /// An answer to [`PacerRequest::Acquire`] is awaited.
-    slot_asked: bool,
 
     latency: Latency,
     metrics: Metrics,
@@ -236,9 +238,6 @@ struct Connection {
     pending_ack: Option<Instant>,
     /// A frame arrived since the last heartbeat was sent: proof of life as good as an ACK.
     heard_since_beat: bool,
-    /// Why the machine closes this connection itself: set in [`State::Closing`], and
-    /// while [`State::Connecting`] when a graceful close waits for the connection to open.
-    closing: Option<Closing>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -246,12 +245,6 @@ enum Plan {
     #[default]
     Identify,
     Resume,
-}
-
-#[derive(Debug)]
-enum Closing {
-    Graceful,
-    Reconnect(DisconnectCause),
 }
 
 impl GatewayMachine {
@@ -273,8 +266,8 @@ impl GatewayMachine {
             unacked: Unacked::default(),
             read_paused: false,
             now,
-            state: State::Disconnected,
-            state_since: now,
+            phase: Phase::Disconnected,
+            phase_since: now,
             timers: TimerTable::default(),
             out: VecDeque::new(),
             session_id,
@@ -283,7 +276,6 @@ impl GatewayMachine {
             conn: Connection::default(),
             failures: 0,
             resume_refusals: 0,
-            slot_asked: false,
             latency: Latency::default(),
             metrics: Metrics::default(),
             recent_ids: RecentIds::default(),
@@ -317,28 +309,35 @@ impl GatewayMachine {
             }
             _ => {}
         }
-        if self.state == State::Terminated {
+        let state = self.phase.state();
+        if state == State::Terminated {
             return Err(UsageError::Terminated);
         }
-        let unexpected = UsageError::UnexpectedInput { input: input.name(), state: self.state };
+        let unexpected = UsageError::UnexpectedInput { input: input.name(), state };
+        let open = self.phase.is_open();
         self.advance(now);
         match input {
-            Input::Connected if self.state == State::Connecting => self.on_connected(),
-            Input::ConnectFailed if self.state == State::Connecting => self.on_connect_failed(),
-            Input::Closed(_) if self.state == State::Connecting => self.on_connect_failed(),
-            Input::Text(text) if self.has_open_connection() => self.on_text(text),
-            Input::Binary(bytes) if self.has_open_connection() => match core::str::from_utf8(bytes) {
+            Input::Connected if state == State::Connecting => self.on_connected(),
+            Input::ConnectFailed | Input::Closed(_) if state == State::Connecting => {
+                self.metrics.connect_failures += 1;
+                self.connection_gone(DisconnectCause::ConnectFailed);
+            }
+            Input::Text(text) if open => self.on_text(text),
+            Input::Binary(bytes) if open => match core::str::from_utf8(bytes) {
                 Ok(text) => self.on_text(text),
                 Err(_) => self.decode_failed(DecodeError::Binary { len: bytes.len() }),
             },
-            Input::Closed(frame) if self.has_open_connection() => self.on_closed(frame),
+            Input::Closed(frame) if open => self.connection_gone(match frame {
+                Some(frame) => DisconnectCause::Closed(frame.into_owned()),
+                None => DisconnectCause::Dropped,
+            }),
             Input::Token(token) => {
                 self.token = Some(token);
-                if self.state == State::AwaitingToken {
+                if state == State::AwaitingToken {
                     self.begin_attempt(true);
                 }
             }
-            Input::TokenFailed(error) if self.state == State::AwaitingToken => self.on_token_failed(error),
+            Input::TokenFailed(error) if state == State::AwaitingToken => self.on_token_failed(error),
             Input::ReadPaused(paused) => self.read_paused = paused,
             _ => return Err(unexpected),
         }
@@ -349,7 +348,7 @@ impl GatewayMachine {
     /// Tells the machine that time has passed. Fires every timer due at `now`; calls when
     /// none is due do nothing. Drain [`poll_output`](Self::poll_output) afterwards.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.state != State::Terminated {
+        if !matches!(self.phase, Phase::Terminated) {
             self.advance(now);
             self.fire_timers();
         }
@@ -363,13 +362,15 @@ impl GatewayMachine {
     ///
     /// [`UsageError::Terminated`] if the machine has already stopped.
     pub fn close(&mut self, now: Instant) -> Result<(), UsageError> {
-        if self.state == State::Terminated {
+        if matches!(self.phase, Phase::Terminated) {
             return Err(UsageError::Terminated);
         }
         self.advance(now);
-        match self.state {
-            State::Connecting | State::Closing => self.conn.closing = Some(Closing::Graceful),
-            state if state.has_connection() => self.start_close(CloseFrame::CLOSING, Closing::Graceful),
+        let open = self.phase.is_open();
+        match &mut self.phase {
+            Phase::Connecting { close_when_open } => *close_when_open = true,
+            Phase::Closing(why) => *why = Closing::Graceful,
+            _ if open => self.start_close(CloseFrame::CLOSING, Closing::Graceful),
             _ => self.finish_graceful(),
         }
         Ok(())
@@ -401,19 +402,19 @@ impl GatewayMachine {
     /// Where the machine is.
     #[must_use]
     pub fn state(&self) -> State {
-        self.state
+        self.phase.state()
     }
 
     /// Whether the connection is authenticated (READY or RESUMED received) and events flow.
     #[must_use]
     pub fn is_ready(&self) -> bool {
-        self.state == State::Active
+        matches!(self.phase, Phase::Active)
     }
 
     /// Whether the machine will go on connecting: false once it has stopped for good.
     #[must_use]
     pub fn can_reconnect(&self) -> bool {
-        self.state != State::Terminated && !matches!(self.conn.closing, Some(Closing::Graceful))
+        !matches!(self.phase, Phase::Terminated) && !self.phase.closes_for_good()
     }
 
     /// The current session's id, if there is one to resume.
@@ -482,7 +483,7 @@ impl GatewayMachine {
     #[must_use]
     pub fn metrics(&self) -> Metrics {
         let mut metrics = self.metrics.clone();
-        metrics.add_time_in(self.state, self.now.saturating_duration_since(self.state_since));
+        metrics.add_time_in(self.phase.state(), self.now.saturating_duration_since(self.phase_since));
         metrics
     }
 
@@ -492,15 +493,11 @@ impl GatewayMachine {
         self.now = self.now.max(now);
     }
 
-    fn set_state(&mut self, state: State) {
-        let spent = self.now.saturating_duration_since(self.state_since);
-        self.metrics.add_time_in(self.state, spent);
-        self.state = state;
-        self.state_since = self.now;
-    }
-
-    fn has_open_connection(&self) -> bool {
-        self.state.has_connection() && self.state != State::Connecting
+    fn set_phase(&mut self, phase: Phase) {
+        let spent = self.now.saturating_duration_since(self.phase_since);
+        self.metrics.add_time_in(self.phase.state(), spent);
+        self.phase = phase;
+        self.phase_since = self.now;
     }
 
     fn emit(&mut self, event: Event) {
@@ -528,7 +525,7 @@ impl GatewayMachine {
                 ));
             }
             _ => {
-                self.set_state(State::AwaitingToken);
+                self.set_phase(Phase::AwaitingToken);
                 self.metrics.token_refreshes += 1;
                 self.out.push_back(Output::RefreshToken);
                 return;
@@ -537,8 +534,7 @@ impl GatewayMachine {
         let plan = if self.session_id.is_some() { Plan::Resume } else { Plan::Identify };
         self.conn = Connection { authorization, plan, ..Connection::default() };
         if plan == Plan::Identify {
-            self.set_state(State::AwaitingIdentifySlot);
-            self.slot_asked = true;
+            self.set_phase(Phase::AwaitingIdentifySlot { asked: true });
             self.out.push_back(Output::Pacer(PacerRequest::Acquire));
         } else {
             self.connect();
@@ -546,14 +542,17 @@ impl GatewayMachine {
     }
 
     fn connect(&mut self) {
-        self.set_state(State::Connecting);
+        self.set_phase(Phase::Connecting { close_when_open: false });
         self.metrics.connects += 1;
         self.out.push_back(Output::Connect(self.config.url.clone()));
     }
 
     /// The identify pacer answered. A slot nobody waits for any more goes back at once.
     fn on_pacer(&mut self, answer: PacerAnswer) {
-        let wanted = core::mem::take(&mut self.slot_asked) && self.state == State::AwaitingIdentifySlot;
+        let wanted = match &mut self.phase {
+            Phase::AwaitingIdentifySlot { asked } => core::mem::take(asked),
+            _ => false,
+        };
         match answer {
             PacerAnswer::Granted(slot) if wanted => {
                 self.conn.slot = Some(slot);
@@ -588,36 +587,16 @@ impl GatewayMachine {
     }
 
     fn on_connected(&mut self) {
-        self.set_state(State::AwaitingHello);
+        let close = self.phase.closes_for_good();
+        self.set_phase(Phase::AwaitingHello);
         self.timers.set(Timer::Handshake, self.now + self.config.handshake_timeout);
-        if let Some(Closing::Graceful) = self.conn.closing {
+        if close {
             self.start_close(CloseFrame::CLOSING, Closing::Graceful);
         }
     }
 
-    fn on_connect_failed(&mut self) {
-        self.metrics.connect_failures += 1;
-        if let Some(Closing::Graceful) = self.conn.closing {
-            self.finish_graceful();
-        } else {
-            self.connection_ended(DisconnectCause::ConnectFailed);
-        }
-    }
-
-    fn on_closed(&mut self, frame: Option<CloseFrame<'_>>) {
-        self.timers.stop(Timer::Close);
-        match self.conn.closing.take() {
-            Some(Closing::Graceful) => self.finish_graceful(),
-            Some(Closing::Reconnect(cause)) => self.connection_ended(cause),
-            None => self.connection_ended(match frame {
-                Some(frame) => DisconnectCause::Closed(frame.into_owned()),
-                None => DisconnectCause::Dropped,
-            }),
-        }
-    }
-
     fn on_text(&mut self, text: &str) {
-        if self.state == State::Closing {
+        if matches!(self.phase, Phase::Closing(_)) {
             return; // in flight before our close; QQ replays what matters after a RESUME
         }
         self.conn.heard_since_beat = true;
@@ -626,7 +605,7 @@ impl GatewayMachine {
             Err(error) => return self.decode_failed(error),
         };
         match OpCode::from_u64(env.op) {
-            Some(OpCode::Dispatch) if self.state == State::AwaitingHello => {
+            Some(OpCode::Dispatch) if matches!(self.phase, Phase::AwaitingHello) => {
                 let name = env.t.as_deref().unwrap_or_default().to_owned();
                 self.decode_failed(DecodeError::DispatchBeforeHello { name });
             }
@@ -635,7 +614,7 @@ impl GatewayMachine {
             Some(OpCode::HeartbeatAck) => self.on_heartbeat_ack(),
             // QQ asks for a heartbeat; there is none to send before HELLO. The beat counts
             // as ours: the next one is due an interval later.
-            Some(OpCode::Heartbeat) if self.state != State::AwaitingHello => {
+            Some(OpCode::Heartbeat) if !matches!(self.phase, Phase::AwaitingHello) => {
                 self.send_heartbeat();
                 self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval());
             }
@@ -653,7 +632,7 @@ impl GatewayMachine {
     }
 
     fn on_hello(&mut self, d: Option<&RawValue>) {
-        if self.state != State::AwaitingHello {
+        if !matches!(self.phase, Phase::AwaitingHello) {
             return self.decode_failed(DecodeError::UnexpectedHello);
         }
         let interval = match incoming::hello_interval(d) {
@@ -677,7 +656,7 @@ impl GatewayMachine {
         if let Some(frame) = resume {
             self.metrics.resumes += 1;
             self.out.push_back(Output::Send(frame));
-            self.set_state(State::Resuming);
+            self.set_phase(Phase::Resuming);
         } else {
             self.forget_session();
             self.conn.plan = Plan::Identify;
@@ -688,7 +667,7 @@ impl GatewayMachine {
             if let Some(slot) = self.conn.slot.take() {
                 self.out.push_back(Output::Pacer(PacerRequest::Sent(slot)));
             }
-            self.set_state(State::Identifying);
+            self.set_phase(Phase::Identifying);
         }
         self.conn.sent_auth = true;
     }
@@ -732,7 +711,7 @@ impl GatewayMachine {
                 return self.decode_failed(error);
             }
         };
-        if self.state == State::Resuming {
+        if matches!(self.phase, Phase::Resuming) {
             self.on_progress(); // a replay under way
         }
         match dispatch.name() {
@@ -819,7 +798,7 @@ impl GatewayMachine {
 
     fn on_authenticated(&mut self) {
         self.conn.authenticated = true;
-        self.set_state(State::Active);
+        self.set_phase(Phase::Active);
         self.on_progress();
     }
 
@@ -852,21 +831,29 @@ impl GatewayMachine {
         self.timers.stop(Timer::Heartbeat);
         self.timers.stop(Timer::Handshake);
         self.timers.set(Timer::Close, self.now + self.config.close_timeout);
-        self.conn.closing = Some(why);
-        self.set_state(State::Closing);
+        self.set_phase(Phase::Closing(why));
         self.out.push_back(Output::Close(frame));
     }
 
     /// Drops the socket without a handshake (the peer is gone or too slow to answer),
     /// and goes on as if it had closed.
     fn abandon(&mut self, cause: DisconnectCause) {
-        self.timers.stop(Timer::Close);
         self.out.push_back(Output::Abandon);
-        match self.conn.closing.take() {
-            Some(Closing::Graceful) => self.finish_graceful(),
-            Some(Closing::Reconnect(why)) => self.connection_ended(why),
-            None => self.connection_ended(cause),
+        self.connection_gone(cause);
+    }
+
+    /// The one teardown: the connection is gone (closed by the server, dropped, abandoned,
+    /// or it never opened). If the machine was closing it, the reason it closed for
+    /// decides what follows; else `cause` does.
+    fn connection_gone(&mut self, cause: DisconnectCause) {
+        if self.phase.closes_for_good() {
+            return self.finish_graceful();
         }
+        let cause = match &self.phase {
+            Phase::Closing(Closing::Reconnect(why)) => why.clone(),
+            _ => cause,
+        };
+        self.connection_ended(cause);
     }
 
     /// The connection is gone: apply the reconnect policy (see `machine/reconnect.rs`) and
@@ -916,7 +903,7 @@ impl GatewayMachine {
         let at = self.now + delay;
         let next = if self.session_id.is_some() { Reconnect::Resume } else { Reconnect::Identify };
         self.emit(Event::Disconnected(Disconnect { cause, next, at }));
-        self.set_state(State::Disconnected);
+        self.set_phase(Phase::Disconnected);
         if delay.is_zero() {
             self.begin_attempt(false);
         } else {
@@ -950,7 +937,7 @@ impl GatewayMachine {
         self.end_connection();
         self.timers.stop_all();
         self.emit(Event::Fatal(error));
-        self.set_state(State::Terminated);
+        self.set_phase(Phase::Terminated);
     }
 
     fn finish_graceful(&mut self) {
@@ -959,7 +946,7 @@ impl GatewayMachine {
         self.timers.stop_all();
         let session = self.session();
         self.emit(Event::Closed(session));
-        self.set_state(State::Terminated);
+        self.set_phase(Phase::Terminated);
     }
 
     fn fire_timers(&mut self) {

@@ -1,4 +1,7 @@
-//! The machine's coarse states, as users and metrics see them.
+//! The machine's phases: [`State`], as users and metrics see them, and [`Phase`], the
+//! same with each phase's data, as the machine keeps it.
+
+use super::io::DisconnectCause;
 
 /// Where a [`GatewayMachine`](crate::GatewayMachine) is in a connection's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,5 +63,73 @@ impl State {
                 | State::Active
                 | State::Closing
         )
+    }
+}
+
+/// What the machine is doing, with what only that phase knows. [`State`] is its public
+/// face ([`Phase::state`]); the data lives in the variants so that none outlives its phase.
+#[derive(Debug)]
+pub(super) enum Phase {
+    /// See [`State::Disconnected`].
+    Disconnected,
+    /// See [`State::AwaitingToken`].
+    AwaitingToken,
+    /// See [`State::AwaitingIdentifySlot`]. `asked` while the pacer's answer to
+    /// [`PacerRequest::Acquire`](crate::PacerRequest::Acquire) is awaited; a slot granted
+    /// otherwise is given back.
+    AwaitingIdentifySlot { asked: bool },
+    /// See [`State::Connecting`]. `close_when_open` once a graceful close waits for the
+    /// connection to open, to close it then.
+    Connecting { close_when_open: bool },
+    /// See [`State::AwaitingHello`].
+    AwaitingHello,
+    /// See [`State::Identifying`].
+    Identifying,
+    /// See [`State::Resuming`].
+    Resuming,
+    /// See [`State::Active`].
+    Active,
+    /// See [`State::Closing`]: the machine sent a close frame, for this reason, and awaits
+    /// the server's answer.
+    Closing(Closing),
+    /// See [`State::Terminated`].
+    Terminated,
+}
+
+/// Why the machine closes a connection itself: what follows once it is gone.
+#[derive(Debug)]
+pub(super) enum Closing {
+    /// Stop for good: [`GatewayMachine::close`](crate::GatewayMachine::close).
+    Graceful,
+    /// Reconnect, reporting this cause (op 7, op 9).
+    Reconnect(DisconnectCause),
+}
+
+impl Phase {
+    /// The public face of this phase.
+    pub(super) const fn state(&self) -> State {
+        match self {
+            Phase::Disconnected => State::Disconnected,
+            Phase::AwaitingToken => State::AwaitingToken,
+            Phase::AwaitingIdentifySlot { .. } => State::AwaitingIdentifySlot,
+            Phase::Connecting { .. } => State::Connecting,
+            Phase::AwaitingHello => State::AwaitingHello,
+            Phase::Identifying => State::Identifying,
+            Phase::Resuming => State::Resuming,
+            Phase::Active => State::Active,
+            Phase::Closing(_) => State::Closing,
+            Phase::Terminated => State::Terminated,
+        }
+    }
+
+    /// Whether a connection is open: frames may arrive on it.
+    pub(super) const fn is_open(&self) -> bool {
+        self.state().has_connection() && !matches!(self, Phase::Connecting { .. })
+    }
+
+    /// Whether a graceful close is under way: the machine stops once the connection is
+    /// gone, whether it was closing it or still waiting for it to open.
+    pub(super) const fn closes_for_good(&self) -> bool {
+        matches!(self, Phase::Closing(Closing::Graceful) | Phase::Connecting { close_when_open: true })
     }
 }
