@@ -22,7 +22,6 @@ use crate::incoming::{DEFAULT_HEARTBEAT_INTERVAL, MAX_HEARTBEAT_INTERVAL};
 use crate::intents::Intents;
 use crate::limiter::{IdentifySlot, PacerAnswer, PacerRequest};
 use crate::opcode::OpCode;
-use crate::rng::Rng;
 use crate::session::Session;
 use crate::shard::ShardId;
 use crate::time::Instant;
@@ -35,14 +34,12 @@ use checkpoint::Unacked;
 pub use io::{Disconnect, DisconnectCause, Event, Input, Output, Reconnect, UsageError};
 pub use metrics::{Latency, Metrics};
 pub use reconnect::{FLAP_WINDOW, STORM_BURST, STORM_REFILL};
-use reconnect::{StormBudget, verdict};
+use reconnect::{Reconnects, verdict};
 pub use state::State;
 use state::{Closing, Phase};
 pub use timer::Timer;
 use timer::TimerTable;
 
-/// A RESUME refused this many times in a row is given up for a fresh IDENTIFY.
-const RESUME_ATTEMPTS: u32 = 2;
 /// The largest step between consecutive sequence numbers taken as plausible. QQ numbers
 /// a session's events one by one; a larger jump (or zero, or a step back) is reported
 /// and does not move the RESUME point.
@@ -191,8 +188,8 @@ pub const MAX_SEQ_STEP: u64 = 1 << 20;
 pub struct GatewayMachine {
     /// The settings, as built; its session was taken by [`new`](Self::new).
     config: Config,
-    rng: Rng,
-    storm: StormBudget,
+    /// The reconnect policy's counts, storm budget and jitter source.
+    reconnects: Reconnects,
     unacked: Unacked,
     read_paused: bool,
 
@@ -209,10 +206,6 @@ pub struct GatewayMachine {
     last_seq: Option<u64>,
     token: Option<AccessToken>,
     conn: Connection,
-    /// Consecutive attempts that ended before making progress.
-    failures: u32,
-    /// Consecutive RESUMEs that did not reach RESUMED.
-    resume_refusals: u32,
 
     latency: Latency,
     metrics: Metrics,
@@ -260,9 +253,8 @@ impl GatewayMachine {
             None => (None, None),
         };
         let mut machine = Self {
-            rng: Rng::new(config.seed),
+            reconnects: Reconnects::new(config.seed, now),
             config,
-            storm: StormBudget::new(now),
             unacked: Unacked::default(),
             read_paused: false,
             now,
@@ -274,8 +266,6 @@ impl GatewayMachine {
             last_seq,
             token: None,
             conn: Connection::default(),
-            failures: 0,
-            resume_refusals: 0,
             latency: Latency::default(),
             metrics: Metrics::default(),
             recent_ids: RecentIds::default(),
@@ -579,8 +569,7 @@ impl GatewayMachine {
                 self.begin_attempt(true);
             }
             TokenError::Unavailable(reason) => {
-                self.failures = self.failures.saturating_add(1);
-                let delay = self.config.backoff.delay(self.failures, &mut self.rng);
+                let delay = self.reconnects.back_off(&self.config.backoff);
                 self.schedule_attempt(DisconnectCause::TokenUnavailable(reason), delay);
             }
         }
@@ -807,8 +796,7 @@ impl GatewayMachine {
     fn on_progress(&mut self) {
         if self.conn.progress.is_none() {
             self.conn.progress = Some(self.now);
-            self.failures = 0;
-            self.resume_refusals = 0;
+            self.reconnects.progress();
             self.timers.stop(Timer::Handshake);
         }
     }
@@ -821,7 +809,7 @@ impl GatewayMachine {
         }
         self.session_id = None;
         self.last_seq = None;
-        self.resume_refusals = 0;
+        self.reconnects.session_forgotten();
         self.unacked.new_session();
     }
 
@@ -875,27 +863,12 @@ impl GatewayMachine {
         if v.refresh_token {
             self.token = None;
         }
-        let mut forget = v.forget;
-        if v.resume_refused {
-            self.resume_refusals += 1;
-            forget |= self.resume_refusals >= RESUME_ATTEMPTS;
-        }
-        if forget {
+        let refused_too_often = v.resume_refused && self.reconnects.resume_refused();
+        if v.forget || refused_too_often {
             self.forget_session();
         }
-        let delay = if v.immediate {
-            let lived = conn.progress.map(|at| self.now.saturating_duration_since(at));
-            let pace = match lived {
-                Some(lived) if lived >= FLAP_WINDOW => Duration::ZERO,
-                _ => self.storm.take(self.now),
-            };
-            let jitter = u64::try_from(self.config.reconnect_jitter.as_millis()).unwrap_or(u64::MAX);
-            pace + Duration::from_millis(self.rng.up_to(jitter))
-        } else {
-            self.failures = self.failures.saturating_add(1);
-            let delay = self.config.backoff.delay(self.failures, &mut self.rng);
-            if v.rate_limited { delay.max(self.config.backoff.initial) } else { delay }
-        };
+        let lived = conn.progress.map(|at| self.now.saturating_duration_since(at));
+        let delay = self.reconnects.delay(&v, lived, &self.config, self.now);
         self.schedule_attempt(cause, delay);
     }
 
