@@ -1,6 +1,7 @@
 //! The gateway state machine.
 
 mod checkpoint;
+mod delivery;
 mod io;
 mod metrics;
 mod reconnect;
@@ -28,9 +29,9 @@ use crate::time::Instant;
 use crate::token::{AccessToken, Secret, TOKEN_REFRESH_MARGIN};
 use crate::{incoming, outgoing};
 
-use crate::dedup::RecentIds;
 pub use checkpoint::MAX_UNACKED;
-use checkpoint::Unacked;
+pub use delivery::MAX_SEQ_STEP;
+use delivery::{Arrival, Delivery};
 pub use io::{Disconnect, DisconnectCause, Event, Input, Output, Reconnect, UsageError};
 pub use metrics::{Latency, Metrics};
 pub use reconnect::{FLAP_WINDOW, STORM_BURST, STORM_REFILL};
@@ -39,11 +40,6 @@ pub use state::State;
 use state::{Closing, Phase};
 pub use timer::Timer;
 use timer::TimerTable;
-
-/// The largest step between consecutive sequence numbers taken as plausible. QQ numbers
-/// a session's events one by one; a larger jump (or zero, or a step back) is reported
-/// and does not move the RESUME point.
-pub const MAX_SEQ_STEP: u64 = 1 << 20;
 
 /// The sans-IO QQ Bot gateway connection: every protocol decision, no IO.
 ///
@@ -190,7 +186,6 @@ pub struct GatewayMachine {
     config: Config,
     /// The reconnect policy's counts, storm budget and jitter source.
     reconnects: Reconnects,
-    unacked: Unacked,
     read_paused: bool,
 
     now: Instant,
@@ -203,13 +198,13 @@ pub struct GatewayMachine {
     out: VecDeque<Output>,
 
     session_id: Option<String>,
-    last_seq: Option<u64>,
+    /// What the session delivered: the RESUME point, recent event ids, receipts awaited.
+    delivery: Delivery,
     token: Option<AccessToken>,
     conn: Connection,
 
     latency: Latency,
     metrics: Metrics,
-    recent_ids: RecentIds,
 }
 
 /// Facts about the current connection.
@@ -255,7 +250,6 @@ impl GatewayMachine {
         let mut machine = Self {
             reconnects: Reconnects::new(config.seed, now),
             config,
-            unacked: Unacked::default(),
             read_paused: false,
             now,
             phase: Phase::Disconnected,
@@ -263,12 +257,11 @@ impl GatewayMachine {
             timers: TimerTable::default(),
             out: VecDeque::new(),
             session_id,
-            last_seq,
+            delivery: Delivery::resuming_from(last_seq),
             token: None,
             conn: Connection::default(),
             latency: Latency::default(),
             metrics: Metrics::default(),
-            recent_ids: RecentIds::default(),
         };
         machine.begin_attempt(false);
         machine
@@ -287,7 +280,7 @@ impl GatewayMachine {
         match input {
             Input::Handled(ack) => {
                 if self.config.ack_handled {
-                    self.unacked.handled(ack);
+                    self.delivery.handled(ack);
                 }
                 return Ok(());
             }
@@ -416,7 +409,7 @@ impl GatewayMachine {
     /// The last sequence number delivered in the current session.
     #[must_use]
     pub fn last_sequence(&self) -> Option<u64> {
-        self.last_seq
+        self.delivery.last_seq
     }
 
     /// The session to keep for a restart, if there is one: its `seq` is the
@@ -434,13 +427,13 @@ impl GatewayMachine {
     /// [last one received](Self::last_sequence).
     #[must_use]
     pub fn checkpoint(&self) -> Option<u64> {
-        if self.config.ack_handled { self.unacked.checkpoint(self.last_seq) } else { self.last_seq }
+        if self.config.ack_handled { self.delivery.checkpoint() } else { self.delivery.last_seq }
     }
 
     /// How many delivered events await their [`Input::Handled`].
     #[must_use]
     pub fn unacked(&self) -> usize {
-        self.unacked.len()
+        self.delivery.unacked()
     }
 
     /// The shard this machine connects as.
@@ -638,7 +631,7 @@ impl GatewayMachine {
         let resume = match (&self.session_id, self.conn.plan) {
             (Some(id), Plan::Resume) => Some(outgoing::resume(
                 &self.conn.authorization.0,
-                &Session::at(id.as_str(), self.last_seq, self.config.shard),
+                &Session::at(id.as_str(), self.delivery.last_seq, self.config.shard),
             )),
             _ => None,
         };
@@ -669,7 +662,7 @@ impl GatewayMachine {
     }
 
     fn send_heartbeat(&mut self) {
-        self.out.push_back(Output::Send(outgoing::heartbeat(self.last_seq)));
+        self.out.push_back(Output::Send(outgoing::heartbeat(self.delivery.last_seq)));
         self.metrics.heartbeats_sent += 1;
         self.latency.record_sent(self.now);
         self.conn.pending_ack = Some(self.now);
@@ -695,7 +688,7 @@ impl GatewayMachine {
             Err(error) => {
                 // QQ counts it as delivered; never ask for it again.
                 if let Some(seq) = env.s {
-                    self.note_seq(seq, false);
+                    self.delivery.advance(seq);
                 }
                 return self.decode_failed(error);
             }
@@ -714,11 +707,10 @@ impl GatewayMachine {
                         });
                     }
                 }
-                self.last_seq = None; // a new session numbers its events afresh
-                self.unacked.new_session();
+                self.delivery.new_session();
                 self.metrics.readies += 1;
                 self.on_authenticated();
-                let moved = dispatch.seq().is_some_and(|seq| self.note_seq(seq, true));
+                let moved = dispatch.seq().is_some_and(|seq| self.note_seq(seq));
                 self.deliver(dispatch, moved);
             }
             "RESUMED" => {
@@ -727,39 +719,26 @@ impl GatewayMachine {
                 // RESUMED may carry the next seq or none; an old one is not news.
                 let moved = dispatch
                     .seq()
-                    .filter(|&s| self.last_seq.is_none_or(|last| s > last))
-                    .is_some_and(|seq| self.note_seq(seq, true));
+                    .filter(|&seq| !self.delivery.delivered(seq))
+                    .is_some_and(|seq| self.note_seq(seq));
                 self.deliver(dispatch, moved);
             }
-            _ => {
-                let seq = dispatch.seq();
-                // Delivery is decided by event id; by seq only for events without one.
-                let seen = match dispatch.id() {
-                    Some(id) => !self.recent_ids.insert(id),
-                    None => seq.is_some_and(|s| self.last_seq.is_some_and(|last| s <= last)),
-                };
-                let old = seq.is_some_and(|s| self.last_seq.is_some_and(|last| s <= last));
-                if seen {
-                    if old {
-                        self.metrics.replays_dropped += 1;
-                    } else {
-                        self.metrics.duplicates_dropped += 1;
-                        if let Some(seq) = seq {
-                            self.note_seq(seq, false);
-                        }
-                    }
-                    return;
+            // Delivery is decided by event id; by seq only for events without one.
+            _ => match self.delivery.arrival(dispatch.id(), dispatch.seq()) {
+                Arrival::New => {
+                    let moved = dispatch.seq().is_some_and(|seq| self.note_seq(seq));
+                    self.deliver(dispatch, moved);
                 }
-                let moved = seq.is_some_and(|seq| self.note_seq(seq, true));
-                self.deliver(dispatch, moved);
-            }
+                Arrival::Replay => self.metrics.replays_dropped += 1,
+                Arrival::Duplicate => self.metrics.duplicates_dropped += 1,
+            },
         }
     }
 
     /// Emits a dispatch; one that `moved` the sequence number is tracked until handled.
     fn deliver(&mut self, mut dispatch: Dispatch, moved: bool) {
         if let (true, true, Some(seq)) = (self.config.ack_handled, moved, dispatch.seq()) {
-            let (ack, overflow) = self.unacked.track(seq);
+            let (ack, overflow) = self.delivery.track(seq);
             dispatch.set_ack(ack);
             self.metrics.unacked_overflows += u64::from(overflow);
         }
@@ -767,22 +746,15 @@ impl GatewayMachine {
         self.emit(Event::Dispatch(dispatch));
     }
 
-    /// Moves the RESUME point to `seq` if it is plausible: past the last one by at most
-    /// [`MAX_SEQ_STEP`] (from none: between 1 and [`MAX_SEQ_STEP`]). Anything else is
-    /// reported (when `report`) and leaves the RESUME point where it was, so no single
-    /// frame can silence a session or skip events on the next RESUME. Returns whether it
-    /// moved.
-    fn note_seq(&mut self, seq: u64, report: bool) -> bool {
-        let plausible = match self.last_seq {
-            Some(last) => seq > last && seq - last <= MAX_SEQ_STEP,
-            None => (1..=MAX_SEQ_STEP).contains(&seq),
-        };
-        if plausible {
-            self.last_seq = Some(seq);
-        } else if report {
-            self.decode_failed(DecodeError::ImplausibleSeq { seq, last: self.last_seq });
+    /// Moves the RESUME point to `seq` if it is plausible ([`Delivery::advance`]); reports
+    /// it if not. Returns whether it moved.
+    fn note_seq(&mut self, seq: u64) -> bool {
+        let last = self.delivery.last_seq;
+        let moved = self.delivery.advance(seq);
+        if !moved {
+            self.decode_failed(DecodeError::ImplausibleSeq { seq, last });
         }
-        plausible
+        moved
     }
 
     fn on_authenticated(&mut self) {
@@ -808,9 +780,8 @@ impl GatewayMachine {
             self.emit(Event::SessionLost(lost));
         }
         self.session_id = None;
-        self.last_seq = None;
+        self.delivery.new_session();
         self.reconnects.session_forgotten();
-        self.unacked.new_session();
     }
 
     /// Closes with a handshake: the close frame goes out, and the server's reply is
