@@ -1,41 +1,53 @@
 //! The gateway state machine.
+//!
+//! `GatewayMachine` (here) holds the state and answers the public calls; the work is
+//! split the way quinn-proto splits a connection:
+//!
+//! - `state`: the public `State`, and the private `Phase` that carries each phase's data;
+//! - `attempt`: a token, an IDENTIFY slot and the connection, up to an open socket;
+//! - `receive`: what the server sends on it: HELLO, heartbeats, dispatches;
+//! - `teardown`: the close handshake, and the one teardown every end goes through;
+//! - `connection`: the facts of one connection; `delivery`: what a session delivered;
+//!   `checkpoint`: the receipts awaited; `reconnect`: the reconnect policy and its
+//!   memory; `timer`: the deadlines, and what each does when it fires; `metrics`:
+//!   counters and latency; `io`: the inputs and outputs.
+//!
+//! Nothing outside `machine/` imports it but through the crate root (`.ci/layers`).
 
+mod attempt;
 mod checkpoint;
+mod connection;
 mod delivery;
 mod io;
 mod metrics;
+mod receive;
 mod reconnect;
 mod state;
+mod teardown;
 mod timer;
 
 use std::collections::VecDeque;
 
 use core::time::Duration;
 
-use serde_json::value::RawValue;
-
 use crate::close::CloseFrame;
 use crate::config::Config;
-use crate::dispatch::Dispatch;
-use crate::envelope::Envelope;
-use crate::error::{DecodeError, FatalError, TokenError, snippet};
-use crate::incoming::{DEFAULT_HEARTBEAT_INTERVAL, MAX_HEARTBEAT_INTERVAL};
+use crate::error::DecodeError;
+use crate::incoming::DEFAULT_HEARTBEAT_INTERVAL;
 use crate::intents::Intents;
-use crate::limiter::{IdentifySlot, PacerAnswer, PacerRequest};
-use crate::opcode::OpCode;
 use crate::session::Session;
 use crate::shard::ShardId;
 use crate::time::Instant;
-use crate::token::{AccessToken, Secret, TOKEN_REFRESH_MARGIN};
-use crate::{incoming, outgoing};
+use crate::token::AccessToken;
 
 pub use checkpoint::MAX_UNACKED;
+use connection::Connection;
+use delivery::Delivery;
 pub use delivery::MAX_SEQ_STEP;
-use delivery::{Arrival, Delivery};
 pub use io::{Disconnect, DisconnectCause, Event, Input, Output, Reconnect, UsageError};
 pub use metrics::{Latency, Metrics};
+use reconnect::Reconnects;
 pub use reconnect::{FLAP_WINDOW, STORM_BURST, STORM_REFILL};
-use reconnect::{Reconnects, verdict};
 pub use state::State;
 use state::{Closing, Phase};
 pub use timer::Timer;
@@ -72,7 +84,7 @@ use timer::TimerTable;
 /// |---|---|---|
 /// | after progress: op 7, 4009, a zombie, a drop, 4900–4913, any non-fatal code but 4008 | at once, plus up to [`reconnect_jitter`](crate::ConfigBuilder::reconnect_jitter) (20 ms), within the storm budget | reset by the progress |
 /// | with op 9 (QQ's answer to an IDENTIFY or RESUME) | at once, within the storm budget; an IDENTIFY also waits for the identify pacer | unchanged |
-/// | before progress: the connection could not open, no READY in time, op 7 / 4009 / a drop before READY or RESUMED | after [`Backoff`] (5 s doubling to 40 s, less up to a fifth) | +1 |
+/// | before progress: the connection could not open, no READY in time, op 7 / 4009 / a drop before READY or RESUMED | after [`Backoff`](crate::Backoff) (5 s doubling to 40 s, less up to a fifth) | +1 |
 /// | 4008 (sent too fast) | after the backoff, never sooner than its first step | +1 |
 /// | a fatal code ([`CloseCode::action`](crate::CloseCode::action)) or rejected credentials | never: [`Event::Fatal`] | — |
 /// | no access token (network, HTTP 429/5xx, QQ's `100001`) | after the backoff, reported as [`Event::Disconnected`] | +1 |
@@ -184,10 +196,7 @@ use timer::TimerTable;
 pub struct GatewayMachine {
     /// The settings, as built; its session was taken by [`new`](Self::new).
     config: Config,
-    /// The reconnect policy's counts, storm budget and jitter source.
-    reconnects: Reconnects,
-    read_paused: bool,
-
+    /// The latest `now` the machine was told.
     now: Instant,
     /// What the machine is doing, with that phase's data; [`state`](Self::state) is its
     /// public face.
@@ -195,44 +204,24 @@ pub struct GatewayMachine {
     /// When the current phase began.
     phase_since: Instant,
     timers: TimerTable,
+    /// Outputs not yet polled.
     out: VecDeque<Output>,
 
+    /// The access token the next connection authenticates with.
+    token: Option<AccessToken>,
+    /// The current connection's facts; the default between connections.
+    conn: Connection,
+    /// The session to RESUME, if there is one.
     session_id: Option<String>,
     /// What the session delivered: the RESUME point, recent event ids, receipts awaited.
     delivery: Delivery,
-    token: Option<AccessToken>,
-    conn: Connection,
+    /// The reconnect policy's counts, storm budget and jitter source.
+    reconnects: Reconnects,
+    /// The adapter stopped reading frames ([`Input::ReadPaused`]).
+    read_paused: bool,
 
     latency: Latency,
     metrics: Metrics,
-}
-
-/// Facts about the current connection.
-#[derive(Debug, Default)]
-struct Connection {
-    /// `QQBot {token}`, taken when the connection was asked for.
-    authorization: Secret,
-    plan: Plan,
-    /// The IDENTIFY slot taken before connecting; given back if no IDENTIFY is sent.
-    slot: Option<IdentifySlot>,
-    sent_auth: bool,
-    /// READY or RESUMED received.
-    authenticated: bool,
-    /// When READY, RESUMED or a replayed event was first received: the session moves.
-    progress: Option<Instant>,
-    /// HELLO's interval, clamped; `None` before HELLO.
-    heartbeat_interval: Option<Duration>,
-    /// When the unacknowledged heartbeat was sent.
-    pending_ack: Option<Instant>,
-    /// A frame arrived since the last heartbeat was sent: proof of life as good as an ACK.
-    heard_since_beat: bool,
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum Plan {
-    #[default]
-    Identify,
-    Resume,
 }
 
 impl GatewayMachine {
@@ -240,26 +229,20 @@ impl GatewayMachine {
     /// connection; drain them (see the [drain contract](Self#the-drain-contract)).
     #[must_use]
     pub fn new(mut config: Config, now: Instant) -> Self {
-        let (session_id, last_seq) = match config.session.take() {
-            Some(s) => {
-                let seq = s.last_seq();
-                (Some(s.id), seq)
-            }
-            None => (None, None),
-        };
+        let session = config.session.take();
         let mut machine = Self {
+            delivery: Delivery::resuming_from(session.as_ref().and_then(Session::last_seq)),
+            session_id: session.map(|s| s.id),
             reconnects: Reconnects::new(config.seed, now),
             config,
-            read_paused: false,
             now,
             phase: Phase::Disconnected,
             phase_since: now,
             timers: TimerTable::default(),
             out: VecDeque::new(),
-            session_id,
-            delivery: Delivery::resuming_from(last_seq),
             token: None,
             conn: Connection::default(),
+            read_paused: false,
             latency: Latency::default(),
             metrics: Metrics::default(),
         };
@@ -466,21 +449,25 @@ impl GatewayMachine {
     #[must_use]
     pub fn metrics(&self) -> Metrics {
         let mut metrics = self.metrics.clone();
-        metrics.add_time_in(self.phase.state(), self.now.saturating_duration_since(self.phase_since));
+        metrics.add_time_in(self.phase.state(), self.time_in_phase());
         metrics
     }
 
-    // ----- the protocol -----
+    // ----- the machine's own bookkeeping -----
 
     fn advance(&mut self, now: Instant) {
         self.now = self.now.max(now);
     }
 
+    /// Moves to `phase`, counting the time spent in the one it leaves.
     fn set_phase(&mut self, phase: Phase) {
-        let spent = self.now.saturating_duration_since(self.phase_since);
-        self.metrics.add_time_in(self.phase.state(), spent);
+        self.metrics.add_time_in(self.phase.state(), self.time_in_phase());
         self.phase = phase;
         self.phase_since = self.now;
+    }
+
+    fn time_in_phase(&self) -> Duration {
+        self.now.saturating_duration_since(self.phase_since)
     }
 
     fn emit(&mut self, event: Event) {
@@ -490,425 +477,5 @@ impl GatewayMachine {
     fn decode_failed(&mut self, error: DecodeError) {
         self.metrics.decode_failures += 1;
         self.emit(Event::DecodeFailed(error));
-    }
-
-    /// Starts the next connection attempt: a usable token first, then an IDENTIFY slot if
-    /// the attempt will IDENTIFY, then the connection.
-    fn begin_attempt(&mut self, token_just_arrived: bool) {
-        let now = self.now;
-        // A token delivered on request is used if it has not expired; one held from
-        // before must outlive the refresh margin.
-        let needed_until = if token_just_arrived { now } else { now + TOKEN_REFRESH_MARGIN };
-        let authorization = match &self.token {
-            Some(token) if token.expires_at() > needed_until => Secret(token.authorization()),
-            Some(_) if token_just_arrived => {
-                self.token = None;
-                return self.on_token_failed(TokenError::Unavailable(
-                    "the token delivered has already expired".into(),
-                ));
-            }
-            _ => {
-                self.set_phase(Phase::AwaitingToken);
-                self.metrics.token_refreshes += 1;
-                self.out.push_back(Output::RefreshToken);
-                return;
-            }
-        };
-        let plan = if self.session_id.is_some() { Plan::Resume } else { Plan::Identify };
-        self.conn = Connection { authorization, plan, ..Connection::default() };
-        if plan == Plan::Identify {
-            self.set_phase(Phase::AwaitingIdentifySlot { asked: true });
-            self.out.push_back(Output::Pacer(PacerRequest::Acquire));
-        } else {
-            self.connect();
-        }
-    }
-
-    fn connect(&mut self) {
-        self.set_phase(Phase::Connecting { close_when_open: false });
-        self.metrics.connects += 1;
-        self.out.push_back(Output::Connect(self.config.url.clone()));
-    }
-
-    /// The identify pacer answered. A slot nobody waits for any more goes back at once.
-    fn on_pacer(&mut self, answer: PacerAnswer) {
-        let wanted = match &mut self.phase {
-            Phase::AwaitingIdentifySlot { asked } => core::mem::take(asked),
-            _ => false,
-        };
-        match answer {
-            PacerAnswer::Granted(slot) if wanted => {
-                self.conn.slot = Some(slot);
-                self.connect();
-            }
-            PacerAnswer::Granted(slot) => self.out.push_back(Output::Pacer(PacerRequest::Release(slot))),
-            PacerAnswer::Deferred(wait) if wanted => {
-                self.timers.set(Timer::Reconnect, self.now + wait.max(Duration::from_millis(1)));
-            }
-            PacerAnswer::Deferred(_) => {}
-        }
-    }
-
-    fn on_token_failed(&mut self, error: TokenError) {
-        match error {
-            TokenError::Rejected { code, message } => {
-                self.fatal(FatalError::CredentialsRejected { code, message })
-            }
-            // A renewal that failed while the token held still works: use it.
-            error @ TokenError::Unavailable(_)
-                if self.token.as_ref().is_some_and(|t| t.expires_at() > self.now) =>
-            {
-                self.emit(Event::TokenRefreshFailed(error));
-                self.begin_attempt(true);
-            }
-            TokenError::Unavailable(reason) => {
-                let delay = self.reconnects.back_off(&self.config.backoff);
-                self.schedule_attempt(DisconnectCause::TokenUnavailable(reason), delay);
-            }
-        }
-    }
-
-    fn on_connected(&mut self) {
-        let close = self.phase.closes_for_good();
-        self.set_phase(Phase::AwaitingHello);
-        self.timers.set(Timer::Handshake, self.now + self.config.handshake_timeout);
-        if close {
-            self.start_close(CloseFrame::CLOSING, Closing::Graceful);
-        }
-    }
-
-    fn on_text(&mut self, text: &str) {
-        if matches!(self.phase, Phase::Closing(_)) {
-            return; // in flight before our close; QQ replays what matters after a RESUME
-        }
-        self.conn.heard_since_beat = true;
-        let env = match Envelope::parse(text) {
-            Ok(env) => env,
-            Err(error) => return self.decode_failed(error),
-        };
-        match OpCode::from_u64(env.op) {
-            Some(OpCode::Dispatch) if matches!(self.phase, Phase::AwaitingHello) => {
-                let name = env.t.as_deref().unwrap_or_default().to_owned();
-                self.decode_failed(DecodeError::DispatchBeforeHello { name });
-            }
-            Some(OpCode::Dispatch) => self.on_dispatch(&env),
-            Some(OpCode::Hello) => self.on_hello(env.d),
-            Some(OpCode::HeartbeatAck) => self.on_heartbeat_ack(),
-            // QQ asks for a heartbeat; there is none to send before HELLO. The beat counts
-            // as ours: the next one is due an interval later.
-            Some(OpCode::Heartbeat) if !matches!(self.phase, Phase::AwaitingHello) => {
-                self.send_heartbeat();
-                self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval());
-            }
-            Some(OpCode::Heartbeat) => {}
-            Some(OpCode::Reconnect) => {
-                self.start_close(CloseFrame::RESUME, Closing::Reconnect(DisconnectCause::ReconnectRequested));
-            }
-            Some(OpCode::InvalidSession) => {
-                let resumable = incoming::invalid_session_resumable(env.d);
-                let frame = if resumable { CloseFrame::RESUME } else { CloseFrame::NORMAL };
-                self.start_close(frame, Closing::Reconnect(DisconnectCause::InvalidSession { resumable }));
-            }
-            _ => self.decode_failed(DecodeError::UnexpectedOpcode { op: env.op }),
-        }
-    }
-
-    fn on_hello(&mut self, d: Option<&RawValue>) {
-        if !matches!(self.phase, Phase::AwaitingHello) {
-            return self.decode_failed(DecodeError::UnexpectedHello);
-        }
-        let interval = match incoming::hello_interval(d) {
-            Some(interval) => interval.clamp(self.config.min_heartbeat_interval, MAX_HEARTBEAT_INTERVAL),
-            None => {
-                self.decode_failed(DecodeError::InvalidHello {
-                    snippet: snippet(d.map_or("", RawValue::get)),
-                });
-                DEFAULT_HEARTBEAT_INTERVAL
-            }
-        };
-        self.conn.heartbeat_interval = Some(interval);
-        self.timers.set(Timer::Heartbeat, self.now + interval);
-        let resume = match (&self.session_id, self.conn.plan) {
-            (Some(id), Plan::Resume) => Some(outgoing::resume(
-                &self.conn.authorization.0,
-                &Session::at(id.as_str(), self.delivery.last_seq, self.config.shard),
-            )),
-            _ => None,
-        };
-        if let Some(frame) = resume {
-            self.metrics.resumes += 1;
-            self.out.push_back(Output::Send(frame));
-            self.set_phase(Phase::Resuming);
-        } else {
-            self.forget_session();
-            self.conn.plan = Plan::Identify;
-            self.metrics.identifies += 1;
-            let frame =
-                outgoing::identify(&self.conn.authorization.0, self.config.intents, self.config.shard);
-            self.out.push_back(Output::Send(frame));
-            if let Some(slot) = self.conn.slot.take() {
-                self.out.push_back(Output::Pacer(PacerRequest::Sent(slot)));
-            }
-            self.set_phase(Phase::Identifying);
-        }
-        self.conn.sent_auth = true;
-    }
-
-    fn on_heartbeat_ack(&mut self) {
-        if let Some(sent) = self.conn.pending_ack.take() {
-            self.latency.record_ack(sent, self.now);
-            self.metrics.heartbeats_acked += 1;
-        }
-    }
-
-    fn send_heartbeat(&mut self) {
-        self.out.push_back(Output::Send(outgoing::heartbeat(self.delivery.last_seq)));
-        self.metrics.heartbeats_sent += 1;
-        self.latency.record_sent(self.now);
-        self.conn.pending_ack = Some(self.now);
-        self.conn.heard_since_beat = false;
-    }
-
-    /// The heartbeat timer fired. A beat still unacknowledged with no frame received
-    /// since it was sent means the link is dead; frames still arriving (a long replay
-    /// with the ACK queued behind it) prove it lives.
-    fn on_heartbeat_due(&mut self) {
-        // While the adapter does not read, silence proves nothing.
-        if self.conn.pending_ack.is_some() && !self.conn.heard_since_beat && !self.read_paused {
-            self.metrics.zombies += 1;
-            return self.abandon(DisconnectCause::Zombie);
-        }
-        self.send_heartbeat();
-        self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval());
-    }
-
-    fn on_dispatch(&mut self, env: &Envelope<'_>) {
-        let dispatch = match Dispatch::from_envelope(env, self.config.shard) {
-            Ok(dispatch) => dispatch,
-            Err(error) => {
-                // QQ counts it as delivered; never ask for it again.
-                if let Some(seq) = env.s {
-                    self.delivery.advance(seq);
-                }
-                return self.decode_failed(error);
-            }
-        };
-        if matches!(self.phase, Phase::Resuming) {
-            self.on_progress(); // a replay under way
-        }
-        match dispatch.name() {
-            "READY" => {
-                match dispatch.ready_session_id() {
-                    Some(id) => self.session_id = Some(id),
-                    None => {
-                        self.session_id = None;
-                        self.decode_failed(DecodeError::InvalidReady {
-                            snippet: snippet(dispatch.data().get()),
-                        });
-                    }
-                }
-                self.delivery.new_session();
-                self.metrics.readies += 1;
-                self.on_authenticated();
-                let moved = dispatch.seq().is_some_and(|seq| self.note_seq(seq));
-                self.deliver(dispatch, moved);
-            }
-            "RESUMED" => {
-                self.metrics.resumed += 1;
-                self.on_authenticated();
-                // RESUMED may carry the next seq or none; an old one is not news.
-                let moved = dispatch
-                    .seq()
-                    .filter(|&seq| !self.delivery.delivered(seq))
-                    .is_some_and(|seq| self.note_seq(seq));
-                self.deliver(dispatch, moved);
-            }
-            // Delivery is decided by event id; by seq only for events without one.
-            _ => match self.delivery.arrival(dispatch.id(), dispatch.seq()) {
-                Arrival::New => {
-                    let moved = dispatch.seq().is_some_and(|seq| self.note_seq(seq));
-                    self.deliver(dispatch, moved);
-                }
-                Arrival::Replay => self.metrics.replays_dropped += 1,
-                Arrival::Duplicate => self.metrics.duplicates_dropped += 1,
-            },
-        }
-    }
-
-    /// Emits a dispatch; one that `moved` the sequence number is tracked until handled.
-    fn deliver(&mut self, mut dispatch: Dispatch, moved: bool) {
-        if let (true, true, Some(seq)) = (self.config.ack_handled, moved, dispatch.seq()) {
-            let (ack, overflow) = self.delivery.track(seq);
-            dispatch.set_ack(ack);
-            self.metrics.unacked_overflows += u64::from(overflow);
-        }
-        self.metrics.events += 1;
-        self.emit(Event::Dispatch(dispatch));
-    }
-
-    /// Moves the RESUME point to `seq` if it is plausible ([`Delivery::advance`]); reports
-    /// it if not. Returns whether it moved.
-    fn note_seq(&mut self, seq: u64) -> bool {
-        let last = self.delivery.last_seq;
-        let moved = self.delivery.advance(seq);
-        if !moved {
-            self.decode_failed(DecodeError::ImplausibleSeq { seq, last });
-        }
-        moved
-    }
-
-    fn on_authenticated(&mut self) {
-        self.conn.authenticated = true;
-        self.set_phase(Phase::Active);
-        self.on_progress();
-    }
-
-    /// READY, RESUMED or a replayed event: the connection works. The failure count and
-    /// the refused-RESUME count start over, and the handshake is over.
-    fn on_progress(&mut self) {
-        if self.conn.progress.is_none() {
-            self.conn.progress = Some(self.now);
-            self.reconnects.progress();
-            self.timers.stop(Timer::Handshake);
-        }
-    }
-
-    /// The session cannot be resumed: report the gap, from its checkpoint.
-    fn forget_session(&mut self) {
-        if let Some(lost) = self.session() {
-            self.metrics.sessions_lost += 1;
-            self.emit(Event::SessionLost(lost));
-        }
-        self.session_id = None;
-        self.delivery.new_session();
-        self.reconnects.session_forgotten();
-    }
-
-    /// Closes with a handshake: the close frame goes out, and the server's reply is
-    /// awaited for at most `close_timeout` before the socket is abandoned.
-    fn start_close(&mut self, frame: CloseFrame<'static>, why: Closing) {
-        self.timers.stop(Timer::Heartbeat);
-        self.timers.stop(Timer::Handshake);
-        self.timers.set(Timer::Close, self.now + self.config.close_timeout);
-        self.set_phase(Phase::Closing(why));
-        self.out.push_back(Output::Close(frame));
-    }
-
-    /// Drops the socket without a handshake (the peer is gone or too slow to answer),
-    /// and goes on as if it had closed.
-    fn abandon(&mut self, cause: DisconnectCause) {
-        self.out.push_back(Output::Abandon);
-        self.connection_gone(cause);
-    }
-
-    /// The one teardown: the connection is gone (closed by the server, dropped, abandoned,
-    /// or it never opened). If the machine was closing it, the reason it closed for
-    /// decides what follows; else `cause` does.
-    fn connection_gone(&mut self, cause: DisconnectCause) {
-        if self.phase.closes_for_good() {
-            return self.finish_graceful();
-        }
-        let cause = match &self.phase {
-            Phase::Closing(Closing::Reconnect(why)) => why.clone(),
-            _ => cause,
-        };
-        self.connection_ended(cause);
-    }
-
-    /// The connection is gone: apply the reconnect policy (see `machine/reconnect.rs`) and
-    /// schedule the next attempt.
-    fn connection_ended(&mut self, cause: DisconnectCause) {
-        self.metrics.disconnects += 1;
-        let conn = self.end_connection();
-        let resumed = conn.plan == Plan::Resume && conn.sent_auth;
-        let v = verdict(&cause, conn.progress.is_some(), resumed);
-        if v.fatal {
-            if let DisconnectCause::Closed(frame) = cause {
-                return self
-                    .fatal(FatalError::Closed { code: frame.code, reason: frame.reason.into_owned() });
-            }
-        }
-        if !matches!(cause, DisconnectCause::InvalidSession { .. }) {
-            self.report_unseen_session(&conn);
-        }
-        if v.refresh_token {
-            self.token = None;
-        }
-        let refused_too_often = v.resume_refused && self.reconnects.resume_refused();
-        if v.forget || refused_too_often {
-            self.forget_session();
-        }
-        let lived = conn.progress.map(|at| self.now.saturating_duration_since(at));
-        let delay = self.reconnects.delay(&v, lived, &self.config, self.now);
-        self.schedule_attempt(cause, delay);
-    }
-
-    fn schedule_attempt(&mut self, cause: DisconnectCause, delay: Duration) {
-        let at = self.now + delay;
-        let next = if self.session_id.is_some() { Reconnect::Resume } else { Reconnect::Identify };
-        self.emit(Event::Disconnected(Disconnect { cause, next, at }));
-        self.set_phase(Phase::Disconnected);
-        if delay.is_zero() {
-            self.begin_attempt(false);
-        } else {
-            self.timers.set(Timer::Reconnect, at);
-        }
-    }
-
-    /// Forgets everything of the current connection: its timers stop, an IDENTIFY slot
-    /// it did not use goes back to the pacer. Returns what it was.
-    fn end_connection(&mut self) -> Connection {
-        for timer in Timer::CONNECTION {
-            self.timers.stop(timer);
-        }
-        if let Some(slot) = self.conn.slot.take() {
-            self.out.push_back(Output::Pacer(PacerRequest::Release(slot)));
-        }
-        core::mem::take(&mut self.conn)
-    }
-
-    /// An IDENTIFY sent on `conn` got no READY: QQ may have started a session this
-    /// machine never saw, whose events the next IDENTIFY loses. Reported as a lost
-    /// session with no id.
-    fn report_unseen_session(&mut self, conn: &Connection) {
-        if conn.plan == Plan::Identify && conn.sent_auth && !conn.authenticated {
-            self.metrics.sessions_lost += 1;
-            self.emit(Event::SessionLost(Session::new(String::new(), 0, self.config.shard)));
-        }
-    }
-
-    fn fatal(&mut self, error: FatalError) {
-        self.end_connection();
-        self.timers.stop_all();
-        self.emit(Event::Fatal(error));
-        self.set_phase(Phase::Terminated);
-    }
-
-    fn finish_graceful(&mut self) {
-        let conn = self.end_connection();
-        self.report_unseen_session(&conn);
-        self.timers.stop_all();
-        let session = self.session();
-        self.emit(Event::Closed(session));
-        self.set_phase(Phase::Terminated);
-    }
-
-    fn fire_timers(&mut self) {
-        // Each firing re-arms timers only in the future, so this ends; the bound is a guard.
-        for _ in 0..8 {
-            let Some(timer) = self.timers.pop_due(self.now) else { return };
-            match timer {
-                Timer::Reconnect => self.begin_attempt(false),
-                Timer::Heartbeat => self.on_heartbeat_due(),
-                // Unread frames may hold READY: a lagging consumer is waited for.
-                Timer::Handshake if self.read_paused => {
-                    self.timers.set(Timer::Handshake, self.now + self.config.handshake_timeout);
-                }
-                // A server that has not become ready in time is not waited on to close.
-                Timer::Handshake => self.abandon(DisconnectCause::HandshakeTimeout),
-                // The server did not answer our close: it is gone.
-                Timer::Close => self.abandon(DisconnectCause::Dropped),
-            }
-        }
     }
 }
