@@ -66,33 +66,30 @@ impl State {
     }
 }
 
-/// What the machine is doing, with what only that phase knows. [`State`] is its public
-/// face ([`Phase::state`]); the data lives in the variants so that none outlives its phase.
+/// What the machine is doing, with what only that phase knows. Each variant is the
+/// [`State`] of the same name, its public face ([`Phase::state`]); the data lives in the
+/// variants so that none outlives its phase.
 #[derive(Debug)]
 pub(super) enum Phase {
-    /// See [`State::Disconnected`].
     Disconnected,
-    /// See [`State::AwaitingToken`].
     AwaitingToken,
-    /// See [`State::AwaitingIdentifySlot`]. `asked` while the pacer's answer to
+    /// `asked` while the pacer's answer to
     /// [`PacerRequest::Acquire`](crate::PacerRequest::Acquire) is awaited; a slot granted
     /// otherwise is given back.
-    AwaitingIdentifySlot { asked: bool },
-    /// See [`State::Connecting`]. `close_when_open` once a graceful close waits for the
-    /// connection to open, to close it then.
-    Connecting { close_when_open: bool },
-    /// See [`State::AwaitingHello`].
+    AwaitingIdentifySlot {
+        asked: bool,
+    },
+    /// `close_when_open` once a graceful close waits for the connection to open, to close
+    /// it then.
+    Connecting {
+        close_when_open: bool,
+    },
     AwaitingHello,
-    /// See [`State::Identifying`].
     Identifying,
-    /// See [`State::Resuming`].
     Resuming,
-    /// See [`State::Active`].
     Active,
-    /// See [`State::Closing`]: the machine sent a close frame, for this reason, and awaits
-    /// the server's answer.
+    /// The machine sent a close frame, for this reason, and awaits the server's answer.
     Closing(Closing),
-    /// See [`State::Terminated`].
     Terminated,
 }
 
