@@ -41,12 +41,12 @@ impl GatewayMachine {
             Some(OpCode::Heartbeat) if !matches!(self.phase, Phase::AwaitingHello) => self.send_heartbeat(),
             Some(OpCode::Heartbeat) => {}
             Some(OpCode::Reconnect) => {
-                self.start_close(CloseFrame::RESUME, Closing::Reconnect(DisconnectCause::ReconnectRequested));
+                self.start_close(CloseFrame::RESUME, Closing::ReconnectRequested);
             }
             Some(OpCode::InvalidSession) => {
                 let resumable = incoming::invalid_session_resumable(env.d);
                 let frame = if resumable { CloseFrame::RESUME } else { CloseFrame::NORMAL };
-                self.start_close(frame, Closing::Reconnect(DisconnectCause::InvalidSession { resumable }));
+                self.start_close(frame, Closing::InvalidSession { resumable });
             }
             _ => self.decode_failed(DecodeError::UnexpectedOpcode { op: env.op }),
         }

@@ -1,8 +1,6 @@
 //! The machine's phases: [`State`], as users and metrics see them, and [`Phase`], the
 //! same with each phase's data, as the machine keeps it.
 
-use super::io::DisconnectCause;
-
 /// Where a [`GatewayMachine`](crate::GatewayMachine) is in a connection's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -69,7 +67,7 @@ impl State {
 /// What the machine is doing, with what only that phase knows. Each variant is the
 /// [`State`] of the same name, its public face ([`Phase::state`]); the data lives in the
 /// variants so that none outlives its phase.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {
     Disconnected,
     AwaitingToken,
@@ -94,12 +92,14 @@ pub(super) enum Phase {
 }
 
 /// Why the machine closes a connection itself: what follows once it is gone.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Closing {
     /// Stop for good: [`GatewayMachine::close`](crate::GatewayMachine::close).
     Graceful,
-    /// Reconnect, reporting this cause (op 7, op 9).
-    Reconnect(DisconnectCause),
+    /// QQ asked for a reconnect (op 7): reconnect and RESUME.
+    ReconnectRequested,
+    /// QQ refused the session (op 9), allowing a RESUME or not: reconnect.
+    InvalidSession { resumable: bool },
 }
 
 impl Phase {

@@ -45,11 +45,12 @@ impl GatewayMachine {
     /// or it never opened). If the machine was closing it, the reason it closed for
     /// decides what follows; else `cause` does.
     pub(super) fn connection_gone(&mut self, cause: DisconnectCause) {
-        if self.phase.closes_for_good() {
-            return self.finish_graceful();
-        }
-        let cause = match &self.phase {
-            Phase::Closing(Closing::Reconnect(why)) => why.clone(),
+        let cause = match self.phase {
+            _ if self.phase.closes_for_good() => return self.finish_graceful(),
+            Phase::Closing(Closing::ReconnectRequested) => DisconnectCause::ReconnectRequested,
+            Phase::Closing(Closing::InvalidSession { resumable }) => {
+                DisconnectCause::InvalidSession { resumable }
+            }
             _ => cause,
         };
         self.connection_ended(cause);
