@@ -18,8 +18,10 @@ use std::path::PathBuf;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use core::time::Duration;
+use qqgw_proto::fuzzing::Envelope;
 use qqgw_proto::{
-    AccessToken, Config, Dispatch, Envelope, Event, GatewayMachine, Input, Instant, Intents, Output, ShardId,
+    AccessToken, Config, Dispatch, Event, GatewayMachine, IdentifySlot, Input, Instant, Intents, Output,
+    PacerAnswer, PacerRequest, ShardId,
 };
 use serde_json::Value;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -145,6 +147,10 @@ fn active_machine(warmup: &[String]) -> GatewayMachine {
             Output::RefreshToken => {
                 let token = AccessToken::new("token", now + Duration::from_secs(7200));
                 machine.handle_input(now, Input::Token(token)).unwrap();
+            }
+            Output::Pacer(PacerRequest::Acquire) => {
+                let slot = PacerAnswer::Granted(IdentifySlot(0));
+                machine.handle_input(now, Input::Pacer(slot)).unwrap();
             }
             Output::Connect(_) => machine.handle_input(now, Input::Connected).unwrap(),
             Output::Sleep(_) => break,

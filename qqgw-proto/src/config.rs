@@ -4,14 +4,14 @@ use core::time::Duration;
 
 use crate::backoff::Backoff;
 use crate::error::ConfigError;
+use crate::incoming::{MAX_HEARTBEAT_INTERVAL, MIN_HEARTBEAT_INTERVAL};
 use crate::intents::Intents;
-use crate::machine::{MAX_HEARTBEAT_INTERVAL, MIN_HEARTBEAT_INTERVAL};
+use crate::session::Session;
+use crate::shard::ShardId;
 
 /// The default of [`ConfigBuilder::reconnect_jitter`]: tens of milliseconds, enough to
 /// spread shards, too little to notice.
 pub const DEFAULT_RECONNECT_JITTER: Duration = Duration::from_millis(20);
-use crate::session::Session;
-use crate::shard::ShardId;
 
 /// Everything a [`GatewayMachine`](crate::GatewayMachine) needs to know up front.
 ///

@@ -8,7 +8,6 @@ use serde_json::value::RawValue;
 
 use crate::envelope::Envelope;
 use crate::error::DecodeError;
-use crate::machine::Ack;
 use crate::model::EventKind;
 use crate::opcode::OpCode;
 use crate::shard::ShardId;
@@ -162,6 +161,25 @@ impl Dispatch {
     #[must_use]
     pub fn ready_session_id(&self) -> Option<String> {
         (self.name == "READY").then(|| crate::incoming::ready_session_id(&self.data)).flatten()
+    }
+}
+
+/// A receipt for one delivered event: hand it back with
+/// [`Input::Handled`](crate::Input::Handled) once the application has finished with the
+/// event. Taken from [`Dispatch::ack`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ack {
+    /// The session it belongs to, as the machine numbers them: a receipt of an earlier
+    /// session is ignored.
+    pub(crate) generation: u32,
+    pub(crate) seq: u64,
+}
+
+impl Ack {
+    /// The sequence number of the event it acknowledges.
+    #[must_use]
+    pub fn seq(self) -> u64 {
+        self.seq
     }
 }
 

@@ -15,16 +15,9 @@ use crate::error::DecodeError;
 /// is parsed only when, and into what, it is needed. Unknown keys are ignored; every key
 /// but `op` may be absent, and a `null` `d` reads as absent.
 ///
-/// # Examples
-///
-/// ```
-/// use qqgw_proto::Envelope;
-///
-/// let frame = r#"{"op":0,"s":42,"t":"AT_MESSAGE_CREATE","id":"AT_MESSAGE_CREATE:1","d":{"content":"hi"}}"#;
-/// let env = Envelope::parse(frame).unwrap();
-/// assert_eq!((env.op, env.s, env.t.as_deref()), (0, Some(42), Some("AT_MESSAGE_CREATE")));
-/// assert_eq!(env.d.map(|d| d.get()), Some(r#"{"content":"hi"}"#));
-/// ```
+/// Internal: users get frames parsed into [`Dispatch`](crate::Dispatch)es and events. The
+/// fuzz targets, their replay test and the frames bench reach it as `fuzzing::Envelope`.
+#[allow(unreachable_pub)] // public only through the hidden `fuzzing` module
 #[derive(Debug, Deserialize)]
 #[non_exhaustive]
 pub struct Envelope<'a> {
@@ -44,6 +37,7 @@ pub struct Envelope<'a> {
     pub d: Option<&'a RawValue>,
 }
 
+#[allow(unreachable_pub)] // public only through the hidden `fuzzing` module
 impl<'a> Envelope<'a> {
     /// Parses a frame's text.
     ///
@@ -97,6 +91,15 @@ fn maybe_borrowed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_every_field() {
+        let frame =
+            r#"{"op":0,"s":42,"t":"AT_MESSAGE_CREATE","id":"AT_MESSAGE_CREATE:1","d":{"content":"hi"}}"#;
+        let env = Envelope::parse(frame).unwrap();
+        assert_eq!((env.op, env.s, env.t.as_deref()), (0, Some(42), Some("AT_MESSAGE_CREATE")));
+        assert_eq!(env.d.map(|d| d.get()), Some(r#"{"content":"hi"}"#));
+    }
 
     #[test]
     fn borrows_plain_strings_and_owns_escaped_ones() {

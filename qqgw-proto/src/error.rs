@@ -52,7 +52,7 @@ pub enum DecodeError {
     },
     /// HELLO without a usable `heartbeat_interval`;
     /// [`DEFAULT_HEARTBEAT_INTERVAL`](crate::DEFAULT_HEARTBEAT_INTERVAL) is used.
-    #[error("HELLO without a usable heartbeat_interval ({snippet}); using {} s", crate::DEFAULT_HEARTBEAT_INTERVAL.as_secs())]
+    #[error("HELLO without a usable heartbeat_interval ({snippet}); using {} s", crate::incoming::DEFAULT_HEARTBEAT_INTERVAL.as_secs())]
     InvalidHello {
         /// The start of HELLO's data.
         snippet: String,

@@ -28,7 +28,6 @@ use crate::backoff::Backoff;
 use crate::close::{CloseCode, CloseFrame};
 use crate::config::Config;
 use crate::dispatch::Dispatch;
-use crate::envelope::Envelope;
 use crate::error::TokenError;
 use crate::intents::Intents;
 use crate::limiter::{IdentifyLimiter, SessionStartLimit};
@@ -40,6 +39,10 @@ use crate::testing::frames;
 use crate::testing::strategy::Step;
 use crate::testing::{Driver, DriverOptions};
 use crate::time::Instant;
+
+/// A frame's envelope, as the machine parses it: crate-private but for this module, for
+/// the fuzz targets, their replay test and the frames bench (whose floor it is).
+pub use crate::envelope::Envelope;
 
 /// The most steps [`machine`] decodes from one input (bounds the time of one run).
 pub const MAX_STEPS: usize = 4_096;

@@ -6,7 +6,16 @@ use core::time::Duration;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-/// HELLO's `heartbeat_interval`, if it is there and not zero; the machine clamps it.
+/// The heartbeat interval used when HELLO does not give a usable one (QQ's documented value).
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(45_000);
+/// The shortest heartbeat interval the machine accepts from HELLO; shorter ones are raised.
+pub const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(50);
+/// The longest heartbeat interval the machine accepts from HELLO; longer ones are lowered.
+pub const MAX_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(600);
+
+/// HELLO's `heartbeat_interval`, if it is there and not zero; the machine clamps it
+/// between [`ConfigBuilder::min_heartbeat_interval`](crate::ConfigBuilder::min_heartbeat_interval)
+/// and [`MAX_HEARTBEAT_INTERVAL`].
 pub(crate) fn hello_interval(d: Option<&RawValue>) -> Option<Duration> {
     #[derive(Deserialize)]
     struct Hello {

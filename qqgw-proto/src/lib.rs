@@ -23,7 +23,6 @@ mod mutate;
 mod opcode;
 pub mod openapi;
 mod outgoing;
-mod reconnect;
 mod rng;
 mod session;
 mod shard;
@@ -41,25 +40,24 @@ pub use api::{
 pub use backoff::Backoff;
 pub use close::{CloseAction, CloseCode, CloseFrame};
 pub use config::{Config, ConfigBuilder, DEFAULT_RECONNECT_JITTER};
-pub use dispatch::Dispatch;
-pub use envelope::Envelope;
+pub use dispatch::{Ack, Dispatch};
 pub use error::{ConfigError, DecodeError, FatalError, TokenError};
+pub use incoming::{DEFAULT_HEARTBEAT_INTERVAL, MAX_HEARTBEAT_INTERVAL, MIN_HEARTBEAT_INTERVAL};
 pub use intents::{Intents, UnknownIntent};
 pub use limiter::{
     IDENTIFY_WINDOW, IdentifyLimiter, IdentifySlot, PacerAnswer, PacerRequest, SLOT_TIMEOUT,
     SessionStartLimit,
 };
 pub use machine::{
-    Ack, DEFAULT_HEARTBEAT_INTERVAL, Disconnect, DisconnectCause, Event, GatewayMachine, Input, Latency,
-    MAX_HEARTBEAT_INTERVAL, MAX_SEQ_STEP, MAX_UNACKED, MIN_HEARTBEAT_INTERVAL, Metrics, Output, Reconnect,
-    State, TOKEN_REFRESH_MARGIN, Timer, UsageError,
+    Disconnect, DisconnectCause, Event, FLAP_WINDOW, GatewayMachine, Input, Latency, MAX_SEQ_STEP,
+    MAX_UNACKED, Metrics, Output, Reconnect, STORM_BURST, STORM_REFILL, State, Timer, UsageError,
 };
 pub use opcode::OpCode;
 pub use openapi::ApiError;
-pub use reconnect::{FLAP_WINDOW, STORM_BURST, STORM_REFILL};
 pub use session::Session;
 pub use shard::{InvalidShard, ShardId, shard_for_guild};
 pub use time::Instant;
 pub use token::{
-    AccessToken, CREDENTIAL_REJECTIONS, Credentials, TOKEN_RENEWAL_WINDOW, parse_token_response,
+    AccessToken, CREDENTIAL_REJECTIONS, Credentials, TOKEN_REFRESH_MARGIN, TOKEN_RENEWAL_WINDOW,
+    parse_token_response,
 };

@@ -11,6 +11,10 @@ use crate::time::Instant;
 /// QQ issues a new access token only in the last 60 s of the current one's life; until
 /// then the token endpoint returns the current one again.
 pub const TOKEN_RENEWAL_WINDOW: Duration = Duration::from_secs(60);
+/// A token expiring sooner than this is refreshed before it is used: QQ's
+/// [`TOKEN_RENEWAL_WINDOW`], when a new token can be had and the old one stays valid
+/// meanwhile.
+pub const TOKEN_REFRESH_MARGIN: Duration = TOKEN_RENEWAL_WINDOW;
 
 /// A QQ access token and the instant it expires.
 ///

@@ -198,9 +198,9 @@ fn scripted_adapter_and_fatal_close_end_the_machine() {
 #[test]
 fn an_array_is_not_an_envelope() {
     for text in ["[2 ]", r#"[0,1,"READY",null,{"session_id":"x"}]"#, " \n[10]"] {
-        assert!(qqgw_proto::Envelope::parse(text).is_err(), "{text}");
+        assert!(fuzzing::Envelope::parse(text).is_err(), "{text}");
     }
-    assert!(qqgw_proto::Envelope::parse(" \r\n\t{\"op\":11}").is_ok());
+    assert!(fuzzing::Envelope::parse(" \r\n\t{\"op\":11}").is_ok());
 }
 
 /// At the end of the clock a deadline cannot be later than now: the machine re-armed its

@@ -252,7 +252,7 @@ fn metrics_of_a_scripted_session() {
         ("decode_failures", 1),
     ];
     assert_eq!(counts, expected);
-    let total: Duration = m.time_in.iter().sum();
+    let total: Duration = State::ALL.iter().map(|&state| m.time_in(state)).sum();
     assert_eq!(total, h.now.saturating_duration_since(Instant::ZERO));
     assert!(m.time_in(State::Active) > Duration::from_secs(45));
     assert!(m.time_in(State::Disconnected) >= Duration::from_secs(4), "the backoff after a refused connect");

@@ -3,27 +3,12 @@
 
 use std::collections::VecDeque;
 
+use crate::dispatch::Ack;
+
 /// The most delivered events awaiting their [`Ack`]. An adapter keeps far fewer in flight
 /// (it stops reading while its consumer lags); past this bound the oldest is counted as
 /// handled, so that no consumer can make the machine grow without bound.
 pub const MAX_UNACKED: usize = 1 << 16;
-
-/// A receipt for one delivered event: hand it back with
-/// [`Input::Handled`](crate::Input::Handled) once the application has finished with the
-/// event. Taken from [`Dispatch::ack`](crate::Dispatch::ack).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Ack {
-    pub(crate) generation: u32,
-    pub(crate) seq: u64,
-}
-
-impl Ack {
-    /// The sequence number of the event it acknowledges.
-    #[must_use]
-    pub fn seq(self) -> u64 {
-        self.seq
-    }
-}
 
 /// Delivered events of the current session not yet handled, oldest first.
 #[derive(Debug, Clone, Default)]

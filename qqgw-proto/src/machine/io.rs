@@ -3,10 +3,9 @@
 use std::fmt;
 
 use crate::close::{CloseCode, CloseFrame};
-use crate::dispatch::Dispatch;
+use crate::dispatch::{Ack, Dispatch};
 use crate::error::{DecodeError, FatalError, TokenError};
 use crate::limiter::{PacerAnswer, PacerRequest};
-use crate::machine::Ack;
 use crate::machine::State;
 use crate::session::Session;
 use crate::time::Instant;

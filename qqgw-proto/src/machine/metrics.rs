@@ -44,8 +44,8 @@ pub struct Metrics {
     /// Events counted as handled without their receipt because
     /// [`MAX_UNACKED`](crate::MAX_UNACKED) were waiting.
     pub unacked_overflows: u64,
-    /// Time spent in each [`State`], indexed by [`State::index`].
-    pub time_in: [Duration; State::ALL.len()],
+    /// Time spent in each [`State`], indexed by [`State::index`]: read with [`time_in`](Self::time_in).
+    time_in: [Duration; State::ALL.len()],
 }
 
 impl Metrics {
@@ -53,6 +53,13 @@ impl Metrics {
     #[must_use]
     pub fn time_in(&self, state: State) -> Duration {
         self.time_in.get(state.index()).copied().unwrap_or_default()
+    }
+
+    /// Counts `spent` as time in `state`.
+    pub(super) fn add_time_in(&mut self, state: State, spent: Duration) {
+        if let Some(t) = self.time_in.get_mut(state.index()) {
+            *t = t.saturating_add(spent);
+        }
     }
 }
 

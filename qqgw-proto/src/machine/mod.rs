@@ -1,59 +1,57 @@
 //! The gateway state machine.
+//!
+//! `GatewayMachine` (here) holds the state and answers the public calls; the work is
+//! split the way quinn-proto splits a connection:
+//!
+//! - `state`: the public `State`, and the private `Phase` that carries each phase's data;
+//! - `attempt`: a token, an IDENTIFY slot and the connection, up to an open socket;
+//! - `receive`: what the server sends on it: HELLO, heartbeats, dispatches;
+//! - `teardown`: the close handshake, and the one teardown every end goes through;
+//! - `connection`: the facts of one connection; `delivery`: what a session delivered;
+//!   `checkpoint`: the receipts awaited; `reconnect`: the reconnect policy and its
+//!   memory; `timer`: the deadlines, and what each does when it fires; `metrics`:
+//!   counters and latency; `io`: the inputs and outputs.
+//!
+//! Nothing outside `machine/` imports it but through the crate root (`.ci/layers`).
 
+mod attempt;
 mod checkpoint;
+mod connection;
+mod delivery;
 mod io;
 mod metrics;
+mod receive;
+mod reconnect;
 mod state;
+mod teardown;
 mod timer;
 
 use std::collections::VecDeque;
 
 use core::time::Duration;
 
-use serde_json::value::RawValue;
-
-use crate::backoff::Backoff;
 use crate::close::CloseFrame;
 use crate::config::Config;
-use crate::dispatch::Dispatch;
-use crate::envelope::Envelope;
-use crate::error::{DecodeError, FatalError, TokenError, snippet};
+use crate::error::DecodeError;
+use crate::incoming::DEFAULT_HEARTBEAT_INTERVAL;
 use crate::intents::Intents;
-use crate::limiter::{IdentifySlot, PacerAnswer, PacerRequest};
-use crate::opcode::OpCode;
-use crate::reconnect::{FLAP_WINDOW, StormBudget, verdict};
-use crate::rng::Rng;
 use crate::session::Session;
 use crate::shard::ShardId;
 use crate::time::Instant;
-use crate::token::{AccessToken, Secret};
-use crate::{incoming, outgoing};
+use crate::token::AccessToken;
 
-use crate::dedup::RecentIds;
-use checkpoint::Unacked;
-pub use checkpoint::{Ack, MAX_UNACKED};
+pub use checkpoint::MAX_UNACKED;
+use connection::Connection;
+use delivery::Delivery;
+pub use delivery::MAX_SEQ_STEP;
 pub use io::{Disconnect, DisconnectCause, Event, Input, Output, Reconnect, UsageError};
 pub use metrics::{Latency, Metrics};
+use reconnect::Reconnects;
+pub use reconnect::{FLAP_WINDOW, STORM_BURST, STORM_REFILL};
 pub use state::State;
+use state::{Closing, Phase};
 pub use timer::Timer;
 use timer::TimerTable;
-
-/// The heartbeat interval used when HELLO does not give a usable one (QQ's documented value).
-pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(45_000);
-/// The shortest heartbeat interval the machine accepts from HELLO; shorter ones are raised.
-pub const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(50);
-/// The longest heartbeat interval the machine accepts from HELLO; longer ones are lowered.
-pub const MAX_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(600);
-/// A token expiring sooner than this is refreshed before it is used: QQ's
-/// [`TOKEN_RENEWAL_WINDOW`](crate::TOKEN_RENEWAL_WINDOW), when a new token can be had and
-/// the old one stays valid meanwhile.
-pub const TOKEN_REFRESH_MARGIN: Duration = crate::token::TOKEN_RENEWAL_WINDOW;
-/// A RESUME refused this many times in a row is given up for a fresh IDENTIFY.
-const RESUME_ATTEMPTS: u32 = 2;
-/// The largest step between consecutive sequence numbers taken as plausible. QQ numbers
-/// a session's events one by one; a larger jump (or zero, or a step back) is reported
-/// and does not move the RESUME point.
-pub const MAX_SEQ_STEP: u64 = 1 << 20;
 
 /// The sans-IO QQ Bot gateway connection: every protocol decision, no IO.
 ///
@@ -86,7 +84,7 @@ pub const MAX_SEQ_STEP: u64 = 1 << 20;
 /// |---|---|---|
 /// | after progress: op 7, 4009, a zombie, a drop, 4900–4913, any non-fatal code but 4008 | at once, plus up to [`reconnect_jitter`](crate::ConfigBuilder::reconnect_jitter) (20 ms), within the storm budget | reset by the progress |
 /// | with op 9 (QQ's answer to an IDENTIFY or RESUME) | at once, within the storm budget; an IDENTIFY also waits for the identify pacer | unchanged |
-/// | before progress: the connection could not open, no READY in time, op 7 / 4009 / a drop before READY or RESUMED | after [`Backoff`] (5 s doubling to 40 s, less up to a fifth) | +1 |
+/// | before progress: the connection could not open, no READY in time, op 7 / 4009 / a drop before READY or RESUMED | after [`Backoff`](crate::Backoff) (5 s doubling to 40 s, less up to a fifth) | +1 |
 /// | 4008 (sent too fast) | after the backoff, never sooner than its first step | +1 |
 /// | a fatal code ([`CloseCode::action`](crate::CloseCode::action)) or rejected credentials | never: [`Event::Fatal`] | — |
 /// | no access token (network, HTTP 429/5xx, QQ's `100001`) | after the backoff, reported as [`Event::Disconnected`] | +1 |
@@ -196,77 +194,34 @@ pub const MAX_SEQ_STEP: u64 = 1 << 20;
 /// ```
 #[derive(Debug)]
 pub struct GatewayMachine {
-    url: String,
-    intents: Intents,
-    shard: ShardId,
-    backoff: Backoff,
-    reconnect_jitter: Duration,
-    handshake_timeout: Duration,
-    close_timeout: Duration,
-    min_heartbeat_interval: Duration,
-    rng: Rng,
-    storm: StormBudget,
-    ack_handled: bool,
-    unacked: Unacked,
-    read_paused: bool,
-
+    /// The settings, as built; its session was taken by [`new`](Self::new).
+    config: Config,
+    /// The latest `now` the machine was told.
     now: Instant,
-    state: State,
-    state_since: Instant,
+    /// What the machine is doing, with that phase's data; [`state`](Self::state) is its
+    /// public face.
+    phase: Phase,
+    /// When the current phase began.
+    phase_since: Instant,
     timers: TimerTable,
+    /// Outputs not yet polled.
     out: VecDeque<Output>,
 
-    session_id: Option<String>,
-    last_seq: Option<u64>,
+    /// The access token the next connection authenticates with.
     token: Option<AccessToken>,
+    /// The current connection's facts; the default between connections.
     conn: Connection,
-    /// Consecutive attempts that ended before making progress.
-    failures: u32,
-    /// Consecutive RESUMEs that did not reach RESUMED.
-    resume_refusals: u32,
-    /// An answer to [`PacerRequest::Acquire`] is awaited.
-    slot_asked: bool,
+    /// The session to RESUME, if there is one.
+    session_id: Option<String>,
+    /// What the session delivered: the RESUME point, recent event ids, receipts awaited.
+    delivery: Delivery,
+    /// The reconnect policy's counts, storm budget and jitter source.
+    reconnects: Reconnects,
+    /// The adapter stopped reading frames ([`Input::ReadPaused`]).
+    read_paused: bool,
 
     latency: Latency,
     metrics: Metrics,
-    recent_ids: RecentIds,
-}
-
-/// Facts about the current connection.
-#[derive(Debug, Default)]
-struct Connection {
-    /// `QQBot {token}`, taken when the connection was asked for.
-    authorization: Secret,
-    plan: Plan,
-    /// The IDENTIFY slot taken before connecting; given back if no IDENTIFY is sent.
-    slot: Option<IdentifySlot>,
-    sent_auth: bool,
-    /// READY or RESUMED received.
-    authenticated: bool,
-    /// When READY, RESUMED or a replayed event was first received: the session moves.
-    progress: Option<Instant>,
-    /// HELLO's interval, clamped; `None` before HELLO.
-    heartbeat_interval: Option<Duration>,
-    /// When the unacknowledged heartbeat was sent.
-    pending_ack: Option<Instant>,
-    /// A frame arrived since the last heartbeat was sent: proof of life as good as an ACK.
-    heard_since_beat: bool,
-    /// Why the machine closes this connection itself: set in [`State::Closing`], and
-    /// while [`State::Connecting`] when a graceful close waits for the connection to open.
-    closing: Option<Closing>,
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum Plan {
-    #[default]
-    Identify,
-    Resume,
-}
-
-#[derive(Debug)]
-enum Closing {
-    Graceful,
-    Reconnect(DisconnectCause),
 }
 
 impl GatewayMachine {
@@ -274,42 +229,22 @@ impl GatewayMachine {
     /// connection; drain them (see the [drain contract](Self#the-drain-contract)).
     #[must_use]
     pub fn new(mut config: Config, now: Instant) -> Self {
-        let (session_id, last_seq) = match config.session.take() {
-            Some(s) => {
-                let seq = s.last_seq();
-                (Some(s.id), seq)
-            }
-            None => (None, None),
-        };
+        let session = config.session.take();
         let mut machine = Self {
-            url: config.url,
-            intents: config.intents,
-            shard: config.shard,
-            backoff: config.backoff,
-            reconnect_jitter: config.reconnect_jitter,
-            handshake_timeout: config.handshake_timeout,
-            close_timeout: config.close_timeout,
-            min_heartbeat_interval: config.min_heartbeat_interval,
-            rng: Rng::new(config.seed),
-            storm: StormBudget::new(now),
-            ack_handled: config.ack_handled,
-            unacked: Unacked::default(),
-            read_paused: false,
+            delivery: Delivery::resuming_from(session.as_ref().and_then(Session::last_seq)),
+            session_id: session.map(|s| s.id),
+            reconnects: Reconnects::new(config.seed, now),
+            config,
             now,
-            state: State::Disconnected,
-            state_since: now,
+            phase: Phase::Disconnected,
+            phase_since: now,
             timers: TimerTable::default(),
             out: VecDeque::new(),
-            session_id,
-            last_seq,
             token: None,
             conn: Connection::default(),
-            failures: 0,
-            resume_refusals: 0,
-            slot_asked: false,
+            read_paused: false,
             latency: Latency::default(),
             metrics: Metrics::default(),
-            recent_ids: RecentIds::default(),
         };
         machine.begin_attempt(false);
         machine
@@ -327,8 +262,8 @@ impl GatewayMachine {
     pub fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), UsageError> {
         match input {
             Input::Handled(ack) => {
-                if self.ack_handled {
-                    self.unacked.handled(ack);
+                if self.config.ack_handled {
+                    self.delivery.handled(ack);
                 }
                 return Ok(());
             }
@@ -340,28 +275,35 @@ impl GatewayMachine {
             }
             _ => {}
         }
-        if self.state == State::Terminated {
+        let state = self.phase.state();
+        if state == State::Terminated {
             return Err(UsageError::Terminated);
         }
-        let unexpected = UsageError::UnexpectedInput { input: input.name(), state: self.state };
+        let unexpected = UsageError::UnexpectedInput { input: input.name(), state };
+        let open = self.phase.is_open();
         self.advance(now);
         match input {
-            Input::Connected if self.state == State::Connecting => self.on_connected(),
-            Input::ConnectFailed if self.state == State::Connecting => self.on_connect_failed(),
-            Input::Closed(_) if self.state == State::Connecting => self.on_connect_failed(),
-            Input::Text(text) if self.has_open_connection() => self.on_text(text),
-            Input::Binary(bytes) if self.has_open_connection() => match core::str::from_utf8(bytes) {
+            Input::Connected if state == State::Connecting => self.on_connected(),
+            Input::ConnectFailed | Input::Closed(_) if state == State::Connecting => {
+                self.metrics.connect_failures += 1;
+                self.connection_gone(DisconnectCause::ConnectFailed);
+            }
+            Input::Text(text) if open => self.on_text(text),
+            Input::Binary(bytes) if open => match core::str::from_utf8(bytes) {
                 Ok(text) => self.on_text(text),
                 Err(_) => self.decode_failed(DecodeError::Binary { len: bytes.len() }),
             },
-            Input::Closed(frame) if self.has_open_connection() => self.on_closed(frame),
+            Input::Closed(frame) if open => self.connection_gone(match frame {
+                Some(frame) => DisconnectCause::Closed(frame.into_owned()),
+                None => DisconnectCause::Dropped,
+            }),
             Input::Token(token) => {
                 self.token = Some(token);
-                if self.state == State::AwaitingToken {
+                if state == State::AwaitingToken {
                     self.begin_attempt(true);
                 }
             }
-            Input::TokenFailed(error) if self.state == State::AwaitingToken => self.on_token_failed(error),
+            Input::TokenFailed(error) if state == State::AwaitingToken => self.on_token_failed(error),
             Input::ReadPaused(paused) => self.read_paused = paused,
             _ => return Err(unexpected),
         }
@@ -372,7 +314,7 @@ impl GatewayMachine {
     /// Tells the machine that time has passed. Fires every timer due at `now`; calls when
     /// none is due do nothing. Drain [`poll_output`](Self::poll_output) afterwards.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.state != State::Terminated {
+        if !matches!(self.phase, Phase::Terminated) {
             self.advance(now);
             self.fire_timers();
         }
@@ -386,13 +328,15 @@ impl GatewayMachine {
     ///
     /// [`UsageError::Terminated`] if the machine has already stopped.
     pub fn close(&mut self, now: Instant) -> Result<(), UsageError> {
-        if self.state == State::Terminated {
+        if matches!(self.phase, Phase::Terminated) {
             return Err(UsageError::Terminated);
         }
         self.advance(now);
-        match self.state {
-            State::Connecting | State::Closing => self.conn.closing = Some(Closing::Graceful),
-            state if state.has_connection() => self.start_close(CloseFrame::CLOSING, Closing::Graceful),
+        let open = self.phase.is_open();
+        match &mut self.phase {
+            Phase::Connecting { close_when_open } => *close_when_open = true,
+            Phase::Closing(why) => *why = Closing::Graceful,
+            _ if open => self.start_close(CloseFrame::CLOSING, Closing::Graceful),
             _ => self.finish_graceful(),
         }
         Ok(())
@@ -424,19 +368,19 @@ impl GatewayMachine {
     /// Where the machine is.
     #[must_use]
     pub fn state(&self) -> State {
-        self.state
+        self.phase.state()
     }
 
     /// Whether the connection is authenticated (READY or RESUMED received) and events flow.
     #[must_use]
     pub fn is_ready(&self) -> bool {
-        self.state == State::Active
+        matches!(self.phase, Phase::Active)
     }
 
     /// Whether the machine will go on connecting: false once it has stopped for good.
     #[must_use]
     pub fn can_reconnect(&self) -> bool {
-        self.state != State::Terminated && !matches!(self.conn.closing, Some(Closing::Graceful))
+        !matches!(self.phase, Phase::Terminated) && !self.phase.closes_for_good()
     }
 
     /// The current session's id, if there is one to resume.
@@ -448,7 +392,7 @@ impl GatewayMachine {
     /// The last sequence number delivered in the current session.
     #[must_use]
     pub fn last_sequence(&self) -> Option<u64> {
-        self.last_seq
+        self.delivery.last_seq
     }
 
     /// The session to keep for a restart, if there is one: its `seq` is the
@@ -457,7 +401,7 @@ impl GatewayMachine {
     #[must_use]
     pub fn session(&self) -> Option<Session> {
         let id = self.session_id.clone()?;
-        Some(Session::at(id, self.checkpoint(), self.shard))
+        Some(Session::at(id, self.checkpoint(), self.config.shard))
     }
 
     /// The highest sequence number up to which every event delivered in this session has
@@ -466,25 +410,25 @@ impl GatewayMachine {
     /// [last one received](Self::last_sequence).
     #[must_use]
     pub fn checkpoint(&self) -> Option<u64> {
-        if self.ack_handled { self.unacked.checkpoint(self.last_seq) } else { self.last_seq }
+        if self.config.ack_handled { self.delivery.checkpoint() } else { self.delivery.last_seq }
     }
 
     /// How many delivered events await their [`Input::Handled`].
     #[must_use]
     pub fn unacked(&self) -> usize {
-        self.unacked.len()
+        self.delivery.unacked()
     }
 
     /// The shard this machine connects as.
     #[must_use]
     pub fn shard(&self) -> ShardId {
-        self.shard
+        self.config.shard
     }
 
     /// The intents sent in IDENTIFY.
     #[must_use]
     pub fn intents(&self) -> Intents {
-        self.intents
+        self.config.intents
     }
 
     /// The heartbeat interval of the current connection, from its HELLO;
@@ -505,29 +449,25 @@ impl GatewayMachine {
     #[must_use]
     pub fn metrics(&self) -> Metrics {
         let mut metrics = self.metrics.clone();
-        if let Some(t) = metrics.time_in.get_mut(self.state.index()) {
-            *t = t.saturating_add(self.now.saturating_duration_since(self.state_since));
-        }
+        metrics.add_time_in(self.phase.state(), self.time_in_phase());
         metrics
     }
 
-    // ----- the protocol -----
+    // ----- the machine's own bookkeeping -----
 
     fn advance(&mut self, now: Instant) {
         self.now = self.now.max(now);
     }
 
-    fn set_state(&mut self, state: State) {
-        let spent = self.now.saturating_duration_since(self.state_since);
-        if let Some(t) = self.metrics.time_in.get_mut(self.state.index()) {
-            *t = t.saturating_add(spent);
-        }
-        self.state = state;
-        self.state_since = self.now;
+    /// Moves to `phase`, counting the time spent in the one it leaves.
+    fn set_phase(&mut self, phase: Phase) {
+        self.metrics.add_time_in(self.phase.state(), self.time_in_phase());
+        self.phase = phase;
+        self.phase_since = self.now;
     }
 
-    fn has_open_connection(&self) -> bool {
-        self.state.has_connection() && self.state != State::Connecting
+    fn time_in_phase(&self) -> Duration {
+        self.now.saturating_duration_since(self.phase_since)
     }
 
     fn emit(&mut self, event: Event) {
@@ -537,473 +477,5 @@ impl GatewayMachine {
     fn decode_failed(&mut self, error: DecodeError) {
         self.metrics.decode_failures += 1;
         self.emit(Event::DecodeFailed(error));
-    }
-
-    /// Starts the next connection attempt: a usable token first, then an IDENTIFY slot if
-    /// the attempt will IDENTIFY, then the connection.
-    fn begin_attempt(&mut self, token_just_arrived: bool) {
-        let now = self.now;
-        // A token delivered on request is used if it has not expired; one held from
-        // before must outlive the refresh margin.
-        let needed_until = if token_just_arrived { now } else { now + TOKEN_REFRESH_MARGIN };
-        let authorization = match &self.token {
-            Some(token) if token.expires_at() > needed_until => Secret(token.authorization()),
-            Some(_) if token_just_arrived => {
-                self.token = None;
-                return self.on_token_failed(TokenError::Unavailable(
-                    "the token delivered has already expired".into(),
-                ));
-            }
-            _ => {
-                self.set_state(State::AwaitingToken);
-                self.metrics.token_refreshes += 1;
-                self.out.push_back(Output::RefreshToken);
-                return;
-            }
-        };
-        let plan = if self.session_id.is_some() { Plan::Resume } else { Plan::Identify };
-        self.conn = Connection { authorization, plan, ..Connection::default() };
-        if plan == Plan::Identify {
-            self.set_state(State::AwaitingIdentifySlot);
-            self.slot_asked = true;
-            self.out.push_back(Output::Pacer(PacerRequest::Acquire));
-        } else {
-            self.connect();
-        }
-    }
-
-    fn connect(&mut self) {
-        self.set_state(State::Connecting);
-        self.metrics.connects += 1;
-        self.out.push_back(Output::Connect(self.url.clone()));
-    }
-
-    /// The identify pacer answered. A slot nobody waits for any more goes back at once.
-    fn on_pacer(&mut self, answer: PacerAnswer) {
-        let wanted = core::mem::take(&mut self.slot_asked) && self.state == State::AwaitingIdentifySlot;
-        match answer {
-            PacerAnswer::Granted(slot) if wanted => {
-                self.conn.slot = Some(slot);
-                self.connect();
-            }
-            PacerAnswer::Granted(slot) => self.out.push_back(Output::Pacer(PacerRequest::Release(slot))),
-            PacerAnswer::Deferred(wait) if wanted => {
-                self.timers.set(Timer::Reconnect, self.now + wait.max(Duration::from_millis(1)));
-            }
-            PacerAnswer::Deferred(_) => {}
-        }
-    }
-
-    fn on_token_failed(&mut self, error: TokenError) {
-        match error {
-            TokenError::Rejected { code, message } => {
-                self.fatal(FatalError::CredentialsRejected { code, message })
-            }
-            // A renewal that failed while the token held still works: use it.
-            error @ TokenError::Unavailable(_)
-                if self.token.as_ref().is_some_and(|t| t.expires_at() > self.now) =>
-            {
-                self.emit(Event::TokenRefreshFailed(error));
-                self.begin_attempt(true);
-            }
-            TokenError::Unavailable(reason) => {
-                self.failures = self.failures.saturating_add(1);
-                let delay = self.backoff.delay(self.failures, &mut self.rng);
-                self.schedule_attempt(DisconnectCause::TokenUnavailable(reason), delay);
-            }
-        }
-    }
-
-    fn on_connected(&mut self) {
-        self.set_state(State::AwaitingHello);
-        self.timers.set(Timer::Handshake, self.now + self.handshake_timeout);
-        if let Some(Closing::Graceful) = self.conn.closing {
-            self.start_close(CloseFrame::CLOSING, Closing::Graceful);
-        }
-    }
-
-    fn on_connect_failed(&mut self) {
-        self.metrics.connect_failures += 1;
-        if let Some(Closing::Graceful) = self.conn.closing {
-            self.finish_graceful();
-        } else {
-            self.connection_ended(DisconnectCause::ConnectFailed);
-        }
-    }
-
-    fn on_closed(&mut self, frame: Option<CloseFrame<'_>>) {
-        self.timers.stop(Timer::Close);
-        match self.conn.closing.take() {
-            Some(Closing::Graceful) => self.finish_graceful(),
-            Some(Closing::Reconnect(cause)) => self.connection_ended(cause),
-            None => self.connection_ended(match frame {
-                Some(frame) => DisconnectCause::Closed(frame.into_owned()),
-                None => DisconnectCause::Dropped,
-            }),
-        }
-    }
-
-    fn on_text(&mut self, text: &str) {
-        if self.state == State::Closing {
-            return; // in flight before our close; QQ replays what matters after a RESUME
-        }
-        self.conn.heard_since_beat = true;
-        let env = match Envelope::parse(text) {
-            Ok(env) => env,
-            Err(error) => return self.decode_failed(error),
-        };
-        match OpCode::from_u64(env.op) {
-            Some(OpCode::Dispatch) if self.state == State::AwaitingHello => {
-                let name = env.t.as_deref().unwrap_or_default().to_owned();
-                self.decode_failed(DecodeError::DispatchBeforeHello { name });
-            }
-            Some(OpCode::Dispatch) => self.on_dispatch(&env),
-            Some(OpCode::Hello) => self.on_hello(env.d),
-            Some(OpCode::HeartbeatAck) => self.on_heartbeat_ack(),
-            // QQ asks for a heartbeat; there is none to send before HELLO. The beat counts
-            // as ours: the next one is due an interval later.
-            Some(OpCode::Heartbeat) if self.state != State::AwaitingHello => {
-                self.send_heartbeat();
-                self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval());
-            }
-            Some(OpCode::Heartbeat) => {}
-            Some(OpCode::Reconnect) => {
-                self.start_close(CloseFrame::RESUME, Closing::Reconnect(DisconnectCause::ReconnectRequested));
-            }
-            Some(OpCode::InvalidSession) => {
-                let resumable = incoming::invalid_session_resumable(env.d);
-                let frame = if resumable { CloseFrame::RESUME } else { CloseFrame::NORMAL };
-                self.start_close(frame, Closing::Reconnect(DisconnectCause::InvalidSession { resumable }));
-            }
-            _ => self.decode_failed(DecodeError::UnexpectedOpcode { op: env.op }),
-        }
-    }
-
-    fn on_hello(&mut self, d: Option<&RawValue>) {
-        if self.state != State::AwaitingHello {
-            return self.decode_failed(DecodeError::UnexpectedHello);
-        }
-        let interval = match incoming::hello_interval(d) {
-            Some(interval) => interval.clamp(self.min_heartbeat_interval, MAX_HEARTBEAT_INTERVAL),
-            None => {
-                self.decode_failed(DecodeError::InvalidHello {
-                    snippet: snippet(d.map_or("", RawValue::get)),
-                });
-                DEFAULT_HEARTBEAT_INTERVAL
-            }
-        };
-        self.conn.heartbeat_interval = Some(interval);
-        self.timers.set(Timer::Heartbeat, self.now + interval);
-        let resume = match (&self.session_id, self.conn.plan) {
-            (Some(id), Plan::Resume) => Some(outgoing::resume(
-                &self.conn.authorization.0,
-                &Session::at(id.as_str(), self.last_seq, self.shard),
-            )),
-            _ => None,
-        };
-        if let Some(frame) = resume {
-            self.metrics.resumes += 1;
-            self.out.push_back(Output::Send(frame));
-            self.set_state(State::Resuming);
-        } else {
-            self.forget_session();
-            self.conn.plan = Plan::Identify;
-            self.metrics.identifies += 1;
-            let frame = outgoing::identify(&self.conn.authorization.0, self.intents, self.shard);
-            self.out.push_back(Output::Send(frame));
-            if let Some(slot) = self.conn.slot.take() {
-                self.out.push_back(Output::Pacer(PacerRequest::Sent(slot)));
-            }
-            self.set_state(State::Identifying);
-        }
-        self.conn.sent_auth = true;
-    }
-
-    fn on_heartbeat_ack(&mut self) {
-        if let Some(sent) = self.conn.pending_ack.take() {
-            self.latency.record_ack(sent, self.now);
-            self.metrics.heartbeats_acked += 1;
-        }
-    }
-
-    fn send_heartbeat(&mut self) {
-        self.out.push_back(Output::Send(outgoing::heartbeat(self.last_seq)));
-        self.metrics.heartbeats_sent += 1;
-        self.latency.record_sent(self.now);
-        self.conn.pending_ack = Some(self.now);
-        self.conn.heard_since_beat = false;
-    }
-
-    /// The heartbeat timer fired. A beat still unacknowledged with no frame received
-    /// since it was sent means the link is dead; frames still arriving (a long replay
-    /// with the ACK queued behind it) prove it lives.
-    fn on_heartbeat_due(&mut self) {
-        // While the adapter does not read, silence proves nothing.
-        if self.conn.pending_ack.is_some() && !self.conn.heard_since_beat && !self.read_paused {
-            self.metrics.zombies += 1;
-            return self.abandon(DisconnectCause::Zombie);
-        }
-        self.send_heartbeat();
-        self.timers.set(Timer::Heartbeat, self.now + self.heartbeat_interval());
-    }
-
-    fn on_dispatch(&mut self, env: &Envelope<'_>) {
-        let dispatch = match Dispatch::from_envelope(env, self.shard) {
-            Ok(dispatch) => dispatch,
-            Err(error) => {
-                // QQ counts it as delivered; never ask for it again.
-                if let Some(seq) = env.s {
-                    self.note_seq(seq, false);
-                }
-                return self.decode_failed(error);
-            }
-        };
-        if self.state == State::Resuming {
-            self.on_progress(); // a replay under way
-        }
-        match dispatch.name() {
-            "READY" => {
-                match dispatch.ready_session_id() {
-                    Some(id) => self.session_id = Some(id),
-                    None => {
-                        self.session_id = None;
-                        self.decode_failed(DecodeError::InvalidReady {
-                            snippet: snippet(dispatch.data().get()),
-                        });
-                    }
-                }
-                self.last_seq = None; // a new session numbers its events afresh
-                self.unacked.new_session();
-                self.metrics.readies += 1;
-                self.on_authenticated();
-                let moved = dispatch.seq().is_some_and(|seq| self.note_seq(seq, true));
-                self.deliver(dispatch, moved);
-            }
-            "RESUMED" => {
-                self.metrics.resumed += 1;
-                self.on_authenticated();
-                // RESUMED may carry the next seq or none; an old one is not news.
-                let moved = dispatch
-                    .seq()
-                    .filter(|&s| self.last_seq.is_none_or(|last| s > last))
-                    .is_some_and(|seq| self.note_seq(seq, true));
-                self.deliver(dispatch, moved);
-            }
-            _ => {
-                let seq = dispatch.seq();
-                // Delivery is decided by event id; by seq only for events without one.
-                let seen = match dispatch.id() {
-                    Some(id) => !self.recent_ids.insert(id),
-                    None => seq.is_some_and(|s| self.last_seq.is_some_and(|last| s <= last)),
-                };
-                let old = seq.is_some_and(|s| self.last_seq.is_some_and(|last| s <= last));
-                if seen {
-                    if old {
-                        self.metrics.replays_dropped += 1;
-                    } else {
-                        self.metrics.duplicates_dropped += 1;
-                        if let Some(seq) = seq {
-                            self.note_seq(seq, false);
-                        }
-                    }
-                    return;
-                }
-                let moved = seq.is_some_and(|seq| self.note_seq(seq, true));
-                self.deliver(dispatch, moved);
-            }
-        }
-    }
-
-    /// Emits a dispatch; one that `moved` the sequence number is tracked until handled.
-    fn deliver(&mut self, mut dispatch: Dispatch, moved: bool) {
-        if let (true, true, Some(seq)) = (self.ack_handled, moved, dispatch.seq()) {
-            let (ack, overflow) = self.unacked.track(seq);
-            dispatch.set_ack(ack);
-            self.metrics.unacked_overflows += u64::from(overflow);
-        }
-        self.metrics.events += 1;
-        self.emit(Event::Dispatch(dispatch));
-    }
-
-    /// Moves the RESUME point to `seq` if it is plausible: past the last one by at most
-    /// [`MAX_SEQ_STEP`] (from none: between 1 and [`MAX_SEQ_STEP`]). Anything else is
-    /// reported (when `report`) and leaves the RESUME point where it was, so no single
-    /// frame can silence a session or skip events on the next RESUME. Returns whether it
-    /// moved.
-    fn note_seq(&mut self, seq: u64, report: bool) -> bool {
-        let plausible = match self.last_seq {
-            Some(last) => seq > last && seq - last <= MAX_SEQ_STEP,
-            None => (1..=MAX_SEQ_STEP).contains(&seq),
-        };
-        if plausible {
-            self.last_seq = Some(seq);
-        } else if report {
-            self.decode_failed(DecodeError::ImplausibleSeq { seq, last: self.last_seq });
-        }
-        plausible
-    }
-
-    fn on_authenticated(&mut self) {
-        self.conn.authenticated = true;
-        self.set_state(State::Active);
-        self.on_progress();
-    }
-
-    /// READY, RESUMED or a replayed event: the connection works. The failure count and
-    /// the refused-RESUME count start over, and the handshake is over.
-    fn on_progress(&mut self) {
-        if self.conn.progress.is_none() {
-            self.conn.progress = Some(self.now);
-            self.failures = 0;
-            self.resume_refusals = 0;
-            self.timers.stop(Timer::Handshake);
-        }
-    }
-
-    /// The session cannot be resumed: report the gap, from its checkpoint.
-    fn forget_session(&mut self) {
-        if let Some(lost) = self.session() {
-            self.metrics.sessions_lost += 1;
-            self.emit(Event::SessionLost(lost));
-        }
-        self.session_id = None;
-        self.last_seq = None;
-        self.resume_refusals = 0;
-        self.unacked.new_session();
-    }
-
-    /// Closes with a handshake: the close frame goes out, and the server's reply is
-    /// awaited for at most `close_timeout` before the socket is abandoned.
-    fn start_close(&mut self, frame: CloseFrame<'static>, why: Closing) {
-        self.timers.stop(Timer::Heartbeat);
-        self.timers.stop(Timer::Handshake);
-        self.timers.set(Timer::Close, self.now + self.close_timeout);
-        self.conn.closing = Some(why);
-        self.set_state(State::Closing);
-        self.out.push_back(Output::Close(frame));
-    }
-
-    /// Drops the socket without a handshake (the peer is gone or too slow to answer),
-    /// and goes on as if it had closed.
-    fn abandon(&mut self, cause: DisconnectCause) {
-        self.timers.stop(Timer::Close);
-        self.out.push_back(Output::Abandon);
-        match self.conn.closing.take() {
-            Some(Closing::Graceful) => self.finish_graceful(),
-            Some(Closing::Reconnect(why)) => self.connection_ended(why),
-            None => self.connection_ended(cause),
-        }
-    }
-
-    /// The connection is gone: apply the reconnect policy (see `reconnect.rs`) and
-    /// schedule the next attempt.
-    fn connection_ended(&mut self, cause: DisconnectCause) {
-        self.metrics.disconnects += 1;
-        let conn = self.end_connection();
-        let resumed = conn.plan == Plan::Resume && conn.sent_auth;
-        let v = verdict(&cause, conn.progress.is_some(), resumed);
-        if v.fatal {
-            if let DisconnectCause::Closed(frame) = cause {
-                return self
-                    .fatal(FatalError::Closed { code: frame.code, reason: frame.reason.into_owned() });
-            }
-        }
-        if !matches!(cause, DisconnectCause::InvalidSession { .. }) {
-            self.report_unseen_session(&conn);
-        }
-        if v.refresh_token {
-            self.token = None;
-        }
-        let mut forget = v.forget;
-        if v.resume_refused {
-            self.resume_refusals += 1;
-            forget |= self.resume_refusals >= RESUME_ATTEMPTS;
-        }
-        if forget {
-            self.forget_session();
-        }
-        let delay = if v.immediate {
-            let lived = conn.progress.map(|at| self.now.saturating_duration_since(at));
-            let pace = match lived {
-                Some(lived) if lived >= FLAP_WINDOW => Duration::ZERO,
-                _ => self.storm.take(self.now),
-            };
-            let jitter = u64::try_from(self.reconnect_jitter.as_millis()).unwrap_or(u64::MAX);
-            pace + Duration::from_millis(self.rng.up_to(jitter))
-        } else {
-            self.failures = self.failures.saturating_add(1);
-            let delay = self.backoff.delay(self.failures, &mut self.rng);
-            if v.rate_limited { delay.max(self.backoff.initial) } else { delay }
-        };
-        self.schedule_attempt(cause, delay);
-    }
-
-    fn schedule_attempt(&mut self, cause: DisconnectCause, delay: Duration) {
-        let at = self.now + delay;
-        let next = if self.session_id.is_some() { Reconnect::Resume } else { Reconnect::Identify };
-        self.emit(Event::Disconnected(Disconnect { cause, next, at }));
-        self.set_state(State::Disconnected);
-        if delay.is_zero() {
-            self.begin_attempt(false);
-        } else {
-            self.timers.set(Timer::Reconnect, at);
-        }
-    }
-
-    /// Forgets everything of the current connection: its timers stop, an IDENTIFY slot
-    /// it did not use goes back to the pacer. Returns what it was.
-    fn end_connection(&mut self) -> Connection {
-        for timer in Timer::CONNECTION {
-            self.timers.stop(timer);
-        }
-        if let Some(slot) = self.conn.slot.take() {
-            self.out.push_back(Output::Pacer(PacerRequest::Release(slot)));
-        }
-        core::mem::take(&mut self.conn)
-    }
-
-    /// An IDENTIFY sent on `conn` got no READY: QQ may have started a session this
-    /// machine never saw, whose events the next IDENTIFY loses. Reported as a lost
-    /// session with no id.
-    fn report_unseen_session(&mut self, conn: &Connection) {
-        if conn.plan == Plan::Identify && conn.sent_auth && !conn.authenticated {
-            self.metrics.sessions_lost += 1;
-            self.emit(Event::SessionLost(Session::new(String::new(), 0, self.shard)));
-        }
-    }
-
-    fn fatal(&mut self, error: FatalError) {
-        self.end_connection();
-        self.timers.stop_all();
-        self.emit(Event::Fatal(error));
-        self.set_state(State::Terminated);
-    }
-
-    fn finish_graceful(&mut self) {
-        let conn = self.end_connection();
-        self.report_unseen_session(&conn);
-        self.timers.stop_all();
-        let session = self.session();
-        self.emit(Event::Closed(session));
-        self.set_state(State::Terminated);
-    }
-
-    fn fire_timers(&mut self) {
-        // Each firing re-arms timers only in the future, so this ends; the bound is a guard.
-        for _ in 0..8 {
-            let Some(timer) = self.timers.pop_due(self.now) else { return };
-            match timer {
-                Timer::Reconnect => self.begin_attempt(false),
-                Timer::Heartbeat => self.on_heartbeat_due(),
-                // Unread frames may hold READY: a lagging consumer is waited for.
-                Timer::Handshake if self.read_paused => {
-                    self.timers.set(Timer::Handshake, self.now + self.handshake_timeout);
-                }
-                // A server that has not become ready in time is not waited on to close.
-                Timer::Handshake => self.abandon(DisconnectCause::HandshakeTimeout),
-                // The server did not answer our close: it is gone.
-                Timer::Close => self.abandon(DisconnectCause::Dropped),
-            }
-        }
     }
 }

@@ -1,4 +1,5 @@
-//! The machine's coarse states, as users and metrics see them.
+//! The machine's phases: [`State`], as users and metrics see them, and [`Phase`], the
+//! same with each phase's data, as the machine keeps it.
 
 /// Where a [`GatewayMachine`](crate::GatewayMachine) is in a connection's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -28,7 +29,7 @@ pub enum State {
 }
 
 impl State {
-    /// Every state, in declaration order (the index of [`Metrics::time_in`](crate::Metrics)).
+    /// Every state, in declaration order (see [`index`](Self::index)).
     pub const ALL: [State; 10] = [
         State::Disconnected,
         State::AwaitingToken,
@@ -60,5 +61,72 @@ impl State {
                 | State::Active
                 | State::Closing
         )
+    }
+}
+
+/// What the machine is doing, with what only that phase knows. Each variant is the
+/// [`State`] of the same name, its public face ([`Phase::state`]); the data lives in the
+/// variants so that none outlives its phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    Disconnected,
+    AwaitingToken,
+    /// `asked` while the pacer's answer to
+    /// [`PacerRequest::Acquire`](crate::PacerRequest::Acquire) is awaited; a slot granted
+    /// otherwise is given back.
+    AwaitingIdentifySlot {
+        asked: bool,
+    },
+    /// `close_when_open` once a graceful close waits for the connection to open, to close
+    /// it then.
+    Connecting {
+        close_when_open: bool,
+    },
+    AwaitingHello,
+    Identifying,
+    Resuming,
+    Active,
+    /// The machine sent a close frame, for this reason, and awaits the server's answer.
+    Closing(Closing),
+    Terminated,
+}
+
+/// Why the machine closes a connection itself: what follows once it is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Closing {
+    /// Stop for good: [`GatewayMachine::close`](crate::GatewayMachine::close).
+    Graceful,
+    /// QQ asked for a reconnect (op 7): reconnect and RESUME.
+    ReconnectRequested,
+    /// QQ refused the session (op 9), allowing a RESUME or not: reconnect.
+    InvalidSession { resumable: bool },
+}
+
+impl Phase {
+    /// The public face of this phase.
+    pub(super) const fn state(&self) -> State {
+        match self {
+            Phase::Disconnected => State::Disconnected,
+            Phase::AwaitingToken => State::AwaitingToken,
+            Phase::AwaitingIdentifySlot { .. } => State::AwaitingIdentifySlot,
+            Phase::Connecting { .. } => State::Connecting,
+            Phase::AwaitingHello => State::AwaitingHello,
+            Phase::Identifying => State::Identifying,
+            Phase::Resuming => State::Resuming,
+            Phase::Active => State::Active,
+            Phase::Closing(_) => State::Closing,
+            Phase::Terminated => State::Terminated,
+        }
+    }
+
+    /// Whether a connection is open: frames may arrive on it.
+    pub(super) const fn is_open(&self) -> bool {
+        self.state().has_connection() && !matches!(self, Phase::Connecting { .. })
+    }
+
+    /// Whether a graceful close is under way: the machine stops once the connection is
+    /// gone, whether it was closing it or still waiting for it to open.
+    pub(super) const fn closes_for_good(&self) -> bool {
+        matches!(self, Phase::Closing(Closing::Graceful) | Phase::Connecting { close_when_open: true })
     }
 }

@@ -1,5 +1,7 @@
-//! The machine's deadlines: one slot per timer, the next wake-up is the earliest.
+//! The machine's deadlines: one slot per timer, the next wake-up is the earliest, and
+//! what the machine does when each fires.
 
+use super::{DisconnectCause, GatewayMachine};
 use crate::time::Instant;
 
 /// A deadline the machine keeps.
@@ -69,5 +71,27 @@ impl TimerTable {
         }
         self.stop(timer);
         Some(timer)
+    }
+}
+
+impl GatewayMachine {
+    /// Fires every timer due at `now`.
+    pub(super) fn fire_timers(&mut self) {
+        // Each firing re-arms timers only in the future, so this ends; the bound is a guard.
+        for _ in 0..8 {
+            let Some(timer) = self.timers.pop_due(self.now) else { return };
+            match timer {
+                Timer::Reconnect => self.begin_attempt(false),
+                Timer::Heartbeat => self.on_heartbeat_due(),
+                // Unread frames may hold READY: a lagging consumer is waited for.
+                Timer::Handshake if self.read_paused => {
+                    self.timers.set(Timer::Handshake, self.now + self.config.handshake_timeout);
+                }
+                // A server that has not become ready in time is not waited on to close.
+                Timer::Handshake => self.abandon(DisconnectCause::HandshakeTimeout),
+                // The server did not answer our close: it is gone.
+                Timer::Close => self.abandon(DisconnectCause::Dropped),
+            }
+        }
     }
 }

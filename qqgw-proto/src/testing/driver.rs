@@ -11,10 +11,10 @@ use super::frames;
 use super::strategy::Step;
 use crate::config::Config;
 use crate::limiter::{IdentifyLimiter, IdentifySlot, PacerAnswer, PacerRequest, SessionStartLimit};
-use crate::machine::{Event, GatewayMachine, Input, Output, State, UsageError};
 use crate::opcode::OpCode;
 use crate::time::Instant;
 use crate::token::AccessToken;
+use crate::{Event, GatewayMachine, Input, Output, State, UsageError};
 
 /// The most outputs one drain may yield before the machine counts as not settling.
 pub const MAX_OUTPUTS_PER_DRAIN: usize = 1_000;

@@ -52,10 +52,10 @@ use crate::close::{CloseCode, CloseFrame};
 use crate::config::Config;
 use crate::error::TokenError;
 use crate::limiter::{IdentifyLimiter, SessionStartLimit};
-use crate::machine::{Event, GatewayMachine, Input, Output};
 use crate::opcode::OpCode;
 use crate::time::Instant;
 use crate::token::AccessToken;
+use crate::{Event, GatewayMachine, Input, Output};
 
 /// How the harness answers [`Output::RefreshToken`].
 #[derive(Debug, Clone, PartialEq, Eq)]

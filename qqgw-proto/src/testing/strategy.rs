@@ -72,13 +72,13 @@ use core::time::Duration;
 use proptest::prelude::*;
 
 use super::frames;
+use crate::UsageError;
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::TokenError;
-use crate::machine::UsageError;
-use crate::machine::{GatewayMachine, Input};
 use crate::model::EventKind;
 use crate::time::Instant;
 use crate::token::AccessToken;
+use crate::{GatewayMachine, Input};
 
 /// One thing that happens to a machine: the network, the clock, the adapter or the
 /// application acting.

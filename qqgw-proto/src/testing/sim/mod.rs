@@ -56,17 +56,19 @@ use core::time::Duration;
 use crate::backoff::Backoff;
 use crate::close::{CloseAction, CloseCode, CloseFrame};
 use crate::config::Config;
+use crate::dispatch::Ack;
 use crate::error::TokenError;
 use crate::intents::Intents;
 use crate::limiter::{IDENTIFY_WINDOW, IdentifyLimiter, PacerAnswer, SessionStartLimit};
-use crate::machine::{Ack, DisconnectCause, Event, GatewayMachine, Input, MAX_SEQ_STEP, Output, State};
 use crate::opcode::OpCode;
-use crate::reconnect::{STORM_BURST, STORM_REFILL};
 use crate::rng::Rng;
 use crate::session::Session;
 use crate::shard::ShardId;
 use crate::time::Instant;
 use crate::token::AccessToken;
+use crate::{
+    DisconnectCause, Event, GatewayMachine, Input, MAX_SEQ_STEP, Output, STORM_BURST, STORM_REFILL, State,
+};
 
 use ledger::{Breach, Ledger};
 use qq::{Msg, Qq};

@@ -10,11 +10,10 @@ use super::{Ev, Sched};
 use crate::close::{CloseAction, CloseCode, CloseFrame};
 use crate::envelope::Envelope;
 use crate::limiter::{IDENTIFY_WINDOW, SessionStartLimit};
-use crate::machine::TOKEN_REFRESH_MARGIN;
 use crate::opcode::OpCode;
 use crate::rng::Rng;
 use crate::time::Instant;
-use crate::token::AccessToken;
+use crate::token::{AccessToken, TOKEN_REFRESH_MARGIN};
 
 /// How long QQ's access tokens live (`expires_in` of the token endpoint).
 pub(super) const TOKEN_LIFETIME: Duration = Duration::from_secs(7200);

@@ -1,14 +1,19 @@
 //! When to reconnect after a connection ends: a pure decision over (cause, what the
-//! connection achieved, the counters), and the storm budget that paces instant reconnects.
+//! connection achieved), the storm budget that paces instant reconnects, and the counts
+//! and jitter source that turn a decision into a delay.
 //!
 //! The rules, and the storm budget's numbers, are tabled once, in
 //! [`GatewayMachine`'s docs](crate::GatewayMachine#reconnects); `verdict` is that table
-//! as code, and `StormBudget` the bucket it describes.
+//! as code, `StormBudget` the bucket it describes, and `Reconnects` what the policy
+//! remembers from one connection to the next.
 
 use core::time::Duration;
 
+use super::io::DisconnectCause;
+use crate::backoff::Backoff;
 use crate::close::CloseAction;
-use crate::machine::DisconnectCause;
+use crate::config::Config;
+use crate::rng::Rng;
 use crate::time::Instant;
 
 /// How many instant reconnects the storm budget allows in a row.
@@ -18,6 +23,8 @@ pub const STORM_REFILL: Duration = Duration::from_secs(3);
 /// A connection that ends sooner than this after its progress (READY, RESUMED, a
 /// replayed event) is flapping: its instant reconnect is taken from the storm budget.
 pub const FLAP_WINDOW: Duration = Duration::from_secs(2);
+/// A RESUME refused this many times in a row is given up for a fresh IDENTIFY.
+const RESUME_ATTEMPTS: u32 = 2;
 
 /// What a connection's end means for the next attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +120,76 @@ impl StormBudget {
             let step =
                 u64::try_from(gained).unwrap_or(u64::MAX).saturating_mul(STORM_REFILL.as_millis() as u64);
             self.refilled_at += Duration::from_millis(step);
+        }
+    }
+}
+
+/// What the reconnect policy remembers from one connection to the next: the counts that
+/// decide the next delay, the storm budget, and the jitter source.
+#[derive(Debug)]
+pub(super) struct Reconnects {
+    /// Draws every delay's jitter, from the config's seed.
+    rng: Rng,
+    storm: StormBudget,
+    /// Consecutive attempts that ended before making progress.
+    failures: u32,
+    /// Consecutive RESUMEs that did not reach RESUMED.
+    resume_refusals: u32,
+}
+
+impl Reconnects {
+    pub(super) fn new(seed: u64, now: Instant) -> Self {
+        Self { rng: Rng::new(seed), storm: StormBudget::new(now), failures: 0, resume_refusals: 0 }
+    }
+
+    /// READY, RESUMED or a replayed event: the failure count and the refused-RESUME count
+    /// start over.
+    pub(super) fn progress(&mut self) {
+        self.failures = 0;
+        self.resume_refusals = 0;
+    }
+
+    /// The session was given up: refusals of its RESUMEs no longer count.
+    pub(super) fn session_forgotten(&mut self) {
+        self.resume_refusals = 0;
+    }
+
+    /// A RESUME was refused (see [`Verdict::resume_refused`]); whether that makes
+    /// [`RESUME_ATTEMPTS`] in a row, so that the session is given up.
+    pub(super) fn resume_refused(&mut self) -> bool {
+        self.resume_refusals = self.resume_refusals.saturating_add(1);
+        self.resume_refusals >= RESUME_ATTEMPTS
+    }
+
+    /// An attempt failed before making progress: the next one waits the backoff, a step
+    /// longer than the last.
+    pub(super) fn back_off(&mut self, backoff: &Backoff) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        backoff.delay(self.failures, &mut self.rng)
+    }
+
+    /// How long to wait before the next attempt after a connection ended as `verdict`
+    /// says, having `lived` this long past its progress (if it made any). An instant
+    /// reconnect is free after a connection that lived [`FLAP_WINDOW`], else taken from the
+    /// storm budget, and jittered by up to the config's `reconnect_jitter`; any other
+    /// backs off, for at least the backoff's first step after a rate limit.
+    pub(super) fn delay(
+        &mut self,
+        verdict: &Verdict,
+        lived: Option<Duration>,
+        config: &Config,
+        now: Instant,
+    ) -> Duration {
+        if verdict.immediate {
+            let pace = match lived {
+                Some(lived) if lived >= FLAP_WINDOW => Duration::ZERO,
+                _ => self.storm.take(now),
+            };
+            let jitter = u64::try_from(config.reconnect_jitter.as_millis()).unwrap_or(u64::MAX);
+            pace + Duration::from_millis(self.rng.up_to(jitter))
+        } else {
+            let delay = self.back_off(&config.backoff);
+            if verdict.rate_limited { delay.max(config.backoff.initial) } else { delay }
         }
     }
 }
