@@ -141,7 +141,14 @@ impl FakeGateway {
     /// only kept for replay after a RESUME.
     pub fn dispatch(&mut self, name: &str, data: &str) -> u64 {
         let id = format!("{name}:{}", self.seq() + 1);
-        let seq = self.qq.dispatch(self.shard, name, Some(&id), data).map_or(0, |d| d.seq);
+        self.dispatch_as(name, &id, data)
+    }
+
+    /// Sends an event with the next sequence number and the event id `id` — an id sent
+    /// before makes it a duplicate, as QQ sometimes pushes one event twice — and returns
+    /// that number (0 if there is no session).
+    pub fn dispatch_as(&mut self, name: &str, id: &str, data: &str) -> u64 {
+        let seq = self.qq.dispatch(self.shard, name, Some(id), data).map_or(0, |d| d.seq);
         self.carry_out(Instant::ZERO);
         seq
     }

@@ -3,12 +3,12 @@
 //! disconnected, a zombie connection, and a graceful close.
 //!
 //! ```text
-//! cargo run -p qqgw-proto --features testing --example session
+//! cargo run -p qqgw-proto --example session
 //! ```
 
 use core::time::Duration;
 
-use qqgw_proto::testing::Harness;
+use qqgw_fake::Harness;
 use qqgw_proto::{CloseCode, Config, Event, Intents};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -12,6 +12,9 @@
 //!   and junk; closes with any code; ticks of any size; tokens; connection reports; a
 //!   graceful close) that a [`Driver`] feeds to a [`GatewayMachine`](crate::GatewayMachine), checking the
 //!   invariants after every step.
+//! - [`webhook`] (feature `webhook`): arbitrary bytes as one callback from the internet,
+//!   signed or not, through a webhook endpoint: only documented answers, nothing unsigned
+//!   admitted, a retry answered as a duplicate.
 //!
 //! # Panics
 //!
@@ -46,6 +49,64 @@ pub use crate::envelope::Envelope;
 
 /// The most steps [`machine`] decodes from one input (bounds the time of one run).
 pub const MAX_STEPS: usize = 4_096;
+
+// ---------------------------------------------------------------------------------------
+// webhook
+
+/// The secret of the endpoint [`webhook`] runs (any non-empty one would do).
+#[cfg(feature = "webhook")]
+const WEBHOOK_SECRET: &str = "qqgw-fuzz-secret";
+
+/// Feeds `data` to a webhook endpoint as one callback from the internet. The first byte
+/// says how the rest is sent: bit 0 clear, as a body signed with the endpoint's own key
+/// (what QQ could send: the decoding behind the signature check is reached); bit 0 set,
+/// split at the first two NUL bytes into the signature header, the timestamp header and
+/// the body (what anyone could send). Bit 1 sends the same request again, as QQ's retry.
+///
+/// # Panics
+///
+/// When the answer is not one the endpoint documents (200 with a validation, an event or
+/// a duplicate; 400, 401 or 413 with a rejection), when an unsigned event is admitted, or
+/// when the retry of an admitted event is not answered as a duplicate.
+#[cfg(feature = "webhook")]
+pub fn webhook(data: &[u8]) {
+    use crate::webhook::{Outcome, Webhook, WebhookRequest, WebhookResponse};
+
+    let Some((&mode, rest)) = data.split_first() else { return };
+    let Ok(mut endpoint) = Webhook::from_secret(WEBHOOK_SECRET) else { return };
+    let signed = mode & 1 == 0;
+    let (signature, timestamp, body) = if signed {
+        let timestamp = "1725442341";
+        (endpoint.key().sign_callback(timestamp, rest), timestamp.to_owned(), rest)
+    } else {
+        let mut parts = rest.splitn(3, |&b| b == 0);
+        let mut text = || String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+        let (signature, timestamp) = (text(), text());
+        (signature, timestamp, parts.next().unwrap_or_default())
+    };
+    let headers =
+        [("X-Signature-Ed25519", signature.as_str()), ("X-Signature-Timestamp", timestamp.as_str())];
+    let check = |response: &WebhookResponse| match (&response.outcome, response.status) {
+        (Outcome::Rejected(_), 400 | 401 | 413) => {}
+        (Outcome::Validated { .. } | Outcome::Dispatch(_) | Outcome::Duplicate { .. }, 200) => {}
+        (outcome, status) => panic!("answered HTTP {status} with {outcome:?}"),
+    };
+    let first = endpoint.handle(WebhookRequest::from_headers(headers, body, None));
+    check(&first);
+    if !signed {
+        assert!(!matches!(first.outcome, Outcome::Dispatch(_)), "an unsigned event was admitted: {first:?}");
+    }
+    if mode & 2 != 0 {
+        let again = endpoint.handle(WebhookRequest::from_headers(headers, body, None));
+        check(&again);
+        if matches!(first.outcome, Outcome::Dispatch(_)) {
+            assert!(
+                matches!(again.outcome, Outcome::Duplicate { .. }),
+                "a retry was admitted again: {again:?}"
+            );
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // envelope

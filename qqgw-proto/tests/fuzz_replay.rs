@@ -20,8 +20,12 @@ use common::files_under;
 /// A fuzz target's logic.
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 3] =
-    [("envelope", fuzzing::envelope), ("machine", fuzzing::machine), ("typed_event", fuzzing::typed_event)];
+const TARGETS: [(&str, Target); 4] = [
+    ("envelope", fuzzing::envelope),
+    ("machine", fuzzing::machine),
+    ("typed_event", fuzzing::typed_event),
+    ("webhook", fuzzing::webhook),
+];
 
 fn seeds_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds")
@@ -138,7 +142,7 @@ fn write(target: &str, name: &str, data: &[u8]) {
     fs::write(dir.join(name), data).unwrap();
 }
 
-/// Rebuilds `fuzz/seeds/{envelope,typed_event,machine}/` from the shared frame fixtures
+/// Rebuilds `fuzz/seeds/{envelope,typed_event,machine,webhook}/` from the shared frame fixtures
 /// (`QQGW_FIXTURES`, by default the repository's `fixtures/frames`).
 /// Crash inputs under `regressions/` are left alone.
 #[test]
@@ -162,6 +166,28 @@ fn regenerate_seeds() {
     for (name, data) in machine_seeds(&frames) {
         write("machine", &name, &data);
     }
+    for (name, data) in webhook_seeds(&frames) {
+        write("webhook", &name, &data);
+    }
+}
+
+/// Callbacks: every fixture as a signed body (mode 0) and signed and retried (mode 2);
+/// the validation fixture unsigned with made-up headers (mode 1).
+fn webhook_seeds(frames: &[(String, String)]) -> Vec<(String, Vec<u8>)> {
+    let mut seeds = Vec::new();
+    for (name, text) in frames {
+        for (mode, suffix) in [(0u8, "signed"), (2, "retried")] {
+            let mut data = vec![mode];
+            data.extend_from_slice(compact(text).as_bytes());
+            seeds.push((format!("{name}.{suffix}"), data));
+        }
+    }
+    let validation = &frames.iter().find(|(n, _)| n == "WEBHOOK_VALIDATION").unwrap().1;
+    let mut unsigned = vec![1u8];
+    unsigned.extend_from_slice(b"00ff\x001725442341\x00");
+    unsigned.extend_from_slice(compact(validation).as_bytes());
+    seeds.push(("WEBHOOK_VALIDATION.unsigned".to_owned(), unsigned));
+    seeds
 }
 
 // ---------------------------------------------------------------------------------------

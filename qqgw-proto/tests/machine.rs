@@ -3,7 +3,7 @@
 
 use core::time::Duration;
 
-use qqgw_proto::testing::{FakeGateway, Harness, TokenPolicy};
+use qqgw_fake::{FakeGateway, Harness, TokenPolicy};
 use qqgw_proto::{
     AccessToken, CloseAction, CloseCode, Config, ConfigBuilder, DecodeError, DisconnectCause, Event,
     FatalError, GatewayMachine, IdentifyLimiter, IdentifySlot, Input, Instant, Intents, Output, PacerAnswer,
@@ -81,12 +81,15 @@ fn happy_path_identifies_with_the_documented_fields() {
 
     assert!(h.machine.is_ready());
     assert_eq!(h.machine.state(), State::Active);
-    assert_eq!(h.machine.session_id(), Some("session-1"));
+    assert_eq!(h.machine.session_id(), Some(h.gateway.record.sessions[0].as_str()));
     assert_eq!(h.machine.last_sequence(), Some(1));
     assert_eq!(h.gateway.record.connects, [ms(0)]);
     let (_, identify) = &h.gateway.record.identifies[0];
     let d: serde_json::Value = serde_json::from_str(identify).unwrap();
-    assert_eq!(d["token"], "QQBot token-1");
+    // A token QQ issued, in QQ's `QQBot {token}` form.
+    let token = d["token"].as_str().unwrap();
+    let now = h.now;
+    assert!(token.starts_with("QQBot ") && h.gateway.qq().token_valid(token, now), "{token}");
     assert_eq!(d["intents"], 1_107_296_259u32);
     assert_eq!(d["shard"], serde_json::json!([1, 2]));
     assert!(d["properties"]["$os"].is_string());
@@ -115,7 +118,7 @@ fn heartbeats_follow_hellos_interval_and_carry_the_last_seq() {
     assert!(beats.iter().all(|(_, d)| *d == Some(1)), "{beats:?}");
     assert_eq!(h.machine.heartbeat_interval(), Duration::from_millis(41_250));
 
-    h.gateway.dispatch("GROUP_AT_MESSAGE_CREATE", "{}");
+    h.gateway.dispatch("AT_MESSAGE_CREATE", "{}");
     h.run_for(Duration::from_secs(41));
     assert_eq!(h.gateway.record.heartbeats.last().unwrap().1, Some(2));
     assert_eq!(h.machine.metrics().heartbeats_acked, 4);
@@ -191,7 +194,7 @@ fn zombie_connection_is_abandoned_without_a_handshake_and_resumed_at_once() {
     assert_eq!(d.len(), 1);
     assert_eq!((d[0].0, d[0].1.clone(), d[0].2), (ms(30_000), DisconnectCause::Zombie, Reconnect::Resume));
     assert_eq!(h.gateway.record.connects, [ms(0), ms(30_000)]);
-    assert_eq!(h.gateway.record.resumes, [(ms(30_000), "session-1".to_owned(), 1)]);
+    assert_eq!(h.gateway.record.resumes, [(ms(30_000), h.gateway.record.sessions[0].clone(), 1)]);
     assert_eq!(h.machine.metrics().zombies, 1);
     assert!(h.machine.is_ready());
 }
@@ -217,7 +220,7 @@ fn frames_arriving_prove_an_unacknowledged_link_alive() {
     h.gateway.ack_heartbeats = false;
     // A long replay read slowly: the ACKs sit behind it, but frames keep coming.
     for _ in 0..10 {
-        h.gateway.dispatch("GROUP_AT_MESSAGE_CREATE", "{}");
+        h.gateway.dispatch("AT_MESSAGE_CREATE", "{}");
         h.run_for(Duration::from_secs(4));
     }
     assert_eq!(h.machine.metrics().zombies, 0, "frames since the beat: alive");
@@ -259,13 +262,13 @@ fn session_rotation_4009_resumes_and_delivers_every_event_exactly_once() {
     let mut h = harness();
     h.run_for(SEC);
     for i in 0..3 {
-        h.gateway.dispatch("C2C_MESSAGE_CREATE", &format!(r#"{{"n":{i}}}"#));
+        h.gateway.dispatch("AT_MESSAGE_CREATE", &format!(r#"{{"n":{i}}}"#));
     }
     h.run_for(SEC);
     let closed_at = h.now;
     h.gateway.close(CloseCode::SESSION_TIMED_OUT);
     let missed: Vec<u64> =
-        (0..4).map(|i| h.gateway.dispatch("C2C_MESSAGE_CREATE", &format!(r#"{{"n":{}}}"#, 3 + i))).collect();
+        (0..4).map(|i| h.gateway.dispatch("AT_MESSAGE_CREATE", &format!(r#"{{"n":{}}}"#, 3 + i))).collect();
     h.run_for(SEC);
 
     assert_eq!(h.gateway.record.resumes.len(), 1);
@@ -276,7 +279,7 @@ fn session_rotation_4009_resumes_and_delivers_every_event_exactly_once() {
     assert_eq!(h.gateway.record.connects[1], closed_at);
     let n: Vec<u64> = h
         .dispatches()
-        .filter(|d| d.name() == "C2C_MESSAGE_CREATE")
+        .filter(|d| d.name() == "AT_MESSAGE_CREATE")
         .map(|d| d.parse::<serde_json::Value>().unwrap()["n"].as_u64().unwrap())
         .collect();
     assert_eq!(n, [0, 1, 2, 3, 4, 5, 6]);
@@ -290,14 +293,14 @@ fn session_rotation_4009_resumes_and_delivers_every_event_exactly_once() {
 fn replayed_and_repeated_frames_are_dropped_and_counted() {
     let mut h = harness();
     h.run_for(SEC);
-    h.gateway.dispatch("MESSAGE_CREATE", "{}"); // s = 2
-    h.gateway.dispatch("MESSAGE_CREATE", "{}"); // s = 3
+    h.gateway.dispatch("AT_MESSAGE_CREATE", "{}"); // s = 2
+    h.gateway.dispatch("AT_MESSAGE_CREATE", "{}"); // s = 3
     h.run_for(SEC);
     // A server that replays from the start after a RESUME, and pushes one event twice.
-    h.gateway.send_raw(r#"{"op":0,"s":2,"t":"MESSAGE_CREATE","id":"MESSAGE_CREATE:2","d":{}}"#);
-    h.gateway.send_raw(r#"{"op":0,"s":3,"t":"MESSAGE_CREATE","id":"MESSAGE_CREATE:3","d":{}}"#);
-    h.gateway.send_raw(r#"{"op":0,"s":9,"t":"MESSAGE_CREATE","id":"MESSAGE_CREATE:3","d":{}}"#);
-    h.gateway.send_raw(r#"{"op":0,"s":10,"t":"MESSAGE_CREATE","id":"MESSAGE_CREATE:10","d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":2,"t":"AT_MESSAGE_CREATE","id":"AT_MESSAGE_CREATE:2","d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":3,"t":"AT_MESSAGE_CREATE","id":"AT_MESSAGE_CREATE:3","d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":9,"t":"AT_MESSAGE_CREATE","id":"AT_MESSAGE_CREATE:3","d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":10,"t":"AT_MESSAGE_CREATE","id":"AT_MESSAGE_CREATE:10","d":{}}"#);
     h.run_for(SEC);
     assert_eq!(seqs(&h), [1, 2, 3, 10]);
     let m = h.machine.metrics();
@@ -343,7 +346,7 @@ fn op9_false_identifies_afresh_after_the_pacing_window() {
     let ids: Vec<u64> = h.gateway.record.identifies.iter().map(|(t, _)| t.as_millis()).collect();
     assert_eq!(ids.len(), 2);
     assert!(ids[1] - ids[0] >= 5_000, "IDENTIFYs paced: {ids:?}");
-    assert_eq!(h.machine.session_id(), Some("session-2"));
+    assert_eq!(h.machine.session_id(), Some(h.gateway.record.sessions[1].as_str()));
 }
 
 #[test]
@@ -508,7 +511,7 @@ fn garbage_frames_are_reported_and_survived() {
     h.run_for(SEC);
     h.gateway.send_raw("not json");
     h.gateway.send_raw(r#"{"op":3,"d":{}}"#);
-    h.gateway.send_raw(r#"{"op":0,"s":2,"t":"MESSAGE_CREATE"}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":2,"t":"AT_MESSAGE_CREATE"}"#);
     h.gateway.send_raw(r#"{"op":0,"s":3,"d":{}}"#);
     h.gateway.send_raw(r#"{"op":10,"d":{"heartbeat_interval":1}}"#);
     h.gateway.send_raw(r#"[1,2,3]"#);
@@ -751,7 +754,7 @@ fn a_resume_unanswered_twice_falls_back_to_identify() {
         d.iter().map(|d| d.2).collect::<Vec<_>>(),
         [Reconnect::Resume, Reconnect::Resume, Reconnect::Identify]
     );
-    assert_eq!(h.machine.session_id(), Some("session-2"));
+    assert_eq!(h.machine.session_id(), Some(h.gateway.record.sessions[1].as_str()));
 }
 
 #[test]
@@ -765,7 +768,7 @@ fn closes_and_drops_before_resumed_are_not_refusals() {
     let r = &h.gateway.record;
     assert_eq!(r.resumes.len(), 4, "4009 means resume is fine: the session is kept");
     assert_eq!(r.identifies.len(), 1);
-    assert_eq!(h.machine.session_id(), Some("session-1"));
+    assert_eq!(h.machine.session_id(), Some(h.gateway.record.sessions[0].as_str()));
     assert!(h.machine.is_ready());
     // They were failures, though: each waited longer than the last.
     let d = disconnects(&h);
@@ -783,7 +786,7 @@ fn a_replay_under_way_is_progress_not_a_refused_resume() {
     // The replay trickles in for far longer than the handshake timeout.
     for s in 11..40u64 {
         let t = ms(s * 200);
-        let frame = format!(r#"{{"op":0,"s":{s},"t":"C2C_MESSAGE_CREATE","id":"C:{s}","d":{{}}}}"#);
+        let frame = format!(r#"{{"op":0,"s":{s},"t":"AT_MESSAGE_CREATE","id":"C:{s}","d":{{}}}}"#);
         m.handle_input(t, Input::Text(&frame)).unwrap();
         m.handle_timeout(t);
         assert!(
@@ -937,10 +940,10 @@ fn jitter_is_drawn_from_the_seed_and_small_by_default() {
 fn an_absurd_seq_neither_silences_the_session_nor_moves_the_resume_point() {
     let mut h = harness();
     h.run_for(SEC);
-    h.gateway.send_raw(r#"{"op":0,"s":18446744073709551615,"t":"C2C_MESSAGE_CREATE","id":"big","d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":18446744073709551615,"t":"AT_MESSAGE_CREATE","id":"big","d":{}}"#);
     h.run_for(SEC);
     for n in 2..5 {
-        h.gateway.send_raw(format!(r#"{{"op":0,"s":{n},"t":"C2C_MESSAGE_CREATE","id":"m{n}","d":{{}}}}"#));
+        h.gateway.send_raw(format!(r#"{{"op":0,"s":{n},"t":"AT_MESSAGE_CREATE","id":"m{n}","d":{{}}}}"#));
     }
     h.run_for(SEC);
     assert_eq!(h.machine.metrics().events, 5, "READY, the odd one and three more");
@@ -952,12 +955,12 @@ fn an_absurd_seq_neither_silences_the_session_nor_moves_the_resume_point() {
 fn seq_zero_and_steps_back_do_not_drop_new_events() {
     let mut h = harness();
     h.run_for(SEC);
-    h.gateway.send_raw(r#"{"op":0,"s":5,"t":"C2C_MESSAGE_CREATE","id":"a","d":{}}"#);
-    h.gateway.send_raw(r#"{"op":0,"s":0,"t":"C2C_MESSAGE_CREATE","id":"b","d":{}}"#);
-    h.gateway.send_raw(r#"{"op":0,"s":3,"t":"C2C_MESSAGE_CREATE","id":"c","d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":5,"t":"AT_MESSAGE_CREATE","id":"a","d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":0,"t":"AT_MESSAGE_CREATE","id":"b","d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":3,"t":"AT_MESSAGE_CREATE","id":"c","d":{}}"#);
     // Without an id, seq is all there is: an old one is a replay.
-    h.gateway.send_raw(r#"{"op":0,"s":4,"t":"C2C_MESSAGE_CREATE","d":{}}"#);
-    h.gateway.send_raw(r#"{"op":0,"s":6,"t":"C2C_MESSAGE_CREATE","d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":4,"t":"AT_MESSAGE_CREATE","d":{}}"#);
+    h.gateway.send_raw(r#"{"op":0,"s":6,"t":"AT_MESSAGE_CREATE","d":{}}"#);
     h.run_for(SEC);
     let ids: Vec<Option<&str>> = h.dispatches().skip(1).map(qqgw_proto::Dispatch::id).collect();
     assert_eq!(ids, [Some("a"), Some("b"), Some("c"), None]);
@@ -974,8 +977,8 @@ fn a_repeated_seq_is_implausible_and_the_largest_step_is_not() {
     h.run_for(SEC);
     // READY was s 1: a step of exactly MAX_SEQ_STEP is plausible, the same s again is not.
     let far = 1 + qqgw_proto::MAX_SEQ_STEP;
-    h.gateway.send_raw(format!(r#"{{"op":0,"s":{far},"t":"C2C_MESSAGE_CREATE","id":"a","d":{{}}}}"#));
-    h.gateway.send_raw(format!(r#"{{"op":0,"s":{far},"t":"C2C_MESSAGE_CREATE","id":"b","d":{{}}}}"#));
+    h.gateway.send_raw(format!(r#"{{"op":0,"s":{far},"t":"AT_MESSAGE_CREATE","id":"a","d":{{}}}}"#));
+    h.gateway.send_raw(format!(r#"{{"op":0,"s":{far},"t":"AT_MESSAGE_CREATE","id":"b","d":{{}}}}"#));
     h.run_for(SEC);
     assert_eq!(h.machine.last_sequence(), Some(far));
     assert_eq!(decode_failures(&h), [DecodeError::ImplausibleSeq { seq: far, last: Some(far) }]);
@@ -988,7 +991,7 @@ fn unhandled_events_past_the_bound_are_counted() {
     let mut h = Harness::new(config);
     h.run_for(SEC);
     for _ in 0..qqgw_proto::MAX_UNACKED {
-        h.gateway.dispatch("C2C_MESSAGE_CREATE", "{}");
+        h.gateway.dispatch("AT_MESSAGE_CREATE", "{}");
     }
     h.run_for(SEC);
     assert_eq!(h.machine.metrics().unacked_overflows, 1, "READY and the events: one past the bound");
@@ -1005,7 +1008,7 @@ fn graceful_close_returns_the_session_and_stops() {
     assert_eq!(h.gateway.record.client_closes[0].code, CloseCode(4000));
     assert_eq!(h.gateway.record.connects.len(), 1, "no reconnect after a graceful close");
     let Some((_, Event::Closed(Some(session)))) = h.events.last() else { panic!("{:?}", h.events.last()) };
-    assert_eq!(session, &Session::new("session-1", 2, ShardId::ONE));
+    assert_eq!(session, &Session::new(h.gateway.record.sessions[0].as_str(), 2, ShardId::ONE));
     assert_eq!(h.machine.state(), State::Terminated);
     assert_eq!(h.machine.close(h.now), Err(UsageError::Terminated));
 }
@@ -1207,11 +1210,11 @@ fn the_saved_session_counts_handled_events_up_to_the_low_watermark() {
     let mut h = acking();
     h.run_for(SEC);
     for n in 0..4 {
-        h.gateway.dispatch("C2C_MESSAGE_CREATE", &format!(r#"{{"n":{n}}}"#)); // s = 2..=5
+        h.gateway.dispatch("AT_MESSAGE_CREATE", &format!(r#"{{"n":{n}}}"#)); // s = 2..=5
     }
     h.run_for(SEC);
     let ready = acks(&h, "READY");
-    let msgs = acks(&h, "C2C_MESSAGE_CREATE");
+    let msgs = acks(&h, "AT_MESSAGE_CREATE");
     assert_eq!(msgs.iter().map(|a| a.seq()).collect::<Vec<_>>(), [2, 3, 4, 5]);
     assert_eq!(h.machine.checkpoint(), Some(0), "nothing handled yet");
     assert_eq!(h.machine.unacked(), 5);
@@ -1235,12 +1238,12 @@ fn a_restart_resumes_from_the_checkpoint_and_gets_the_unhandled_events_again() {
     let mut h = acking();
     h.run_for(SEC);
     for n in 0..3 {
-        h.gateway.dispatch("C2C_MESSAGE_CREATE", &format!(r#"{{"n":{n}}}"#)); // s = 2, 3, 4
+        h.gateway.dispatch("AT_MESSAGE_CREATE", &format!(r#"{{"n":{n}}}"#)); // s = 2, 3, 4
     }
     h.run_for(SEC);
     let now = h.now;
     let handled: Vec<_> =
-        acks(&h, "READY").into_iter().chain(acks(&h, "C2C_MESSAGE_CREATE").into_iter().take(1)).collect();
+        acks(&h, "READY").into_iter().chain(acks(&h, "AT_MESSAGE_CREATE").into_iter().take(1)).collect();
     for ack in handled {
         h.machine.handle_input(now, Input::Handled(ack)).unwrap();
     }
@@ -1254,7 +1257,7 @@ fn a_restart_resumes_from_the_checkpoint_and_gets_the_unhandled_events_again() {
     restarted.run_for(SEC);
     assert_eq!(restarted.gateway.record.resumes.last().unwrap().2, 2);
     let replayed: Vec<u64> =
-        restarted.dispatches().filter(|d| d.name() == "C2C_MESSAGE_CREATE").filter_map(|d| d.seq()).collect();
+        restarted.dispatches().filter(|d| d.name() == "AT_MESSAGE_CREATE").filter_map(|d| d.seq()).collect();
     assert_eq!(replayed, [3, 4], "at least once: what was not handled comes again");
 }
 
@@ -1262,7 +1265,7 @@ fn a_restart_resumes_from_the_checkpoint_and_gets_the_unhandled_events_again() {
 fn a_lost_session_is_reported_with_its_checkpoint() {
     let mut h = acking();
     h.run_for(SEC);
-    h.gateway.dispatch("C2C_MESSAGE_CREATE", "{}");
+    h.gateway.dispatch("AT_MESSAGE_CREATE", "{}");
     h.run_for(SEC);
     let ready = acks(&h, "READY")[0];
     let now = h.now;
@@ -1280,23 +1283,23 @@ fn a_lost_session_is_reported_with_its_checkpoint() {
     assert_eq!(lost.len(), 1);
     assert_eq!(
         (lost[0].id.as_str(), lost[0].seq),
-        ("session-1", 1),
+        (h.gateway.record.sessions[0].as_str(), 1),
         "the event after READY was never handled"
     );
     assert_eq!(h.machine.metrics().sessions_lost, 1);
-    assert_eq!(h.machine.session_id(), Some("session-2"));
+    assert_eq!(h.machine.session_id(), Some(h.gateway.record.sessions[1].as_str()));
 }
 
 #[test]
 fn receipts_of_a_lost_session_do_not_move_the_next_one() {
     let mut h = acking();
     h.run_for(SEC);
-    h.gateway.dispatch("C2C_MESSAGE_CREATE", "{}"); // s = 2 of session 1
+    h.gateway.dispatch("AT_MESSAGE_CREATE", "{}"); // s = 2 of session 1
     h.run_for(SEC);
-    let old = acks(&h, "C2C_MESSAGE_CREATE")[0];
+    let old = acks(&h, "AT_MESSAGE_CREATE")[0];
     h.gateway.invalidate_session(false);
     h.run_for(Duration::from_secs(10));
-    h.gateway.dispatch("C2C_MESSAGE_CREATE", "{}"); // s = 2 of session 2
+    h.gateway.dispatch("AT_MESSAGE_CREATE", "{}"); // s = 2 of session 2
     h.run_for(SEC);
     let now = h.now;
     h.machine.handle_input(now, Input::Handled(old)).unwrap();

@@ -196,8 +196,8 @@ fn a_token_delivered_expired_backs_off() {
 /// Every counter of a scripted session.
 #[test]
 fn metrics_of_a_scripted_session() {
+    use qqgw_fake::Harness;
     use qqgw_proto::CloseCode;
-    use qqgw_proto::testing::Harness;
 
     let sec = Duration::from_secs(1);
     let mut h = Harness::new(config());
@@ -205,7 +205,7 @@ fn metrics_of_a_scripted_session() {
     h.gateway.dispatch("AT_MESSAGE_CREATE", "{}");
     h.run_for(Duration::from_secs(46)); // one heartbeat, acknowledged
     h.gateway.send_raw(r#"{"op":0,"s":2,"t":"AT_MESSAGE_CREATE","id":"AT_MESSAGE_CREATE:2","d":{}}"#); // a replay
-    h.gateway.send_raw(r#"{"op":0,"s":3,"t":"AT_MESSAGE_CREATE","id":"AT_MESSAGE_CREATE:2","d":{}}"#); // a duplicate
+    h.gateway.dispatch_as("AT_MESSAGE_CREATE", "AT_MESSAGE_CREATE:2", "{}"); // QQ pushes it again: a duplicate
     h.gateway.send_raw("garbage");
     h.run_for(sec);
     h.gateway.close(CloseCode::SESSION_TIMED_OUT);
@@ -262,7 +262,7 @@ fn metrics_of_a_scripted_session() {
 /// a drop right after it reconnects at once.
 #[test]
 fn ready_resets_the_backoff_count_without_waiting_for_a_heartbeat() {
-    use qqgw_proto::testing::{FakeGateway, Harness};
+    use qqgw_fake::{FakeGateway, Harness};
 
     let mut gateway = FakeGateway::default();
     gateway.refuse_connects = 1;

@@ -86,7 +86,7 @@ impl ReadGate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use qqgw_proto::testing::Harness;
+    use qqgw_fake::Harness;
     use qqgw_proto::{Config, Intents};
 
     #[test]
