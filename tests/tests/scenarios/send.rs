@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use qqgw_client::api::{FileType, Media, Outgoing, ReplyTo, Replyable, RetryPolicy, SendErrorKind, Target};
+use qqgw_client::api::{
+    ErrorKind, FileType, Keyboard, Markdown, Media, Outgoing, ReplyTo, Replyable, RetryPolicy, Target,
+};
 use qqgw_client::model::{C2cMessage, GroupMessage, Message};
 use qqgw_client::{Api, Client, Context, EventHandler, Intents, Runtime};
 use qqgw_mock::MockGateway;
@@ -106,7 +108,7 @@ pub(crate) async fn concurrent_replies_to_one_message_never_reuse_a_msg_seq<R: R
         assert!(record.sends.iter().all(|s| s.code.is_none()), "{:?}", record.sends);
         // QQ's sixth reply is refused: the limit is five per message.
         let error = msg.reply(&api, "sixth").await.unwrap_err();
-        assert_eq!(error.kind(), Some(SendErrorKind::ReplyLimit), "{error}");
+        assert_eq!(error.kind(), Some(ErrorKind::Reply), "{error}");
         stop(client, events).await.unwrap();
     })
     .await;
@@ -142,8 +144,8 @@ pub(crate) async fn every_endpoint_sends_what_qq_documents<R: Runtime + Default>
         // C2C: markdown with a keyboard; a user upload.
         api.send(
             &user,
-            Outgoing::markdown(json!({"content": "**hi**"}))
-                .keyboard(json!({"id": "KB"}))
+            Outgoing::markdown(Markdown::text("**hi**"))
+                .keyboard(Keyboard::template("KB"))
                 .reply_to(ReplyTo::Message("C-MSG-1".into())),
         )
         .await
@@ -254,7 +256,7 @@ pub(crate) async fn each_refusal_is_typed_and_only_transient_ones_are_retried<R:
                 None => m,
             }
         };
-        let kind = |r: Result<_, qqgw_client::SendError>| r.unwrap_err().kind();
+        let kind = |r: Result<_, qqgw_client::CallError>| r.unwrap_err().kind();
         let sends = || mock.record().sends.len();
 
         // 429 twice, then accepted: three requests for one send.
@@ -274,24 +276,24 @@ pub(crate) async fn each_refusal_is_typed_and_only_transient_ones_are_retried<R:
         // Rate limited beyond the bound: 1 + 3 retries, then the error.
         mock.rate_limit_sends(10);
         let before = sends();
-        assert_eq!(kind(api.send(&group, reply(None)).await), Some(SendErrorKind::RateLimited));
+        assert_eq!(kind(api.send(&group, reply(None)).await), Some(ErrorKind::Rate));
         assert_eq!(sends() - before, 4);
         mock.rate_limit_sends(0);
         // A msg_seq used before: refused once, not retried.
         let before = sends();
-        assert_eq!(kind(api.send(&group, reply(Some(10))).await), Some(SendErrorKind::DuplicateSeq));
+        assert_eq!(kind(api.send(&group, reply(Some(10))).await), Some(ErrorKind::Dedup));
         assert_eq!(sends() - before, 1);
         // No permission, and a message held for review, are not retried.
         mock.refuse_sends(1, 400, 11253, "no permission");
-        assert_eq!(kind(api.send(&group, reply(None)).await), Some(SendErrorKind::NoPermission));
+        assert_eq!(kind(api.send(&group, reply(None)).await), Some(ErrorKind::Permission));
         mock.refuse_sends(1, 202, 304023, "push message is waiting for audit");
         let error = api.send(&Target::Channel("CHAN1".into()), "audited").await.unwrap_err();
-        assert_eq!((error.kind(), error.audit_id()), (Some(SendErrorKind::Audit), Some("mock-audit-1")));
+        assert_eq!((error.kind(), error.audit_id()), (Some(ErrorKind::Audit), Some("mock-audit-1")));
         // Active group messages are refused as QQ does since 2025-04-21.
-        assert_eq!(kind(api.send(&group, "active").await), Some(SendErrorKind::ActiveRefused));
+        assert_eq!(kind(api.send(&group, "active").await), Some(ErrorKind::Permission));
         // A message QQ never sent cannot be replied to.
         let unknown = Outgoing::text("x").reply_to(ReplyTo::Message("NOPE".into()));
-        assert_eq!(kind(api.send(&group, unknown).await), Some(SendErrorKind::InvalidReply));
+        assert_eq!(kind(api.send(&group, unknown).await), Some(ErrorKind::Reply));
         // An expired token: refused once, a fresh one fetched, the send goes through.
         let tokens = mock.record().token_requests.len();
         mock.expire_tokens();
@@ -303,7 +305,7 @@ pub(crate) async fn each_refusal_is_typed_and_only_transient_ones_are_retried<R:
         // The reply window passes.
         mock.expire_replies();
         let error = api.send(&group, reply(None)).await.unwrap_err();
-        assert_eq!(error.kind(), Some(SendErrorKind::ReplyExpired), "{error}");
+        assert_eq!(error.kind(), Some(ErrorKind::Reply), "{error}");
         assert!(!format!("{error} {error:?} {api:?}").contains("QQBot"), "no token in errors");
         stop(client, events).await.unwrap();
     })
