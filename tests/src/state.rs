@@ -142,7 +142,7 @@ impl Shared {
             conns: HashMap::new(),
             withheld: HashSet::new(),
             refuse_resumes: HashMap::new(),
-            api: crate::openapi::ApiState::default(),
+            api: crate::openapi::ApiState::new(&config),
         };
         Self { config, started: Instant::now(), ws_addr, state: Mutex::new(state), changed: Notify::new() }
     }

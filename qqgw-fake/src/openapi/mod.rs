@@ -509,6 +509,13 @@ impl OpenApi {
         self.members.entry(guild.to_owned()).or_default().entry(user_id.to_owned()).or_insert(member);
     }
 
+    /// Adds a guild DM session (as `POST /users/@me/dms` or a `DIRECT_MESSAGE_CREATE`
+    /// would), by the DM's `guild_id`.
+    pub fn add_dm(&mut self, guild_id: &str) {
+        let dm = json!({"guild_id": guild_id, "channel_id": format!("{guild_id}-channel")});
+        self.dms.insert(guild_id.to_owned(), dm);
+    }
+
     /// Adds a member to a QQ group with `role` (`member`, `admin` or `owner`).
     pub fn add_group_member(&mut self, group: &str, member_openid: &str, role: &str) {
         let member = json!({"member_openid": member_openid, "username": member_openid, "member_role": role,
@@ -519,13 +526,17 @@ impl OpenApi {
     // ---- scripted faults --------------------------------------------------------------
 
     /// The next `n` calls in `scope` are answered HTTP 429 with 22009, and
-    /// `Retry-After: {seconds}` if given.
+    /// `Retry-After: {seconds}` if given (replacing rate limits scripted before; 0 ends
+    /// them).
     pub fn rate_limit(&mut self, scope: Scope, n: u32, retry_after: Option<u64>) {
+        self.faults.retain(|(_, fault)| !matches!(fault, Fault::RateLimit(_)));
         self.faults.extend((0..n).map(|_| (scope, Fault::RateLimit(retry_after))));
     }
 
-    /// The next `n` calls in `scope` are answered HTTP 500 with 50055002.
+    /// The next `n` calls in `scope` are answered HTTP 500 with 50055002 (replacing
+    /// failures scripted before; 0 ends them).
     pub fn fail(&mut self, scope: Scope, n: u32) {
+        self.faults.retain(|(_, fault)| *fault != Fault::Fail);
         self.faults.extend((0..n).map(|_| (scope, Fault::Fail)));
     }
 
