@@ -45,7 +45,29 @@ pub(crate) async fn handle(
         }
         (&Method::GET, "/gateway" | "/gateway/bot") => {
             let bot = path == "/gateway/bot";
-            shared.lock().gateway(&shared, now, authorization.as_deref(), bot)
+            let (status, body) = shared.lock().gateway(&shared, now, authorization.as_deref(), bot);
+            let route = if bot {
+                qqgw_proto::openapi::Route::GetGatewayBot
+            } else {
+                qqgw_proto::openapi::Route::GetGateway
+            };
+            let answer: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            shared.update(|s, _| {
+                s.record.api_calls.push(ApiCall {
+                    at: now,
+                    method: method.to_string(),
+                    path: path.clone(),
+                    route: Some(route),
+                    params: Vec::new(),
+                    authorization: authorization.clone(),
+                    content_type: content_type.clone(),
+                    body: serde_json::Value::Null,
+                    status,
+                    code: answer.get("code").and_then(serde_json::Value::as_i64),
+                    answer,
+                });
+            });
+            (status, body)
         }
         _ => {
             let limit = if method == Method::PUT { MAX_PART } else { MAX_BODY };

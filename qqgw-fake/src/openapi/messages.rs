@@ -361,7 +361,7 @@ impl OpenApi {
         if !allowed {
             return fail(400, not_allowed);
         }
-        if !guild && now.saturating_duration_since(message.at) > window {
+        if !guild && now.saturating_duration_since(message.at) >= window {
             return fail(400, 40064004);
         }
         message.recalled = true;

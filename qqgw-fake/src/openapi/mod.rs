@@ -71,7 +71,7 @@ pub struct ApiConfig {
     pub active_per_day: u32,
     /// How long an interaction can be acknowledged: 3 s, once.
     pub ack_deadline: Duration,
-    /// How long the bot's own C2C and group messages can be recalled: 2 min.
+    /// How long the bot's own C2C and group messages can be recalled: less than 2 min.
     pub recall_window: Duration,
     /// Whether the bot is a private-domain bot (guild recall, members, threads,
     /// channel management); 11253 otherwise. Default true.
