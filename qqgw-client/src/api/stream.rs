@@ -60,6 +60,9 @@ pub struct MessageStream {
     /// Why the stream cannot go on, when not QQ's refusal (kept in the state).
     error: Option<CallError>,
     lost: u32,
+    /// Set on the copy a dropped stream closes in the background, which must not try
+    /// again when it is dropped in turn (say, by a runtime shutting down).
+    closing: bool,
 }
 
 impl MessageStream {
@@ -70,12 +73,12 @@ impl MessageStream {
             ReplyTo::Message(id) => C2cStream::reply_to(user_openid, id),
             ReplyTo::None => C2cStream::reply_to(user_openid, String::new()),
         };
-        Self { api: Some(api), state: state.msg_seq(seq), error: None, lost: 0 }
+        Self { api: Some(api), state: state.msg_seq(seq), error: None, lost: 0, closing: false }
     }
 
     /// A stream that fails at once with `error` (a message that cannot be answered).
     pub(crate) fn failed(error: CallError) -> Self {
-        Self { api: None, state: C2cStream::reply_to("", ""), error: Some(error), lost: 0 }
+        Self { api: None, state: C2cStream::reply_to("", ""), error: Some(error), lost: 0, closing: false }
     }
 
     /// Sets the shortest time between two chunks (default 500 ms; clients report 0.5–1 s
@@ -217,11 +220,20 @@ impl Drop for MessageStream {
     /// chunk. A stream that never sent a chunk, failed, or was finished needs nothing.
     fn drop(&mut self) {
         let Some(api) = self.api.take() else { return };
-        if self.error.is_some() || self.state.is_closed() || self.state.stream_msg_id().is_none() {
+        if self.closing
+            || self.error.is_some()
+            || self.state.is_closed()
+            || self.state.stream_msg_id().is_none()
+        {
             return;
         }
-        let mut rest =
-            Self { api: Some(api.clone()), state: self.state.clone(), error: None, lost: self.lost };
+        let mut rest = Self {
+            api: Some(api.clone()),
+            state: self.state.clone(),
+            error: None,
+            lost: self.lost,
+            closing: true,
+        };
         // A chunk whose answer was never awaited (a cancelled push) counts as lost.
         rest.state.lost(api.now());
         api.spawn(async move {
