@@ -36,6 +36,7 @@ pub use websocket::{MAX_MESSAGE_SIZE, MaybeTls, tls_config, websocket_config};
 pub use qqgw_proto::model;
 /// QQ's OpenAPI as data: every route's request and response, and the code table
 /// (`qqgw_proto::openapi`), for [`Api::call`].
+#[doc(no_inline)]
 pub use qqgw_proto::openapi;
 pub use qqgw_proto::{
     API_BASE, API_BASE_2026, Backoff, Disconnect, DisconnectCause, Dispatch, Event, IdentifySlot, Intents,

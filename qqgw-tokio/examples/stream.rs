@@ -74,7 +74,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             "author": {"user_openid": "user-1"}}),
         );
         // Done once the final chunk (input_state 10) was accepted.
-        let last = |c: &&qqgw_mock::ApiCall| c.accepted() && c.body["input_state"] == 10;
+        let last = |c: &&qqgw_mock::ApiCall| c.accepted() && c.body.get("input_state") == Some(&json!(10));
         mock.wait_until(|r| r.calls_of(Route::SendC2cStream).iter().any(last), wait).await?;
         stop.close();
         Ok::<_, Box<dyn Error>>(mock.openapi(|qq| qq.streams().values().next().cloned()))

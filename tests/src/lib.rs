@@ -120,6 +120,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use config::MockConfig;
+#[doc(no_inline)]
 pub use qqgw_fake::openapi::{OpenApi, Scope};
 pub use qqgw_proto::SessionStartLimit;
 pub use record::{

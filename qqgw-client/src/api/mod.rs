@@ -58,6 +58,8 @@ pub use stream::MessageStream;
 pub use upload::{Progress, Upload, UploadSource};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// How a route's answer is read: [`Endpoint::parse_response`].
+type Parse<T> = fn(u16, Option<&str>, &[u8]) -> Result<T, ApiError>;
 type SeqMap = Mutex<(HashMap<String, Arc<AtomicU32>>, VecDeque<String>)>;
 
 /// How calls are retried (see the [module docs](self)): at most `max_retries` retries,
@@ -333,11 +335,7 @@ impl Api {
     }
 
     /// Sends `request` and parses the answer with `parse`, retrying as the module docs say.
-    async fn execute<T>(
-        &self,
-        request: HttpRequest,
-        parse: fn(u16, Option<&str>, &[u8]) -> Result<T, ApiError>,
-    ) -> Result<T, CallError> {
+    async fn execute<T>(&self, request: HttpRequest, parse: Parse<T>) -> Result<T, CallError> {
         let url = request.url(&self.inner.api_base);
         let route = request.route;
         let mut rejected = None;
