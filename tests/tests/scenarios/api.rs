@@ -498,6 +498,9 @@ impl EventHandler for Buttons {
 pub(crate) async fn a_handler_acks_an_interaction_in_one_line<R: Runtime + Default>() {
     bounded::<R, _>(WAIT, async {
         let mock = mock();
+        // QQ's 3 s, widened so that a loaded test machine cannot miss it: the deadline is
+        // not what this checks.
+        mock.openapi(|qq| qq.config_mut().ack_deadline = Duration::from_secs(60));
         let intents = Intents::non_privileged() | Intents::GROUP_AND_C2C_EVENT | Intents::INTERACTION;
         let client = Client::<R>::connect(config(&mock).intents(intents).build()).await.unwrap();
         let shutdown = client.shutdown_handle();
