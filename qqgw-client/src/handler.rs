@@ -6,7 +6,9 @@ use core::future::Future;
 use qqgw_proto::model::*;
 use qqgw_proto::{DecodeError, Disconnect, Dispatch, Event, FatalError, Session, ShardId, TokenError};
 
-use crate::api::{Api, Outgoing, ReplyTo, Replyable, SendError, Sent, Target};
+use crate::api::{
+    Api, CallError, InteractionCode, MessageStream, Outgoing, ReplyTo, Replyable, Sent, Target,
+};
 use crate::event::ShardEvent;
 
 /// What every callback gets besides its event: where it came from, the raw dispatch, and
@@ -80,14 +82,14 @@ impl Context {
     ///
     /// # Errors
     ///
-    /// As [`Api::send`]; [`SendError::NoReplyTarget`] if the message lacks its id or chat,
-    /// [`SendError::NoApi`] if the event came without an API.
+    /// As [`Api::send`]; [`CallError::NoReplyTarget`] if the message lacks its id or chat,
+    /// [`CallError::NoApi`] if the event came without an API.
     pub async fn reply<M: Replyable + ?Sized>(
         &self,
         msg: &M,
         reply: impl Into<Outgoing>,
-    ) -> Result<Sent, SendError> {
-        let api = self.api.as_ref().ok_or(SendError::NoApi)?;
+    ) -> Result<Sent, CallError> {
+        let api = self.api.as_ref().ok_or(CallError::NoApi)?;
         let (target, id) = msg.reply_target_in(self.name())?;
         api.send(&target, reply.into().reply_to(ReplyTo::Message(id))).await
     }
@@ -98,15 +100,94 @@ impl Context {
     ///
     /// # Errors
     ///
-    /// As [`reply`](Self::reply); [`SendError::NoReplyTarget`] if the event has no id.
+    /// As [`reply`](Self::reply); [`CallError::NoReplyTarget`] if the event has no id.
     pub async fn reply_to_event(
         &self,
         target: &Target,
         reply: impl Into<Outgoing>,
-    ) -> Result<Sent, SendError> {
-        let api = self.api.as_ref().ok_or(SendError::NoApi)?;
-        let id = self.event_id().ok_or(SendError::NoReplyTarget("event id"))?.to_owned();
+    ) -> Result<Sent, CallError> {
+        let api = self.api.as_ref().ok_or(CallError::NoApi)?;
+        let id = self.event_id().ok_or(CallError::NoReplyTarget("event id"))?.to_owned();
         api.send(target, reply.into().reply_to(ReplyTo::Event(id))).await
+    }
+
+    /// Answers this `INTERACTION_CREATE` (a button click, a C2C quick-menu click) with
+    /// `code`: QQ waits about 3 seconds, once per interaction; unanswered, the user's QQ
+    /// spins and then shows a failure. Ack first, then do the work (a reply to the
+    /// click is a separate passive message: [`reply_to_event`](Self::reply_to_event)).
+    ///
+    /// ```no_run
+    /// use qqgw_tokio::api::InteractionCode;
+    /// use qqgw_tokio::model::Interaction;
+    /// use qqgw_tokio::{Context, EventHandler};
+    ///
+    /// struct Buttons;
+    ///
+    /// impl EventHandler for Buttons {
+    ///     async fn interaction_create(&self, ctx: Context, click: Interaction) {
+    ///         if let Err(error) = ctx.ack(InteractionCode::Success).await {
+    ///             eprintln!("no ack: {error}");
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Interaction::ack`](crate::api::Interaction::ack);
+    /// [`CallError::NoReplyTarget`] if the event has no `d.id`.
+    pub async fn ack(&self, code: InteractionCode) -> Result<(), CallError> {
+        let api = self.api.as_ref().ok_or(CallError::NoApi)?;
+        let id = self.interaction_id().ok_or(CallError::NoReplyTarget("interaction id (d.id)"))?;
+        api.interaction(id).ack(code).await
+    }
+
+    /// `d.id` of the event: an interaction's id, which [`ack`](Self::ack) answers.
+    fn interaction_id(&self) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct Id {
+            id: Option<serde_json::Value>,
+        }
+        match self.dispatch.parse::<Id>().ok()?.id? {
+            serde_json::Value::String(id) if !id.is_empty() => Some(id),
+            serde_json::Value::Number(id) => Some(id.to_string()),
+            _ => None,
+        }
+    }
+
+    /// A streamed answer to the C2C message `msg` ([`MessageStream`]): push text into it
+    /// as it is produced, then finish it.
+    ///
+    /// ```no_run
+    /// # use qqgw_tokio::{Context, model::C2cMessage, api::CallError};
+    /// # async fn answer(ctx: Context, msg: C2cMessage) -> Result<(), CallError> {
+    /// let mut s = ctx.stream(&msg);
+    /// s.push("Hello").await?;
+    /// s.push(", world").await?;
+    /// s.finish().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without an API or the message's ids, the stream's first call fails with
+    /// [`CallError::NoApi`] or [`CallError::NoReplyTarget`].
+    #[must_use]
+    pub fn stream(&self, msg: &C2cMessage) -> MessageStream {
+        let Some(api) = &self.api else { return MessageStream::failed(CallError::NoApi) };
+        match msg.reply_target() {
+            Ok((Target::User(user), id)) => api.user(user).stream(&id),
+            Ok(_) => MessageStream::failed(CallError::NoReplyTarget("C2C chat")),
+            Err(error) => MessageStream::failed(error),
+        }
+    }
+
+    /// Shows "typing…" to the author of the C2C message `msg` for `seconds` (at most
+    /// 60); it costs one of the message's 4 replies.
+    ///
+    /// # Errors
+    ///
+    /// As [`reply`](Self::reply).
+    pub async fn typing(&self, msg: &C2cMessage, seconds: u8) -> Result<Sent, CallError> {
+        self.reply(msg, Outgoing::typing(seconds)).await
     }
 }
 

@@ -1,4 +1,4 @@
-//! The HTTP calls: the access token, `GET /gateway/bot`, and the sends of [`Api`](crate::Api).
+//! The HTTP calls: the access token, `GET /gateway/bot`, and every call of [`Api`](crate::Api).
 //!
 //! Blocking `ureq` calls (rustls, webpki roots) run on the runtime's blocking threads:
 //! `ureq` needs no runtime of its own, so both adapters share it. BENCHMARKS.md measures
@@ -21,6 +21,7 @@ pub(crate) struct Http<R> {
     credentials: Credentials,
     token_url: Arc<str>,
     api_base: Arc<str>,
+    allow_insecure: bool,
 }
 
 impl<R: Runtime> Http<R> {
@@ -42,7 +43,14 @@ impl<R: Runtime> Http<R> {
             .max_idle_connections(64)
             .build()
             .new_agent();
-        Self { runtime, agent, credentials, token_url: token_url.into(), api_base: api_base.into() }
+        Self {
+            runtime,
+            agent,
+            credentials,
+            token_url: token_url.into(),
+            api_base: api_base.into(),
+            allow_insecure: false,
+        }
     }
 
     /// The HTTP side of the bot `config` describes, once its endpoints are known to be
@@ -56,13 +64,21 @@ impl<R: Runtime> Http<R> {
         let insecure = config.allow_insecure;
         crate::error::require_tls("token URL", &config.token_url, "https://", "http://", insecure)?;
         crate::error::require_tls("API base", &config.api_base, "https://", "http://", insecure)?;
-        Ok(Self::new(
+        let mut http = Self::new(
             runtime,
             config.credentials.clone(),
             &config.token_url,
             &config.api_base,
             config.http_timeout,
-        ))
+        );
+        http.allow_insecure = insecure;
+        Ok(http)
+    }
+
+    /// Whether `http://` endpoints are allowed (a local mock); presigned upload URLs are
+    /// held to the same rule as the API base.
+    pub(crate) fn allow_insecure(&self) -> bool {
+        self.allow_insecure
     }
 
     /// `POST {token_url}`; `now` is the clock reading the expiry is counted from.
@@ -125,30 +141,65 @@ async fn blocking<R: Runtime, T: Send + 'static>(
     runtime.spawn_blocking(f).await.unwrap_or_else(|| Err("the blocking task was cancelled".into()))
 }
 
+/// The largest answer body read: QQ's answers are small JSON documents.
+pub(crate) const MAX_ANSWER: u64 = 1 << 20;
+
+/// One HTTP request as it goes on the wire.
+pub(crate) struct Wire {
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub(crate) method: &'static str,
+    pub(crate) url: String,
+    /// `QQBot {token}`; none for a presigned upload URL, which must never see the token.
+    pub(crate) authorization: Option<String>,
+    pub(crate) content_type: Option<&'static str>,
+    pub(crate) body: Option<Vec<u8>>,
+}
+
+/// An HTTP answer: the status, the body, QQ's trace id (`X-Tps-trace-ID`) and a
+/// `Retry-After` in seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+    pub(crate) trace_id: Option<String>,
+    pub(crate) retry_after: Option<Duration>,
+}
+
+/// `Retry-After` as delta-seconds (QQ's form); an HTTP date or garbage is ignored.
+pub(crate) fn retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
 impl<R: Runtime> Http<R> {
-    /// `POST {url}` with a JSON body and `Authorization`; the status, body and QQ's trace id.
-    pub(crate) async fn post_json(
-        &self,
-        url: String,
-        authorization: String,
-        body: String,
-    ) -> Result<(u16, Vec<u8>, Option<String>), String> {
+    /// Sends `wire` and reads the answer (at most [`MAX_ANSWER`] bytes of body).
+    pub(crate) async fn send(&self, wire: Wire) -> Result<Answer, String> {
         let this = self.clone();
         blocking(&self.runtime, move || {
-            let mut response = this
-                .agent
-                .post(&url)
-                .header("Authorization", &authorization)
-                .header("X-Union-Appid", this.credentials.app_id())
-                .header("Content-Type", "application/json")
-                .send(body)
-                .map_err(|e| e.to_string())?;
-            let trace =
-                response.headers().get("X-Tps-trace-ID").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let mut builder = ureq::http::Request::builder().method(wire.method).uri(&wire.url);
+            if let Some(authorization) = &wire.authorization {
+                builder = builder
+                    .header("Authorization", authorization)
+                    .header("X-Union-Appid", this.credentials.app_id());
+            }
+            if let Some(content_type) = wire.content_type {
+                builder = builder.header("Content-Type", content_type);
+            }
+            // POST, PUT and PATCH carry a body, if only an empty one.
+            let body = wire.body.unwrap_or_default();
+            let request = builder.body(body).map_err(|e| e.to_string())?;
+            let mut response = this.agent.run(request).map_err(|e| e.to_string())?;
+            let header =
+                |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let trace_id = header("X-Tps-trace-ID");
+            let retry_after = header("Retry-After").as_deref().and_then(retry_after);
             let status = response.status().as_u16();
-            let body =
-                response.body_mut().with_config().limit(1 << 20).read_to_vec().map_err(|e| e.to_string())?;
-            Ok((status, body, trace))
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(MAX_ANSWER)
+                .read_to_vec()
+                .map_err(|e| e.to_string())?;
+            Ok(Answer { status, body, trace_id, retry_after })
         })
         .await
     }
@@ -165,6 +216,16 @@ pub(crate) struct Tokens<R> {
 impl<R: Runtime> Tokens<R> {
     pub(crate) fn new(http: Http<R>, clock: Clock) -> Self {
         Self { http, clock, cache: futures_util::lock::Mutex::new(TokenCache::default()) }
+    }
+
+    /// The bot's clock: what token fetch times, stream pacing and retries count from.
+    pub(crate) fn now(&self) -> Instant {
+        self.clock.read(&self.http.runtime)
+    }
+
+    /// `at` on the runtime's clock.
+    pub(crate) fn deadline(&self, at: Instant) -> std::time::Instant {
+        self.clock.deadline(at)
     }
 
     /// A token for a shard whose last token was fetched at `held` (if ever)

@@ -17,7 +17,7 @@ mod store;
 mod tail;
 mod websocket;
 
-pub use api::{Api, Outgoing, SendError, SendErrorKind, Target};
+pub use api::{Api, CallError, Outgoing, Target};
 pub use client::{
     Client, EventSender, Events, ShardEvents, ShutdownHandle, TrySendError, event_channel, run_handler,
 };
@@ -37,6 +37,10 @@ pub use tail::tail;
 pub use websocket::{MAX_MESSAGE_SIZE, MaybeTls, tls_config, websocket_config};
 
 pub use qqgw_proto::model;
+/// QQ's OpenAPI as data: every route's request and response, and the code table
+/// (`qqgw_proto::openapi`), for [`Api::call`].
+#[doc(no_inline)]
+pub use qqgw_proto::openapi;
 pub use qqgw_proto::{
     API_BASE, API_BASE_2026, Backoff, Disconnect, DisconnectCause, Dispatch, Event, IdentifySlot, Intents,
     LEGACY_API_BASE, Latency, Metrics, PacerAnswer, PacerRequest, SANDBOX_API_BASE, Session,

@@ -1148,3 +1148,32 @@ fn upload_plans_that_do_not_fit_are_refused() {
     let bad_hash = UploadPrepare::new(FileType::File, 1, "x", "xyz", "0".repeat(40), "0".repeat(32));
     assert!(PrepareC2cUpload::new("U", bad_hash).request().is_err());
 }
+
+#[test]
+fn only_idempotent_routes_and_deduplicated_replies_are_repeatable() {
+    let reply = MessageBody::text("x").reply_to("M");
+    let repeatable = |request: &HttpRequest| request.repeatable;
+    assert!(!repeatable(&SendGroupMessage::new("G", reply.clone()).request().unwrap()));
+    assert!(repeatable(&SendGroupMessage::new("G", reply.msg_seq(1)).request().unwrap()));
+    assert!(!repeatable(
+        &SendC2cMessage::new("U", MessageBody::text("active").msg_seq(1)).request().unwrap()
+    ));
+    assert!(!repeatable(
+        &SendChannelMessage::new("C", GuildMessageBody::text("x").reply_to("M")).request().unwrap()
+    ));
+    assert!(repeatable(&GetGuild::new("G").request().unwrap()));
+    assert!(repeatable(&AckInteraction::success("I").request().unwrap()));
+    assert!(repeatable(
+        &FinishGroupUploadPart::new(
+            "G",
+            UploadPartFinish::new("u", 0, 1, "0123456789abcdef0123456789abcdef")
+        )
+        .request()
+        .unwrap()
+    ));
+    for &route in Route::ALL {
+        if route.method() != Method::Post {
+            assert!(route.idempotent(), "{route}");
+        }
+    }
+}

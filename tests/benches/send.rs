@@ -4,8 +4,10 @@
 //! one connection per concurrent sender).
 //!
 //! Run pinned to one core, so that the client, its blocking threads and the mock share
-//! it: `taskset -c 0 cargo bench -p qqgw-mock --bench send`. Prints a table; see
-//! BENCHMARKS.md. `QQGW_SEND_N` sets the sends per row (default 4000).
+//! it: `taskset -c 0 cargo bench -p qqgw-mock --bench send`. Prints two tables; see
+//! BENCHMARKS.md. `QQGW_SEND_N` sets the sends per row (default 4000). The second table
+//! times `Api` calls of three kinds one after the other: a GET (`api.me()`), a reply to a
+//! guild channel message, and a chunk of a streamed C2C message.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use qqgw_client::api::{Outgoing, Target};
+use qqgw_client::api::{Outgoing, ReplyTo, Target};
 use qqgw_client::{Api, Config};
 use qqgw_mock::{MockConfig, MockGateway};
 
@@ -70,7 +72,9 @@ async fn ureq_api(api: &Api, n: usize, concurrency: usize) -> Row {
     let target = Target::Channel("bench-channel".into());
     // Warm up: the token and the connections.
     for _ in 0..concurrency.max(4) {
-        api.send(&target, "warm-up").await.unwrap();
+        api.send(&target, Outgoing::text("warm-up").reply_to(ReplyTo::Message("bench-msg".into())))
+            .await
+            .unwrap();
     }
     let start = Instant::now();
     let per_task = n / concurrency;
@@ -81,7 +85,9 @@ async fn ureq_api(api: &Api, n: usize, concurrency: usize) -> Row {
             let mut latencies = Vec::with_capacity(per_task);
             for i in 0..per_task {
                 let t = Instant::now();
-                api.send(&target, Outgoing::text(format!("reply {i}"))).await.unwrap();
+                let reply =
+                    Outgoing::text(format!("reply {i}")).reply_to(ReplyTo::Message("bench-msg".into()));
+                api.send(&target, reply).await.unwrap();
                 latencies.push(t.elapsed().as_nanos() as u64);
             }
             latencies
@@ -124,7 +130,8 @@ async fn hyper_raw(mock: &MockGateway, token: String, n: usize, concurrency: usi
             let mut latencies = Vec::with_capacity(per_task);
             for i in 0..per_task {
                 let t = Instant::now();
-                let body = serde_json::json!({"content": format!("reply {i}")}).to_string();
+                let body =
+                    serde_json::json!({"content": format!("reply {i}"), "msg_id": "bench-msg"}).to_string();
                 let request = hyper::Request::post(format!("http://{addr}/channels/bench-channel/messages"))
                     .header("Host", &addr)
                     .header("Authorization", &authorization)
@@ -149,6 +156,22 @@ fn main() {
     }
     let n: usize = std::env::var("QQGW_SEND_N").ok().and_then(|v| v.parse().ok()).unwrap_or(4000);
     let mock = MockGateway::start_in_thread(MockConfig::default()).unwrap();
+    // A guild channel message and a C2C message to reply to, as the gateway would report them.
+    mock.openapi(|qq| {
+        let now = qqgw_proto::Instant::ZERO;
+        qq.dispatched(
+            "AT_MESSAGE_CREATE",
+            "AT:1",
+            r#"{"id":"bench-msg","channel_id":"bench-channel","guild_id":"bench-guild"}"#,
+            now,
+        );
+        qq.dispatched(
+            "C2C_MESSAGE_CREATE",
+            "C2C:1",
+            r#"{"id":"bench-c2c","author":{"user_openid":"bench-user"}}"#,
+            now,
+        );
+    });
     // One async thread; ureq's calls run on tokio's blocking pool.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     println!("| client | concurrent senders | sends | sends/s | latency p50 | p99 | max |");
@@ -163,7 +186,66 @@ fn main() {
         for concurrency in [1, 16] {
             hyper_raw(&mock, token.clone(), n, concurrency).await.print();
         }
+        println!();
+        println!("| `Api` call (one caller) | calls | calls/s | latency p50 | p99 |");
+        println!("|---|---:|---:|---:|---:|");
+        api_calls(&api, n).await;
     });
+}
+
+/// `n` calls of each kind, one after the other: a GET, a reply, a streamed chunk.
+async fn api_calls(api: &Api, n: usize) {
+    async fn timed<F: std::future::Future<Output = ()>>(
+        n: usize,
+        mut call: impl FnMut(usize) -> F,
+    ) -> (f64, Vec<u64>) {
+        let start = Instant::now();
+        let mut latencies = Vec::with_capacity(n);
+        for i in 0..n {
+            let t = Instant::now();
+            call(i).await;
+            latencies.push(t.elapsed().as_nanos() as u64);
+        }
+        (n as f64 / start.elapsed().as_secs_f64(), latencies)
+    }
+    let print = |name: &str, (rate, mut latencies): (f64, Vec<u64>)| {
+        latencies.sort_unstable();
+        let us = |ns: u64| ns as f64 / 1000.0;
+        println!(
+            "| {name} | {} | **{rate:.0}** | {:.1} µs | {:.1} µs |",
+            latencies.len(),
+            us(percentile(&latencies, 0.5)),
+            us(percentile(&latencies, 0.99))
+        );
+    };
+    print("GET `api.me()`", timed(n, |_| async { drop(api.me().await.unwrap()) }).await);
+    let channel = api.channel("bench-channel");
+    let reply =
+        |i: usize| Outgoing::text(format!("reply {i}")).reply_to(ReplyTo::Message("bench-msg".into()));
+    print(
+        "a reply, `channel.send(…)`",
+        timed(n, |i| {
+            let channel = channel.clone();
+            async move { drop(channel.send(reply(i)).await.unwrap()) }
+        })
+        .await,
+    );
+    // A stream of 1,000 chunks at most: its text grows with every chunk (about 5.5 kB at
+    // the end), as a long answer's does.
+    let chunks = n.min(1000);
+    let mut stream = api.user("bench-user").stream("bench-c2c").interval(Duration::ZERO);
+    let start = Instant::now();
+    let mut latencies = Vec::with_capacity(chunks);
+    for i in 0..chunks {
+        let t = Instant::now();
+        stream.push(if i % 2 == 0 { "chunk " } else { "more " }).await.unwrap();
+        latencies.push(t.elapsed().as_nanos() as u64);
+    }
+    print(
+        "a streamed chunk, `stream.push(…)` (replace mode: the whole text so far)",
+        (chunks as f64 / start.elapsed().as_secs_f64(), latencies),
+    );
+    stream.finish().await.unwrap();
 }
 
 /// A token from the mock's token endpoint, fetched with ureq.

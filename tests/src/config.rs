@@ -48,12 +48,16 @@ pub struct MockConfig {
     /// How long a C2C message (or event) can be replied to. Default 60 min, as QQ
     /// documents.
     pub c2c_reply_window: Duration,
-    /// Replies accepted per C2C or group message. Default 5, as QQ documents.
+    /// Replies accepted per group message. Default 5, as QQ documents.
     pub max_replies_per_message: u32,
     /// How RESUMED is numbered. Default: QQ's model's ([`ResumedSeq::Next`]).
     pub resumed_seq: ResumedSeq,
-    /// Whether active (not replying) C2C and group messages are accepted. Default false:
-    /// QQ ended them on 2025-04-21 and refuses them with 40034102.
+    /// Replies accepted per C2C message. Default 4, as QQ's 2026 docs say (QQ-API.md
+    /// §17.2).
+    pub c2c_max_replies: u32,
+    /// Whether users and groups allow active (unprompted) C2C and group messages.
+    /// Default false: QQ's 2026 docs offer them, but only where the user or the group
+    /// allowed them, and refuse them with 40034105 otherwise.
     pub allow_active_messages: bool,
 }
 
@@ -95,6 +99,7 @@ impl Default for MockConfig {
             reply_window: crate::openapi::GROUP_REPLY_WINDOW,
             c2c_reply_window: crate::openapi::C2C_REPLY_WINDOW,
             max_replies_per_message: 5,
+            c2c_max_replies: 4,
             allow_active_messages: false,
         }
     }

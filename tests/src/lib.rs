@@ -56,20 +56,32 @@
 //!   IDENTIFY, an op other than heartbeat before IDENTIFY, a binary frame…) is recorded
 //!   as a [`ProtocolError`]; the mock carries on.
 //!
-//! * Sending (`POST /v2/groups/{id}/messages`, `/v2/users/{id}/messages`,
-//!   `/channels/{id}/messages`, `/dms/{id}/messages`, and uploads to
-//!   `/v2/groups/{id}/files`, `/v2/users/{id}/files`), as QQ-GATEWAY §13 describes QQ:
-//!   `Authorization: QQBot <valid token>` (else 401, `11241`); a `msg_id`/`event_id` the
-//!   mock dispatched (else `40034024`) and still within its window
-//!   ([`MockConfig::reply_window`], [`MockConfig::c2c_reply_window`],
-//!   [`MockGateway::expire_replies`]; else `304027`); a (`msg_id`, `msg_seq`) pair used
-//!   once (else `40054005`); at most [`MockConfig::max_replies_per_message`] replies; no
-//!   active C2C or group message unless [`MockConfig::allow_active_messages`] (else
-//!   `40034102`). Rate limits, 5xx and any other refusal on demand
+//! * QQ's OpenAPI, every route of [`Route`](qqgw_proto::openapi::Route) (`--routes`
+//!   lists them), answered by `qqgw-fake`'s model ([`OpenApi`]) as QQ-API.md describes
+//!   QQ: `Authorization: QQBot <valid token>` (else 401, `11244`); the method (405) and
+//!   path (404); each route's required fields and limits, with QQ's codes from the one
+//!   code table. Messages: a `msg_id`/`event_id` the mock dispatched (else `40034024`,
+//!   `40034025`), within its window ([`MockConfig::reply_window`],
+//!   [`MockConfig::c2c_reply_window`], [`MockGateway::expire_replies`]; else `40034005`,
+//!   `40034026`, `304027` in guilds), at most [`MockConfig::c2c_max_replies`] (4) per C2C
+//!   and [`MockConfig::max_replies_per_message`] (5) per group message (else
+//!   `40034128`), a (`msg_id`, `msg_seq`) pair used once (else `40054005`), no active
+//!   message unless [`MockConfig::allow_active_messages`] (else `40034105`), markdown
+//!   without `content`, keyboards of at most 5 × 5 (`40034029`), media uploaded for the
+//!   same kind of chat (`304080`). Streams: indices rising, `replace` text extending
+//!   what was delivered (`40007`), nothing after the final chunk (`40034018`). Chunked
+//!   uploads: presigned URLs point back at the mock (`PUT /presigned/{upload_id}/{index}`),
+//!   each part's size and MD5 checked at `upload_part_finish`, merging only a complete
+//!   upload (`40093001`). Recall: the bot's own messages within 2 minutes (`40064004`).
+//!   Interaction ACKs: once, within 3 s, code 0–5 (`630001`). Guilds, channels, roles,
+//!   pins, schedules, menus, panels, join strategies… keep what the bot made.
+//!   Rate limits, 5xx and any other refusal on demand
 //!   ([`rate_limit_sends`](MockGateway::rate_limit_sends),
-//!   [`fail_sends`](MockGateway::fail_sends), [`refuse_sends`](MockGateway::refuse_sends)).
-//!   Every call is in [`Record::sends`]; [`Record::messages_sent`] lists the accepted
-//!   messages, to assert what a bot said.
+//!   [`fail_sends`](MockGateway::fail_sends), [`refuse_sends`](MockGateway::refuse_sends),
+//!   [`fail_upload_parts`](MockGateway::fail_upload_parts), and anything else through
+//!   [`openapi`](MockGateway::openapi)). Every call is in [`Record::api_calls`], with
+//!   its headers; [`Record::messages_sent`] lists the accepted messages, to assert what
+//!   a bot said.
 //! * Events: a session receives only the events the intents of its IDENTIFY cover
 //!   (READY, RESUMED and event names qqgw does not know always go through), as QQ does: a
 //!   bot without [`Intents::GROUP_AND_C2C_EVENT`](qqgw_proto::Intents::GROUP_AND_C2C_EVENT)
@@ -106,10 +118,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use config::MockConfig;
+#[doc(no_inline)]
+pub use qqgw_fake::openapi::{OpenApi, Scope};
 pub use qqgw_fake::{QqConfig, Target};
 pub use qqgw_proto::SessionStartLimit;
 pub use record::{
-    Auth, ConnectionRecord, HttpRequest, PacingKind, PacingViolation, ProtocolError, Record, SentMessage,
+    ApiCall, Auth, ConnectionRecord, HttpRequest, PacingKind, PacingViolation, ProtocolError, Record,
     Timeout, TokenOutcome, TokenRequest, UNKNOWN_SHARD,
 };
 
@@ -155,6 +169,8 @@ impl MockGateway {
         let ws = TcpListener::bind(("127.0.0.1", 0)).await?;
         let http_addr = http.local_addr()?;
         let shared = Arc::new(Shared::new(config, ws.local_addr()?));
+        let gateway = shared.gateway_url();
+        shared.update(|s, _| s.api.serve_at(http_addr, gateway));
         let (shutdown, shutdown_rx) = watch::channel(false);
         spawn_servers(&shared, http, ws, &shutdown_rx);
         Ok(Self { shared, http_addr, shutdown, runtime: tokio::runtime::Handle::current(), thread: None })
@@ -172,6 +188,8 @@ impl MockGateway {
         let ws = bind_std()?;
         let http_addr = http.local_addr()?;
         let shared = Arc::new(Shared::new(config, ws.local_addr()?));
+        let gateway = shared.gateway_url();
+        shared.update(|s, _| s.api.serve_at(http_addr, gateway));
         let (shutdown, mut shutdown_rx) = watch::channel(false);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread_shared = Arc::clone(&shared);
@@ -280,30 +298,52 @@ impl MockGateway {
         self.shared.update(|s, _| s.qq.rate_limit_token_requests(n));
     }
 
-    /// Ends the reply window of every message and event dispatched so far: replies to them
-    /// are refused with `{"code":304027,"message":"回复消息msg_id已过期"}` (HTTP 400).
+    /// Ends the reply window of every message and event dispatched so far: replies to
+    /// them are refused as QQ refuses a passed window (`40034005` for a `msg_id`,
+    /// `40034026` for an `event_id`, `304027` in guilds; HTTP 400).
     pub fn expire_replies(&self) {
-        self.shared.update(|s, _| s.api.expire_replies());
+        self.openapi(OpenApi::expire_replies);
     }
 
-    /// The next `n` sends (messages and uploads) are answered HTTP 429,
-    /// `{"code":22009,"message":"msg limit exceed"}`.
+    /// The next `n` sends (messages, streams and uploads) are answered HTTP 429,
+    /// `{"err_code":22009,…}`, without `Retry-After` (the client backs off on its own).
     pub fn rate_limit_sends(&self, n: u32) {
-        self.shared.update(|s, _| s.api.rate_limit(n));
+        self.openapi(|api| api.rate_limit(Scope::Sends, n, None));
     }
 
-    /// The next `n` sends are answered HTTP 500.
+    /// The next `n` sends are answered HTTP 500, `{"err_code":50055002,…}` ("send
+    /// error", retry later).
     pub fn fail_sends(&self, n: u32) {
-        self.shared.update(|s, _| s.api.fail(n));
+        self.openapi(|api| api.fail(Scope::Sends, n));
     }
 
-    /// The next `n` sends are refused with HTTP `status` and `{"code": code, "message":
-    /// message}` (after the token check) — e.g. 400/11253 for no permission, or
-    /// 202/304023 for a message held for review (which also carries
+    /// The next `n` sends are refused with HTTP `status` and QQ's `code` (its message
+    /// from the code table), after the token check — e.g. 400/11253 for no permission,
+    /// or 202/304023 for a message held for review (which also carries
     /// `data.message_audit.audit_id`).
-    pub fn refuse_sends(&self, n: u32, status: u16, code: i64, message: &str) {
-        let refusal = openapi::Refusal { status, code, message: message.to_owned() };
-        self.shared.update(|s, _| s.api.refuse(refusal, n));
+    pub fn refuse_sends(&self, n: u32, status: u16, code: i64) {
+        self.openapi(|api| api.refuse(Scope::Sends, n, status, code));
+    }
+
+    /// The next `n` PUTs to presigned upload URLs are answered HTTP 500.
+    pub fn fail_upload_parts(&self, n: u32) {
+        self.openapi(|api| api.fail_upload_parts(n));
+    }
+
+    /// Runs `f` on the model of QQ's OpenAPI behind the mock: seed guilds, channels and
+    /// members, script faults on any route ([`OpenApi::rate_limit`], [`OpenApi::refuse`]
+    /// with [`Scope::All`]), change its rules ([`OpenApi::config_mut`]: upload part size,
+    /// ACK deadline, permissions…), or read what it holds ([`OpenApi::stream`],
+    /// [`OpenApi::upload`], [`OpenApi::acked`]).
+    ///
+    /// ```no_run
+    /// # fn f(mock: qqgw_mock::MockGateway) {
+    /// mock.openapi(|qq| qq.add_channel("GUILD", "CHANNEL", "general", 0));
+    /// let stream_text = mock.openapi(|qq| qq.streams().values().next().map(|s| s.text.clone()));
+    /// # }
+    /// ```
+    pub fn openapi<T>(&self, f: impl FnOnce(&mut OpenApi) -> T) -> T {
+        self.shared.update(|s, _| f(&mut s.api.model))
     }
 
     /// Expires every token issued so far, as if their lifetime had run out: IDENTIFY and

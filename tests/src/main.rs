@@ -45,6 +45,8 @@ Options:
                      close frame), `reconnect` (op 7) or `invalid` (op 9, not resumable)
   --heartbeat TIME   heartbeat interval sent in HELLO (default 45s, as QQ)
   --shards N         shards /gateway/bot recommends (default 1)
+  --routes           print every route the mock serves, one per line as
+                     `METHOD /path/{param}`, and exit
   -h, --help         this text
 
 Logs go to stderr (RUST_LOG=qqgw_mock=debug shows every frame decision).
@@ -68,6 +70,7 @@ struct Options {
     faults: Vec<(Fault, Duration)>,
     heartbeat: Duration,
     shards: u32,
+    routes: bool,
 }
 
 fn parse_duration(text: &str) -> Option<Duration> {
@@ -97,6 +100,15 @@ fn parse_fault(text: &str) -> Option<(Fault, Duration)> {
     Some((fault, parse_duration(at)?))
 }
 
+/// Every route the mock serves, one per line as `METHOD /path/{param}`: the token
+/// endpoint, every route of QQ's OpenAPI table, and the presigned upload URLs.
+fn routes() -> String {
+    let mut lines = vec![format!("POST {}", qqgw_proto::TOKEN_PATH)];
+    lines.extend(qqgw_proto::openapi::Route::ALL.iter().map(ToString::to_string));
+    lines.push("PUT /presigned/{upload_id}/{part_index}".to_owned());
+    lines.join("\n")
+}
+
 fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
     let mut options = Options {
         events: 0,
@@ -105,11 +117,16 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
         faults: Vec::new(),
         heartbeat: Duration::from_secs(45),
         shards: 1,
+        routes: false,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         if arg == "-h" || arg == "--help" {
             return Ok(None);
+        }
+        if arg == "--routes" {
+            options.routes = true;
+            continue;
         }
         let (name, inline) = match arg.split_once('=') {
             Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
@@ -177,6 +194,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if options.routes {
+        println!("{}", routes());
+        return ExitCode::SUCCESS;
+    }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("qqgw_mock=info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -265,9 +286,10 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     // What the bot sends, as it arrives.
     let sends = async {
         let mut shown = 0;
-        while let Ok(record) = mock.wait_until(|r| r.sends.len() > shown, day).await {
-            for send in record.sends.iter().skip(shown) {
+        while let Ok(record) = mock.wait_until(|r| r.api_calls.len() > shown, day).await {
+            for send in record.api_calls.iter().skip(shown) {
                 tracing::info!(
+                    method = send.method,
                     path = send.path,
                     status = send.status,
                     code = ?send.code,
@@ -277,7 +299,7 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
                     "the bot sent"
                 );
             }
-            shown = record.sends.len();
+            shown = record.api_calls.len();
         }
     };
     futures_util::future::join3(events, faults, sends).await;
@@ -317,5 +339,22 @@ mod tests {
         );
         assert_eq!(parse(args("--nope")).err().as_deref(), Some("unknown option --nope (see --help)"));
         assert_eq!(parse(args("--events")).err().as_deref(), Some("--events needs a value"));
+        assert_eq!(parse(args("--routes")).ok().flatten().map(|o| o.routes), Some(true));
+    }
+
+    #[test]
+    fn routes_lists_every_route_of_the_table() {
+        let printed = routes();
+        let lines: Vec<&str> = printed.lines().collect();
+        assert_eq!(lines.len(), qqgw_proto::openapi::Route::ALL.len() + 2);
+        assert!(lines.contains(&"PUT /interactions/{interaction_id}"), "{printed}");
+        assert!(lines.contains(&"POST /v2/users/{user_openid}/stream_messages"), "{printed}");
+        for line in lines {
+            let (method, path) = line.split_once(' ').unwrap_or_default();
+            assert!(
+                ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method) && path.starts_with('/'),
+                "{line}"
+            );
+        }
     }
 }

@@ -34,8 +34,10 @@ pub struct Record {
     /// Events scripted for a shard but not sent, because the intents of its session's
     /// IDENTIFY do not cover them (QQ sends nothing then): `(shard, event name)`.
     pub filtered: Vec<(u32, String)>,
-    /// Every call of a sending endpoint (messages and uploads), accepted or refused.
-    pub sends: Vec<SentMessage>,
+    /// Every call of QQ's OpenAPI (messages, uploads, streams, every other route, the
+    /// presigned PUTs), in arrival order: [`sends`](Self::sends) and
+    /// [`messages_sent`](Self::messages_sent) select the messages.
+    pub api_calls: Vec<ApiCall>,
 }
 
 impl Record {
@@ -233,40 +235,65 @@ impl fmt::Display for Timeout {
 
 impl std::error::Error for Timeout {}
 
-/// One call of a sending endpoint: `POST /v2/groups/{id}/messages`,
-/// `/v2/users/{id}/messages`, `/channels/{id}/messages`, `/dms/{id}/messages`, or an upload
-/// (`…/files`).
+/// One call of QQ's OpenAPI as the mock received and answered it: every route of
+/// [`Route`](qqgw_proto::openapi::Route), and the PUTs to presigned upload URLs.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SentMessage {
+pub struct ApiCall {
     /// When it arrived.
     pub at: Instant,
-    /// The path, e.g. `/v2/groups/G/messages`.
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: String,
+    /// The path, with its query, e.g. `/v2/groups/G/messages`.
     pub path: String,
-    /// The JSON body (`null` if it was not JSON).
+    /// The route it addressed; `None` for a presigned upload or an unknown path.
+    pub route: Option<qqgw_proto::openapi::Route>,
+    /// The path parameters, decoded.
+    pub params: Vec<String>,
+    /// The `Authorization` header as sent (`QQBot {token}`), if any.
+    pub authorization: Option<String>,
+    /// The `Content-Type` header as sent, if any.
+    pub content_type: Option<String>,
+    /// The JSON body (`null` if none or not JSON; a presigned part's `size` and `md5`).
     pub body: serde_json::Value,
     /// The status answered.
     pub status: u16,
     /// QQ's error code answered, if any.
     pub code: Option<i64>,
-    /// The answer's body.
+    /// The answer's body (`null` if empty).
     pub answer: serde_json::Value,
 }
 
-impl SentMessage {
+impl ApiCall {
     fn text(&self, key: &str) -> Option<&str> {
         self.body.get(key).and_then(serde_json::Value::as_str)
     }
 
-    /// Whether the mock accepted it (HTTP 200).
+    /// Whether the mock accepted it (HTTP 2xx).
     #[must_use]
     pub fn accepted(&self) -> bool {
-        self.status == 200
+        (200..300).contains(&self.status)
     }
 
-    /// Whether it is a media upload rather than a message.
+    /// Whether it is a media upload (`…/files`) rather than a message.
     #[must_use]
     pub fn is_upload(&self) -> bool {
-        self.path.ends_with("/files")
+        use qqgw_proto::openapi::Route;
+        matches!(self.route, Some(Route::UploadC2cFile | Route::UploadGroupFile))
+    }
+
+    /// Whether it sends a message: C2C, group, guild channel or DM (streams not included).
+    #[must_use]
+    pub fn is_message(&self) -> bool {
+        use qqgw_proto::openapi::Route;
+        matches!(
+            self.route,
+            Some(
+                Route::SendC2cMessage
+                    | Route::SendGroupMessage
+                    | Route::SendChannelMessage
+                    | Route::SendDmMessage
+            )
+        )
     }
 
     /// `content`.
@@ -301,9 +328,21 @@ impl SentMessage {
 }
 
 impl Record {
-    /// The messages the mock accepted (uploads not included), in arrival order.
+    /// The calls that send a message or upload media, in arrival order, accepted or not.
     #[must_use]
-    pub fn messages_sent(&self) -> Vec<&SentMessage> {
-        self.sends.iter().filter(|s| s.accepted() && !s.is_upload()).collect()
+    pub fn sends(&self) -> Vec<&ApiCall> {
+        self.api_calls.iter().filter(|c| c.is_message() || c.is_upload()).collect()
+    }
+
+    /// The messages the mock accepted (uploads and streams not included), in arrival order.
+    #[must_use]
+    pub fn messages_sent(&self) -> Vec<&ApiCall> {
+        self.api_calls.iter().filter(|c| c.accepted() && c.is_message()).collect()
+    }
+
+    /// The calls of `route`, in arrival order.
+    #[must_use]
+    pub fn calls_of(&self, route: qqgw_proto::openapi::Route) -> Vec<&ApiCall> {
+        self.api_calls.iter().filter(|c| c.route == Some(route)).collect()
     }
 }

@@ -68,7 +68,7 @@ impl Shared {
             record: Record::default(),
             conns: HashMap::new(),
             epoch,
-            api: crate::openapi::ApiState::default(),
+            api: crate::openapi::ApiState::new(&config),
         };
         Self { config, ws_addr, state: Mutex::new(state), changed: Notify::new() }
     }

@@ -231,6 +231,10 @@ impl MessageBody {
 /// The rules QQ documents for both scenes: one passive anchor at most, a wakeup without
 /// one, no text beside markdown, a typing notice of at most 60 s, a valid keyboard.
 impl Check for MessageBody {
+    fn deduplicated(&self) -> bool {
+        self.msg_seq.is_some() && (self.msg_id.is_some() || self.event_id.is_some())
+    }
+
     fn check(&self) -> Result<(), RequestError> {
         if self.msg_id.is_some() && self.event_id.is_some() {
             return Err(RequestError::invalid("msg_id", "either msg_id or event_id, not both"));

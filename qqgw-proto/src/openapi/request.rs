@@ -66,6 +66,12 @@ pub struct HttpRequest {
     pub body: Option<Vec<u8>>,
     /// The body's content type: `application/json` when there is a body.
     pub content_type: Option<&'static str>,
+    /// Whether sending it twice does no more than sending it once, so that a client may
+    /// repeat it after an answer that leaves open whether QQ acted on it (a timeout, a
+    /// 5xx): the route is idempotent ([`Route::idempotent`]), or the body carries QQ's
+    /// de-duplication key (a passive reply's `msg_id`/`event_id` with an explicit
+    /// `msg_seq`: a second copy is refused with `40054005`).
+    pub repeatable: bool,
 }
 
 impl HttpRequest {
@@ -141,6 +147,11 @@ pub(crate) trait Parts {
     fn body(&self) -> Result<Option<Vec<u8>>, RequestError> {
         Ok(None)
     }
+
+    /// Whether the body carries QQ's de-duplication key ([`Check::deduplicated`]).
+    fn deduplicated(&self) -> bool {
+        false
+    }
 }
 
 /// Serializes a JSON body.
@@ -161,7 +172,8 @@ pub(crate) fn build(route: Route, parts: &impl Parts) -> Result<HttpRequest, Req
     }
     let body = parts.body()?;
     let content_type = body.as_ref().map(|_| "application/json");
-    Ok(HttpRequest { route, method: route.method(), path, body, content_type })
+    let repeatable = route.idempotent() || parts.deduplicated();
+    Ok(HttpRequest { route, method: route.method(), path, body, content_type, repeatable })
 }
 
 /// Declares a request type: its path parameters (`String`s, in template order), its
@@ -238,6 +250,10 @@ macro_rules! request {
                     $($rules(&self.body)?;)?
                     $crate::openapi::request::json(&self.body)
                 }
+
+                fn deduplicated(&self) -> bool {
+                    $crate::openapi::request::Check::deduplicated(&self.body)
+                }
             )?
         }
     };
@@ -253,6 +269,12 @@ pub(crate) trait Check {
     /// `Err` when the body breaks a documented rule.
     fn check(&self) -> Result<(), RequestError> {
         Ok(())
+    }
+
+    /// Whether the body carries QQ's de-duplication key: a passive anchor (`msg_id` or
+    /// `event_id`) with an explicit `msg_seq`, so that QQ refuses a second copy.
+    fn deduplicated(&self) -> bool {
+        false
     }
 }
 

@@ -295,6 +295,38 @@ impl fmt::Display for Route {
 }
 
 impl Route {
+    /// Whether sending the same request twice does no more than sending it once: every
+    /// `GET`, `PUT`, `PATCH` and `DELETE`, and the `POST`s that set state rather than
+    /// create it (reporting an uploaded part, member mutes, list edits, running a
+    /// join strategy). A client may repeat such a request after an answer that leaves
+    /// open whether QQ acted on it; a send is repeatable only with its `msg_seq`
+    /// ([`HttpRequest::repeatable`](super::HttpRequest::repeatable)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use qqgw_proto::openapi::Route;
+    ///
+    /// assert!(Route::GetGuild.idempotent() && Route::AckInteraction.idempotent());
+    /// assert!(Route::FinishGroupUploadPart.idempotent());
+    /// assert!(!Route::SendGroupMessage.idempotent() && !Route::CreateChannel.idempotent());
+    /// ```
+    #[must_use]
+    pub const fn idempotent(self) -> bool {
+        match self.method() {
+            Method::Get | Method::Put | Method::Patch | Method::Delete => true,
+            Method::Post => matches!(
+                self,
+                Self::FinishC2cUploadPart
+                    | Self::FinishGroupUploadPart
+                    | Self::SetGroupMemberMutes
+                    | Self::EditStrategyWhitelist
+                    | Self::EditGroupBlacklist
+                    | Self::ExecuteJoinStrategy
+            ),
+        }
+    }
+
     /// The names of the template's parameters, in order, e.g. `["user_openid",
     /// "message_id"]`.
     #[must_use]

@@ -309,6 +309,38 @@ impl C2cStream {
         }
     }
 
+    /// Reports that the chunk in flight got no usable answer — the connection failed, a
+    /// server error left open whether QQ took it, or the caller gave up waiting — so
+    /// that the stream can go on. The chunk counts as undelivered: the next one carries
+    /// the whole text again (replace mode), with the next `index`, so nothing is lost
+    /// if QQ took it or not. A lost first chunk is sent again as the first (index 0, the
+    /// same `msg_seq`: if QQ did take it, it refuses the copy with `40054005` and the
+    /// stream fails rather than open twice). Nothing happens without a chunk in flight.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use qqgw_proto::Instant;
+    /// use qqgw_proto::openapi::{C2cStream, Endpoint, SendC2cStream};
+    ///
+    /// let mut stream = C2cStream::reply_to("U", "M").interval(core::time::Duration::ZERO);
+    /// stream.push("a");
+    /// let first = stream.poll_request(Instant::ZERO).unwrap();
+    /// stream.lost(Instant::ZERO);
+    /// let again = stream.poll_request(Instant::ZERO).unwrap();
+    /// assert_eq!((again.body.index, again.body.content_raw.as_deref()), (Some(0), Some("a")));
+    /// # let _ = first;
+    /// ```
+    pub fn lost(&mut self, now: Instant) {
+        let _ = now;
+        if self.in_flight.take().is_none() || self.is_closed() {
+            return;
+        }
+        if self.stream_msg_id.is_none() {
+            self.next_index = 0;
+        }
+    }
+
     /// When the next chunk may go: `None` while a chunk is in flight, when there is
     /// nothing to send, or once the stream is closed.
     #[must_use]

@@ -16,9 +16,15 @@ use qqgw_client::{
 use qqgw_mock::{MockConfig, MockGateway};
 use qqgw_proto::{Backoff, CloseCode, FatalError, TokenError};
 
+mod api;
 mod chaos;
 mod delivery;
 mod send;
+mod stream;
+pub(crate) use api::{
+    a_handler_acks_an_interaction_in_one_line, every_error_class_is_recognised_and_retried_as_the_table_says,
+    every_route_is_called_as_qq_documents_and_its_answer_read, recall_works_in_the_four_places_once,
+};
 pub(crate) use chaos::{
     a_storm_of_op7_after_every_resumed_is_paced_and_keeps_the_session,
     chaos_soak_loses_nothing_and_recovers_within_two_seconds,
@@ -33,6 +39,10 @@ pub(crate) use send::{
     concurrent_replies_to_one_message_never_reuse_a_msg_seq,
     each_refusal_is_typed_and_only_transient_ones_are_retried, every_endpoint_sends_what_qq_documents,
     handlers_reply_in_dms_and_to_events,
+};
+pub(crate) use stream::{
+    a_64_mib_upload_in_parts_survives_a_failed_part_and_resumes,
+    a_dropped_stream_is_closed_in_the_background, a_thousand_chunk_stream_arrives_in_order_and_ends_once,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -73,6 +83,13 @@ macro_rules! runtime_tests {
             handlers_reply_in_dms_and_to_events,
             each_refusal_is_typed_and_only_transient_ones_are_retried,
             a_send_only_api_fetches_its_own_token_and_refuses_plaintext,
+            every_route_is_called_as_qq_documents_and_its_answer_read,
+            every_error_class_is_recognised_and_retried_as_the_table_says,
+            a_handler_acks_an_interaction_in_one_line,
+            recall_works_in_the_four_places_once,
+            a_thousand_chunk_stream_arrives_in_order_and_ends_once,
+            a_dropped_stream_is_closed_in_the_background,
+            a_64_mib_upload_in_parts_survives_a_failed_part_and_resumes,
         );
     };
     (@each $runtime:ty, $block_on:path, $($name:ident,)*) => {

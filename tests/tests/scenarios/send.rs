@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use qqgw_client::api::{FileType, Media, Outgoing, ReplyTo, Replyable, RetryPolicy, SendErrorKind, Target};
+use qqgw_client::api::{
+    Button, ErrorKind, FileType, Keyboard, Markdown, Outgoing, ReplyTo, Replyable, RetryPolicy, Target,
+};
 use qqgw_client::model::{C2cMessage, GroupMessage, Message};
 use qqgw_client::{Api, Client, Context, EventHandler, Intents, Runtime};
 use qqgw_mock::MockGateway;
@@ -76,7 +78,7 @@ pub(crate) async fn an_echo_bot_replies_with_the_message_id_and_the_next_msg_seq
             [(Some("C-MSG-1"), Some(1)), (Some("C-MSG-1"), Some(2))]
         );
         assert_eq!(c2c[0].content(), Some("hi 1"));
-        assert!(record.sends.iter().all(|s| s.accepted()), "{:?}", record.sends);
+        assert!(record.sends().iter().all(|s| s.accepted()), "{:?}", record.sends());
         // One token for the gateway and every reply.
         assert_eq!(record.token_requests.len(), 1);
     })
@@ -103,10 +105,10 @@ pub(crate) async fn concurrent_replies_to_one_message_never_reuse_a_msg_seq<R: R
         assert_eq!(seqs, [1, 2, 3, 4, 5]);
         let record = mock.record();
         assert_eq!(record.messages_sent().len(), 5);
-        assert!(record.sends.iter().all(|s| s.code.is_none()), "{:?}", record.sends);
+        assert!(record.sends().iter().all(|s| s.code.is_none()), "{:?}", record.sends());
         // QQ's sixth reply is refused: the limit is five per message.
         let error = msg.reply(&api, "sixth").await.unwrap_err();
-        assert_eq!(error.kind(), Some(SendErrorKind::ReplyLimit), "{error}");
+        assert_eq!(error.kind(), Some(ErrorKind::Reply), "{error}");
         stop(client, events).await.unwrap();
     })
     .await;
@@ -127,13 +129,16 @@ pub(crate) async fn every_endpoint_sends_what_qq_documents<R: Runtime + Default>
             "DIRECT_MESSAGE_CREATE",
             json!({"id": "DM-MSG-1", "channel_id": "DMCH", "guild_id": "DMGUILD", "content": "psst"}),
         );
+        // The DM event needs DIRECT_MESSAGE, which the bot did not ask for: the session
+        // is known to QQ anyway.
+        mock.openapi(|qq| qq.add_dm("DMGUILD"));
         let api = client.api();
         let group = Target::Group("GROUP1".into());
         let user = Target::User("USER1".into());
 
         // Group: upload, then media quoting the message.
         let media = api.upload(&group, FileType::Image, "https://example.com/a.png").await.unwrap();
-        assert!(media.file_info.starts_with("mock-info-"));
+        assert!(media.file_info.starts_with("FILEINFO_"), "{media:?}");
         let sent = api
             .send(&group, Outgoing::media(media.clone()).reply_to(ReplyTo::Message("G-MSG-1".into())))
             .await
@@ -142,8 +147,8 @@ pub(crate) async fn every_endpoint_sends_what_qq_documents<R: Runtime + Default>
         // C2C: markdown with a keyboard; a user upload.
         api.send(
             &user,
-            Outgoing::markdown(json!({"content": "**hi**"}))
-                .keyboard(json!({"id": "KB"}))
+            Outgoing::markdown(Markdown::text("**hi**"))
+                .keyboard(Keyboard::template("KB"))
                 .reply_to(ReplyTo::Message("C-MSG-1".into())),
         )
         .await
@@ -160,8 +165,17 @@ pub(crate) async fn every_endpoint_sends_what_qq_documents<R: Runtime + Default>
         // Media has no upload in guilds.
         assert!(api.upload(&Target::Channel("CHAN1".into()), FileType::Image, "https://x").await.is_err());
 
+        // Markdown with a keyboard in a group, as the README shows it: no content.
+        let menu = Outgoing::markdown(Markdown::text("**Pick one**"))
+            .keyboard(Keyboard::rows([[
+                Button::callback("a", "A", "pick:a"),
+                Button::callback("b", "B", "pick:b"),
+            ]]))
+            .reply_to(ReplyTo::Message("G-MSG-1".into()));
+        api.send(&group, menu).await.unwrap();
+
         let record = mock.record();
-        let paths: Vec<&str> = record.sends.iter().map(|s| s.path.as_str()).collect();
+        let paths: Vec<&str> = record.sends().iter().map(|s| s.path.as_str()).collect();
         assert_eq!(
             paths,
             [
@@ -171,10 +185,11 @@ pub(crate) async fn every_endpoint_sends_what_qq_documents<R: Runtime + Default>
                 "/v2/users/USER1/files",
                 "/channels/CHAN1/messages",
                 "/dms/DMGUILD/messages",
+                "/v2/groups/GROUP1/messages",
             ]
         );
-        assert!(record.sends.iter().all(|s| s.accepted()), "{:?}", record.sends);
-        let s = &record.sends;
+        assert!(record.sends().iter().all(|s| s.accepted()), "{:?}", record.sends());
+        let s = record.sends();
         assert_eq!(
             s[0].body,
             json!({"file_type": 1, "url": "https://example.com/a.png", "srv_send_msg": false})
@@ -190,6 +205,13 @@ pub(crate) async fn every_endpoint_sends_what_qq_documents<R: Runtime + Default>
         assert_eq!(s[4].msg_seq(), None, "guild messages have no msg_seq");
         assert_eq!(s[5].body["ark"]["template_id"], json!(23));
         assert_eq!(s[5].msg_id(), None);
+        assert_eq!((s[6].msg_type(), s[6].content(), s[6].msg_seq()), (Some(2), None, Some(2)));
+        assert_eq!(
+            s[6].body["keyboard"]["content"]["rows"][0]["buttons"][1]["action"]["data"],
+            json!("pick:b")
+        );
+        assert!(s.iter().all(|c| c.authorization.as_deref().is_some_and(|a| a.starts_with("QQBot "))));
+        assert!(s.iter().all(|c| c.content_type.as_deref() == Some("application/json")));
         stop(client, events).await.unwrap();
     })
     .await;
@@ -230,12 +252,13 @@ pub(crate) async fn handlers_reply_in_dms_and_to_events<R: Runtime + Default>() 
         };
         let (sessions, record) = futures_util::join!(run, script);
         sessions.unwrap();
-        let dm = record.sends.iter().find(|s| s.path == "/dms/DMGUILD/messages").unwrap();
+        let sends = record.sends();
+        let dm = sends.iter().find(|s| s.path == "/dms/DMGUILD/messages").unwrap();
         assert_eq!((dm.msg_id(), dm.content()), (Some("DM-1"), Some("dm reply")));
-        let event = record.sends.iter().find(|s| s.path == "/v2/groups/GROUP9/messages").unwrap();
+        let event = sends.iter().find(|s| s.path == "/v2/groups/GROUP9/messages").unwrap();
         assert!(event.event_id().is_some_and(|id| id.starts_with("GROUP_ADD_ROBOT:")), "{event:?}");
         assert_eq!(event.msg_seq(), Some(1));
-        assert!(record.sends.iter().all(|s| s.accepted()), "{:?}", record.sends);
+        assert!(record.sends().iter().all(|s| s.accepted()), "{:?}", record.sends());
     })
     .await;
 }
@@ -254,8 +277,8 @@ pub(crate) async fn each_refusal_is_typed_and_only_transient_ones_are_retried<R:
                 None => m,
             }
         };
-        let kind = |r: Result<_, qqgw_client::SendError>| r.unwrap_err().kind();
-        let sends = || mock.record().sends.len();
+        let kind = |r: Result<_, qqgw_client::CallError>| r.unwrap_err().kind();
+        let sends = || mock.record().sends().len();
 
         // 429 twice, then accepted: three requests for one send.
         mock.rate_limit_sends(2);
@@ -267,43 +290,53 @@ pub(crate) async fn each_refusal_is_typed_and_only_transient_ones_are_retried<R:
         let before = sends();
         let sent = api.send(&group, reply(None)).await.unwrap();
         let record = mock.record();
-        let tries = &record.sends[before..];
+        let sends_now = record.sends();
+        let tries = &sends_now[before..];
         assert_eq!(tries.iter().map(|s| s.status).collect::<Vec<_>>(), [500, 200]);
         assert_eq!(tries[0].msg_seq(), tries[1].msg_seq());
         assert_eq!(tries[1].msg_seq(), sent.msg_seq.map(u64::from));
         // Rate limited beyond the bound: 1 + 3 retries, then the error.
         mock.rate_limit_sends(10);
         let before = sends();
-        assert_eq!(kind(api.send(&group, reply(None)).await), Some(SendErrorKind::RateLimited));
+        assert_eq!(kind(api.send(&group, reply(None)).await), Some(ErrorKind::Rate));
         assert_eq!(sends() - before, 4);
         mock.rate_limit_sends(0);
         // A msg_seq used before: refused once, not retried.
         let before = sends();
-        assert_eq!(kind(api.send(&group, reply(Some(10))).await), Some(SendErrorKind::DuplicateSeq));
+        assert_eq!(kind(api.send(&group, reply(Some(10))).await), Some(ErrorKind::Dedup));
         assert_eq!(sends() - before, 1);
         // No permission, and a message held for review, are not retried.
-        mock.refuse_sends(1, 400, 11253, "no permission");
-        assert_eq!(kind(api.send(&group, reply(None)).await), Some(SendErrorKind::NoPermission));
-        mock.refuse_sends(1, 202, 304023, "push message is waiting for audit");
+        mock.refuse_sends(1, 400, 11253);
+        assert_eq!(kind(api.send(&group, reply(None)).await), Some(ErrorKind::Permission));
+        mock.refuse_sends(1, 202, 304023);
         let error = api.send(&Target::Channel("CHAN1".into()), "audited").await.unwrap_err();
-        assert_eq!((error.kind(), error.audit_id()), (Some(SendErrorKind::Audit), Some("mock-audit-1")));
-        // Active group messages are refused as QQ does since 2025-04-21.
-        assert_eq!(kind(api.send(&group, "active").await), Some(SendErrorKind::ActiveRefused));
+        assert_eq!((error.kind(), error.audit_id()), (Some(ErrorKind::Audit), Some("mock-audit-1")));
+        // Active group messages are refused where the group did not allow them.
+        let error = api.send(&group, "active").await.unwrap_err();
+        assert_eq!((error.kind(), error.code()), (Some(ErrorKind::Permission), Some(40034105)));
+        // A guild message may have gone through: a 5xx is not retried.
+        mock.fail_sends(1);
+        let before = sends();
+        assert_eq!(
+            kind(api.send(&Target::Channel("CHAN1".into()), "once").await),
+            Some(ErrorKind::Transient)
+        );
+        assert_eq!(sends() - before, 1);
         // A message QQ never sent cannot be replied to.
         let unknown = Outgoing::text("x").reply_to(ReplyTo::Message("NOPE".into()));
-        assert_eq!(kind(api.send(&group, unknown).await), Some(SendErrorKind::InvalidReply));
+        assert_eq!(kind(api.send(&group, unknown).await), Some(ErrorKind::Reply));
         // An expired token: refused once, a fresh one fetched, the send goes through.
         let tokens = mock.record().token_requests.len();
         mock.expire_tokens();
         api.send(&group, reply(None)).await.unwrap();
         let record = mock.record();
         assert_eq!(record.token_requests.len(), tokens + 1);
-        let last_two: Vec<u16> = record.sends.iter().rev().take(2).map(|s| s.status).collect();
+        let last_two: Vec<u16> = record.sends().iter().rev().take(2).map(|s| s.status).collect();
         assert_eq!(last_two, [200, 401]);
         // The reply window passes.
         mock.expire_replies();
         let error = api.send(&group, reply(None)).await.unwrap_err();
-        assert_eq!(error.kind(), Some(SendErrorKind::ReplyExpired), "{error}");
+        assert_eq!(error.kind(), Some(ErrorKind::Reply), "{error}");
         assert!(!format!("{error} {error:?} {api:?}").contains("QQBot"), "no token in errors");
         stop(client, events).await.unwrap();
     })
@@ -325,9 +358,13 @@ pub(crate) async fn a_send_only_api_fetches_its_own_token_and_refuses_plaintext<
         let record = mock.record();
         assert_eq!(record.token_requests.len(), 1);
         assert_eq!(record.messages_sent().len(), 2);
-        let media = Media::from_file_info("F");
+        // Media must come from an upload for the same kind of chat.
+        let foreign = qqgw_client::api::Media::from_file_info("F");
+        let error = api.send(&Target::User("U".into()), Outgoing::media(foreign)).await.unwrap_err();
+        assert_eq!((error.kind(), error.code()), (Some(ErrorKind::Media), Some(304080)));
+        let media = api.user("U").upload(FileType::Image, "https://example.com/a.png").await.unwrap();
         api.send(&Target::User("U".into()), Outgoing::media(media)).await.unwrap();
-        assert_eq!(mock.record().messages_sent()[2].content(), Some(" "));
+        assert_eq!(mock.record().messages_sent()[2].body["msg_type"], json!(7));
     })
     .await;
 }
