@@ -330,3 +330,53 @@ fn a_refused_input_is_named() {
         m.handle_input(Instant::ZERO, Input::TokenFailed(qqgw_proto::TokenError::Unavailable("x".into())));
     assert_eq!(error, Err(UsageError::UnexpectedInput { input: "TokenFailed", state: State::Connecting }));
 }
+
+/// An IDENTIFY whose connection ends before READY is a lost session with no id, and the
+/// `sessions_lost` counter counts it.
+#[test]
+fn an_unanswered_identify_counts_as_a_lost_session() {
+    let now = Instant::ZERO;
+    let mut m = GatewayMachine::new(config(), now);
+    drain(&mut m, now, &|| Some(Input::Connected));
+    m.handle_input(now, Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
+    let d = drain(&mut m, now, &|| None);
+    assert!(d.sent.iter().any(|frame| frame.starts_with(r#"{"op":2"#)), "{:?}", d.sent);
+    m.handle_input(now, Input::Closed(None)).unwrap();
+    let d = drain(&mut m, now, &|| None);
+    match d.events.as_slice() {
+        [Event::SessionLost(lost), Event::Disconnected(_)] => {
+            assert_eq!((lost.id.as_str(), lost.seq), ("", 0))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(m.metrics().sessions_lost, 1);
+}
+
+/// Which ends of a connection adapters may log as routine: QQ's rotation (op 7, 4009)
+/// and its answers (op 9), and nothing else.
+#[test]
+fn routine_disconnects_are_qqs_rotation_and_answers() {
+    use qqgw_proto::CloseFrame;
+
+    let routine = [
+        DisconnectCause::ReconnectRequested,
+        DisconnectCause::InvalidSession { resumable: true },
+        DisconnectCause::InvalidSession { resumable: false },
+        DisconnectCause::Closed(CloseFrame::new(CloseCode::SESSION_TIMED_OUT, "")),
+    ];
+    let trouble = [
+        DisconnectCause::Closed(CloseFrame::new(CloseCode::RATE_LIMITED, "")),
+        DisconnectCause::Closed(CloseFrame::new(CloseCode::NORMAL, "")),
+        DisconnectCause::Dropped,
+        DisconnectCause::ConnectFailed,
+        DisconnectCause::Zombie,
+        DisconnectCause::HandshakeTimeout,
+        DisconnectCause::TokenUnavailable("down".into()),
+    ];
+    for cause in routine {
+        assert!(cause.is_routine(), "{cause:?}");
+    }
+    for cause in trouble {
+        assert!(!cause.is_routine(), "{cause:?}");
+    }
+}

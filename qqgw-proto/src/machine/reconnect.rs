@@ -244,6 +244,17 @@ mod tests {
     }
 
     #[test]
+    fn an_invalid_session_is_a_refusal_only_of_a_resume_without_progress() {
+        let refused = |progress, resumed| {
+            verdict(&DisconnectCause::InvalidSession { resumable: true }, progress, resumed).resume_refused
+        };
+        assert!(refused(false, true));
+        assert!(!refused(true, true), "after RESUMED or a replay, op 9 refuses no RESUME");
+        assert!(!refused(false, false), "an IDENTIFY is not a RESUME");
+        assert!(!refused(true, false));
+    }
+
+    #[test]
     fn the_budget_allows_a_burst_then_one_per_refill() {
         let mut budget = StormBudget::new(Instant::ZERO);
         let at = |ms| Instant::from_millis(ms);
