@@ -1,37 +1,11 @@
 //! Shard leases and fencing tokens.
 
 use core::time::Duration;
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use qqgw_proto::ShardId;
-use redis::Script;
-
+use crate::scripts::{LeaseAcquire, LeaseRelease, LeaseRenew};
 use crate::{Error, Redis};
-
-/// Takes the lease if nobody holds it, and then the next fencing token.
-const ACQUIRE: &str = r"
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return redis.call('INCR', KEYS[2])
-end
-return 0
-";
-
-/// Extends the lease if it is still ours.
-const RENEW: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-";
-
-/// Deletes the lease if it is still ours.
-const RELEASE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-";
+use qqgw_proto::ShardId;
 
 /// A held shard lease: `SET <lease> <owner> NX PX <ttl>`, with the fencing token the
 /// acquisition drew (`INCR <fence>`, in the same script).
@@ -47,10 +21,6 @@ pub struct Lease {
     token: u64,
     ttl: Duration,
 }
-
-static ACQUIRE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ACQUIRE));
-static RENEW_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RENEW));
-static RELEASE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE));
 
 static OWNER_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -74,11 +44,9 @@ impl Lease {
     /// [`Error::Redis`] if Redis cannot be reached.
     pub async fn try_acquire(redis: &Redis, shard: ShardId, ttl: Duration) -> Result<Option<Self>, Error> {
         let owner = owner_token();
-        let token: u64 = ACQUIRE_SCRIPT
-            .key(redis.keys().lease(shard))
-            .key(redis.keys().fence(shard))
-            .arg(&owner)
-            .arg(millis(ttl))
+        let (lease, fence) = (redis.keys().lease(shard), redis.keys().fence(shard));
+        let token: u64 = LeaseAcquire { lease: &lease, fence: &fence, owner: &owner, ttl_ms: millis(ttl) }
+            .invocation()
             .invoke_async(&mut redis.connection())
             .await?;
         Ok((token > 0).then_some(Self { shard, owner, token, ttl }))
@@ -109,10 +77,9 @@ impl Lease {
     ///
     /// [`Error::Redis`] if Redis cannot be reached.
     pub async fn renew(&self, redis: &Redis) -> Result<bool, Error> {
-        let renewed: u64 = RENEW_SCRIPT
-            .key(redis.keys().lease(self.shard))
-            .arg(&self.owner)
-            .arg(millis(self.ttl))
+        let lease = redis.keys().lease(self.shard);
+        let renewed: u64 = LeaseRenew { lease: &lease, owner: &self.owner, ttl_ms: millis(self.ttl) }
+            .invocation()
             .invoke_async(&mut redis.connection())
             .await?;
         Ok(renewed == 1)
@@ -125,9 +92,9 @@ impl Lease {
     ///
     /// [`Error::Redis`] if Redis cannot be reached.
     pub async fn release(self, redis: &Redis) -> Result<bool, Error> {
-        let released: u64 = RELEASE_SCRIPT
-            .key(redis.keys().lease(self.shard))
-            .arg(&self.owner)
+        let lease = redis.keys().lease(self.shard);
+        let released: u64 = LeaseRelease { lease: &lease, owner: &self.owner }
+            .invocation()
             .invoke_async(&mut redis.connection())
             .await?;
         Ok(released == 1)

@@ -9,6 +9,7 @@ mod error;
 mod keys;
 mod lease;
 mod pacer;
+mod scripts;
 mod sink;
 mod store;
 mod worker;

@@ -1,13 +1,12 @@
 //! Events into Redis Streams, with the checkpoint in the same step.
 
-use std::sync::LazyLock;
-
 use qqgw_client::ShardEvent;
 use qqgw_proto::{Dispatch, Event, Session, ShardId};
-use redis::{Script, ScriptInvocation, Value};
+use redis::{ScriptInvocation, Value};
 
 use crate::lease::millis;
-use crate::store::{CHECKPOINT, DEFAULT_SESSION_TTL, FENCE_CHECK};
+use crate::scripts::Publish;
+use crate::store::DEFAULT_SESSION_TTL;
 use crate::{Error, Redis};
 
 /// Default [`StreamSink::max_len`]: each shard's stream keeps about 100,000 events.
@@ -24,60 +23,6 @@ pub const FIELD_SESSION: &str = "session";
 /// Stream entry field: a gap report (JSON `{"kind", "session", "after", "next"}`) instead
 /// of an event.
 pub const FIELD_GAP: &str = "gap";
-
-/// Fencing check, `XADD`, the checkpoint, then the bound: one script, so the event is in
-/// the stream if and only if the checkpoint has moved past it.
-static PUBLISH: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        "{FENCE_CHECK}
-local entry = redis.call('XADD', KEYS[3], '*', unpack(ARGV, 7))
-if ARGV[2] ~= '' and ARGV[3] ~= '' then
-{CHECKPOINT}
-end
-{TRIM}
-return entry"
-    ))
-});
-
-/// Bounds the stream `KEYS[3]` to `ARGV[6]` entries, trimming a tenth of it (at most 100
-/// entries) at a time with `XTRIM MINID`, so the script knows the last entry it trimmed.
-/// Each consumer group that had not read that far lost entries: a `gap` entry naming the
-/// group says so. `KEYS[4]` keeps, per group, the id of its last report; a new one is
-/// written only once that one was trimmed too, so a group that is down for long finds
-/// one report when it comes back, not one per trim.
-const TRIM: &str = r"
-local maxlen = tonumber(ARGV[6])
-local slack = math.max(1, math.min(100, math.floor(maxlen / 10)))
-local length = redis.call('XLEN', KEYS[3])
-if length > maxlen + slack then
-  local excess = length - maxlen
-  local head = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', excess + 1)
-  local last_trimmed, cut = head[excess][1], head[excess + 1][1]
-  redis.call('XTRIM', KEYS[3], 'MINID', cut)
-  local function before(a, b)
-    local am, as = string.match(a, '^(%d+)-(%d+)$')
-    local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-    if not am or not bm then return true end
-    am, bm = tonumber(am), tonumber(bm)
-    if am ~= bm then return am < bm end
-    return tonumber(as) < tonumber(bs)
-  end
-  for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[3])) do
-    local name, delivered
-    for i = 1, #g, 2 do
-      if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then delivered = g[i + 1] end
-    end
-    if name and delivered and before(delivered, last_trimmed) then
-      local reported = redis.call('HGET', KEYS[4], name)
-      if not reported or before(reported, cut) then
-        local id = redis.call('XADD', KEYS[3], '*', 'gap', cjson.encode({kind = 'trimmed', group = name, after = 0}))
-        redis.call('HSET', KEYS[4], name, id)
-        redis.call('PEXPIRE', KEYS[4], ARGV[5])
-      end
-    end
-  end
-end
-";
 
 /// Appends a shard's events to its Redis Stream, `<prefix>:stream:<id>/<total>`, and
 /// moves the shard's checkpoint past each in the same atomic step (one Lua script:
@@ -239,7 +184,7 @@ impl StreamSink {
         let mut succeeded = 0;
         if !invocations.is_empty() {
             let mut pipe = redis::pipe();
-            pipe.load_script(&PUBLISH).ignore();
+            pipe.load_script(Publish::script()).ignore();
             for invocation in &invocations {
                 pipe.invoke_script(invocation);
             }
@@ -286,9 +231,9 @@ impl StreamSink {
         })?;
         let session = self.session.clone().unwrap_or_default();
         let fields = [
-            (FIELD_EVENT, line.as_str()),
-            (FIELD_ID, dispatch.id().unwrap_or("")),
-            (FIELD_SESSION, session.as_str()),
+            (FIELD_EVENT, line),
+            (FIELD_ID, dispatch.id().unwrap_or("").to_owned()),
+            (FIELD_SESSION, session),
         ];
         out.push(self.invocation(&fields, dispatch.seq()));
         if let Some(seq) = dispatch.seq() {
@@ -313,31 +258,30 @@ impl StreamSink {
     fn plan_gap(&self, gap: &Gap) -> ScriptInvocation<'static> {
         tracing::warn!(shard = %self.shard, ?gap, "gap in the events");
         let text = serde_json::to_string(gap).unwrap_or_default();
-        self.invocation(&[(FIELD_GAP, text.as_str())], None)
+        self.invocation(&[(FIELD_GAP, text)], None)
     }
 
-    fn invocation(&self, fields: &[(&str, &str)], seq: Option<u64>) -> ScriptInvocation<'static> {
+    fn invocation(&self, fields: &[(&str, String)], seq: Option<u64>) -> ScriptInvocation<'static> {
         let keys = self.redis.keys();
         let shard = self.shard;
-        let mut invocation = PUBLISH.prepare_invoke();
-        invocation
-            .key(keys.session(shard))
-            .key(keys.fence(shard))
-            .key(keys.stream(shard))
-            .key(keys.trimmed(shard))
-            .arg(self.fence.map(|t| t.to_string()).unwrap_or_default())
-            .arg(self.session.as_deref().unwrap_or(""))
-            .arg(match (&self.session, seq) {
+        Publish {
+            session: &keys.session(shard),
+            fence: &keys.fence(shard),
+            stream: &keys.stream(shard),
+            trimmed: &keys.trimmed(shard),
+            token: &self.fence.map(|t| t.to_string()).unwrap_or_default(),
+            id: self.session.as_deref().unwrap_or(""),
+            seq: &match (&self.session, seq) {
                 (Some(_), Some(seq)) => seq.to_string(),
                 _ => String::new(),
-            })
-            .arg(format!("{}/{}", shard.id(), shard.total()))
-            .arg(millis(self.session_ttl))
-            .arg(self.max_len);
-        for (name, value) in fields {
-            invocation.arg(*name).arg(*value);
+            },
+            shard: &format!("{}/{}", shard.id(), shard.total()),
+            ttl_ms: millis(self.session_ttl),
+            max_len: self.max_len,
+            gap_field: FIELD_GAP,
+            fields,
         }
-        invocation
+        .invocation()
     }
 
     fn interpret(&self, answer: Value) -> Result<String, Error> {

@@ -1,42 +1,18 @@
 //! Sessions in Redis: the [`SessionStore`] of a shard, fenced by its lease.
 
 use core::time::Duration;
-use std::sync::LazyLock;
-
 use qqgw_client::{SessionStore, StoreError, StoreFuture};
 use qqgw_proto::{Session, ShardId};
-use redis::{AsyncCommands, Script};
+use redis::AsyncCommands;
 
 use crate::lease::millis;
+use crate::scripts::{SessionClear, SessionSave};
 use crate::{Error, Redis};
 
 /// How long a saved session is kept after its last save: 1 day. QQ resumes a session for
 /// far less than that; an older one only makes the shard try a RESUME that QQ refuses,
 /// after which it IDENTIFYs afresh and reports the gap (`session_lost`).
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// The fencing check every write starts with: `ARGV[1]` is the writer's fencing token, or
-/// empty for a store without one. Refused writes return -1.
-pub(crate) const FENCE_CHECK: &str = r"
-if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
-  return -1
-end
-";
-
-/// Writes the checkpoint `ARGV[2..=5]` (session id, seq, shard, TTL in ms) into the hash
-/// `KEYS[1]`, never moving it back within one session.
-pub(crate) const CHECKPOINT: &str = r"
-local current = redis.call('HMGET', KEYS[1], 'id', 'seq')
-if not (current[1] == ARGV[2] and tonumber(current[2]) and tonumber(current[2]) > tonumber(ARGV[3])) then
-  redis.call('HSET', KEYS[1], 'id', ARGV[2], 'seq', ARGV[3], 'shard', ARGV[4])
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-";
-
-static SAVE: LazyLock<Script> = LazyLock::new(|| Script::new(&format!("{FENCE_CHECK}{CHECKPOINT}return 1")));
-
-static CLEAR: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&format!("{FENCE_CHECK}return redis.call('DEL', KEYS[1])")));
 
 /// A [`SessionStore`] in Redis: each shard's session — id and handled checkpoint — in the
 /// hash `<prefix>:session:<id>/<total>`, expiring [`DEFAULT_SESSION_TTL`] (configurable)
@@ -116,16 +92,18 @@ impl RedisSessionStore {
     pub async fn save_session(&self, session: &Session) -> Result<(), Error> {
         let shard = session.shard;
         let keys = self.redis.keys();
-        let written: i64 = SAVE
-            .key(keys.session(shard))
-            .key(keys.fence(shard))
-            .arg(self.fence.map(|t| t.to_string()).unwrap_or_default())
-            .arg(&session.id)
-            .arg(session.seq)
-            .arg(format!("{}/{}", shard.id(), shard.total()))
-            .arg(millis(self.ttl))
-            .invoke_async(&mut self.redis.connection())
-            .await?;
+        let written: i64 = SessionSave {
+            session: &keys.session(shard),
+            fence: &keys.fence(shard),
+            token: &self.fence.map(|t| t.to_string()).unwrap_or_default(),
+            id: &session.id,
+            seq: session.seq,
+            shard: &format!("{}/{}", shard.id(), shard.total()),
+            ttl_ms: millis(self.ttl),
+        }
+        .invocation()
+        .invoke_async(&mut self.redis.connection())
+        .await?;
         self.check(shard, written)
     }
 
@@ -136,12 +114,14 @@ impl RedisSessionStore {
     /// As [`save_session`](Self::save_session).
     pub async fn clear_session(&self, shard: ShardId) -> Result<(), Error> {
         let keys = self.redis.keys();
-        let cleared: i64 = CLEAR
-            .key(keys.session(shard))
-            .key(keys.fence(shard))
-            .arg(self.fence.map(|t| t.to_string()).unwrap_or_default())
-            .invoke_async(&mut self.redis.connection())
-            .await?;
+        let cleared: i64 = SessionClear {
+            session: &keys.session(shard),
+            fence: &keys.fence(shard),
+            token: &self.fence.map(|t| t.to_string()).unwrap_or_default(),
+        }
+        .invocation()
+        .invoke_async(&mut self.redis.connection())
+        .await?;
         self.check(shard, cleared)
     }
 
