@@ -5,6 +5,7 @@
 mod cluster;
 mod conn;
 mod dedup;
+mod entry;
 mod error;
 mod keys;
 mod lease;
@@ -17,11 +18,12 @@ mod worker;
 pub use cluster::{Cluster, ClusterConfig, DEFAULT_LEASE_TTL, DEFAULT_POLL};
 pub use conn::{DEFAULT_RESPONSE_TIMEOUT, Redis};
 pub use dedup::{Claim, DEFAULT_CLAIM_TTL, DEFAULT_DONE_TTL, EventDedup};
+pub use entry::{FIELD_EVENT, FIELD_GAP, FIELD_ID, FIELD_SESSION, FIELD_WRITER};
 pub use error::Error;
 pub use keys::Keys;
 pub use lease::Lease;
 pub use pacer::{RedisPacer, UNREACHABLE_RETRY};
-pub use sink::{DEFAULT_MAX_LEN, FIELD_EVENT, FIELD_GAP, FIELD_ID, FIELD_SESSION, Gap, StreamSink};
+pub use sink::{DEFAULT_MAX_LEN, Gap, StreamSink};
 pub use store::{DEFAULT_SESSION_TTL, RedisSessionStore};
 pub use worker::{Delivery, Item, Worker, WorkerConfig, WorkerStats};
 

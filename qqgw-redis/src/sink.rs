@@ -4,6 +4,7 @@ use qqgw_client::ShardEvent;
 use qqgw_proto::{Dispatch, Event, Session, ShardId};
 use redis::{ScriptInvocation, Value};
 
+use crate::entry::{self, Entry, FIELD_GAP};
 use crate::lease::millis;
 use crate::scripts::Publish;
 use crate::store::DEFAULT_SESSION_TTL;
@@ -11,18 +12,6 @@ use crate::{Error, Redis};
 
 /// Default [`StreamSink::max_len`]: each shard's stream keeps about 100,000 events.
 pub const DEFAULT_MAX_LEN: u64 = 100_000;
-
-/// Stream entry field: the event as one JSON object, as `serde_json::to_string(&dispatch)`
-/// writes it (the `tail` line format).
-pub const FIELD_EVENT: &str = "event";
-/// Stream entry field: the event id (`""` if QQ sent none): what duplicates are dropped by.
-pub const FIELD_ID: &str = "id";
-/// Stream entry field: the session the event belongs to (`""` if unknown); with the
-/// sequence number, what an event without an id is told apart by.
-pub const FIELD_SESSION: &str = "session";
-/// Stream entry field: a gap report (JSON `{"kind", "session", "after", "next"}`) instead
-/// of an event.
-pub const FIELD_GAP: &str = "gap";
 
 /// Appends a shard's events to its Redis Stream, `<prefix>:stream:<id>/<total>`, and
 /// moves the shard's checkpoint past each in the same atomic step (one Lua script:
@@ -69,6 +58,16 @@ pub struct Gap {
     /// For `"trimmed"`: the consumer group that lost entries (other groups ignore it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+}
+
+impl Gap {
+    /// [`kind`](Self::kind): QQ refused the RESUME; events after `after` may be missing.
+    pub const SESSION_LOST: &'static str = "session_lost";
+    /// [`kind`](Self::kind): the sequence numbers jumped from `after` to `next`.
+    pub const SEQ_JUMP: &'static str = "seq_jump";
+    /// [`kind`](Self::kind): the stream's bound trimmed entries the consumer group
+    /// `group` had not read.
+    pub const TRIMMED: &'static str = "trimmed";
 }
 
 impl StreamSink {
@@ -148,7 +147,7 @@ impl StreamSink {
     /// As [`publish`](Self::publish).
     pub async fn session_lost(&mut self, session: &Session) -> Result<String, Error> {
         let mut out = Vec::new();
-        self.plan_session_lost(session, &mut out);
+        self.plan_session_lost(session, &mut out)?;
         let mut last = String::new();
         for invocation in &out {
             last = self.interpret(invocation.invoke_async::<Value>(&mut self.redis.connection()).await?)?;
@@ -169,10 +168,7 @@ impl StreamSink {
         for event in events {
             let result = match &event.event {
                 Event::Dispatch(dispatch) => self.plan_dispatch(dispatch, &mut invocations),
-                Event::SessionLost(session) => {
-                    self.plan_session_lost(session, &mut invocations);
-                    Ok(())
-                }
+                Event::SessionLost(session) => self.plan_session_lost(session, &mut invocations),
                 _ => Ok(()),
             };
             if let Err(error) = result {
@@ -216,25 +212,17 @@ impl StreamSink {
         if let (Some(seq), Some(last)) = (dispatch.seq(), self.last_seq) {
             if seq > last + 1 {
                 let gap = Gap {
-                    kind: "seq_jump".into(),
+                    kind: Gap::SEQ_JUMP.into(),
                     session: self.session.clone(),
                     after: last,
                     next: Some(seq),
                     group: None,
                 };
-                out.push(self.plan_gap(&gap));
+                out.push(self.plan_gap(&gap)?);
             }
         }
-        let line = serde_json::to_string(dispatch).map_err(|e| Error::Decode {
-            key: self.redis.keys().stream(self.shard),
-            reason: e.to_string(),
-        })?;
-        let session = self.session.clone().unwrap_or_default();
-        let fields = [
-            (FIELD_EVENT, line),
-            (FIELD_ID, dispatch.id().unwrap_or("").to_owned()),
-            (FIELD_SESSION, session),
-        ];
+        let session = self.session.as_deref().unwrap_or("");
+        let fields = self.encode(Entry::Event { dispatch, session })?;
         out.push(self.invocation(&fields, dispatch.seq()));
         if let Some(seq) = dispatch.seq() {
             self.last_seq = Some(self.last_seq.map_or(seq, |last| last.max(seq)));
@@ -242,26 +230,36 @@ impl StreamSink {
         Ok(())
     }
 
-    fn plan_session_lost(&mut self, session: &Session, out: &mut Vec<ScriptInvocation<'static>>) {
+    fn plan_session_lost(
+        &mut self,
+        session: &Session,
+        out: &mut Vec<ScriptInvocation<'static>>,
+    ) -> Result<(), Error> {
         let gap = Gap {
-            kind: "session_lost".into(),
+            kind: Gap::SESSION_LOST.into(),
             session: Some(session.id.clone()),
             after: session.seq,
             next: None,
             group: None,
         };
-        out.push(self.plan_gap(&gap));
+        out.push(self.plan_gap(&gap)?);
         self.session = None;
         self.last_seq = None;
+        Ok(())
     }
 
-    fn plan_gap(&self, gap: &Gap) -> ScriptInvocation<'static> {
+    fn plan_gap(&self, gap: &Gap) -> Result<ScriptInvocation<'static>, Error> {
         tracing::warn!(shard = %self.shard, ?gap, "gap in the events");
-        let text = serde_json::to_string(gap).unwrap_or_default();
-        self.invocation(&[(FIELD_GAP, text)], None)
+        Ok(self.invocation(&self.encode(Entry::Gap(gap))?, None))
     }
 
-    fn invocation(&self, fields: &[(&str, String)], seq: Option<u64>) -> ScriptInvocation<'static> {
+    fn encode(&self, entry: Entry<'_>) -> Result<entry::Fields, Error> {
+        let writer = self.fence.map(|t| t.to_string()).unwrap_or_default();
+        entry::encode(entry, &writer)
+            .map_err(|e| Error::Decode { key: self.redis.keys().stream(self.shard), reason: e.to_string() })
+    }
+
+    fn invocation(&self, fields: &[(&'static str, String)], seq: Option<u64>) -> ScriptInvocation<'static> {
         let keys = self.redis.keys();
         let shard = self.shard;
         Publish {

@@ -7,14 +7,13 @@ use std::collections::HashMap;
 use futures_util::future::{Either, select};
 use qqgw_client::{EventHandler, Runtime, ShardEvent, run_handler_concurrently};
 use qqgw_proto::{Dispatch, Event, Session, ShardId};
-use redis::Value;
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
-use serde_json::value::RawValue;
 
 use crate::dedup::RecentSet;
+use crate::entry;
 use crate::lease::millis;
-use crate::sink::{FIELD_EVENT, FIELD_GAP, FIELD_SESSION, Gap};
+use crate::sink::Gap;
 use crate::{Error, Redis};
 
 /// Settings of a [`Worker`]; every one has a default.
@@ -75,7 +74,7 @@ pub struct Delivery {
 }
 
 /// What a stream entry holds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Item {
     /// An event.
@@ -127,14 +126,6 @@ impl core::fmt::Debug for Worker {
             .field("config", &self.config)
             .field("stats", &self.stats)
             .finish_non_exhaustive()
-    }
-}
-
-fn field<'a>(entry: &'a StreamId, name: &str) -> Option<&'a [u8]> {
-    match entry.map.get(name)? {
-        Value::BulkString(bytes) => Some(bytes),
-        Value::SimpleString(text) => Some(text.as_bytes()),
-        _ => None,
     }
 }
 
@@ -281,16 +272,8 @@ impl Worker {
     }
 
     fn decode(shard: ShardId, entry: &StreamId, reclaimed: bool) -> Delivery {
-        let item = if let Some(gap) = field(entry, FIELD_GAP) {
-            serde_json::from_slice::<Gap>(gap)
-                .map_or_else(|e| Item::Lost(format!("unreadable gap: {e}")), Item::Gap)
-        } else if let Some(line) = field(entry, FIELD_EVENT) {
-            decode_dispatch(line, shard).unwrap_or_else(Item::Lost)
-        } else {
-            Item::Lost(format!("entry {} has no event", entry.id))
-        };
-        let session = field(entry, FIELD_SESSION).map(|s| String::from_utf8_lossy(s).into_owned());
-        Delivery { shard, entry: entry.id.clone(), item, reclaimed, session }
+        let decoded = entry::decode(shard, entry);
+        Delivery { shard, entry: entry.id.clone(), item: decoded.item, reclaimed, session: decoded.session }
     }
 
     /// The key an event is told apart by: its id, else its session and sequence number.
@@ -468,17 +451,4 @@ impl Worker {
                 .await;
         }
     }
-}
-
-fn decode_dispatch(line: &[u8], shard: ShardId) -> Result<Item, String> {
-    #[derive(serde::Deserialize)]
-    struct Line {
-        seq: Option<u64>,
-        #[serde(rename = "type")]
-        name: String,
-        id: Option<String>,
-        d: Box<RawValue>,
-    }
-    let line: Line = serde_json::from_slice(line).map_err(|e| format!("unreadable event: {e}"))?;
-    Ok(Item::Event(Dispatch::new(line.name, line.seq, line.id.map(Into::into), shard, line.d)))
 }
