@@ -67,7 +67,7 @@ pub const DEFAULT_DONE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// impl qqgw_client::EventHandler for Bot {}
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let redis = Redis::connect("redis://127.0.0.1:6379", Keys::for_app("102012345")).await?;
+/// let redis = Redis::connect(&qqgw_tokio::Tokio, "redis://127.0.0.1:6379", Keys::for_app("102012345")).await?;
 /// let webhook = Webhook::from_secret("app-secret").map_err(|e| e.to_string())?;
 /// // Every instance behind the load balancer runs this, with the same scope.
 /// let (_server, events) = WebhookServer::bind("0.0.0.0:8443", webhook).await?;
@@ -121,14 +121,10 @@ impl EventDedup {
     /// [`Error::Redis`] if Redis cannot be reached.
     pub async fn claim(&self, event_id: &str) -> Result<Claim, Error> {
         let key = self.redis.keys().seen(&self.scope, event_id);
-        let set: Option<String> = redis::cmd("SET")
-            .arg(&key)
-            .arg("claimed")
-            .arg("NX")
-            .arg("PX")
-            .arg(millis(self.claim_ttl))
-            .query_async(&mut self.redis.connection())
-            .await?;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(&key).arg("claimed").arg("NX").arg("PX").arg(millis(self.claim_ttl));
+        let set: Option<String> =
+            self.redis.run("claim", None, |mut c| async move { cmd.query_async(&mut c).await }).await?;
         Ok(if set.is_some() { Claim::First } else { Claim::Duplicate })
     }
 
@@ -139,7 +135,9 @@ impl EventDedup {
     /// [`Error::Redis`] if Redis cannot be reached.
     pub async fn done(&self, event_id: &str) -> Result<(), Error> {
         let key = self.redis.keys().seen(&self.scope, event_id);
-        let _: () = self.redis.connection().pset_ex(&key, "done", millis(self.done_ttl)).await?;
+        let ttl = millis(self.done_ttl);
+        let _: () =
+            self.redis.run("done", None, |mut c| async move { c.pset_ex(&key, "done", ttl).await }).await?;
         Ok(())
     }
 
@@ -150,7 +148,7 @@ impl EventDedup {
     /// [`Error::Redis`] if Redis cannot be reached.
     pub async fn release(&self, event_id: &str) -> Result<(), Error> {
         let key = self.redis.keys().seen(&self.scope, event_id);
-        let _: () = self.redis.connection().del(&key).await?;
+        let _: () = self.redis.run("claim release", None, |mut c| async move { c.del(&key).await }).await?;
         Ok(())
     }
 

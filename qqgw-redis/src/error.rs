@@ -22,6 +22,15 @@ pub enum Error {
         /// The fencing token the refused write carried.
         token: u64,
     },
+    /// A call did not complete in time: Redis is slow or unreachable, or the connection is
+    /// half-open (it is replaced).
+    #[error("redis: {what} timed out after {after:?}")]
+    Timeout {
+        /// The call.
+        what: &'static str,
+        /// Its deadline.
+        after: core::time::Duration,
+    },
     /// Something read from Redis is not what this crate writes there.
     #[error("unreadable data in redis at {key}: {reason}")]
     Decode {

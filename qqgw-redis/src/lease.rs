@@ -45,9 +45,10 @@ impl Lease {
     pub async fn try_acquire(redis: &Redis, shard: ShardId, ttl: Duration) -> Result<Option<Self>, Error> {
         let owner = owner_token();
         let (lease, fence) = (redis.keys().lease(shard), redis.keys().fence(shard));
-        let token: u64 = LeaseAcquire { lease: &lease, fence: &fence, owner: &owner, ttl_ms: millis(ttl) }
-            .invocation()
-            .invoke_async(&mut redis.connection())
+        let acquire =
+            LeaseAcquire { lease: &lease, fence: &fence, owner: &owner, ttl_ms: millis(ttl) }.invocation();
+        let token: u64 = redis
+            .run("lease acquire", None, |mut c| async move { acquire.invoke_async(&mut c).await })
             .await?;
         Ok((token > 0).then_some(Self { shard, owner, token, ttl }))
     }
@@ -78,10 +79,9 @@ impl Lease {
     /// [`Error::Redis`] if Redis cannot be reached.
     pub async fn renew(&self, redis: &Redis) -> Result<bool, Error> {
         let lease = redis.keys().lease(self.shard);
-        let renewed: u64 = LeaseRenew { lease: &lease, owner: &self.owner, ttl_ms: millis(self.ttl) }
-            .invocation()
-            .invoke_async(&mut redis.connection())
-            .await?;
+        let renew = LeaseRenew { lease: &lease, owner: &self.owner, ttl_ms: millis(self.ttl) }.invocation();
+        let renewed: u64 =
+            redis.run("lease renewal", None, |mut c| async move { renew.invoke_async(&mut c).await }).await?;
         Ok(renewed == 1)
     }
 
@@ -93,9 +93,9 @@ impl Lease {
     /// [`Error::Redis`] if Redis cannot be reached.
     pub async fn release(self, redis: &Redis) -> Result<bool, Error> {
         let lease = redis.keys().lease(self.shard);
-        let released: u64 = LeaseRelease { lease: &lease, owner: &self.owner }
-            .invocation()
-            .invoke_async(&mut redis.connection())
+        let release = LeaseRelease { lease: &lease, owner: &self.owner }.invocation();
+        let released: u64 = redis
+            .run("lease release", None, |mut c| async move { release.invoke_async(&mut c).await })
             .await?;
         Ok(released == 1)
     }

@@ -16,7 +16,10 @@ mod store;
 mod worker;
 
 pub use cluster::{Cluster, ClusterConfig, DEFAULT_LEASE_TTL, DEFAULT_POLL};
-pub use conn::{DEFAULT_RESPONSE_TIMEOUT, Redis};
+pub use conn::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT,
+    Redis, RedisConfig,
+};
 pub use dedup::{Claim, DEFAULT_CLAIM_TTL, DEFAULT_DONE_TTL, EventDedup};
 pub use entry::{FIELD_EVENT, FIELD_GAP, FIELD_ID, FIELD_SESSION, FIELD_WRITER};
 pub use error::Error;

@@ -41,6 +41,8 @@ pub struct RedisPacer {
     redis: Redis,
     limit: Arc<Mutex<SessionStartLimit>>,
     slot_timeout: Duration,
+    /// The deadline of each call; the connection's response timeout when `None`.
+    call_timeout: Option<Duration>,
 }
 
 static SLOT_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -59,7 +61,16 @@ impl RedisPacer {
     /// day's budget in Redis when there is none.
     #[must_use]
     pub fn new(redis: Redis, limit: SessionStartLimit) -> Self {
-        Self { redis, limit: Arc::new(Mutex::new(limit)), slot_timeout: SLOT_TIMEOUT }
+        Self { redis, limit: Arc::new(Mutex::new(limit)), slot_timeout: SLOT_TIMEOUT, call_timeout: None }
+    }
+
+    /// How long each call to Redis may take (a shard waits for it, its QQ connection open
+    /// while it records an IDENTIFY sent). Default: the connection's
+    /// [`response_timeout`](crate::RedisConfig::response_timeout).
+    #[must_use]
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = Some(timeout);
+        self
     }
 
     /// How long a granted slot counts without being sent. Default [`SLOT_TIMEOUT`].
@@ -93,7 +104,7 @@ impl RedisPacer {
     pub async fn acquire(&self, shard: ShardId) -> Result<PacerAnswer, Error> {
         let limit = self.limit();
         let id = slot_id();
-        let (granted, wait): (u64, u64) = PacerAcquire {
+        let acquire = PacerAcquire {
             bucket: &self.bucket_key(shard),
             day: &self.redis.keys().pacer_day(),
             slot: &id.to_string(),
@@ -103,9 +114,15 @@ impl RedisPacer {
             slots: 1,
             recheck_ms: PENDING_RECHECK_MS,
         }
-        .invocation()
-        .invoke_async(&mut self.redis.connection())
-        .await?;
+        .invocation();
+        let (granted, wait): (u64, u64) = self
+            .redis
+            .run(
+                "identify slot",
+                self.call_timeout,
+                |mut c| async move { acquire.invoke_async(&mut c).await },
+            )
+            .await?;
         tracing::debug!(%shard, bucket = self.bucket_key(shard), granted, wait, "identify slot asked");
         Ok(if granted == 1 {
             PacerAnswer::Granted(IdentifySlot(id))
@@ -120,14 +137,16 @@ impl RedisPacer {
     ///
     /// [`Error::Redis`] if Redis cannot be reached (the slot then counts until it times out).
     pub async fn sent(&self, shard: ShardId, slot: IdentifySlot) -> Result<(), Error> {
-        let _: u64 = PacerSent {
+        let sent = PacerSent {
             bucket: &self.bucket_key(shard),
             slot: &slot.0.to_string(),
             window_ms: millis(IDENTIFY_WINDOW),
         }
-        .invocation()
-        .invoke_async(&mut self.redis.connection())
-        .await?;
+        .invocation();
+        let _: u64 = self
+            .redis
+            .run("identify sent", self.call_timeout, |mut c| async move { sent.invoke_async(&mut c).await })
+            .await?;
         Ok(())
     }
 
@@ -137,14 +156,18 @@ impl RedisPacer {
     ///
     /// [`Error::Redis`] if Redis cannot be reached (the slot then counts until it times out).
     pub async fn release(&self, shard: ShardId, slot: IdentifySlot) -> Result<(), Error> {
-        let _: u64 = PacerRelease {
+        let release = PacerRelease {
             bucket: &self.bucket_key(shard),
             day: &self.redis.keys().pacer_day(),
             slot: &slot.0.to_string(),
         }
-        .invocation()
-        .invoke_async(&mut self.redis.connection())
-        .await?;
+        .invocation();
+        let _: u64 = self
+            .redis
+            .run("identify slot release", self.call_timeout, |mut c| async move {
+                release.invoke_async(&mut c).await
+            })
+            .await?;
         Ok(())
     }
 }

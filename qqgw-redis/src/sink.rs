@@ -134,8 +134,12 @@ impl StreamSink {
         let mut out = Vec::new();
         self.plan_dispatch(dispatch, &mut out)?;
         let mut last = String::new();
-        for invocation in &out {
-            last = self.interpret(invocation.invoke_async::<Value>(&mut self.redis.connection()).await?)?;
+        for invocation in out {
+            let answer = self
+                .redis
+                .run("publish", None, |mut c| async move { invocation.invoke_async(&mut c).await })
+                .await?;
+            last = self.interpret(answer)?;
         }
         Ok(last)
     }
@@ -149,8 +153,12 @@ impl StreamSink {
         let mut out = Vec::new();
         self.plan_session_lost(session, &mut out)?;
         let mut last = String::new();
-        for invocation in &out {
-            last = self.interpret(invocation.invoke_async::<Value>(&mut self.redis.connection()).await?)?;
+        for invocation in out {
+            let answer = self
+                .redis
+                .run("publish", None, |mut c| async move { invocation.invoke_async(&mut c).await })
+                .await?;
+            last = self.interpret(answer)?;
         }
         Ok(last)
     }
@@ -184,7 +192,11 @@ impl StreamSink {
             for invocation in &invocations {
                 pipe.invoke_script(invocation);
             }
-            match pipe.query_async::<Vec<Value>>(&mut self.redis.connection()).await {
+            let published = self
+                .redis
+                .run("publish", None, |mut c| async move { pipe.query_async::<Vec<Value>>(&mut c).await })
+                .await;
+            match published {
                 Ok(answers) => {
                     for answer in answers {
                         if let Err(error) = self.interpret(answer) {
@@ -194,7 +206,7 @@ impl StreamSink {
                         succeeded += 1;
                     }
                 }
-                Err(error) => stopped = Some(error.into()),
+                Err(error) => stopped = Some(error),
             }
         }
         (needs.iter().take_while(|&&n| n <= succeeded).count(), stopped)

@@ -34,7 +34,7 @@ pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// use qqgw_redis::{Keys, Redis, RedisSessionStore};
 ///
 /// # async fn run() -> Result<(), qqgw_redis::Error> {
-/// let redis = Redis::connect("redis://127.0.0.1:6379", Keys::for_app("102012345")).await?;
+/// let redis = Redis::connect(&qqgw_tokio::Tokio, "redis://127.0.0.1:6379", Keys::for_app("102012345")).await?;
 /// let config = qqgw_client::Config::builder("102012345", "secret")
 ///     .session_store(RedisSessionStore::new(redis))
 ///     .build();
@@ -76,8 +76,11 @@ impl RedisSessionStore {
     /// [`Error::Redis`], or [`Error::Decode`] for a hash this crate did not write.
     pub async fn load_session(&self, shard: ShardId) -> Result<Option<Session>, Error> {
         let key = self.redis.keys().session(shard);
-        let (id, seq): (Option<String>, Option<String>) =
-            self.redis.connection().hget(&key, &["id", "seq"]).await?;
+        let read = key.clone();
+        let (id, seq): (Option<String>, Option<String>) = self
+            .redis
+            .run("session load", None, |mut c| async move { c.hget(&read, &["id", "seq"]).await })
+            .await?;
         let (Some(id), Some(seq)) = (id, seq) else { return Ok(None) };
         let seq = seq.parse::<u64>().map_err(|e| Error::Decode { key, reason: format!("seq: {e}") })?;
         Ok(Some(Session::new(id, seq, shard)))
@@ -92,7 +95,7 @@ impl RedisSessionStore {
     pub async fn save_session(&self, session: &Session) -> Result<(), Error> {
         let shard = session.shard;
         let keys = self.redis.keys();
-        let written: i64 = SessionSave {
+        let save = SessionSave {
             session: &keys.session(shard),
             fence: &keys.fence(shard),
             token: &self.fence.map(|t| t.to_string()).unwrap_or_default(),
@@ -101,9 +104,11 @@ impl RedisSessionStore {
             shard: &format!("{}/{}", shard.id(), shard.total()),
             ttl_ms: millis(self.ttl),
         }
-        .invocation()
-        .invoke_async(&mut self.redis.connection())
-        .await?;
+        .invocation();
+        let written: i64 = self
+            .redis
+            .run("session save", None, |mut c| async move { save.invoke_async(&mut c).await })
+            .await?;
         self.check(shard, written)
     }
 
@@ -114,14 +119,16 @@ impl RedisSessionStore {
     /// As [`save_session`](Self::save_session).
     pub async fn clear_session(&self, shard: ShardId) -> Result<(), Error> {
         let keys = self.redis.keys();
-        let cleared: i64 = SessionClear {
+        let clear = SessionClear {
             session: &keys.session(shard),
             fence: &keys.fence(shard),
             token: &self.fence.map(|t| t.to_string()).unwrap_or_default(),
         }
-        .invocation()
-        .invoke_async(&mut self.redis.connection())
-        .await?;
+        .invocation();
+        let cleared: i64 = self
+            .redis
+            .run("session clear", None, |mut c| async move { clear.invoke_async(&mut c).await })
+            .await?;
         self.check(shard, cleared)
     }
 

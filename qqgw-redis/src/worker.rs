@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use futures_util::future::{Either, select};
 use qqgw_client::{EventHandler, Runtime, ShardEvent, run_handler_concurrently};
 use qqgw_proto::{Dispatch, Event, Session, ShardId};
-use redis::aio::ConnectionManager;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 
+use crate::conn::Link;
 use crate::dedup::RecentSet;
 use crate::entry;
 use crate::lease::millis;
@@ -110,12 +110,13 @@ pub struct WorkerStats {
 pub struct Worker {
     redis: Redis,
     /// A connection of its own for the blocking reads.
-    reader: ConnectionManager,
+    reader: Link,
     config: WorkerConfig,
     streams: Vec<(String, ShardId)>,
     seen: RecentSet,
     /// Whether this consumer's own pending entries were read back already.
     own_pending_read: bool,
+    /// When pending entries were last claimed, on the runtime's clock.
     last_claim: Option<std::time::Instant>,
     stats: WorkerStats,
 }
@@ -141,23 +142,19 @@ impl Worker {
         shards: impl IntoIterator<Item = ShardId>,
         config: WorkerConfig,
     ) -> Result<Self, Error> {
-        let reader = Redis::manager(redis.client(), config.block + Duration::from_secs(2)).await?;
+        let reader = redis.dedicated(config.block + redis.config().response_timeout).await?;
         let streams: Vec<(String, ShardId)> =
             shards.into_iter().map(|s| (redis.keys().stream(s), s)).collect();
-        let mut conn = redis.connection();
         for (key, _) in &streams {
-            let created: Result<(), redis::RedisError> = redis::cmd("XGROUP")
-                .arg("CREATE")
-                .arg(key)
-                .arg(&config.group)
-                .arg("0")
-                .arg("MKSTREAM")
-                .query_async(&mut conn)
+            let mut create = redis::cmd("XGROUP");
+            create.arg("CREATE").arg(key).arg(&config.group).arg("0").arg("MKSTREAM");
+            let created: Result<(), Error> = redis
+                .run("XGROUP CREATE", None, |mut c| async move { create.query_async(&mut c).await })
                 .await;
             match created {
                 Ok(()) => {}
-                Err(e) if e.code() == Some("BUSYGROUP") => {}
-                Err(e) => return Err(e.into()),
+                Err(Error::Redis(e)) if e.code() == Some("BUSYGROUP") => {}
+                Err(e) => return Err(e),
             }
         }
         let seen = RecentSet::new(config.dedup_memory);
@@ -188,6 +185,16 @@ impl Worker {
     ///
     /// [`Error::Redis`] if Redis cannot be reached.
     pub async fn next_batch(&mut self) -> Result<Vec<Delivery>, Error> {
+        let batch = self.next_entries().await;
+        if batch.is_err() {
+            // A read whose answer was lost still gave its entries to this consumer: they
+            // are read back from its pending list.
+            self.own_pending_read = false;
+        }
+        self.drop_duplicates(batch?).await
+    }
+
+    async fn next_entries(&mut self) -> Result<Vec<Delivery>, Error> {
         let mut entries = Vec::new();
         if !self.own_pending_read {
             entries = self.read("0", false).await?;
@@ -195,15 +202,17 @@ impl Worker {
                 self.own_pending_read = true;
             }
         }
-        let claim_due = self.last_claim.is_none_or(|at| at.elapsed() >= self.config.claim_idle / 4);
+        let now = self.redis.now();
+        let claim_due =
+            self.last_claim.is_none_or(|at| now.saturating_duration_since(at) >= self.config.claim_idle / 4);
         if entries.is_empty() && claim_due {
-            self.last_claim = Some(std::time::Instant::now());
+            self.last_claim = Some(now);
             entries = self.claim().await?;
         }
         if entries.is_empty() {
             entries = self.read(">", true).await?;
         }
-        self.drop_duplicates(entries).await
+        Ok(entries)
     }
 
     async fn read(&mut self, from: &str, block: bool) -> Result<Vec<Delivery>, Error> {
@@ -223,7 +232,8 @@ impl Worker {
         for _ in &self.streams {
             cmd.arg(from);
         }
-        let reply: Option<StreamReadReply> = cmd.query_async(&mut self.reader).await?;
+        let reply: Option<StreamReadReply> =
+            self.reader.run("XREADGROUP", None, |mut c| async move { cmd.query_async(&mut c).await }).await?;
         let mut out = Vec::new();
         for stream in reply.map(|r| r.keys).unwrap_or_default() {
             let Some(shard) = self.shard_of(&stream.key) else { continue };
@@ -234,17 +244,18 @@ impl Worker {
 
     async fn claim(&mut self) -> Result<Vec<Delivery>, Error> {
         let mut out = Vec::new();
-        let mut conn = self.redis.connection();
         for (key, shard) in &self.streams {
-            let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
-                .arg(key)
+            let mut cmd = redis::cmd("XAUTOCLAIM");
+            cmd.arg(key)
                 .arg(&self.config.group)
                 .arg(&self.config.consumer)
                 .arg(millis(self.config.claim_idle))
                 .arg("0-0")
                 .arg("COUNT")
-                .arg(self.config.batch)
-                .query_async(&mut conn)
+                .arg(self.config.batch);
+            let reply: StreamAutoClaimReply = self
+                .redis
+                .run("XAUTOCLAIM", None, |mut c| async move { cmd.query_async(&mut c).await })
                 .await?;
             for entry in &reply.claimed {
                 out.push(Self::decode(*shard, entry, true));
@@ -325,7 +336,10 @@ impl Worker {
         for key in keys.iter().flatten() {
             pipe.exists(self.redis.keys().seen(&self.config.group, key));
         }
-        let found: Vec<bool> = pipe.query_async(&mut self.redis.connection()).await?;
+        let found: Vec<bool> = self
+            .redis
+            .run("dedup check", None, |mut c| async move { pipe.query_async(&mut c).await })
+            .await?;
         let mut found = found.into_iter();
         Ok(keys.iter().map(|k| k.is_some() && found.next().unwrap_or(false)).collect())
     }
@@ -371,7 +385,8 @@ impl Worker {
         for (stream, ids) in by_stream {
             pipe.cmd("XACK").arg(stream).arg(&self.config.group).arg(ids).ignore();
         }
-        let _: () = pipe.query_async(&mut self.redis.connection()).await?;
+        let _: () =
+            self.redis.run("XACK", None, |mut c| async move { pipe.query_async(&mut c).await }).await?;
         Ok(())
     }
 

@@ -28,8 +28,14 @@ fn event(n: u32) -> Event {
 async fn two_instances_receiving_qqs_retries_handle_each_event_once() {
     let server = RedisServer::start();
     // Two instances: two connections, one scope.
-    let a = EventDedup::new(Redis::connect(&server.url(), Keys::for_app("1")).await.unwrap(), "webhook");
-    let b = EventDedup::new(Redis::connect(&server.url(), Keys::for_app("1")).await.unwrap(), "webhook");
+    let a = EventDedup::new(
+        Redis::connect(&qqgw_tokio::Tokio, &server.url(), Keys::for_app("1")).await.unwrap(),
+        "webhook",
+    );
+    let b = EventDedup::new(
+        Redis::connect(&qqgw_tokio::Tokio, &server.url(), Keys::for_app("1")).await.unwrap(),
+        "webhook",
+    );
     let tally = Tally::default();
     let (mut to_a, events_a) = event_channel(64);
     let (mut to_b, events_b) = event_channel(64);
@@ -64,7 +70,7 @@ async fn two_instances_receiving_qqs_retries_handle_each_event_once() {
 #[tokio::test]
 async fn a_claim_that_was_never_done_lapses_so_a_later_retry_is_handled() {
     let server = RedisServer::start();
-    let redis = Redis::connect(&server.url(), Keys::for_app("1")).await.unwrap();
+    let redis = Redis::connect(&qqgw_tokio::Tokio, &server.url(), Keys::for_app("1")).await.unwrap();
     let crashed = EventDedup::new(redis.clone(), "webhook").claim_ttl(Duration::from_millis(100));
     let other = EventDedup::new(redis, "webhook");
     assert_eq!(crashed.claim("E:1").await.unwrap(), Claim::First);
@@ -97,8 +103,10 @@ async fn two_webhook_servers_getting_qqs_retries_handle_each_event_once() {
             WebhookServer::bind("127.0.0.1:0", Webhook::from_secret(SECRET).unwrap()).await.unwrap();
         urls.push(format!("http://{}/", http.local_addr()));
         instances.push(http);
-        let dedup =
-            EventDedup::new(Redis::connect(&server.url(), Keys::for_app("1")).await.unwrap(), "webhook");
+        let dedup = EventDedup::new(
+            Redis::connect(&qqgw_tokio::Tokio, &server.url(), Keys::for_app("1")).await.unwrap(),
+            "webhook",
+        );
         let handler = tally.clone();
         runs.push(tokio::spawn(async move { dedup.run_handler(events, &handler).await }));
     }

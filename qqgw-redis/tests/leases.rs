@@ -11,7 +11,7 @@ use qqgw_proto::{Session, ShardId};
 use qqgw_redis::{Error, Keys, Lease, Redis, RedisSessionStore};
 
 async fn redis(server: &RedisServer) -> Redis {
-    Redis::connect(&server.url(), Keys::for_app("102000000")).await.expect("connect")
+    Redis::connect(&qqgw_tokio::Tokio, &server.url(), Keys::for_app("102000000")).await.expect("connect")
 }
 
 fn shard(id: u32) -> ShardId {

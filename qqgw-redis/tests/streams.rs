@@ -12,7 +12,7 @@ use qqgw_redis::{Item, Keys, Lease, Redis, RedisSessionStore, StreamSink, Worker
 use serde_json::value::RawValue;
 
 async fn redis(server: &RedisServer) -> Redis {
-    Redis::connect(&server.url(), Keys::for_app("102000000")).await.expect("connect")
+    Redis::connect(&qqgw_tokio::Tokio, &server.url(), Keys::for_app("102000000")).await.expect("connect")
 }
 
 fn shard(id: u32) -> ShardId {

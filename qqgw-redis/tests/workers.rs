@@ -46,7 +46,9 @@ fn child_stuck_worker() {
     children::exit_with_parent();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let redis = Redis::connect(&children::var("QQGW_REDIS"), Keys::for_app("1")).await.unwrap();
+        let redis = Redis::connect(&qqgw_tokio::Tokio, &children::var("QQGW_REDIS"), Keys::for_app("1"))
+            .await
+            .unwrap();
         let worker = Worker::new(redis, [shard()], config("stuck")).await.unwrap();
         worker.run(&qqgw_tokio::Tokio, &Stuck, std::future::pending()).await;
     });
@@ -55,7 +57,7 @@ fn child_stuck_worker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_processs_pending_events_are_claimed_and_handled_by_another() {
     let server = RedisServer::start();
-    let redis = Redis::connect(&server.url(), Keys::for_app("1")).await.unwrap();
+    let redis = Redis::connect(&qqgw_tokio::Tokio, &server.url(), Keys::for_app("1")).await.unwrap();
     let s = shard();
     let mut sink = StreamSink::new(redis.clone(), s).resuming(Some(&Session::new("sess-1", 1, s)));
     for seq in 2..=31 {

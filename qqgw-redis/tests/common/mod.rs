@@ -3,4 +3,5 @@
 
 pub mod children;
 pub mod handler;
+pub mod proxy;
 pub mod redis_server;
