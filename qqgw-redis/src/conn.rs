@@ -25,7 +25,7 @@ pub const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// # Examples
 ///
-/// A Redis with a 1 s answer time:
+/// A Redis with a 1 s answer time and eviction knowingly allowed:
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -35,6 +35,7 @@ pub const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
 /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
 /// let config = RedisConfig {
 ///     response_timeout: Duration::from_secs(1),
+///     allow_eviction: true,
 ///     ..RedisConfig::default()
 /// };
 /// let redis = Redis::connect_with(&qqgw_tokio::Tokio, client, Keys::for_app("102012345"), config).await?;
@@ -58,6 +59,14 @@ pub struct RedisConfig {
     /// instead of after ~15 minutes of retransmissions. `None` leaves the system's
     /// setting. Default [`DEFAULT_TCP_USER_TIMEOUT`] (10 s).
     pub tcp_user_timeout: Option<Duration>,
+    /// Start even though Redis may evict keys (`maxmemory-policy` other than
+    /// `noeviction`). An evicted lease lets a second process run a shard; an evicted
+    /// session or stream loses events. Default `false`: refused at start.
+    pub allow_eviction: bool,
+    /// Refuse to start unless Redis persists its data (`appendonly yes`). Default
+    /// `false`; without persistence a restart of Redis loses the streams and sessions
+    /// (reported as gaps, see the crate docs).
+    pub require_persistence: bool,
 }
 
 impl Default for RedisConfig {
@@ -67,6 +76,8 @@ impl Default for RedisConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             tcp_keepalive: Some(DEFAULT_TCP_KEEPALIVE),
             tcp_user_timeout: Some(DEFAULT_TCP_USER_TIMEOUT),
+            allow_eviction: false,
+            require_persistence: false,
         }
     }
 }
@@ -248,7 +259,8 @@ struct Shared {
 /// Every call this crate makes has a deadline ([`RedisConfig::response_timeout`], or less
 /// when the caller must be done sooner), read on the clock of the [`Runtime`] the
 /// connection was made with; a connection on which a call timed out is replaced by a new
-/// one.
+/// one. At start it checks that Redis is one this crate can keep its promises on (see
+/// [`connect`](Self::connect)).
 ///
 /// Its `Debug` shows neither the URL nor a password.
 #[derive(Clone)]
@@ -272,7 +284,10 @@ impl Redis {
     ///
     /// # Errors
     ///
-    /// [`Error::Redis`] if the URL is not one or Redis cannot be reached.
+    /// [`Error::Redis`] if the URL is not one or Redis cannot be reached;
+    /// [`Error::UnsafeSettings`] if Redis may evict keys (`maxmemory-policy` other than
+    /// `noeviction`), is a Redis Cluster, or — with
+    /// [`require_persistence`](RedisConfig::require_persistence) — does not persist.
     pub async fn connect<R: Runtime>(runtime: &R, url: &str, keys: Keys) -> Result<Self, Error> {
         Self::connect_with(runtime, redis::Client::open(url)?, keys, RedisConfig::default()).await
     }
@@ -291,7 +306,57 @@ impl Redis {
     ) -> Result<Self, Error> {
         let clock: Arc<dyn Clock> = Arc::new(RuntimeClock(runtime.clone()));
         let link = Link::open(client, &config, config.response_timeout, Arc::clone(&clock)).await?;
-        Ok(Self { shared: Arc::new(Shared { keys, config, link, clock }) })
+        let redis = Self { shared: Arc::new(Shared { keys, config, link, clock }) };
+        redis.check_settings().await?;
+        Ok(redis)
+    }
+
+    /// Refuses a Redis that may evict keys, a Redis Cluster, and (if asked) one that does
+    /// not persist.
+    async fn check_settings(&self) -> Result<(), Error> {
+        let info: String = self
+            .run("INFO", None, |mut c| async move {
+                redis::cmd("INFO").arg("memory").arg("persistence").arg("cluster").query_async(&mut c).await
+            })
+            .await?;
+        let field = |name: &str| {
+            info.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(':')).map(str::trim)
+        };
+        if field("cluster_enabled") == Some("1") {
+            return Err(Error::UnsafeSettings {
+                setting: "cluster_enabled",
+                found: "1".into(),
+                fix: "qqgw-redis does not support Redis Cluster (its scripts use several keys of a shard, \
+                      and its connection is to one node): use one primary, with replicas and Sentinel \
+                      for failover"
+                    .into(),
+            });
+        }
+        if let Some(policy) = field("maxmemory_policy").filter(|p| *p != "noeviction") {
+            if self.shared.config.allow_eviction {
+                tracing::warn!(policy, "redis may evict keys: leases, sessions and streams can vanish");
+            } else {
+                return Err(Error::UnsafeSettings {
+                    setting: "maxmemory-policy",
+                    found: policy.to_owned(),
+                    fix: "Redis may evict leases (two processes then run one shard), sessions and stream \
+                          entries (events lost); set `maxmemory-policy noeviction` (`CONFIG SET \
+                          maxmemory-policy noeviction` and in redis.conf), or set \
+                          RedisConfig::allow_eviction to accept the risk"
+                        .into(),
+                });
+            }
+        }
+        if self.shared.config.require_persistence && field("aof_enabled") != Some("1") {
+            return Err(Error::UnsafeSettings {
+                setting: "appendonly",
+                found: "no".into(),
+                fix: "RedisConfig::require_persistence asks for the append-only file; set `appendonly yes` \
+                      (`CONFIG SET appendonly yes` and in redis.conf)"
+                    .into(),
+            });
+        }
+        Ok(())
     }
 
     /// The bot's keys.

@@ -31,6 +31,17 @@ pub enum Error {
         /// Its deadline.
         after: core::time::Duration,
     },
+    /// Redis is set up in a way this crate cannot keep its promises on; `fix` says what
+    /// to change.
+    #[error("redis: {setting} is {found}: {fix}")]
+    UnsafeSettings {
+        /// The setting (`maxmemory-policy`, `appendonly`, `cluster_enabled`).
+        setting: &'static str,
+        /// Its value.
+        found: String,
+        /// What to do.
+        fix: String,
+    },
     /// Something read from Redis is not what this crate writes there.
     #[error("unreadable data in redis at {key}: {reason}")]
     Decode {

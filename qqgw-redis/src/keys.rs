@@ -16,8 +16,9 @@ use qqgw_proto::ShardId;
 /// | `<prefix>:pacer:day` | hash | the daily session budget |
 /// | `<prefix>:seen:<scope>:<event id>` | string, TTL | an event id already handled (dedup) |
 ///
-/// The keys of one shard are used together by one script; on Redis Cluster, give a prefix
-/// with a hash tag (`{qqgw:102000000}`) so that every key of the bot lands in one slot.
+/// The keys of one shard are used together by one script, and every connection is to one
+/// server: Redis Cluster is not supported ([`Redis::connect`](crate::Redis::connect)
+/// refuses it). Use one primary, with replicas and Sentinel for failover.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keys {
     prefix: String,

@@ -1,4 +1,5 @@
-//! The connection to Redis: calls bounded in time, and a half-open connection (a proxy that silently stops forwarding) replaced.
+//! The connection to Redis: settings refused at start, calls bounded in time, and a
+//! half-open connection (a proxy that silently stops forwarding) replaced.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod common;
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::handler::Tally;
 use common::proxy::Proxy;
-use common::redis_server::RedisServer;
+use common::redis_server::{Persistence, RedisServer};
 use qqgw_proto::{Dispatch, Session, ShardId};
 use qqgw_redis::{Error, Keys, Redis, RedisConfig, RedisSessionStore, StreamSink, Worker, WorkerConfig};
 use serde_json::value::RawValue;
@@ -15,6 +16,37 @@ use serde_json::value::RawValue;
 async fn connect(url: &str, config: RedisConfig) -> Result<Redis, Error> {
     let client = redis::Client::open(url).unwrap();
     Redis::connect_with(&qqgw_tokio::Tokio, client, Keys::for_app("1"), config).await
+}
+
+#[tokio::test]
+async fn an_evicting_redis_is_refused_at_start_naming_the_setting_and_the_fix() {
+    let server = RedisServer::start_with(Persistence::None, &["--maxmemory-policy", "allkeys-lru"]);
+    let error = connect(&server.url(), RedisConfig::default()).await.unwrap_err();
+    let text = error.to_string();
+    assert!(matches!(error, Error::UnsafeSettings { setting: "maxmemory-policy", .. }), "{text}");
+    assert!(text.contains("allkeys-lru"), "{text}");
+    assert!(text.contains("maxmemory-policy noeviction"), "names the fix: {text}");
+    assert!(text.contains("allow_eviction"), "names the opt-out: {text}");
+    // Knowingly allowed: it starts.
+    connect(&server.url(), RedisConfig { allow_eviction: true, ..RedisConfig::default() }).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_redis_cluster_node_is_refused_at_start() {
+    let server = RedisServer::start_with(Persistence::None, &["--cluster-enabled", "yes"]);
+    let error = connect(&server.url(), RedisConfig::default()).await.unwrap_err();
+    assert!(matches!(error, Error::UnsafeSettings { setting: "cluster_enabled", .. }), "{error}");
+    assert!(error.to_string().contains("does not support Redis Cluster"), "{error}");
+}
+
+#[tokio::test]
+async fn persistence_asked_for_and_missing_is_refused_at_start() {
+    let server = RedisServer::start();
+    let config = RedisConfig { require_persistence: true, ..RedisConfig::default() };
+    let error = connect(&server.url(), config.clone()).await.unwrap_err();
+    assert!(error.to_string().contains("appendonly yes"), "{error}");
+    let persistent = RedisServer::start_with_aof();
+    connect(&persistent.url(), config).await.unwrap();
 }
 
 #[tokio::test]
