@@ -238,7 +238,7 @@ impl<R: Runtime> ShardTask<R> {
             if may_try {
                 match Lease::try_acquire(&self.redis, self.shard, self.cluster.lease_ttl).await {
                     Ok(Some(lease)) => {
-                        tracing::info!(shard = %self.shard, fence = lease.token(), taken_over = !self.owned, "lease acquired");
+                        tracing::info!(shard = %self.shard, fence = %lease.token(), taken_over = !self.owned, "lease acquired");
                         if let Ended::Stopped = self.run_shard(lease).await {
                             return;
                         }
@@ -285,8 +285,9 @@ impl<R: Runtime> ShardTask<R> {
         let shard = self.shard;
         let renew = self.keep(lease).fuse();
         futures_util::pin_mut!(renew);
-        let store =
-            RedisSessionStore::new(self.redis.clone()).ttl(self.cluster.session_ttl).fenced(lease.token());
+        let store = RedisSessionStore::new(self.redis.clone())
+            .ttl(self.cluster.session_ttl)
+            .fenced(lease.token().clone());
         let stored = match store.load_session(shard).await {
             Ok(stored) => stored,
             Err(error) => {
@@ -318,7 +319,7 @@ impl<R: Runtime> ShardTask<R> {
         let Some(events) = client.take_events() else { return Served::Failed };
         self.set_running(true);
         let sink = StreamSink::new(self.redis.clone(), shard)
-            .fenced(lease.token())
+            .fenced(lease.token().clone())
             .max_len(self.cluster.max_len)
             .session_ttl(self.cluster.session_ttl)
             .resuming(stored.as_ref());

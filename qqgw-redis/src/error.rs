@@ -14,13 +14,13 @@ pub enum Error {
     /// A write was refused because this process no longer holds the shard's lease: another
     /// process has taken the shard over (a newer fencing token is current).
     #[error(
-        "shard {shard}: fenced: fencing token {token} is no longer current (another process owns the shard now)"
+        "shard {shard}: fenced: fencing token {token} is no longer current (another process owns the shard now, or Redis lost the acquisition)"
     )]
     Fenced {
         /// The shard.
         shard: ShardId,
         /// The fencing token the refused write carried.
-        token: u64,
+        token: crate::FencingToken,
     },
     /// A call did not complete in time: Redis is slow or unreachable, or the connection is
     /// half-open (it is replaced).

@@ -9,7 +9,7 @@ use qqgw_proto::ShardId;
 /// |---|---|---|
 /// | `<prefix>:session:<id>/<total>` | hash `id`, `seq`, `shard` | the shard's session and handled checkpoint |
 /// | `<prefix>:lease:<id>/<total>` | string | the shard's lease: the owner's token, with a TTL |
-/// | `<prefix>:fence:<id>/<total>` | integer | the shard's fencing token, incremented by each acquisition |
+/// | `<prefix>:fence:<id>/<total>` | string | the shard's current fencing token, `<counter>:<nonce>`, drawn by each acquisition |
 /// | `<prefix>:stream:<id>/<total>` | stream | the shard's events, for workers |
 /// | `<prefix>:trimmed:<id>/<total>` | hash | per consumer group, its last report of entries trimmed unread |
 /// | `<prefix>:pacer:<bucket>` | sorted set | IDENTIFY slots of a rate-limit bucket |

@@ -7,8 +7,41 @@ use crate::scripts::{LeaseAcquire, LeaseRelease, LeaseRenew};
 use crate::{Error, Redis};
 use qqgw_proto::ShardId;
 
-/// A held shard lease: `SET <lease> <owner> NX PX <ttl>`, with the fencing token the
-/// acquisition drew (`INCR <fence>`, in the same script).
+/// The fencing token of one lease acquisition: the shard's acquisition counter at that
+/// acquisition and a nonce it drew, compared whole (`<counter>:<nonce>` in Redis).
+///
+/// The counter orders acquisitions; the nonce keeps two tokens apart when the counter
+/// went back — Redis lost its latest writes (a crash with `appendfsync everysec`, a
+/// failover to a replica that lagged) and a new owner drew a number a stale owner still
+/// holds. Writes are checked against the whole token, so the stale owner is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FencingToken {
+    counter: u64,
+    nonce: String,
+}
+
+impl FencingToken {
+    /// The token as Redis keeps it, `<counter>:<nonce>`.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        let (counter, nonce) = text.split_once(':')?;
+        Some(Self { counter: counter.parse().ok()?, nonce: nonce.to_owned() })
+    }
+
+    /// The acquisition counter: higher for a later acquisition, unless Redis lost writes.
+    #[must_use]
+    pub fn counter(&self) -> u64 {
+        self.counter
+    }
+}
+
+impl core::fmt::Display for FencingToken {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}:{}", self.counter, self.nonce)
+    }
+}
+
+/// A held shard lease: `SET <lease> <owner> NX PX <ttl>`, with the [`FencingToken`] the
+/// acquisition drew in the same script.
 ///
 /// The lease says who may run the shard; the fencing token is what makes a late writer
 /// harmless: every checkpoint write carries it and is refused unless it is still the
@@ -18,18 +51,20 @@ use qqgw_proto::ShardId;
 pub struct Lease {
     shard: ShardId,
     owner: String,
-    token: u64,
+    token: FencingToken,
     ttl: Duration,
 }
 
 static OWNER_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A token no other acquisition uses: process id, a per-process counter and randomness.
-fn owner_token() -> String {
+/// A token no other acquisition uses: randomness (the standard library's per-process
+/// random hash keys), a per-process counter and the process id.
+pub(crate) fn nonce() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u64(OWNER_COUNTER.fetch_add(1, Ordering::Relaxed));
-    format!("{}:{:016x}", std::process::id(), hasher.finish())
+    hasher.write_u32(std::process::id());
+    format!("{:016x}", hasher.finish())
 }
 
 pub(crate) fn millis(duration: Duration) -> u64 {
@@ -43,14 +78,17 @@ impl Lease {
     ///
     /// [`Error::Redis`] if Redis cannot be reached.
     pub async fn try_acquire(redis: &Redis, shard: ShardId, ttl: Duration) -> Result<Option<Self>, Error> {
-        let owner = owner_token();
+        let owner = nonce();
         let (lease, fence) = (redis.keys().lease(shard), redis.keys().fence(shard));
         let acquire =
             LeaseAcquire { lease: &lease, fence: &fence, owner: &owner, ttl_ms: millis(ttl) }.invocation();
-        let token: u64 = redis
+        let token: Option<String> = redis
             .run("lease acquire", None, |mut c| async move { acquire.invoke_async(&mut c).await })
             .await?;
-        Ok((token > 0).then_some(Self { shard, owner, token, ttl }))
+        let Some(token) = token else { return Ok(None) };
+        let token = FencingToken::parse(&token)
+            .ok_or_else(|| Error::Decode { key: fence, reason: format!("not a fencing token: {token:?}") })?;
+        Ok(Some(Self { shard, owner, token, ttl }))
     }
 
     /// The shard.
@@ -61,8 +99,8 @@ impl Lease {
 
     /// The fencing token of this acquisition.
     #[must_use]
-    pub fn token(&self) -> u64 {
-        self.token
+    pub fn token(&self) -> &FencingToken {
+        &self.token
     }
 
     /// How long the lease lasts without a renewal.

@@ -24,7 +24,7 @@ pub use dedup::{Claim, DEFAULT_CLAIM_TTL, DEFAULT_DONE_TTL, EventDedup};
 pub use entry::{FIELD_EVENT, FIELD_GAP, FIELD_ID, FIELD_SESSION, FIELD_WRITER};
 pub use error::Error;
 pub use keys::Keys;
-pub use lease::Lease;
+pub use lease::{FencingToken, Lease};
 pub use pacer::{RedisPacer, UNREACHABLE_RETRY};
 pub use sink::{DEFAULT_MAX_LEN, Gap, StreamSink};
 pub use store::{DEFAULT_SESSION_TTL, RedisSessionStore};

@@ -5,7 +5,7 @@ use qqgw_proto::{Dispatch, Event, Session, ShardId};
 use redis::{ScriptInvocation, Value};
 
 use crate::entry::{self, Entry, FIELD_GAP};
-use crate::lease::millis;
+use crate::lease::{FencingToken, millis};
 use crate::scripts::Publish;
 use crate::store::DEFAULT_SESSION_TTL;
 use crate::{Error, Redis};
@@ -29,7 +29,7 @@ pub const DEFAULT_MAX_LEN: u64 = 100_000;
 pub struct StreamSink {
     redis: Redis,
     shard: ShardId,
-    fence: Option<u64>,
+    fence: Option<FencingToken>,
     max_len: u64,
     session_ttl: core::time::Duration,
     /// The session events belong to, as far as the sink has seen (from the stored one,
@@ -87,7 +87,7 @@ impl StreamSink {
 
     /// Writes only while `token` is the shard's current fencing token.
     #[must_use]
-    pub fn fenced(mut self, token: u64) -> Self {
+    pub fn fenced(mut self, token: FencingToken) -> Self {
         self.fence = Some(token);
         self
     }
@@ -266,7 +266,7 @@ impl StreamSink {
     }
 
     fn encode(&self, entry: Entry<'_>) -> Result<entry::Fields, Error> {
-        let writer = self.fence.map(|t| t.to_string()).unwrap_or_default();
+        let writer = self.fence.as_ref().map(ToString::to_string).unwrap_or_default();
         entry::encode(entry, &writer)
             .map_err(|e| Error::Decode { key: self.redis.keys().stream(self.shard), reason: e.to_string() })
     }
@@ -279,7 +279,7 @@ impl StreamSink {
             fence: &keys.fence(shard),
             stream: &keys.stream(shard),
             trimmed: &keys.trimmed(shard),
-            token: &self.fence.map(|t| t.to_string()).unwrap_or_default(),
+            token: &self.fence.as_ref().map(ToString::to_string).unwrap_or_default(),
             id: self.session.as_deref().unwrap_or(""),
             seq: &match (&self.session, seq) {
                 (Some(_), Some(seq)) => seq.to_string(),
@@ -295,11 +295,11 @@ impl StreamSink {
     }
 
     fn interpret(&self, answer: Value) -> Result<String, Error> {
-        match answer {
-            Value::BulkString(id) => Ok(String::from_utf8_lossy(&id).into_owned()),
-            Value::SimpleString(id) => Ok(id),
-            Value::Int(-1) => Err(Error::Fenced { shard: self.shard, token: self.fence.unwrap_or(0) }),
-            other => Err(Error::Decode {
+        match (answer, &self.fence) {
+            (Value::BulkString(id), _) => Ok(String::from_utf8_lossy(&id).into_owned()),
+            (Value::SimpleString(id), _) => Ok(id),
+            (Value::Int(-1), Some(token)) => Err(Error::Fenced { shard: self.shard, token: token.clone() }),
+            (other, _) => Err(Error::Decode {
                 key: self.redis.keys().stream(self.shard),
                 reason: format!("XADD answered {other:?}"),
             }),

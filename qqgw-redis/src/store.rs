@@ -5,7 +5,7 @@ use qqgw_client::{SessionStore, StoreError, StoreFuture};
 use qqgw_proto::{Session, ShardId};
 use redis::AsyncCommands;
 
-use crate::lease::millis;
+use crate::lease::{FencingToken, millis};
 use crate::scripts::{SessionClear, SessionSave};
 use crate::{Error, Redis};
 
@@ -44,7 +44,7 @@ pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 pub struct RedisSessionStore {
     redis: Redis,
     ttl: Duration,
-    fence: Option<u64>,
+    fence: Option<FencingToken>,
 }
 
 impl RedisSessionStore {
@@ -64,7 +64,7 @@ impl RedisSessionStore {
     /// This store, writing only while `token` is the current fencing token of the shard
     /// it writes (see [`Lease::token`](crate::Lease::token)).
     #[must_use]
-    pub fn fenced(mut self, token: u64) -> Self {
+    pub fn fenced(mut self, token: FencingToken) -> Self {
         self.fence = Some(token);
         self
     }
@@ -98,7 +98,7 @@ impl RedisSessionStore {
         let save = SessionSave {
             session: &keys.session(shard),
             fence: &keys.fence(shard),
-            token: &self.fence.map(|t| t.to_string()).unwrap_or_default(),
+            token: &self.fence.as_ref().map(ToString::to_string).unwrap_or_default(),
             id: &session.id,
             seq: session.seq,
             shard: &format!("{}/{}", shard.id(), shard.total()),
@@ -122,7 +122,7 @@ impl RedisSessionStore {
         let clear = SessionClear {
             session: &keys.session(shard),
             fence: &keys.fence(shard),
-            token: &self.fence.map(|t| t.to_string()).unwrap_or_default(),
+            token: &self.fence.as_ref().map(ToString::to_string).unwrap_or_default(),
         }
         .invocation();
         let cleared: i64 = self
@@ -133,8 +133,8 @@ impl RedisSessionStore {
     }
 
     fn check(&self, shard: ShardId, result: i64) -> Result<(), Error> {
-        match (result, self.fence) {
-            (-1, Some(token)) => Err(Error::Fenced { shard, token }),
+        match (result, &self.fence) {
+            (-1, Some(token)) => Err(Error::Fenced { shard, token: token.clone() }),
             _ => Ok(()),
         }
     }

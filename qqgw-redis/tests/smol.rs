@@ -20,10 +20,10 @@ fn leases_fenced_sessions_streams_workers_and_the_pacer_run_on_smol() {
             Redis::connect(&qqgw_async_std::AsyncIo, &server.url(), Keys::for_app("1")).await.unwrap();
         let s = ShardId::ONE;
         let lease = Lease::try_acquire(&redis, s, Duration::from_secs(30)).await.unwrap().unwrap();
-        let store = RedisSessionStore::new(redis.clone()).fenced(lease.token());
+        let store = RedisSessionStore::new(redis.clone()).fenced(lease.token().clone());
         store.save_session(&Session::new("sess-1", 1, s)).await.unwrap();
         let mut sink = StreamSink::new(redis.clone(), s)
-            .fenced(lease.token())
+            .fenced(lease.token().clone())
             .resuming(Some(&Session::new("sess-1", 1, s)));
         for seq in 2..=11 {
             let data = RawValue::from_string(format!(r#"{{"n":{seq}}}"#)).unwrap();

@@ -67,7 +67,7 @@ async fn published_events_reach_a_worker_in_order_with_the_checkpoint_moved_in_t
     let redis = redis(&server).await;
     let s = shard(0);
     let lease = Lease::try_acquire(&redis, s, Duration::from_secs(30)).await.unwrap().unwrap();
-    let mut sink = StreamSink::new(redis.clone(), s).fenced(lease.token());
+    let mut sink = StreamSink::new(redis.clone(), s).fenced(lease.token().clone());
     sink.publish(&ready(s, "sess-1")).await.unwrap();
     for seq in 2..=50 {
         sink.publish(&event(s, seq)).await.unwrap();
@@ -95,7 +95,7 @@ async fn a_fenced_sink_writes_nothing_neither_event_nor_checkpoint() {
     let redis = redis(&server).await;
     let s = shard(1);
     let old = Lease::try_acquire(&redis, s, Duration::from_millis(50)).await.unwrap().unwrap();
-    let mut old_sink = StreamSink::new(redis.clone(), s).fenced(old.token());
+    let mut old_sink = StreamSink::new(redis.clone(), s).fenced(old.token().clone());
     old_sink.publish(&ready(s, "sess-1")).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     let new = loop {
@@ -110,8 +110,9 @@ async fn a_fenced_sink_writes_nothing_neither_event_nor_checkpoint() {
     let len: u64 =
         redis::cmd("XLEN").arg(redis.keys().stream(s)).query_async(&mut redis.connection()).await.unwrap();
     assert_eq!(len, 1, "only READY is in the stream");
-    let mut new_sink =
-        StreamSink::new(redis.clone(), s).fenced(new.token()).resuming(Some(&Session::new("sess-1", 1, s)));
+    let mut new_sink = StreamSink::new(redis.clone(), s)
+        .fenced(new.token().clone())
+        .resuming(Some(&Session::new("sess-1", 1, s)));
     new_sink.publish(&event(s, 2)).await.unwrap();
     let store = RedisSessionStore::new(redis.clone());
     assert_eq!(store.load_session(s).await.unwrap(), Some(Session::new("sess-1", 2, s)));
@@ -283,7 +284,7 @@ async fn a_batch_is_published_in_one_round_trip_and_a_fenced_one_reports_none_do
     let redis = redis(&server).await;
     let s = shard(0);
     let lease = Lease::try_acquire(&redis, s, Duration::from_secs(30)).await.unwrap().unwrap();
-    let mut sink = StreamSink::new(redis.clone(), s).fenced(lease.token());
+    let mut sink = StreamSink::new(redis.clone(), s).fenced(lease.token().clone());
     let mut batch = vec![ShardEvent::new(s, Event::Dispatch(ready(s, "sess-1")))];
     batch.extend((2..=40).map(|seq| ShardEvent::new(s, Event::Dispatch(event(s, seq)))));
     batch.push(ShardEvent::new(s, Event::SessionLost(Session::new("sess-1", 40, s))));
@@ -300,8 +301,12 @@ async fn a_batch_is_published_in_one_round_trip_and_a_fenced_one_reports_none_do
     );
 
     // Another process takes over: the old sink's whole batch is refused.
-    let _: () =
-        redis::cmd("INCR").arg(redis.keys().fence(s)).query_async(&mut redis.connection()).await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(redis.keys().fence(s))
+        .arg("99:another-owner")
+        .query_async(&mut redis.connection())
+        .await
+        .unwrap();
     let more: Vec<ShardEvent> =
         (41..=45).map(|seq| ShardEvent::new(s, Event::Dispatch(event(s, seq)))).collect();
     let (done, error) = sink.publish_events(&more).await;
