@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use futures_channel::oneshot;
 use futures_util::StreamExt;
 use futures_util::future::{Either, FusedFuture, FutureExt, Shared, select};
-use qqgw_client::{Client, ConfigBuilder, Runtime, Shards};
-use qqgw_proto::{SessionStartLimit, ShardId};
+use qqgw_client::{Client, ConfigBuilder, Runtime, SessionStore, Shards, StoreFuture};
+use qqgw_proto::{Session, SessionStartLimit, ShardId};
 
 use crate::lease::Lease;
 use crate::pacer::RedisPacer;
 use crate::sink::{DEFAULT_MAX_LEN, StreamSink};
-use crate::store::{DEFAULT_SESSION_TTL, RedisSessionStore};
+use crate::store::DEFAULT_SESSION_TTL;
 use crate::{Error, Redis};
 
 /// Default [`ClusterConfig::lease_ttl`]: 10 s.
@@ -95,10 +95,10 @@ type Stop = Shared<oneshot::Receiver<()>>;
 ///
 /// 1. takes the shard's [`Lease`] (waiting while another process holds it), which draws a
 ///    new fencing token;
-/// 2. starts a [`Client`] for that one shard (`Shards::one`), with a
-///    [`RedisSessionStore`] fenced by the token (so it RESUMEs from the checkpoint), the
-///    [`RedisPacer`] every process shares (so that together they keep QQ's identify rule)
-///    and `manual_ack`;
+/// 2. finds the shard's checkpoint ([`StreamSink::recover`]) and starts a [`Client`] for
+///    that one shard (`Shards::one`) that RESUMEs from it, with the [`RedisPacer`] every
+///    process shares (so that together they keep QQ's identify rule) and `manual_ack`; the
+///    client saves no session itself: the sink is the one writer of it;
 /// 3. publishes each event to the shard's stream with a [`StreamSink`] (event and
 ///    checkpoint in one fenced script), then acknowledges it;
 /// 4. renews the lease every third of its TTL. If the lease is lost (renewal refused, or
@@ -285,10 +285,13 @@ impl<R: Runtime> ShardTask<R> {
         let shard = self.shard;
         let renew = self.keep(lease).fuse();
         futures_util::pin_mut!(renew);
-        let store = RedisSessionStore::new(self.redis.clone())
-            .ttl(self.cluster.session_ttl)
-            .fenced(lease.token().clone());
-        let stored = match store.load_session(shard).await {
+        let mut sink = StreamSink::new(self.redis.clone(), shard)
+            .fenced(lease.token().clone())
+            .max_len(self.cluster.max_len)
+            .session_ttl(self.cluster.session_ttl);
+        // The sink is the one writer of the session: the client is given the stored one to
+        // RESUME and a store that keeps nothing.
+        let stored = match sink.recover().await {
             Ok(stored) => stored,
             Err(error) => {
                 tracing::warn!(%shard, %error, "cannot read the checkpoint");
@@ -299,7 +302,8 @@ impl<R: Runtime> ShardTask<R> {
             .builder
             .clone()
             .shards(Shards::one(shard))
-            .session_store(store)
+            .sessions(stored)
+            .session_store(SinkWrites)
             .identify_pacer(self.pacer.clone())
             .manual_ack(true)
             .build();
@@ -318,11 +322,6 @@ impl<R: Runtime> ShardTask<R> {
         self.pacer.set_limit(client.gateway().session_start_limit);
         let Some(events) = client.take_events() else { return Served::Failed };
         self.set_running(true);
-        let sink = StreamSink::new(self.redis.clone(), shard)
-            .fenced(lease.token().clone())
-            .max_len(self.cluster.max_len)
-            .session_ttl(self.cluster.session_ttl)
-            .resuming(stored.as_ref());
         let handle = client.shutdown_handle();
         let pump = pump(&self.runtime, sink, events).fuse();
         futures_util::pin_mut!(pump);
@@ -374,6 +373,26 @@ impl<R: Runtime> ShardTask<R> {
                 return false;
             }
         }
+    }
+}
+
+/// The session store of a shard's client under [`Cluster`]: the [`StreamSink`] writes the
+/// session (a new one with READY's entry, its end with a lost session's gap, each
+/// checkpoint with its event), so the client's own saves — which raced the sink's — are
+/// dropped. The session to RESUME is given to the client in its configuration.
+struct SinkWrites;
+
+impl SessionStore for SinkWrites {
+    fn load(&self, _shard: ShardId) -> StoreFuture<'_, Option<Session>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn save(&self, _session: Session) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn clear(&self, _shard: ShardId) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
     }
 }
 

@@ -4,10 +4,12 @@ use qqgw_client::ShardEvent;
 use qqgw_proto::{Dispatch, Event, Session, ShardId};
 use redis::{ScriptInvocation, Value};
 
+use crate::RedisSessionStore;
 use crate::entry::{self, Entry, FIELD_GAP};
 use crate::lease::{FencingToken, millis};
 use crate::scripts::Publish;
 use crate::store::DEFAULT_SESSION_TTL;
+use crate::worker::Item;
 use crate::{Error, Redis};
 
 /// Default [`StreamSink::max_len`]: each shard's stream keeps about 100,000 events.
@@ -68,7 +70,20 @@ impl Gap {
     /// [`kind`](Self::kind): the stream's bound trimmed entries the consumer group
     /// `group` had not read.
     pub const TRIMMED: &'static str = "trimmed";
+    /// [`kind`](Self::kind): the session's checkpoint is gone from Redis (expired,
+    /// evicted, deleted) while its events never ended; events after `after` may be
+    /// missing. Found when a shard starts.
+    pub const UNKNOWN: &'static str = "unknown";
+
+    /// Whether this gap ends its session: no event of it comes after.
+    #[must_use]
+    pub fn ends_session(&self) -> bool {
+        matches!(self.kind.as_str(), Self::SESSION_LOST | Self::UNKNOWN)
+    }
 }
+
+/// How far back a shard's stream is searched, at start, for its last session.
+const TAIL_SEARCH: usize = 256;
 
 impl StreamSink {
     /// A sink for `shard`, without fencing (a single process).
@@ -120,6 +135,64 @@ impl StreamSink {
     #[must_use]
     pub fn shard(&self) -> ShardId {
         self.shard
+    }
+
+    /// Finds where the shard's events stand in Redis, when a shard starts: returns the
+    /// stored checkpoint, which the shard RESUMEs from (the sink goes on from it too).
+    ///
+    /// Without one, the last session in the stream is looked at: if it never ended (no
+    /// `session_lost` gap after its events) its checkpoint was lost — expired, evicted or
+    /// deleted — and QQ cannot be asked to replay it, so an [`UNKNOWN`](Gap::UNKNOWN) gap
+    /// reports its events after the last one in the stream as possibly missing. The shard
+    /// then IDENTIFYs.
+    ///
+    /// With this sink the only writer of the session (what [`Cluster`](crate::Cluster)
+    /// does), give the client the returned session
+    /// ([`ConfigBuilder::sessions`](qqgw_client::ConfigBuilder::sessions)) and no session
+    /// store that writes.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](Self::publish).
+    pub async fn recover(&mut self) -> Result<Option<Session>, Error> {
+        let stored = RedisSessionStore::new(self.redis.clone()).load_session(self.shard).await?;
+        self.session = stored.as_ref().map(|s| s.id.clone());
+        self.last_seq = stored.as_ref().map(|s| s.seq);
+        if stored.is_none() {
+            if let Some((session, after)) = self.unended_session().await? {
+                let gap =
+                    Gap { kind: Gap::UNKNOWN.into(), session: Some(session), after, next: None, group: None };
+                let invocation = self.plan_gap(&gap, true)?;
+                let answer = self
+                    .redis
+                    .run("publish", None, |mut c| async move { invocation.invoke_async(&mut c).await })
+                    .await?;
+                self.interpret(answer)?;
+            }
+        }
+        Ok(stored)
+    }
+
+    /// The last session of the stream and its last sequence number, if it never ended.
+    async fn unended_session(&self) -> Result<Option<(String, u64)>, Error> {
+        let mut tail = redis::cmd("XREVRANGE");
+        tail.arg(self.redis.keys().stream(self.shard)).arg("+").arg("-").arg("COUNT").arg(TAIL_SEARCH);
+        let tail: redis::streams::StreamRangeReply =
+            self.redis.run("XREVRANGE", None, |mut c| async move { tail.query_async(&mut c).await }).await?;
+        let mut last: Option<(String, u64)> = None;
+        for entry in &tail.ids {
+            let decoded = entry::decode(self.shard, entry);
+            match (decoded.item, decoded.session.filter(|s| !s.is_empty())) {
+                (Item::Gap(gap), _) if gap.ends_session() => break,
+                (Item::Event(event), Some(session)) => match &mut last {
+                    None => last = Some((session, event.seq().unwrap_or(0))),
+                    Some((known, seq)) if *known == session => *seq = (*seq).max(event.seq().unwrap_or(0)),
+                    Some(_) => break,
+                },
+                _ => {}
+            }
+        }
+        Ok(last)
     }
 
     /// Appends `dispatch` and moves the checkpoint to it; returns the stream entry id.
@@ -230,12 +303,12 @@ impl StreamSink {
                     next: Some(seq),
                     group: None,
                 };
-                out.push(self.plan_gap(&gap)?);
+                out.push(self.plan_gap(&gap, false)?);
             }
         }
         let session = self.session.as_deref().unwrap_or("");
         let fields = self.encode(Entry::Event { dispatch, session })?;
-        out.push(self.invocation(&fields, dispatch.seq()));
+        out.push(self.invocation(&fields, dispatch.seq(), false));
         if let Some(seq) = dispatch.seq() {
             self.last_seq = Some(self.last_seq.map_or(seq, |last| last.max(seq)));
         }
@@ -254,15 +327,16 @@ impl StreamSink {
             next: None,
             group: None,
         };
-        out.push(self.plan_gap(&gap)?);
+        out.push(self.plan_gap(&gap, true)?);
         self.session = None;
         self.last_seq = None;
         Ok(())
     }
 
-    fn plan_gap(&self, gap: &Gap) -> Result<ScriptInvocation<'static>, Error> {
+    /// A gap entry; one that `ends_session` deletes the checkpoint in the same step.
+    fn plan_gap(&self, gap: &Gap, ends_session: bool) -> Result<ScriptInvocation<'static>, Error> {
         tracing::warn!(shard = %self.shard, ?gap, "gap in the events");
-        Ok(self.invocation(&self.encode(Entry::Gap(gap))?, None))
+        Ok(self.invocation(&self.encode(Entry::Gap(gap))?, None, ends_session))
     }
 
     fn encode(&self, entry: Entry<'_>) -> Result<entry::Fields, Error> {
@@ -271,7 +345,12 @@ impl StreamSink {
             .map_err(|e| Error::Decode { key: self.redis.keys().stream(self.shard), reason: e.to_string() })
     }
 
-    fn invocation(&self, fields: &[(&'static str, String)], seq: Option<u64>) -> ScriptInvocation<'static> {
+    fn invocation(
+        &self,
+        fields: &[(&'static str, String)],
+        seq: Option<u64>,
+        ends_session: bool,
+    ) -> ScriptInvocation<'static> {
         let keys = self.redis.keys();
         let shard = self.shard;
         Publish {
@@ -288,6 +367,7 @@ impl StreamSink {
             shard: &format!("{}/{}", shard.id(), shard.total()),
             ttl_ms: millis(self.session_ttl),
             max_len: self.max_len,
+            ends_session: if ends_session { "1" } else { "" },
             gap_field: FIELD_GAP,
             fields,
         }

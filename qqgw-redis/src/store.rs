@@ -18,15 +18,17 @@ pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// hash `<prefix>:session:<id>/<total>`, expiring [`DEFAULT_SESSION_TTL`] (configurable)
 /// after its last save.
 ///
-/// Alone, it is a shared replacement of `FileStore`. Given a fencing token
-/// ([`fenced`](Self::fenced)), as [`Cluster`](crate::Cluster) does for each shard it runs,
-/// every save and clear is a script that first checks the token is still the shard's
-/// current one: a process that lost the shard's lease (paused, partitioned) gets
-/// [`Error::Fenced`] and cannot overwrite the new owner's checkpoint.
+/// It is a shared replacement of `FileStore`, for a client that handles its own events.
+/// Given a fencing token ([`fenced`](Self::fenced)), every save and clear is a script that
+/// first checks the token is still the shard's current one: a process that lost the
+/// shard's lease (paused, partitioned) gets [`Error::Fenced`] and cannot overwrite the new
+/// owner's checkpoint. Within one session the checkpoint never moves back.
 ///
-/// Within one session the checkpoint never moves back: a save older than the one stored
-/// (the shard's own periodic save racing a [`StreamSink`](crate::StreamSink) write) keeps
-/// the newer one.
+/// Do not give it to a client whose events go to a [`StreamSink`](crate::StreamSink): the
+/// sink writes the session itself, with each entry, and two writers race (a client's
+/// clear could land before the sink's gap for the lost session). [`Cluster`](crate::Cluster)
+/// lets the sink write and gives its clients no store that writes; see
+/// [`StreamSink::recover`](crate::StreamSink::recover).
 ///
 /// # Examples
 ///

@@ -111,8 +111,8 @@ scripts! {
     }
 
     /// Appends the entry `fields` to `stream` and moves the checkpoint to `id`/`seq` (when
-    /// both are given), fenced; then bounds the stream to `max_len`. The entry id, or -1
-    /// when fenced.
+    /// both are given), or deletes it (`ends_session` is `"1"`), fenced; then bounds the
+    /// stream to `max_len`. The entry id, or -1 when fenced.
     Publish {
         keys: [session, fence, stream, trimmed],
         args: [
@@ -122,6 +122,7 @@ scripts! {
             shard: &'a str,
             ttl_ms: u64,
             max_len: u64,
+            ends_session: &'a str,
             gap_field: &'a str,
         ],
         tail: fields,

@@ -1,8 +1,11 @@
 -- Fencing check, XADD, the checkpoint, then the bound: one script, so the entry is in the
--- stream if and only if the checkpoint has moved past it.
+-- stream if and only if the checkpoint has moved past it. An entry that ends the session
+-- (the gap of a lost session) deletes the checkpoint in the same step.
 if fenced() then return -1 end
 local entry = redis.call('XADD', stream, '*', unpack(fields))
-if id ~= '' and seq ~= '' then
+if ends_session == '1' then
+  redis.call('DEL', session)
+elseif id ~= '' and seq ~= '' then
   checkpoint()
 end
 

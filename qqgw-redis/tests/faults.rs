@@ -1,0 +1,262 @@
+//! The fault suite: real `redis-server` processes and gateway processes, faults injected
+//! while events flow, and the verdict that every event reached a worker or lies inside a
+//! reported gap. Each fault runs `QQGW_REDIS_FAULT_RUNS` times (a few by default); every
+//! test prints a `fault-suite |` line with its figures.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::children::{self, Children, ROLE};
+use common::handler::Tally;
+use common::ledger::{self, Ledger};
+use common::redis_server::RedisServer;
+use futures_util::StreamExt;
+use qqgw_mock::{MockConfig, MockGateway};
+use qqgw_proto::ShardId;
+use qqgw_redis::{Cluster, ClusterConfig, Keys, Redis, Worker, WorkerConfig};
+
+/// A gateway process: runs `QQGW_OWNED` (`a-b`) of `QQGW_TOTAL` shards, leases of
+/// `QQGW_LEASE_MS`, with takeover if `QQGW_TAKEOVER` is set; until killed or orphaned.
+#[test]
+fn child_gateway() {
+    if std::env::var_os(ROLE).is_none() {
+        return;
+    }
+    children::exit_with_parent();
+    if std::env::var_os("QQGW_REDIS_CHILD_LOGS").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter("info,qqgw_redis=debug")
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let total: u32 = children::var("QQGW_TOTAL").parse().unwrap();
+        let owned = children::var("QQGW_OWNED");
+        let (a, b) = owned.split_once('-').unwrap();
+        let redis = Redis::connect(
+            &qqgw_tokio::Tokio,
+            &children::var("QQGW_REDIS"),
+            Keys::for_app(&children::var("QQGW_APP_ID")),
+        )
+        .await
+        .unwrap();
+        let bot = qqgw_client::Config::builder(children::var("QQGW_APP_ID"), children::var("QQGW_SECRET"))
+            .api_base(children::var("QQGW_API_BASE"))
+            .token_url(children::var("QQGW_TOKEN_URL"))
+            .allow_insecure(true)
+            .reconnect_jitter(Duration::from_millis(10));
+        let lease = Duration::from_millis(children::var("QQGW_LEASE_MS").parse().unwrap());
+        let mut config = ClusterConfig::new(total, a.parse().unwrap()..b.parse().unwrap()).lease_ttl(lease);
+        if std::env::var_os("QQGW_TAKEOVER").is_some() {
+            config = config.with_takeover();
+            config.takeover_after = Some(Duration::ZERO);
+        }
+        config.poll = Duration::from_millis(50);
+        let _cluster = Cluster::start(qqgw_tokio::Tokio, redis, bot, config);
+        std::future::pending::<()>().await;
+    });
+}
+
+fn gateway_env(
+    mock: &MockGateway,
+    redis_url: &str,
+    owned: &str,
+    lease: Duration,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("QQGW_TOTAL", mock.config().shards.to_string()),
+        ("QQGW_OWNED", owned.to_owned()),
+        ("QQGW_REDIS", redis_url.to_owned()),
+        ("QQGW_APP_ID", mock.config().app_id.clone()),
+        ("QQGW_SECRET", mock.config().secret.clone()),
+        ("QQGW_API_BASE", mock.api_base()),
+        ("QQGW_TOKEN_URL", mock.token_url()),
+        ("QQGW_LEASE_MS", lease.as_millis().to_string()),
+    ]
+}
+
+async fn mock(shards: u32) -> MockGateway {
+    MockGateway::start(MockConfig {
+        heartbeat_interval: Duration::from_millis(300),
+        shards,
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Polls `check` every 10 ms until it yields, for at most `limit`.
+async fn poll<T>(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A worker of every shard of `mock` feeding `tally`, until the returned sender drops.
+async fn worker(url: &str, mock: &MockGateway, tally: &Tally) -> tokio::sync::oneshot::Sender<()> {
+    let redis = Redis::connect(&qqgw_tokio::Tokio, url, Keys::for_app(&mock.config().app_id)).await.unwrap();
+    let total = mock.config().shards;
+    let config = WorkerConfig {
+        consumer: "faults".into(),
+        block: Duration::from_millis(100),
+        claim_idle: Duration::from_millis(500),
+        ..WorkerConfig::default()
+    };
+    let worker =
+        Worker::new(redis, (0..total).filter_map(|id| ShardId::new(id, total)), config).await.unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let handler = tally.clone();
+    tokio::spawn(
+        async move { worker.run(&qqgw_tokio::Tokio, &handler, async { drop(stop_rx.await) }).await },
+    );
+    stop_tx
+}
+
+/// The current session of `shard`, once the mock has one with an open connection.
+async fn session_of(mock: &MockGateway, shard: u32, limit: Duration) -> String {
+    poll("a connected session", limit, async || mock.session_id(shard).filter(|_| mock.connected(shard)))
+        .await
+}
+
+/// Events sent right before QQ drops the session.
+const BURST: usize = 300;
+
+/// The session hash's deletion races nothing: the process is killed the moment its
+/// shard's session hash is deleted (a keyspace notification), and the lost session is
+/// still reported, every time — the gap and the deletion are one script.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_as_its_session_hash_is_deleted_the_lost_session_is_still_reported() {
+    let runs = ledger::runs(3);
+    let server = RedisServer::start();
+    let mock = mock(1).await;
+    let url = server.url();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("Kgx")
+        .query(&mut server.sync())
+        .unwrap();
+    let keys = Keys::for_app(&mock.config().app_id);
+    let shard = ShardId::ONE;
+    let tally = Tally::default();
+    let _worker = worker(&url, &mock, &tally).await;
+    let lease = Duration::from_millis(1000);
+    let mut processes = Children::new();
+    let mut ledger = Ledger::default();
+    processes.spawn("gateway-0", "child_gateway", &gateway_env(&mock, &url, "0-1", lease));
+    for run in 0..runs {
+        let session = session_of(&mock, 0, Duration::from_secs(30)).await;
+        // Watch the session hash, then make QQ drop the session right after a burst: the
+        // gap waits behind the burst's events while the session is gone already.
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let mut pubsub = client.get_async_pubsub().await.unwrap();
+        pubsub.subscribe(format!("__keyspace@0__:{}", keys.session(shard))).await.unwrap();
+        for _ in 0..BURST {
+            ledger.dispatch(&mock, 0);
+        }
+        assert_eq!(mock.invalid_session(0, false), 1);
+        let mut messages = pubsub.on_message();
+        let deleted = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(message) = messages.next().await {
+                if message.get_payload::<String>().ok().as_deref() == Some("del") {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(deleted.is_ok(), "run {run}: the session hash was never deleted");
+        processes.kill(&format!("gateway-{run}"));
+        drop(messages);
+        // The slot the killed process may have been granted would hold its bucket for the
+        // slot timeout: give it back, as that timeout would.
+        clear_granted_slots(&server, &keys);
+
+        processes.spawn(
+            &format!("gateway-{}", run + 1),
+            "child_gateway",
+            &gateway_env(&mock, &url, "0-1", lease),
+        );
+        poll("the lost session reported", Duration::from_secs(20), async || {
+            tally.gaps().iter().any(|(_, lost)| lost.id == session).then_some(())
+        })
+        .await;
+    }
+    session_of(&mock, 0, Duration::from_secs(30)).await;
+    for _ in 0..5 {
+        ledger.dispatch(&mock, 0);
+    }
+    poll("the last events handled", Duration::from_secs(10), async || {
+        (ledger.verdict(&tally).handled == ledger.sent().len()).then_some(())
+    })
+    .await;
+    let verdict = ledger.verdict(&tally);
+    ledger::report("session hash deleted, process killed", runs, &verdict);
+    assert!(verdict.lost.is_empty(), "lost: {:?}", verdict.lost);
+    assert!(verdict.gaps >= runs, "a gap every time: {verdict:?}");
+}
+
+/// Takes the granted-but-unsent IDENTIFY slots out of every pacer bucket.
+fn clear_granted_slots(server: &RedisServer, keys: &Keys) {
+    let mut conn = server.sync();
+    for bucket in 0..4 {
+        let key = keys.pacer_bucket(bucket);
+        let members: Vec<String> = redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).query(&mut conn).unwrap();
+        for member in members.iter().filter(|m| m.starts_with("g:")) {
+            let _: () = redis::cmd("ZREM").arg(&key).arg(member).query(&mut conn).unwrap();
+        }
+    }
+}
+
+/// The session hash vanishes (expired, evicted, deleted) while the shard is down: the
+/// next start reports the session's events after the last one in the stream as a gap
+/// (`unknown`) before it IDENTIFYs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_hash_gone_while_the_shard_was_down_is_reported_at_the_next_start() {
+    let server = RedisServer::start();
+    let mock = mock(1).await;
+    let url = server.url();
+    let redis = Redis::connect(&qqgw_tokio::Tokio, &url, Keys::for_app(&mock.config().app_id)).await.unwrap();
+    let tally = Tally::default();
+    let _worker = worker(&url, &mock, &tally).await;
+    let bot = qqgw_client::Config::builder(mock.config().app_id.clone(), mock.config().secret.clone())
+        .api_base(mock.api_base())
+        .token_url(mock.token_url())
+        .allow_insecure(true);
+    let mut ledger = Ledger::default();
+    let first = Cluster::start(qqgw_tokio::Tokio, redis.clone(), bot.clone(), ClusterConfig::new(1, 0..1));
+    let session = session_of(&mock, 0, Duration::from_secs(10)).await;
+    let mut last = 0;
+    for _ in 0..10 {
+        last = ledger.dispatch(&mock, 0).unwrap();
+    }
+    poll("the events handled", Duration::from_secs(10), async || {
+        (tally.distinct() == ledger.sent().len()).then_some(())
+    })
+    .await;
+    first.shutdown().await;
+    // Events QQ sends meanwhile stay in the session, for a RESUME that will never come.
+    for _ in 0..5 {
+        ledger.dispatch(&mock, 0);
+    }
+    let _: () = redis::cmd("DEL").arg(redis.keys().session(ShardId::ONE)).query(&mut server.sync()).unwrap();
+
+    let second = Cluster::start(qqgw_tokio::Tokio, redis.clone(), bot, ClusterConfig::new(1, 0..1));
+    let lost = poll("the unknown gap", Duration::from_secs(20), async || {
+        tally.gaps().into_iter().find(|(_, lost)| lost.id == session)
+    })
+    .await;
+    assert_eq!(lost.1.seq, last, "the gap starts after the last event in the stream");
+    let verdict = ledger.verdict(&tally);
+    ledger::report("session hash gone while down", 1, &verdict);
+    assert!(verdict.lost.is_empty(), "lost: {:?}", verdict.lost);
+    assert_eq!(verdict.covered, 5, "exactly the events sent while down: {verdict:?}");
+    second.shutdown().await;
+}
