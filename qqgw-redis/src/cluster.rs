@@ -401,7 +401,7 @@ const PUBLISH_BATCH: usize = 256;
 
 /// Publishes every event of the shard — those already waiting together, in one round
 /// trip — acknowledging each once it is in the stream; ends with the stream, or at the
-/// first fenced write.
+/// first write refused because the shard has another owner or Redis lost writes.
 async fn pump<R: Runtime>(runtime: &R, mut sink: StreamSink, mut events: qqgw_client::Events) {
     while let Some(first) = events.next().await {
         let mut batch = vec![first];
@@ -418,8 +418,10 @@ async fn pump<R: Runtime>(runtime: &R, mut sink: StreamSink, mut events: qqgw_cl
             }
             match error {
                 None => {}
-                Some(error @ Error::Fenced { .. }) => {
-                    tracing::warn!(shard = %sink.shard(), %error, "stopping: fenced");
+                Some(error @ (Error::Fenced { .. } | Error::RolledBack { .. })) => {
+                    // Another owner, or Redis lost writes: the shard starts again from
+                    // what Redis holds.
+                    tracing::warn!(shard = %sink.shard(), %error, "stopping the shard");
                     return;
                 }
                 Some(error) => {

@@ -22,6 +22,23 @@ pub enum Error {
         /// The fencing token the refused write carried.
         token: crate::FencingToken,
     },
+    /// Redis does not hold the checkpoint this process last wrote, but an older one (or
+    /// none): it lost its latest writes — a crash with `appendfsync everysec`, a restart
+    /// without persistence, a failover to a replica that lagged. Nothing was written.
+    /// Restart the shard's client from `stored` (RESUME: QQ replays what was lost), or
+    /// IDENTIFY if there is none; a session lost with the writes has been reported in the
+    /// stream already (a `rolled_back` gap). [`Cluster`](crate::Cluster) does all this.
+    #[error(
+        "shard {shard}: redis lost writes: it holds the checkpoint {stored:?}, not {written:?} as written; the shard restarts from it"
+    )]
+    RolledBack {
+        /// The shard.
+        shard: ShardId,
+        /// The checkpoint Redis holds.
+        stored: Option<qqgw_proto::Session>,
+        /// The checkpoint this process last wrote.
+        written: Option<qqgw_proto::Session>,
+    },
     /// A call did not complete in time: Redis is slow or unreachable, or the connection is
     /// half-open (it is replaced).
     #[error("redis: {what} timed out after {after:?}")]
@@ -65,5 +82,11 @@ impl Error {
     #[must_use]
     pub fn is_fenced(&self) -> bool {
         matches!(self, Self::Fenced { .. })
+    }
+
+    /// Whether this is [`Error::RolledBack`]: Redis lost writes.
+    #[must_use]
+    pub fn is_rolled_back(&self) -> bool {
+        matches!(self, Self::RolledBack { .. })
     }
 }

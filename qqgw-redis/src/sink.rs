@@ -21,6 +21,16 @@ pub const DEFAULT_MAX_LEN: u64 = 100_000;
 /// publishing it leaves the checkpoint before it, so the RESUME after the crash gets it
 /// again; a crash after leaves both written. Nothing is skipped.
 ///
+/// **Rollback detection.** Each write is a compare-and-set: it goes through only if the
+/// checkpoint in Redis is the one this sink last wrote (or found with
+/// [`recover`](Self::recover)). A checkpoint that is not means Redis lost writes — a crash
+/// with `appendfsync everysec`, a failover to a replica that lagged — and the write fails
+/// with [`Error::RolledBack`], naming the checkpoint Redis kept: restart the shard's
+/// client from it, so that QQ replays what was lost. If Redis lost the whole session (its
+/// checkpoint is gone or another one's), the sink first reports it as a
+/// [`ROLLED_BACK`](Gap::ROLLED_BACK) gap, from the last of its events still in the stream.
+/// A sink started without `recover` takes the checkpoint it finds at its first write.
+///
 /// Streams are bounded to `max_len` entries ([`DEFAULT_MAX_LEN`]), trimmed a tenth (at
 /// most 100 entries) at a time with `XTRIM MINID`, so a stream holds between `max_len`
 /// and `max_len` + 100 entries. Entries trimmed before a consumer group read them are lost
@@ -34,11 +44,50 @@ pub struct StreamSink {
     fence: Option<FencingToken>,
     max_len: u64,
     session_ttl: core::time::Duration,
+    position: Position,
+    /// After a publish whose answer was lost: the positions it may have reached in Redis.
+    uncertain: Vec<Position>,
+}
+
+/// Where a sink stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Position {
     /// The session events belong to, as far as the sink has seen (from the stored one,
     /// then each READY).
     session: Option<String>,
     /// The last sequence number published in that session.
     last_seq: Option<u64>,
+    /// The checkpoint in Redis as this sink last wrote or found it; `None` before the
+    /// first write of a sink started without [`StreamSink::recover`] (the first write then
+    /// takes whatever it finds).
+    written: Option<Option<Session>>,
+}
+
+impl Position {
+    /// The checkpoint after the entries published so far.
+    fn checkpoint(&self, shard: ShardId) -> Option<Session> {
+        let id = self.session.clone()?;
+        Some(Session::new(id, self.last_seq.unwrap_or(0), shard))
+    }
+}
+
+/// What an entry does to the checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Leaves it (a gap that is not a session's end).
+    Keep,
+    /// Moves it to the sink's position (an event).
+    Move,
+    /// Deletes it (the session ended).
+    End,
+}
+
+/// How a publish script answered.
+enum Answer {
+    Written(String),
+    Fenced,
+    /// The checkpoint in Redis was not the expected one: it is this.
+    Mismatch(Option<Session>),
 }
 
 /// A gap the sink reports in the stream: events that may never arrive.
@@ -74,11 +123,15 @@ impl Gap {
     /// evicted, deleted) while its events never ended; events after `after` may be
     /// missing. Found when a shard starts.
     pub const UNKNOWN: &'static str = "unknown";
+    /// [`kind`](Self::kind): Redis lost its latest writes, this session's checkpoint
+    /// with them, so QQ cannot be asked to replay it; events after `after` (the last of
+    /// the session still in the stream) may be missing.
+    pub const ROLLED_BACK: &'static str = "rolled_back";
 
     /// Whether this gap ends its session: no event of it comes after.
     #[must_use]
     pub fn ends_session(&self) -> bool {
-        matches!(self.kind.as_str(), Self::SESSION_LOST | Self::UNKNOWN)
+        matches!(self.kind.as_str(), Self::SESSION_LOST | Self::UNKNOWN | Self::ROLLED_BACK)
     }
 }
 
@@ -95,8 +148,8 @@ impl StreamSink {
             fence: None,
             max_len: DEFAULT_MAX_LEN,
             session_ttl: DEFAULT_SESSION_TTL,
-            session: None,
-            last_seq: None,
+            position: Position::default(),
+            uncertain: Vec::new(),
         }
     }
 
@@ -123,11 +176,16 @@ impl StreamSink {
         self
     }
 
-    /// Starts from the stored session (the one the shard will RESUME).
+    /// Starts from `session` (the one the shard will RESUME). The first write takes the
+    /// checkpoint it finds in Redis; [`recover`](Self::recover) instead reads it first,
+    /// so that even the first write detects a rollback.
     #[must_use]
     pub fn resuming(mut self, session: Option<&Session>) -> Self {
-        self.session = session.map(|s| s.id.clone());
-        self.last_seq = session.map(|s| s.seq);
+        self.position = Position {
+            session: session.map(|s| s.id.clone()),
+            last_seq: session.map(|s| s.seq),
+            written: None,
+        };
         self
     }
 
@@ -156,18 +214,17 @@ impl StreamSink {
     /// As [`publish`](Self::publish).
     pub async fn recover(&mut self) -> Result<Option<Session>, Error> {
         let stored = RedisSessionStore::new(self.redis.clone()).load_session(self.shard).await?;
-        self.session = stored.as_ref().map(|s| s.id.clone());
-        self.last_seq = stored.as_ref().map(|s| s.seq);
+        self.position = Position {
+            session: stored.as_ref().map(|s| s.id.clone()),
+            last_seq: stored.as_ref().map(|s| s.seq),
+            written: Some(stored.clone()),
+        };
+        self.uncertain.clear();
         if stored.is_none() {
             if let Some((session, after)) = self.unended_session().await? {
                 let gap =
                     Gap { kind: Gap::UNKNOWN.into(), session: Some(session), after, next: None, group: None };
-                let invocation = self.plan_gap(&gap, true)?;
-                let answer = self
-                    .redis
-                    .run("publish", None, |mut c| async move { invocation.invoke_async(&mut c).await })
-                    .await?;
-                self.interpret(answer)?;
+                self.publish_gap(&gap).await?;
             }
         }
         Ok(stored)
@@ -175,13 +232,8 @@ impl StreamSink {
 
     /// The last session of the stream and its last sequence number, if it never ended.
     async fn unended_session(&self) -> Result<Option<(String, u64)>, Error> {
-        let mut tail = redis::cmd("XREVRANGE");
-        tail.arg(self.redis.keys().stream(self.shard)).arg("+").arg("-").arg("COUNT").arg(TAIL_SEARCH);
-        let tail: redis::streams::StreamRangeReply =
-            self.redis.run("XREVRANGE", None, |mut c| async move { tail.query_async(&mut c).await }).await?;
         let mut last: Option<(String, u64)> = None;
-        for entry in &tail.ids {
-            let decoded = entry::decode(self.shard, entry);
+        for decoded in self.tail().await? {
             match (decoded.item, decoded.session.filter(|s| !s.is_empty())) {
                 (Item::Gap(gap), _) if gap.ends_session() => break,
                 (Item::Event(event), Some(session)) => match &mut last {
@@ -195,71 +247,117 @@ impl StreamSink {
         Ok(last)
     }
 
+    /// The highest sequence number of `session` among the last entries of the stream.
+    async fn last_seq_in_stream(&self, session: &str) -> Result<u64, Error> {
+        Ok(self
+            .tail()
+            .await?
+            .into_iter()
+            .filter(|decoded| decoded.session.as_deref() == Some(session))
+            .filter_map(|decoded| match decoded.item {
+                Item::Event(event) => event.seq(),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0))
+    }
+
+    /// The last [`TAIL_SEARCH`] entries of the stream, newest first.
+    async fn tail(&self) -> Result<Vec<entry::Decoded>, Error> {
+        let mut tail = redis::cmd("XREVRANGE");
+        tail.arg(self.redis.keys().stream(self.shard)).arg("+").arg("-").arg("COUNT").arg(TAIL_SEARCH);
+        let tail: redis::streams::StreamRangeReply =
+            self.redis.run("XREVRANGE", None, |mut c| async move { tail.query_async(&mut c).await }).await?;
+        Ok(tail.ids.iter().map(|entry| entry::decode(self.shard, entry)).collect())
+    }
+
     /// Appends `dispatch` and moves the checkpoint to it; returns the stream entry id.
     /// READY starts a new session. A jump in sequence numbers is reported first, as a gap
     /// entry.
     ///
     /// # Errors
     ///
-    /// [`Error::Fenced`] if another process owns the shard now; [`Error::Redis`] if Redis
-    /// cannot be reached (nothing was written: publish again).
+    /// [`Error::Fenced`] if another process owns the shard now; [`Error::RolledBack`] if
+    /// Redis lost writes (restart the shard from the checkpoint it names);
+    /// [`Error::Redis`] or [`Error::Timeout`] if Redis cannot be reached (publish again).
     pub async fn publish(&mut self, dispatch: &Dispatch) -> Result<String, Error> {
-        let mut out = Vec::new();
-        self.plan_dispatch(dispatch, &mut out)?;
-        let mut last = String::new();
-        for invocation in out {
-            let answer = self
-                .redis
-                .run("publish", None, |mut c| async move { invocation.invoke_async(&mut c).await })
-                .await?;
-            last = self.interpret(answer)?;
-        }
-        Ok(last)
+        self.publish_items(&[Publishable::Dispatch(dispatch)]).await
     }
 
     /// Reports that the session was lost: events after `session.seq` may never arrive.
+    /// The checkpoint is deleted in the same step.
     ///
     /// # Errors
     ///
     /// As [`publish`](Self::publish).
     pub async fn session_lost(&mut self, session: &Session) -> Result<String, Error> {
-        let mut out = Vec::new();
-        self.plan_session_lost(session, &mut out)?;
-        let mut last = String::new();
-        for invocation in out {
-            let answer = self
-                .redis
-                .run("publish", None, |mut c| async move { invocation.invoke_async(&mut c).await })
-                .await?;
-            last = self.interpret(answer)?;
+        self.publish_items(&[Publishable::SessionLost(session)]).await
+    }
+
+    async fn publish_items(&mut self, items: &[Publishable<'_>]) -> Result<String, Error> {
+        let (_, last, error) = self.publish_all(items).await;
+        match error {
+            Some(error) => Err(error),
+            None => Ok(last.unwrap_or_default()),
         }
-        Ok(last)
     }
 
     /// Publishes the dispatches and lost sessions among `events`, in order, in one round
     /// trip (a pipeline of the scripts, each atomic). Returns how many of `events`, from
     /// the first, are done — published, or with nothing to publish — and the error that
-    /// stopped the others. After an error the others may or may not be in the stream:
-    /// publish them again (a duplicate is dropped by the workers).
+    /// stopped the others. After [`Error::Redis`] or [`Error::Timeout`] the others may or
+    /// may not be in the stream: publish them again (a duplicate is dropped by the
+    /// workers). After [`Error::Fenced`] or [`Error::RolledBack`], stop: the shard must
+    /// start again from what Redis holds.
     pub async fn publish_events(&mut self, events: &[ShardEvent]) -> (usize, Option<Error>) {
-        let mut invocations = Vec::new();
-        // For each event, how many invocations must succeed for it (and those before) to be done.
-        let mut needs = Vec::with_capacity(events.len());
-        let mut stopped = None;
+        // Which item each event is, if it has one.
+        let mut items = Vec::with_capacity(events.len());
+        let mut of_event = Vec::with_capacity(events.len());
         for event in events {
-            let result = match &event.event {
-                Event::Dispatch(dispatch) => self.plan_dispatch(dispatch, &mut invocations),
-                Event::SessionLost(session) => self.plan_session_lost(session, &mut invocations),
-                _ => Ok(()),
-            };
-            if let Err(error) = result {
-                stopped = Some(error);
-                break;
+            match &event.event {
+                Event::Dispatch(dispatch) => items.push(Publishable::Dispatch(dispatch)),
+                Event::SessionLost(session) => items.push(Publishable::SessionLost(session)),
+                _ => {}
             }
-            needs.push(invocations.len());
+            of_event.push(items.len());
         }
-        let mut succeeded = 0;
-        if !invocations.is_empty() {
+        let (done, _, error) = self.publish_all(&items).await;
+        (of_event.iter().take_while(|&&n| n <= done).count(), error)
+    }
+
+    /// Publishes `items`; returns how many are done, the last entry id and the error that
+    /// stopped the others.
+    async fn publish_all(&mut self, items: &[Publishable<'_>]) -> (usize, Option<String>, Option<Error>) {
+        let mut adopted = false;
+        'publish: loop {
+            let start = self.position.clone();
+            let mut invocations = Vec::new();
+            // After each invocation: the sink's position, and how many items are done.
+            let mut after: Vec<(Position, usize)> = Vec::new();
+            let mut planned = 0;
+            let mut stopped = None;
+            for item in items {
+                let planning = match item {
+                    Publishable::Dispatch(dispatch) => {
+                        self.plan_dispatch(dispatch, &mut invocations, &mut after)
+                    }
+                    Publishable::SessionLost(session) => {
+                        self.plan_session_lost(session, &mut invocations, &mut after)
+                    }
+                };
+                if let Err(error) = planning {
+                    stopped = Some(error);
+                    break;
+                }
+                planned += 1;
+                if let Some(last) = after.last_mut() {
+                    last.1 = planned;
+                }
+            }
+            self.position = start;
+            if invocations.is_empty() {
+                return (planned, None, stopped);
+            }
             let mut pipe = redis::pipe();
             pipe.load_script(Publish::script()).ignore();
             for invocation in &invocations {
@@ -269,49 +367,134 @@ impl StreamSink {
                 .redis
                 .run("publish", None, |mut c| async move { pipe.query_async::<Vec<Value>>(&mut c).await })
                 .await;
-            match published {
-                Ok(answers) => {
-                    for answer in answers {
-                        if let Err(error) = self.interpret(answer) {
-                            stopped = Some(error);
-                            break;
+            let answers = match published {
+                Ok(answers) => answers,
+                Err(error) => {
+                    // Some may have been written: the next publish recognises them.
+                    self.uncertain = after.into_iter().map(|(position, _)| position).collect();
+                    return (0, None, Some(error));
+                }
+            };
+            let (mut done, mut last) = (0, None);
+            for (answer, (position, items_done)) in answers.into_iter().zip(after) {
+                match self.interpret(answer) {
+                    Ok(Answer::Written(entry)) => {
+                        self.position = position;
+                        done = items_done;
+                        last = Some(entry);
+                    }
+                    Ok(Answer::Fenced) => {
+                        stopped = self.fence.clone().map(|token| Error::Fenced { shard: self.shard, token });
+                        break;
+                    }
+                    Ok(Answer::Mismatch(stored)) => {
+                        // A publish whose answer was lost had gone through: no rollback,
+                        // go on from where it got to.
+                        let expected = Some(stored.clone());
+                        let ours = self.uncertain.iter().find(|p| p.written == expected).cloned();
+                        if let (Some(ours), false, None) = (ours, adopted, &last) {
+                            tracing::debug!(shard = %self.shard, "a publish whose answer was lost had gone through");
+                            self.position = ours;
+                            self.uncertain.clear();
+                            adopted = true;
+                            continue 'publish;
                         }
-                        succeeded += 1;
+                        stopped = Some(self.rolled_back(stored).await);
+                        break;
+                    }
+                    Err(error) => {
+                        stopped = Some(error);
+                        break;
                     }
                 }
-                Err(error) => stopped = Some(error),
+            }
+            self.uncertain.clear();
+            return (done, last, stopped);
+        }
+    }
+
+    /// Redis does not hold the checkpoint this sink wrote, but `stored`: it lost writes.
+    /// If the whole session went with them, reports it (a `rolled_back` gap); then the
+    /// sink stands where Redis does.
+    async fn rolled_back(&mut self, stored: Option<Session>) -> Error {
+        let written = self.position.written.clone().flatten();
+        tracing::warn!(shard = %self.shard, ?written, ?stored, "redis lost writes: the checkpoint went back");
+        self.position = Position {
+            session: stored.as_ref().map(|s| s.id.clone()),
+            last_seq: stored.as_ref().map(|s| s.seq),
+            written: Some(stored.clone()),
+        };
+        let lost = written.as_ref().filter(|w| stored.as_ref().is_none_or(|s| s.id != w.id));
+        if let Some(lost) = lost {
+            let reported = async {
+                let after = self.last_seq_in_stream(&lost.id).await?;
+                let gap = Gap {
+                    kind: Gap::ROLLED_BACK.into(),
+                    session: Some(lost.id.clone()),
+                    after,
+                    next: None,
+                    group: None,
+                };
+                self.publish_gap(&gap).await
+            };
+            if let Err(error) = reported.await {
+                tracing::error!(shard = %self.shard, %error, session = %lost.id, "could not report the session redis lost");
             }
         }
-        (needs.iter().take_while(|&&n| n <= succeeded).count(), stopped)
+        Error::RolledBack { shard: self.shard, stored, written }
+    }
+
+    /// Writes `gap` alone, the checkpoint left as it is.
+    async fn publish_gap(&mut self, gap: &Gap) -> Result<(), Error> {
+        let invocation = self.plan_gap(gap, Step::Keep)?;
+        let answer = self
+            .redis
+            .run("publish", None, |mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        match self.interpret(answer)? {
+            Answer::Written(_) => Ok(()),
+            Answer::Fenced => Err(Error::Fenced {
+                shard: self.shard,
+                token: self.fence.clone().ok_or_else(|| self.unexpected("fenced without a token"))?,
+            }),
+            Answer::Mismatch(stored) => Err(Error::RolledBack {
+                shard: self.shard,
+                stored,
+                written: self.position.written.clone().flatten(),
+            }),
+        }
     }
 
     fn plan_dispatch(
         &mut self,
         dispatch: &Dispatch,
         out: &mut Vec<ScriptInvocation<'static>>,
+        after: &mut Vec<(Position, usize)>,
     ) -> Result<(), Error> {
         if dispatch.name() == "READY" {
-            self.session = dispatch.ready_session_id();
-            self.last_seq = None;
+            self.position.session = dispatch.ready_session_id();
+            self.position.last_seq = None;
         }
-        if let (Some(seq), Some(last)) = (dispatch.seq(), self.last_seq) {
+        if let (Some(seq), Some(last)) = (dispatch.seq(), self.position.last_seq) {
             if seq > last + 1 {
                 let gap = Gap {
                     kind: Gap::SEQ_JUMP.into(),
-                    session: self.session.clone(),
+                    session: self.position.session.clone(),
                     after: last,
                     next: Some(seq),
                     group: None,
                 };
-                out.push(self.plan_gap(&gap, false)?);
+                out.push(self.plan_gap(&gap, Step::Keep)?);
+                after.push((self.position.clone(), 0));
             }
         }
-        let session = self.session.as_deref().unwrap_or("");
+        let session = self.position.session.as_deref().unwrap_or("");
         let fields = self.encode(Entry::Event { dispatch, session })?;
-        out.push(self.invocation(&fields, dispatch.seq(), false));
         if let Some(seq) = dispatch.seq() {
-            self.last_seq = Some(self.last_seq.map_or(seq, |last| last.max(seq)));
+            self.position.last_seq = Some(self.position.last_seq.map_or(seq, |last| last.max(seq)));
         }
+        out.push(self.invocation(&fields, Step::Move));
+        after.push((self.position.clone(), 0));
         Ok(())
     }
 
@@ -319,6 +502,7 @@ impl StreamSink {
         &mut self,
         session: &Session,
         out: &mut Vec<ScriptInvocation<'static>>,
+        after: &mut Vec<(Position, usize)>,
     ) -> Result<(), Error> {
         let gap = Gap {
             kind: Gap::SESSION_LOST.into(),
@@ -327,16 +511,19 @@ impl StreamSink {
             next: None,
             group: None,
         };
-        out.push(self.plan_gap(&gap, true)?);
-        self.session = None;
-        self.last_seq = None;
+        out.push(self.plan_gap(&gap, Step::End)?);
+        self.position.session = None;
+        self.position.last_seq = None;
+        self.position.written = Some(None);
+        after.push((self.position.clone(), 0));
         Ok(())
     }
 
-    /// A gap entry; one that `ends_session` deletes the checkpoint in the same step.
-    fn plan_gap(&self, gap: &Gap, ends_session: bool) -> Result<ScriptInvocation<'static>, Error> {
+    /// A gap entry.
+    fn plan_gap(&mut self, gap: &Gap, step: Step) -> Result<ScriptInvocation<'static>, Error> {
         tracing::warn!(shard = %self.shard, ?gap, "gap in the events");
-        Ok(self.invocation(&self.encode(Entry::Gap(gap))?, None, ends_session))
+        let fields = self.encode(Entry::Gap(gap))?;
+        Ok(self.invocation(&fields, step))
     }
 
     fn encode(&self, entry: Entry<'_>) -> Result<entry::Fields, Error> {
@@ -345,44 +532,80 @@ impl StreamSink {
             .map_err(|e| Error::Decode { key: self.redis.keys().stream(self.shard), reason: e.to_string() })
     }
 
-    fn invocation(
-        &self,
-        fields: &[(&'static str, String)],
-        seq: Option<u64>,
-        ends_session: bool,
-    ) -> ScriptInvocation<'static> {
+    /// The script for one entry: it expects the checkpoint this sink has written so far,
+    /// and leaves the sink's position as written.
+    fn invocation(&mut self, fields: &[(&'static str, String)], step: Step) -> ScriptInvocation<'static> {
         let keys = self.redis.keys();
         let shard = self.shard;
-        Publish {
+        let (expected_id, expected_seq) = match &self.position.written {
+            None => (None, String::new()),
+            Some(None) => (Some(String::new()), String::new()),
+            Some(Some(written)) => (Some(written.id.clone()), written.seq.to_string()),
+        };
+        let checkpoint = match step {
+            Step::Move => self.position.checkpoint(shard),
+            Step::Keep | Step::End => None,
+        };
+        let invocation = Publish {
             session: &keys.session(shard),
             fence: &keys.fence(shard),
             stream: &keys.stream(shard),
             trimmed: &keys.trimmed(shard),
             token: &self.fence.as_ref().map(ToString::to_string).unwrap_or_default(),
-            id: self.session.as_deref().unwrap_or(""),
-            seq: &match (&self.session, seq) {
-                (Some(_), Some(seq)) => seq.to_string(),
-                _ => String::new(),
-            },
+            expect: if expected_id.is_some() { "1" } else { "" },
+            expected_id: expected_id.as_deref().unwrap_or(""),
+            expected_seq: &expected_seq,
+            id: checkpoint.as_ref().map_or("", |c| c.id.as_str()),
+            seq: &checkpoint.as_ref().map(|c| c.seq.to_string()).unwrap_or_default(),
             shard: &format!("{}/{}", shard.id(), shard.total()),
             ttl_ms: millis(self.session_ttl),
             max_len: self.max_len,
-            ends_session: if ends_session { "1" } else { "" },
+            ends_session: if step == Step::End { "1" } else { "" },
             gap_field: FIELD_GAP,
             fields,
         }
-        .invocation()
+        .invocation();
+        match step {
+            Step::Move => self.position.written = Some(checkpoint),
+            Step::End => self.position.written = Some(None),
+            Step::Keep => {}
+        }
+        invocation
     }
 
-    fn interpret(&self, answer: Value) -> Result<String, Error> {
-        match (answer, &self.fence) {
-            (Value::BulkString(id), _) => Ok(String::from_utf8_lossy(&id).into_owned()),
-            (Value::SimpleString(id), _) => Ok(id),
-            (Value::Int(-1), Some(token)) => Err(Error::Fenced { shard: self.shard, token: token.clone() }),
-            (other, _) => Err(Error::Decode {
-                key: self.redis.keys().stream(self.shard),
-                reason: format!("XADD answered {other:?}"),
-            }),
+    fn unexpected(&self, what: &str) -> Error {
+        Error::Decode { key: self.redis.keys().stream(self.shard), reason: what.to_owned() }
+    }
+
+    fn interpret(&self, answer: Value) -> Result<Answer, Error> {
+        let Value::Array(answer) = answer else {
+            return Err(self.unexpected(&format!("the publish script answered {answer:?}")));
+        };
+        let text = |value: Option<&Value>| match value {
+            Some(Value::BulkString(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
+            Some(Value::SimpleString(text)) => Some(text.clone()),
+            _ => None,
+        };
+        match answer.first() {
+            Some(Value::Int(1)) => Ok(Answer::Written(text(answer.get(1)).unwrap_or_default())),
+            Some(Value::Int(-1)) if self.fence.is_some() => Ok(Answer::Fenced),
+            Some(Value::Int(-2)) => {
+                let id = text(answer.get(1)).unwrap_or_default();
+                let seq = text(answer.get(2)).unwrap_or_default();
+                if id.is_empty() {
+                    return Ok(Answer::Mismatch(None));
+                }
+                let seq = seq.parse().map_err(|_| self.unexpected(&format!("checkpoint seq {seq:?}")))?;
+                Ok(Answer::Mismatch(Some(Session::new(id, seq, self.shard))))
+            }
+            _ => Err(self.unexpected(&format!("the publish script answered {answer:?}"))),
         }
     }
+}
+
+/// What a sink publishes.
+#[derive(Debug, Clone, Copy)]
+enum Publishable<'a> {
+    Dispatch(&'a Dispatch),
+    SessionLost(&'a Session),
 }

@@ -185,13 +185,25 @@ impl Worker {
     ///
     /// [`Error::Redis`] if Redis cannot be reached.
     pub async fn next_batch(&mut self) -> Result<Vec<Delivery>, Error> {
-        let batch = self.next_entries().await;
-        if batch.is_err() {
-            // A read whose answer was lost still gave its entries to this consumer: they
-            // are read back from its pending list.
-            self.own_pending_read = false;
-        }
-        self.drop_duplicates(batch?).await
+        let batch = match self.next_entries().await {
+            Ok(batch) => batch,
+            Err(Error::Redis(error)) if error.code() == Some("NOGROUP") => {
+                // Redis lost the group (a restart without persistence, writes lost): it is
+                // created again from the start of each stream, and what was handled
+                // already is dropped by id.
+                tracing::warn!(group = %self.config.group, "the consumer group is gone from redis: creating it again");
+                create_groups(&self.redis, &self.streams, &self.config.group).await?;
+                self.own_pending_read = false;
+                return Ok(Vec::new());
+            }
+            Err(error) => {
+                // A read whose answer was lost still gave its entries to this consumer:
+                // they are read back from its pending list.
+                self.own_pending_read = false;
+                return Err(error);
+            }
+        };
+        self.drop_duplicates(batch).await
     }
 
     async fn next_entries(&mut self) -> Result<Vec<Delivery>, Error> {
@@ -466,4 +478,20 @@ impl Worker {
                 .await;
         }
     }
+}
+
+/// Creates `group` on each stream where it is missing, from the stream's start.
+async fn create_groups(redis: &Redis, streams: &[(String, ShardId)], group: &str) -> Result<(), Error> {
+    for (key, _) in streams {
+        let mut create = redis::cmd("XGROUP");
+        create.arg("CREATE").arg(key).arg(group).arg("0").arg("MKSTREAM");
+        let created: Result<(), Error> =
+            redis.run("XGROUP CREATE", None, |mut c| async move { create.query_async(&mut c).await }).await;
+        match created {
+            Ok(()) => {}
+            Err(Error::Redis(e)) if e.code() == Some("BUSYGROUP") => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

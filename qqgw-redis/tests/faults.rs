@@ -100,8 +100,20 @@ async fn poll<T>(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> Op
     }
 }
 
-/// A worker of every shard of `mock` feeding `tally`, until the returned sender drops.
-async fn worker(url: &str, mock: &MockGateway, tally: &Tally) -> tokio::sync::oneshot::Sender<()> {
+/// A worker of every shard of `mock` feeding `tally`, until stopped or dropped.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<qqgw_redis::WorkerStats>,
+}
+
+impl Running {
+    async fn stop(self) {
+        drop(self.stop);
+        self.task.await.unwrap();
+    }
+}
+
+async fn worker(url: &str, mock: &MockGateway, tally: &Tally) -> Running {
     let redis = Redis::connect(&qqgw_tokio::Tokio, url, Keys::for_app(&mock.config().app_id)).await.unwrap();
     let total = mock.config().shards;
     let config = WorkerConfig {
@@ -112,12 +124,13 @@ async fn worker(url: &str, mock: &MockGateway, tally: &Tally) -> tokio::sync::on
     };
     let worker =
         Worker::new(redis, (0..total).filter_map(|id| ShardId::new(id, total)), config).await.unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let handler = tally.clone();
-    tokio::spawn(
-        async move { worker.run(&qqgw_tokio::Tokio, &handler, async { drop(stop_rx.await) }).await },
-    );
-    stop_tx
+    let task =
+        tokio::spawn(
+            async move { worker.run(&qqgw_tokio::Tokio, &handler, async { drop(stop_rx.await) }).await },
+        );
+    Running { stop, task }
 }
 
 /// The current session of `shard`, once the mock has one with an open connection.
@@ -259,4 +272,274 @@ async fn a_session_hash_gone_while_the_shard_was_down_is_reported_at_the_next_st
     assert!(verdict.lost.is_empty(), "lost: {:?}", verdict.lost);
     assert_eq!(verdict.covered, 5, "exactly the events sent while down: {verdict:?}");
     second.shutdown().await;
+}
+
+fn bot(mock: &MockGateway) -> qqgw_client::ConfigBuilder {
+    qqgw_client::Config::builder(mock.config().app_id.clone(), mock.config().secret.clone())
+        .api_base(mock.api_base())
+        .token_url(mock.token_url())
+        .allow_insecure(true)
+        .reconnect_jitter(Duration::from_millis(10))
+}
+
+/// One entry of a shard's stream, as the tests look at it.
+#[derive(Debug)]
+struct Row {
+    id: String,
+    session: String,
+    seq: Option<u64>,
+}
+
+fn rows(conn: &mut redis::Connection, key: &str) -> Vec<Row> {
+    let reply: redis::streams::StreamRangeReply =
+        redis::cmd("XRANGE").arg(key).arg("-").arg("+").query(conn).unwrap();
+    reply
+        .ids
+        .iter()
+        .map(|entry| Row {
+            id: entry.id.clone(),
+            session: entry.get::<String>(qqgw_redis::FIELD_SESSION).unwrap_or_default(),
+            seq: entry
+                .get::<String>(qqgw_redis::FIELD_EVENT)
+                .and_then(|line| serde_json::from_str::<serde_json::Value>(&line).ok()?.get("seq")?.as_u64()),
+        })
+        .collect()
+}
+
+/// The checkpoint Redis holds for `shard`, as (session, seq).
+fn checkpoint(conn: &mut redis::Connection, keys: &Keys, shard: ShardId) -> Option<(String, u64)> {
+    let (id, seq): (Option<String>, Option<u64>) =
+        redis::cmd("HMGET").arg(keys.session(shard)).arg("id").arg("seq").query(conn).unwrap();
+    Some((id?, seq?))
+}
+
+/// How Redis loses its latest writes, in the emulated rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rollback {
+    /// The last events and the checkpoint go back: QQ replays.
+    Replayed,
+    /// The same, and QQ refuses the RESUME: a `session_lost` gap.
+    Refused,
+    /// The whole session goes (its READY, its events, its checkpoint): a `rolled_back` gap.
+    SessionGone,
+}
+
+/// Redis loses its latest writes — emulated, deterministically: the shard's last events
+/// are deleted from the stream and its checkpoint set back (or the whole session deleted)
+/// while the gateway runs on, sure of what it wrote. Its next write finds the checkpoint
+/// behind: it RESUMEs from what Redis kept and QQ replays (or the loss is a reported gap).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_losing_its_latest_writes_is_detected_and_replayed_or_reported_emulated() {
+    let runs = ledger::runs(3);
+    let server = RedisServer::start();
+    let mock = mock(1).await;
+    let url = server.url();
+    let keys = Keys::for_app(&mock.config().app_id);
+    let shard = ShardId::ONE;
+    let redis = Redis::connect(&qqgw_tokio::Tokio, &url, keys.clone()).await.unwrap();
+    let tally = Tally::default();
+    let cluster = Cluster::start(qqgw_tokio::Tokio, redis, bot(&mock), ClusterConfig::new(1, 0..1));
+    let mut ledger = Ledger::default();
+    let mut conn = server.sync();
+    let mut gaps_expected = 0;
+    for run in 0..runs {
+        let kind = [Rollback::Replayed, Rollback::Refused, Rollback::SessionGone][run % 3];
+        let session = session_of(&mock, 0, Duration::from_secs(30)).await;
+        // No worker reads the events that are about to be lost: only a replay can bring
+        // them (or a gap report them).
+        let mut last = 0;
+        for _ in 0..20 {
+            last = ledger.dispatch(&mock, 0).unwrap();
+        }
+        poll("the checkpoint at the last event", Duration::from_secs(10), async || {
+            (checkpoint(&mut conn, &keys, shard) == Some((session.clone(), last))).then_some(())
+        })
+        .await;
+
+        // The rollback, in one transaction while the gateway is idle.
+        let kept = last - 5 - (run as u64 % 5);
+        let stream = rows(&mut conn, &keys.stream(shard));
+        let mut rollback = redis::pipe();
+        rollback.atomic();
+        for row in stream.iter().filter(|r| r.session == session) {
+            let lost = match kind {
+                Rollback::SessionGone => true,
+                _ => row.seq.is_some_and(|seq| seq > kept),
+            };
+            if lost {
+                rollback.cmd("XDEL").arg(keys.stream(shard)).arg(&row.id).ignore();
+            }
+        }
+        match kind {
+            Rollback::SessionGone => rollback.del(keys.session(shard)).ignore(),
+            _ => rollback.hset(keys.session(shard), "seq", kept).ignore(),
+        };
+        let _: () = rollback.query(&mut conn).unwrap();
+        if kind == Rollback::Refused {
+            mock.refuse_resumes(0, 1);
+        }
+        let running = worker(&url, &mock, &tally).await;
+
+        // QQ goes on: the gateway's next write finds the checkpoint behind.
+        for _ in 0..5 {
+            ledger.dispatch(&mock, 0);
+        }
+        let expected_after = if kind == Rollback::SessionGone { 0 } else { kept };
+        if kind != Rollback::Replayed {
+            gaps_expected += 1;
+            let gap = poll("the gap", Duration::from_secs(20), async || {
+                tally.gaps().into_iter().find(|(_, lost)| lost.id == session)
+            })
+            .await;
+            assert_eq!(
+                gap.1.seq, expected_after,
+                "run {run} ({kind:?}): the gap starts where Redis's copy ends"
+            );
+        }
+        session_of(&mock, 0, Duration::from_secs(30)).await;
+        for _ in 0..5 {
+            ledger.dispatch(&mock, 0);
+        }
+        poll("every event handled or in a gap", Duration::from_secs(30), async || {
+            let verdict = ledger.verdict(&tally);
+            (verdict.lost.is_empty()).then_some(())
+        })
+        .await;
+        running.stop().await;
+    }
+    let verdict = ledger.verdict(&tally);
+    ledger::report("rollback, emulated", runs, &verdict);
+    assert!(verdict.lost.is_empty(), "lost: {:?}", verdict.lost);
+    assert_eq!(verdict.gaps, gaps_expected, "a gap for each session QQ could not replay: {verdict:?}");
+    cluster.shutdown().await;
+}
+
+/// Events still being published when Redis dies.
+const IN_FLIGHT: usize = 200;
+
+/// `kill -9` of a redis-server with `appendfsync everysec` right after a burst, and a
+/// restart from its append-only file — on odd runs with the file's tail cut off too, as
+/// an operating system crash loses what was not yet synced. Whatever Redis lost, the
+/// gateway finds its checkpoint behind, and QQ replays it (or the loss is reported).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_with_appendfsync_everysec_loses_no_event_silently() {
+    let runs = ledger::runs(3);
+    let mut server = RedisServer::start_with(common::redis_server::Persistence::AofEverySec, &[]);
+    let mock = mock(1).await;
+    let url = server.url();
+    let keys = Keys::for_app(&mock.config().app_id);
+    let redis = Redis::connect(&qqgw_tokio::Tokio, &url, keys.clone()).await.unwrap();
+    let tally = Tally::default();
+    let _worker = worker(&url, &mock, &tally).await;
+    let cluster = Cluster::start(qqgw_tokio::Tokio, redis, bot(&mock), ClusterConfig::new(1, 0..1));
+    let mut ledger = Ledger::default();
+    let mut rolled_back = 0;
+    for run in 0..runs {
+        session_of(&mock, 0, Duration::from_secs(30)).await;
+        let mut first = None;
+        for _ in 0..IN_FLIGHT {
+            first = first.or(ledger.dispatch(&mock, 0));
+        }
+        // Killed mid-burst: once some of it is written.
+        let first = first.unwrap();
+        let mut conn = server.sync();
+        poll("part of the burst written", Duration::from_secs(10), async || {
+            checkpoint(&mut conn, &keys, ShardId::ONE).is_some_and(|(_, seq)| seq >= first + 20).then_some(())
+        })
+        .await;
+        let resumes = mock.record().resumes().len();
+        server.kill();
+        if run % 2 == 1 {
+            if let Some(tail) = server.aof_tail() {
+                let len = std::fs::metadata(&tail).unwrap().len();
+                let cut = len.min(2_000 + 3_000 * run as u64);
+                std::fs::OpenOptions::new().write(true).open(&tail).unwrap().set_len(len - cut).unwrap();
+            }
+        }
+        server.start_again();
+        // QQ goes on meanwhile.
+        for _ in 0..10 {
+            ledger.dispatch(&mock, 0);
+        }
+        poll("every event handled or in a gap", Duration::from_secs(30), async || {
+            ledger.verdict(&tally).lost.is_empty().then_some(())
+        })
+        .await;
+        // A rollback found makes the gateway RESUME from what Redis kept.
+        if mock.record().resumes().len() > resumes {
+            rolled_back += 1;
+        }
+    }
+    let verdict = ledger.verdict(&tally);
+    ledger::report("kill -9, appendfsync everysec", runs, &verdict);
+    println!(
+        "fault-suite | kill -9, appendfsync everysec | runs where redis came back behind (the gateway RESUMEd): {rolled_back}"
+    );
+    assert!(verdict.lost.is_empty(), "lost: {:?}", verdict.lost);
+    cluster.shutdown().await;
+}
+
+/// The primary dies mid-stream and a replica that lagged (its replication link silently
+/// stopped forwarding while the last events were written) is promoted (`REPLICAOF NO
+/// ONE`); gateways and workers are pointed at it (a proxy, as a service address would
+/// be). The replica lacks the last writes: the gateway finds its checkpoint behind and QQ
+/// replays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_replica_promoted_after_the_primary_dies_loses_no_event_silently() {
+    let runs = ledger::runs(3);
+    let mut primary = RedisServer::start();
+    let proxy = common::proxy::Proxy::start(primary.addr()).await;
+    let mock = mock(1).await;
+    let keys = Keys::for_app(&mock.config().app_id);
+    let redis = Redis::connect(&qqgw_tokio::Tokio, &proxy.url(), keys.clone()).await.unwrap();
+    let tally = Tally::default();
+    let _worker = worker(&proxy.url(), &mock, &tally).await;
+    let cluster = Cluster::start(qqgw_tokio::Tokio, redis, bot(&mock), ClusterConfig::new(1, 0..1));
+    let mut ledger = Ledger::default();
+    for run in 0..runs {
+        session_of(&mock, 0, Duration::from_secs(30)).await;
+        let link = common::proxy::Proxy::start(primary.addr()).await;
+        let replica = RedisServer::replica_of(link.addr());
+        for _ in 0..20 {
+            ledger.dispatch(&mock, 0);
+        }
+        poll("the events handled", Duration::from_secs(10), async || {
+            (ledger.verdict(&tally).handled == ledger.sent().len()).then_some(())
+        })
+        .await;
+        // The replica falls behind; the primary takes a burst, then dies.
+        link.cut(true);
+        let mut last = 0;
+        for _ in 0..IN_FLIGHT {
+            last = ledger.dispatch(&mock, 0).unwrap();
+        }
+        poll("the burst in the primary", Duration::from_secs(10), async || {
+            checkpoint(&mut primary.sync(), &keys, ShardId::ONE)
+                .is_some_and(|(_, seq)| seq == last)
+                .then_some(())
+        })
+        .await;
+        primary.kill();
+        drop(link);
+        let _: () = redis::cmd("REPLICAOF").arg("NO").arg("ONE").query(&mut replica.sync()).unwrap();
+        let promoted = checkpoint(&mut replica.sync(), &keys, ShardId::ONE);
+        assert!(
+            promoted.as_ref().is_none_or(|(_, seq)| *seq < last),
+            "run {run}: the replica lagged: {promoted:?}"
+        );
+        proxy.point_at(replica.addr());
+        proxy.close_all();
+        primary = replica;
+        for _ in 0..10 {
+            ledger.dispatch(&mock, 0);
+        }
+        poll("every event handled or in a gap", Duration::from_secs(30), async || {
+            ledger.verdict(&tally).lost.is_empty().then_some(())
+        })
+        .await;
+    }
+    let verdict = ledger.verdict(&tally);
+    ledger::report("failover to a lagging replica", runs, &verdict);
+    assert!(verdict.lost.is_empty(), "lost: {:?}", verdict.lost);
+    cluster.shutdown().await;
 }

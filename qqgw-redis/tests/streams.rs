@@ -381,3 +381,46 @@ async fn entries_trimmed_before_a_group_read_them_are_reported_to_that_group_onc
     assert_eq!(tally.gaps().len(), 1, "one report for one falling-behind: {:?}", tally.order());
     assert!(tally.distinct() <= 21, "most were trimmed: {}", tally.distinct());
 }
+
+#[tokio::test]
+async fn a_consumer_group_redis_lost_is_created_again_and_nothing_is_handled_twice() {
+    let server = RedisServer::start();
+    let redis = redis(&server).await;
+    let s = shard(0);
+    let mut sink = StreamSink::new(redis.clone(), s).resuming(Some(&Session::new("sess-1", 1, s)));
+    for seq in 2..=11 {
+        sink.publish(&event(s, seq)).await.unwrap();
+    }
+    let mut worker = Worker::new(redis.clone(), [s], config("w")).await.unwrap();
+    let mut handled = Vec::new();
+    let take = async |worker: &mut Worker, handled: &mut Vec<String>| {
+        let batch = worker.next_batch().await?;
+        handled.extend(batch.iter().filter_map(|d| match &d.item {
+            Item::Event(e) => e.id().map(str::to_owned),
+            _ => None,
+        }));
+        worker.ack(&batch).await
+    };
+    while handled.len() < 10 {
+        take(&mut worker, &mut handled).await.unwrap();
+    }
+    // Redis comes back without the group (a restart without persistence, say).
+    let _: () = redis::cmd("XGROUP")
+        .arg("DESTROY")
+        .arg(redis.keys().stream(s))
+        .arg("workers")
+        .query_async(&mut redis.connection())
+        .await
+        .unwrap();
+    for seq in 12..=16 {
+        sink.publish(&event(s, seq)).await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while handled.len() < 15 {
+        assert!(Instant::now() < deadline, "{handled:?}");
+        take(&mut worker, &mut handled).await.unwrap();
+    }
+    let distinct: std::collections::BTreeSet<&String> = handled.iter().collect();
+    assert_eq!(distinct.len(), 15);
+    assert_eq!(handled.len(), 15, "the stream read again from its start; the first ten dropped by id");
+}

@@ -111,12 +111,17 @@ scripts! {
     }
 
     /// Appends the entry `fields` to `stream` and moves the checkpoint to `id`/`seq` (when
-    /// both are given), or deletes it (`ends_session` is `"1"`), fenced; then bounds the
-    /// stream to `max_len`. The entry id, or -1 when fenced.
+    /// both are given), or deletes it (`ends_session` is `"1"`), fenced, and — when
+    /// `expect` is `"1"` — only if the checkpoint is `expected_id`/`expected_seq` (both
+    /// empty: none); then bounds the stream to `max_len`. `{1, entry id}`, `{-1}` when
+    /// fenced, `{-2, id, seq}` (the checkpoint found) when not the expected one.
     Publish {
         keys: [session, fence, stream, trimmed],
         args: [
             token: &'a str,
+            expect: &'a str,
+            expected_id: &'a str,
+            expected_seq: &'a str,
             id: &'a str,
             seq: &'a str,
             shard: &'a str,
@@ -126,7 +131,7 @@ scripts! {
             gap_field: &'a str,
         ],
         tail: fields,
-        lua: ["fence.lua", "checkpoint.lua", "publish.lua"],
+        lua: ["fence.lua", "publish.lua"],
     }
 
     /// Asks for an IDENTIFY slot in `bucket`: `{1, 0}` granted, `{0, wait_ms}` not.

@@ -1,12 +1,21 @@
--- Fencing check, XADD, the checkpoint, then the bound: one script, so the entry is in the
--- stream if and only if the checkpoint has moved past it. An entry that ends the session
--- (the gap of a lost session) deletes the checkpoint in the same step.
-if fenced() then return -1 end
+-- Fencing check, the checkpoint compared with what the writer last wrote, XADD, the new
+-- checkpoint, then the bound: one script, so the entry is in the stream if and only if the
+-- checkpoint has moved past it. An entry that ends the session (the gap of a lost session)
+-- deletes the checkpoint in the same step. Answers {1, entry id}; {-1} when fenced;
+-- {-2, id, seq} with the checkpoint Redis holds when it is not the expected one (Redis
+-- lost writes).
+if fenced() then return {-1} end
+local current = redis.call('HMGET', session, 'id', 'seq')
+local current_id, current_seq = current[1] or '', current[2] or ''
+if expect == '1' and (current_id ~= expected_id or current_seq ~= expected_seq) then
+  return {-2, current_id, current_seq}
+end
 local entry = redis.call('XADD', stream, '*', unpack(fields))
 if ends_session == '1' then
   redis.call('DEL', session)
 elseif id ~= '' and seq ~= '' then
-  checkpoint()
+  redis.call('HSET', session, 'id', id, 'seq', seq, 'shard', shard)
+  redis.call('PEXPIRE', session, ttl_ms)
 end
 
 -- Bounds the stream to `max_len` entries, trimming a tenth of it (at most 100 entries) at
@@ -47,4 +56,4 @@ if length > maxlen + slack then
     end
   end
 end
-return entry
+return {1, entry}

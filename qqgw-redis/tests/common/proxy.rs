@@ -44,6 +44,10 @@ impl Proxy {
         Self { addr, state, accept }
     }
 
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     pub fn url(&self) -> String {
         format!("redis://{}/", self.addr)
     }

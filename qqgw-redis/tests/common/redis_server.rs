@@ -57,9 +57,10 @@ impl RedisServer {
         Self::launch(persistence, free_port(), None, extra)
     }
 
-    /// A replica of `primary`, without persistence, once it has synchronised.
-    pub fn replica_of(primary: &Self) -> Self {
-        let extra = vec!["--replicaof".into(), "127.0.0.1".into(), primary.port.to_string()];
+    /// A replica of the primary at `primary` (a server, or a proxy to one), without
+    /// persistence, once it has synchronised.
+    pub fn replica_of(primary: std::net::SocketAddr) -> Self {
+        let extra = vec!["--replicaof".into(), primary.ip().to_string(), primary.port().to_string()];
         let replica = Self::launch(Persistence::None, free_port(), None, extra);
         let deadline = Instant::now() + READY_WITHIN;
         while !replica.info("replication").contains("master_link_status:up") {
