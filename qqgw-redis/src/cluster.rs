@@ -39,6 +39,12 @@ pub struct ClusterConfig {
     /// process's shards are taken over within this (plus [`poll`](Self::poll)). Default
     /// [`DEFAULT_LEASE_TTL`].
     pub lease_ttl: Duration,
+    /// How long before its lease could lapse a process gives up a shard it could not
+    /// renew (Redis unreachable, the connection half-open): the time its QQ connection
+    /// has to close before another process may take the shard. Redis calls a shard waits
+    /// on (the identify pacer's) are bounded by half of it. Default (`None`): a quarter of
+    /// the lease TTL.
+    pub lease_margin: Option<Duration>,
     /// How often a free lease is tried for. Default [`DEFAULT_POLL`].
     pub poll: Duration,
     /// How long after its start a process leaves the others' shards alone, so that each
@@ -64,6 +70,7 @@ impl ClusterConfig {
             owned,
             takeover: false,
             lease_ttl: DEFAULT_LEASE_TTL,
+            lease_margin: None,
             poll: DEFAULT_POLL,
             takeover_after: None,
             max_len: DEFAULT_MAX_LEN,
@@ -84,6 +91,12 @@ impl ClusterConfig {
     pub fn lease_ttl(mut self, ttl: Duration) -> Self {
         self.lease_ttl = ttl;
         self
+    }
+
+    /// The [`lease_margin`](Self::lease_margin) in force.
+    #[must_use]
+    pub fn margin(&self) -> Duration {
+        self.lease_margin.unwrap_or(self.lease_ttl / 4).min(self.lease_ttl / 2)
     }
 }
 
@@ -166,7 +179,10 @@ impl Cluster {
         let (stop_tx, stop_rx) = oneshot::channel();
         let stop = stop_rx.shared();
         let running = Arc::new(Mutex::new(BTreeSet::new()));
-        let pacer = RedisPacer::new(redis.clone(), cluster.session_start_limit);
+        // A shard waits for the pacer with its QQ connection open (an IDENTIFY sent is
+        // recorded): it must be back in time to close before its lease can lapse.
+        let pacer = RedisPacer::new(redis.clone(), cluster.session_start_limit)
+            .call_timeout(redis.config().response_timeout.min(cluster.margin() / 2));
         let mut tasks = Vec::new();
         for id in 0..cluster.total {
             let owned = cluster.owned.contains(&id);
@@ -345,34 +361,49 @@ impl<R: Runtime> ShardTask<R> {
         if stopping { Served::Stopped } else { Served::Lost }
     }
 
-    /// Renews the lease until it is lost (`false`) or the cluster stops (`true`).
+    /// Renews the lease until it is lost (`false`) or the cluster stops (`true`): every
+    /// third of its TTL, each renewal bounded by the time left before the cut-off — the
+    /// lease's validity less [`ClusterConfig::margin`] — and given up at the cut-off, so
+    /// that the shard is closed before the lease could pass to another process.
     async fn keep(&self, lease: &Lease) -> bool {
         let ttl = lease.ttl();
-        let mut valid_until = self.runtime.now() + ttl;
+        let margin = self.cluster.margin();
+        let renew_at = |lease: &Lease| lease.valid_until().checked_sub(ttl - ttl / 3);
+        let mut next = renew_at(lease);
         loop {
-            let next = if valid_until.saturating_duration_since(self.runtime.now()) > ttl * 2 / 3 {
-                ttl / 3
-            } else {
-                ttl / 10
+            let cutoff = lease.valid_until().checked_sub(margin);
+            let wake = match (next, cutoff) {
+                (Some(next), Some(cutoff)) => next.min(cutoff),
+                (next, cutoff) => next.or(cutoff).unwrap_or_else(|| self.runtime.now()),
             };
-            if !self.pause(next).await {
+            if !self.pause_until(wake).await {
                 return true;
             }
-            let asked = self.runtime.now();
-            match lease.renew(&self.redis).await {
-                Ok(true) => valid_until = asked + ttl,
+            let now = self.runtime.now();
+            let left = cutoff.map_or(Duration::ZERO, |cutoff| cutoff.saturating_duration_since(now));
+            if left.is_zero() {
+                tracing::warn!(shard = %self.shard, "lease not renewed in time: closing the shard before it can lapse");
+                return false;
+            }
+            match lease.renew_within(&self.redis, left).await {
+                Ok(true) => next = renew_at(lease),
                 Ok(false) => {
                     tracing::warn!(shard = %self.shard, "lease lost: closing the shard");
                     return false;
                 }
-                Err(error) => tracing::warn!(shard = %self.shard, %error, "lease renewal failed"),
-            }
-            // Stop before the lease could pass to another process.
-            if self.runtime.now() + ttl / 10 >= valid_until {
-                tracing::warn!(shard = %self.shard, "lease not renewed in time: closing the shard");
-                return false;
+                Err(error) => {
+                    tracing::warn!(shard = %self.shard, %error, "lease renewal failed");
+                    next = Some(self.runtime.now() + ttl / 10);
+                }
             }
         }
+    }
+
+    /// Sleeps until `deadline`; `false` if the cluster stopped meanwhile.
+    async fn pause_until(&self, deadline: std::time::Instant) -> bool {
+        let sleep = self.runtime.sleep_until(deadline);
+        futures_util::pin_mut!(sleep);
+        matches!(select(sleep, self.stop.clone()).await, Either::Left(_))
     }
 }
 

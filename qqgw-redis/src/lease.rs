@@ -2,6 +2,8 @@
 
 use core::time::Duration;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
 
 use crate::scripts::{LeaseAcquire, LeaseRelease, LeaseRenew};
 use crate::{Error, Redis};
@@ -47,12 +49,18 @@ impl core::fmt::Display for FencingToken {
 /// harmless: every checkpoint write carries it and is refused unless it is still the
 /// shard's current one, so a process that was paused or cut off past its lease's expiry —
 /// and so maybe replaced — can no longer overwrite the new owner's state.
+///
+/// Its validity is counted on this process's clock (the runtime's), from *before* the
+/// request that set it was sent ([`valid_until`](Self::valid_until)): Redis received the
+/// request later, so its own expiry is never earlier. A process that stops using the
+/// shard by then never overlaps the next owner, however long the request took.
 #[derive(Debug)]
 pub struct Lease {
     shard: ShardId,
     owner: String,
     token: FencingToken,
     ttl: Duration,
+    valid_until: Mutex<Instant>,
 }
 
 static OWNER_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -78,6 +86,7 @@ impl Lease {
     ///
     /// [`Error::Redis`] if Redis cannot be reached.
     pub async fn try_acquire(redis: &Redis, shard: ShardId, ttl: Duration) -> Result<Option<Self>, Error> {
+        let asked = redis.now();
         let owner = nonce();
         let (lease, fence) = (redis.keys().lease(shard), redis.keys().fence(shard));
         let acquire =
@@ -88,7 +97,7 @@ impl Lease {
         let Some(token) = token else { return Ok(None) };
         let token = FencingToken::parse(&token)
             .ok_or_else(|| Error::Decode { key: fence, reason: format!("not a fencing token: {token:?}") })?;
-        Ok(Some(Self { shard, owner, token, ttl }))
+        Ok(Some(Self { shard, owner, token, ttl, valid_until: Mutex::new(asked + ttl) }))
     }
 
     /// The shard.
@@ -109,17 +118,40 @@ impl Lease {
         self.ttl
     }
 
+    /// When the lease lapses at the latest, on the clock of the runtime `Redis` was
+    /// connected with: its TTL counted from before the request that set it (the
+    /// acquisition or the last renewal) was sent.
+    #[must_use]
+    pub fn valid_until(&self) -> Instant {
+        *self.valid_until.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Extends the lease by its TTL from now. `false` if it is no longer ours (it expired,
     /// and maybe another process holds it now).
     ///
     /// # Errors
     ///
-    /// [`Error::Redis`] if Redis cannot be reached.
+    /// [`Error::Redis`] or [`Error::Timeout`] if Redis cannot be reached.
     pub async fn renew(&self, redis: &Redis) -> Result<bool, Error> {
+        self.renew_within(redis, redis.config().response_timeout).await
+    }
+
+    /// [`renew`](Self::renew), failing with [`Error::Timeout`] unless Redis answers within
+    /// `limit` — the time left before the lease must be given up.
+    ///
+    /// # Errors
+    ///
+    /// As [`renew`](Self::renew).
+    pub async fn renew_within(&self, redis: &Redis, limit: Duration) -> Result<bool, Error> {
+        let asked = redis.now();
         let lease = redis.keys().lease(self.shard);
         let renew = LeaseRenew { lease: &lease, owner: &self.owner, ttl_ms: millis(self.ttl) }.invocation();
-        let renewed: u64 =
-            redis.run("lease renewal", None, |mut c| async move { renew.invoke_async(&mut c).await }).await?;
+        let renewed: u64 = redis
+            .run("lease renewal", Some(limit), |mut c| async move { renew.invoke_async(&mut c).await })
+            .await?;
+        if renewed == 1 {
+            *self.valid_until.lock().unwrap_or_else(PoisonError::into_inner) = asked + self.ttl;
+        }
         Ok(renewed == 1)
     }
 

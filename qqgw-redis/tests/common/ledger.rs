@@ -1,9 +1,9 @@
 //! What a fault test sent through the mock QQ, and the verdict on what the workers got:
 //! every event handled, or inside a reported gap — else lost.
 
-use std::collections::HashMap;
-
 use qqgw_mock::MockGateway;
+use qqgw_proto::ShardId;
+use qqgw_redis::{Gap, Keys};
 
 use super::handler::Tally;
 
@@ -32,8 +32,31 @@ pub struct Verdict {
     pub covered: usize,
     /// Neither: lost silently.
     pub lost: Vec<Sent>,
-    /// Gaps reported.
+    /// Gaps reported to the workers' handlers.
     pub gaps: usize,
+}
+
+/// Every gap in the streams of `shards` shards, with its shard.
+pub fn stream_gaps(conn: &mut redis::Connection, keys: &Keys, shards: u32) -> Vec<(u32, Gap)> {
+    let mut gaps = Vec::new();
+    for id in 0..shards {
+        let shard = ShardId::new(id, shards).unwrap();
+        let reply: redis::streams::StreamRangeReply =
+            redis::cmd("XRANGE").arg(keys.stream(shard)).arg("-").arg("+").query(conn).unwrap();
+        for entry in &reply.ids {
+            if let Some(gap) = entry.get::<String>(qqgw_redis::FIELD_GAP) {
+                gaps.push((id, serde_json::from_str(&gap).unwrap()));
+            }
+        }
+    }
+    gaps
+}
+
+/// Whether `gap` says that `sent` may be missing.
+fn covers(gap: &Gap, sent: &Sent) -> bool {
+    gap.session.as_deref() == Some(sent.session.as_str())
+        && sent.seq > gap.after
+        && gap.next.is_none_or(|next| sent.seq < next)
 }
 
 impl Ledger {
@@ -54,23 +77,16 @@ impl Ledger {
         &self.sent
     }
 
-    pub fn verdict(&self, tally: &Tally) -> Verdict {
+    /// The verdict on the events sent, given what the workers handled (`tally`) and the
+    /// gaps in the streams (`gaps`, from [`stream_gaps`]; a gap covers only the events it
+    /// says may be missing: `after < seq < next`).
+    pub fn verdict(&self, tally: &Tally, gaps: &[(u32, Gap)]) -> Verdict {
         let handled = tally.handled();
-        let gaps = tally.gaps();
-        // Per (shard, session), the lowest `after` of a gap: events after it may be missing.
-        let mut gap_after: HashMap<(u32, String), u64> = HashMap::new();
-        for (shard, session) in &gaps {
-            let after = gap_after.entry((shard.id(), session.id.clone())).or_insert(session.seq);
-            *after = (*after).min(session.seq);
-        }
-        let mut verdict = Verdict { events: self.sent.len(), gaps: gaps.len(), ..Verdict::default() };
+        let mut verdict = Verdict { events: self.sent.len(), gaps: tally.gaps().len(), ..Verdict::default() };
         for sent in &self.sent {
             if handled.contains_key(&sent.id) {
                 verdict.handled += 1;
-            } else if gap_after
-                .get(&(sent.shard, sent.session.clone()))
-                .is_some_and(|&after| sent.seq > after)
-            {
+            } else if gaps.iter().any(|(shard, gap)| *shard == sent.shard && covers(gap, sent)) {
                 verdict.covered += 1;
             } else {
                 verdict.lost.push(sent.clone());
