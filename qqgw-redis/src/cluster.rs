@@ -320,7 +320,7 @@ impl<R: Runtime> ShardTask<R> {
             .shards(Shards::one(shard))
             .sessions(stored)
             .session_store(SinkWrites)
-            .identify_pacer(self.pacer.clone())
+            .identify_pacer(self.pacer.owned_by(lease.token().clone(), self.cluster.session_ttl))
             .manual_ack(true)
             .build();
         let connect = Client::connect_on(self.runtime.clone(), config).fuse();

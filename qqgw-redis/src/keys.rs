@@ -11,6 +11,7 @@ use qqgw_proto::ShardId;
 /// | `<prefix>:lease:<id>/<total>` | string | the shard's lease: the owner's token, with a TTL |
 /// | `<prefix>:fence:<id>/<total>` | string | the shard's current fencing token, `<counter>:<nonce>`, drawn by each acquisition |
 /// | `<prefix>:stream:<id>/<total>` | stream | the shard's events, for workers |
+/// | `<prefix>:identifying:<id>/<total>` | string, TTL | an IDENTIFY slot granted to the shard whose READY is not in the stream yet |
 /// | `<prefix>:trimmed:<id>/<total>` | hash | per consumer group, its last report of entries trimmed unread |
 /// | `<prefix>:pacer:<bucket>` | sorted set | IDENTIFY slots of a rate-limit bucket |
 /// | `<prefix>:pacer:day` | hash | the daily session budget |
@@ -69,6 +70,13 @@ impl Keys {
     #[must_use]
     pub fn stream(&self, shard: ShardId) -> String {
         self.shard_key("stream", shard)
+    }
+
+    /// The IDENTIFY slot granted to `shard` whose READY is not in the stream yet: a
+    /// session may have started that Redis does not know of.
+    #[must_use]
+    pub fn identifying(&self, shard: ShardId) -> String {
+        self.shard_key("identifying", shard)
     }
 
     /// Per consumer group, the last report of entries trimmed from `shard`'s stream unread.

@@ -4,7 +4,7 @@ use core::time::Duration;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::lease::millis;
+use crate::lease::{FencingToken, millis};
 use crate::scripts::{PacerAcquire, PacerRelease, PacerSent};
 use crate::{Error, Redis};
 use qqgw_client::{IdentifyPacer, PacerFuture};
@@ -43,6 +43,9 @@ pub struct RedisPacer {
     slot_timeout: Duration,
     /// The deadline of each call; the connection's response timeout when `None`.
     call_timeout: Option<Duration>,
+    /// For a shard run by a cluster: its owner's fencing token, and how long a grant is
+    /// recorded (see [`RedisPacer::owned_by`]).
+    owner: Option<(FencingToken, Duration)>,
 }
 
 static SLOT_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -61,7 +64,23 @@ impl RedisPacer {
     /// day's budget in Redis when there is none.
     #[must_use]
     pub fn new(redis: Redis, limit: SessionStartLimit) -> Self {
-        Self { redis, limit: Arc::new(Mutex::new(limit)), slot_timeout: SLOT_TIMEOUT, call_timeout: None }
+        Self {
+            redis,
+            limit: Arc::new(Mutex::new(limit)),
+            slot_timeout: SLOT_TIMEOUT,
+            call_timeout: None,
+            owner: None,
+        }
+    }
+
+    /// This pacer for the one shard whose lease drew `token`: slots are granted only while
+    /// `token` is the shard's fencing token, and each grant is recorded for the shard (for
+    /// `ttl`, until READY's entry is written) so that a process that dies between the
+    /// IDENTIFY and that entry leaves a trace: [`StreamSink::recover`](crate::StreamSink::recover)
+    /// reports the session that may have started. [`Cluster`](crate::Cluster) uses it.
+    #[must_use]
+    pub(crate) fn owned_by(&self, token: FencingToken, ttl: Duration) -> Self {
+        Self { owner: Some((token, ttl)), ..self.clone() }
     }
 
     /// How long each call to Redis may take (a shard waits for it, its QQ connection open
@@ -107,6 +126,10 @@ impl RedisPacer {
         let acquire = PacerAcquire {
             bucket: &self.bucket_key(shard),
             day: &self.redis.keys().pacer_day(),
+            fence: &self.redis.keys().fence(shard),
+            identifying: &self.redis.keys().identifying(shard),
+            token: &self.owner.as_ref().map(|(token, _)| token.to_string()).unwrap_or_default(),
+            identifying_ttl_ms: millis(self.owner.as_ref().map_or(Duration::ZERO, |(_, ttl)| *ttl)),
             slot: &id.to_string(),
             slot_timeout_ms: millis(self.slot_timeout),
             remaining: limit.remaining,
@@ -159,6 +182,7 @@ impl RedisPacer {
         let release = PacerRelease {
             bucket: &self.bucket_key(shard),
             day: &self.redis.keys().pacer_day(),
+            identifying: &self.redis.keys().identifying(shard),
             slot: &slot.0.to_string(),
         }
         .invocation();

@@ -2,7 +2,7 @@
 
 use qqgw_client::ShardEvent;
 use qqgw_proto::{Dispatch, Event, Session, ShardId};
-use redis::{ScriptInvocation, Value};
+use redis::{AsyncCommands, ScriptInvocation, Value};
 
 use crate::RedisSessionStore;
 use crate::entry::{self, Entry, FIELD_GAP};
@@ -121,7 +121,9 @@ impl Gap {
     pub const TRIMMED: &'static str = "trimmed";
     /// [`kind`](Self::kind): the session's checkpoint is gone from Redis (expired,
     /// evicted, deleted) while its events never ended; events after `after` may be
-    /// missing. Found when a shard starts.
+    /// missing. Without a `session`: an IDENTIFY was sent whose READY never reached the
+    /// stream (its process died or was cut off first), so a session Redis never heard of
+    /// may have started, and its events may be missing. Found when a shard starts.
     pub const UNKNOWN: &'static str = "unknown";
     /// [`kind`](Self::kind): Redis lost its latest writes, this session's checkpoint
     /// with them, so QQ cannot be asked to replay it; events after `after` (the last of
@@ -226,6 +228,16 @@ impl StreamSink {
                     Gap { kind: Gap::UNKNOWN.into(), session: Some(session), after, next: None, group: None };
                 self.publish_gap(&gap).await?;
             }
+        }
+        // An IDENTIFY was granted whose READY never reached the stream: the process that
+        // sent it died, or was cut off, before writing it. A session may have started
+        // that Redis never heard of, its events with it.
+        let identifying = self.redis.keys().identifying(self.shard);
+        let granted: Option<String> =
+            self.redis.run("GET", None, |mut c| async move { c.get(&identifying).await }).await?;
+        if granted.is_some() {
+            let gap = Gap { kind: Gap::UNKNOWN.into(), session: None, after: 0, next: None, group: None };
+            self.publish_gap_clearing(&gap, true).await?;
         }
         Ok(stored)
     }
@@ -446,7 +458,15 @@ impl StreamSink {
 
     /// Writes `gap` alone, the checkpoint left as it is.
     async fn publish_gap(&mut self, gap: &Gap) -> Result<(), Error> {
-        let invocation = self.plan_gap(gap, Step::Keep)?;
+        self.publish_gap_clearing(gap, false).await
+    }
+
+    /// Writes `gap` alone, the checkpoint left as it is; with `clears_identifying`, the
+    /// record of an IDENTIFY granted to the shard goes in the same step.
+    async fn publish_gap_clearing(&mut self, gap: &Gap, clears_identifying: bool) -> Result<(), Error> {
+        tracing::warn!(shard = %self.shard, ?gap, "gap in the events");
+        let fields = self.encode(Entry::Gap(gap))?;
+        let invocation = self.invocation(&fields, Step::Keep, clears_identifying);
         let answer = self
             .redis
             .run("publish", None, |mut c| async move { invocation.invoke_async(&mut c).await })
@@ -493,7 +513,7 @@ impl StreamSink {
         if let Some(seq) = dispatch.seq() {
             self.position.last_seq = Some(self.position.last_seq.map_or(seq, |last| last.max(seq)));
         }
-        out.push(self.invocation(&fields, Step::Move));
+        out.push(self.invocation(&fields, Step::Move, dispatch.name() == "READY"));
         after.push((self.position.clone(), 0));
         Ok(())
     }
@@ -523,7 +543,7 @@ impl StreamSink {
     fn plan_gap(&mut self, gap: &Gap, step: Step) -> Result<ScriptInvocation<'static>, Error> {
         tracing::warn!(shard = %self.shard, ?gap, "gap in the events");
         let fields = self.encode(Entry::Gap(gap))?;
-        Ok(self.invocation(&fields, step))
+        Ok(self.invocation(&fields, step, false))
     }
 
     fn encode(&self, entry: Entry<'_>) -> Result<entry::Fields, Error> {
@@ -533,8 +553,14 @@ impl StreamSink {
     }
 
     /// The script for one entry: it expects the checkpoint this sink has written so far,
-    /// and leaves the sink's position as written.
-    fn invocation(&mut self, fields: &[(&'static str, String)], step: Step) -> ScriptInvocation<'static> {
+    /// and leaves the sink's position as written. `clears_identifying`: the entry is the
+    /// READY of the IDENTIFY recorded for the shard (or reports its loss).
+    fn invocation(
+        &mut self,
+        fields: &[(&'static str, String)],
+        step: Step,
+        clears_identifying: bool,
+    ) -> ScriptInvocation<'static> {
         let keys = self.redis.keys();
         let shard = self.shard;
         let (expected_id, expected_seq) = match &self.position.written {
@@ -551,6 +577,7 @@ impl StreamSink {
             fence: &keys.fence(shard),
             stream: &keys.stream(shard),
             trimmed: &keys.trimmed(shard),
+            identifying: &keys.identifying(shard),
             token: &self.fence.as_ref().map(ToString::to_string).unwrap_or_default(),
             expect: if expected_id.is_some() { "1" } else { "" },
             expected_id: expected_id.as_deref().unwrap_or(""),
@@ -561,6 +588,7 @@ impl StreamSink {
             ttl_ms: millis(self.session_ttl),
             max_len: self.max_len,
             ends_session: if step == Step::End { "1" } else { "" },
+            clears_identifying: if clears_identifying { "1" } else { "" },
             gap_field: FIELD_GAP,
             fields,
         }

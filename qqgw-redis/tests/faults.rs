@@ -293,6 +293,54 @@ async fn a_session_hash_gone_while_the_shard_was_down_is_reported_at_the_next_st
     second.shutdown().await;
 }
 
+/// A process dies between its IDENTIFY and writing READY's entry (cut off from Redis, or
+/// killed): the session QQ started is unknown to Redis. The slot's grant was recorded for
+/// the shard, so the next start reports it (a gap without a session), and the events of
+/// that session are inside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_whose_ready_never_reached_redis_is_reported_at_the_next_start() {
+    let server = RedisServer::start();
+    let mock = mock(1).await;
+    let url = server.url();
+    let keys = Keys::for_app(&mock.config().app_id);
+    let mut gaps_conn = server.sync();
+    let redis = Redis::connect(&qqgw_tokio::Tokio, &url, keys.clone()).await.unwrap();
+    let tally = Tally::default();
+    let _worker = worker(&url, &mock, &tally).await;
+    let shard = ShardId::ONE;
+    let first = Cluster::start(qqgw_tokio::Tokio, redis.clone(), bot(&mock), ClusterConfig::new(1, 0..1));
+    let session = session_of(&mock, 0, Duration::from_secs(10)).await;
+    poll("READY in the stream, the grant's record gone with it", Duration::from_secs(10), async || {
+        let recorded: bool = redis::cmd("EXISTS").arg(keys.identifying(shard)).query(&mut gaps_conn).unwrap();
+        (checkpoint(&mut gaps_conn, &keys, shard).is_some() && !recorded).then_some(())
+    })
+    .await;
+    first.shutdown().await;
+    // As if READY's entry had never been written: the session's entries and checkpoint
+    // gone, the grant still recorded. QQ sends on in the session meanwhile.
+    let mut rollback = redis::pipe();
+    for row in rows(&mut gaps_conn, &keys.stream(shard)).iter().filter(|r| r.session == session) {
+        rollback.cmd("XDEL").arg(keys.stream(shard)).arg(&row.id).ignore();
+    }
+    rollback.del(keys.session(shard)).ignore().set(keys.identifying(shard), "1").ignore();
+    let _: () = rollback.query(&mut gaps_conn).unwrap();
+    let mut ledger = Ledger::default();
+    for _ in 0..5 {
+        ledger.dispatch(&mock, 0);
+    }
+
+    let second = Cluster::start(qqgw_tokio::Tokio, redis, bot(&mock), ClusterConfig::new(1, 0..1));
+    poll("the gap without a session", Duration::from_secs(20), async || {
+        tally.gaps().into_iter().find(|(_, lost)| lost.id.is_empty())
+    })
+    .await;
+    let verdict = judge(&ledger, &tally, &mut gaps_conn, &keys, 1);
+    ledger::report("READY never written", 1, &verdict);
+    assert!(verdict.lost.is_empty(), "lost: {:?}", verdict.lost);
+    assert_eq!(verdict.covered, 5, "{verdict:?}");
+    second.shutdown().await;
+}
+
 fn bot(mock: &MockGateway) -> qqgw_client::ConfigBuilder {
     qqgw_client::Config::builder(mock.config().app_id.clone(), mock.config().secret.clone())
         .api_base(mock.api_base())
@@ -432,7 +480,7 @@ async fn redis_losing_its_latest_writes_is_detected_and_replayed_or_reported_emu
     assert!(verdict.lost.is_empty(), "lost: {:?}", verdict.lost);
     // A gap for each session QQ could not replay; besides, at most jumps over a single
     // sequence number: a RESUMED's (QQ numbers it, and never replays it).
-    let gaps = ledger::stream_gaps(&mut gaps_conn, &keys, 1);
+    let gaps = ledger::stream_gaps(&mut gaps_conn, &keys, 1).gaps;
     let ends = gaps.iter().filter(|(_, gap)| gap.ends_session()).count();
     assert_eq!(ends, gaps_expected, "{gaps:?}");
     assert!(gaps.iter().all(|(_, gap)| gap.ends_session() || gap.next == Some(gap.after + 2)), "{gaps:?}");

@@ -116,7 +116,7 @@ scripts! {
     /// empty: none); then bounds the stream to `max_len`. `{1, entry id}`, `{-1}` when
     /// fenced, `{-2, id, seq}` (the checkpoint found) when not the expected one.
     Publish {
-        keys: [session, fence, stream, trimmed],
+        keys: [session, fence, stream, trimmed, identifying],
         args: [
             token: &'a str,
             expect: &'a str,
@@ -128,16 +128,20 @@ scripts! {
             ttl_ms: u64,
             max_len: u64,
             ends_session: &'a str,
+            clears_identifying: &'a str,
             gap_field: &'a str,
         ],
         tail: fields,
         lua: ["fence.lua", "publish.lua"],
     }
 
-    /// Asks for an IDENTIFY slot in `bucket`: `{1, 0}` granted, `{0, wait_ms}` not.
+    /// Asks for an IDENTIFY slot in `bucket`: `{1, 0}` granted, `{0, wait_ms}` not. With a
+    /// `token`, only for the shard's current owner, and the grant recorded in `identifying`.
     PacerAcquire {
-        keys: [bucket, day],
+        keys: [bucket, day, fence, identifying],
         args: [
+            token: &'a str,
+            identifying_ttl_ms: u64,
             slot: &'a str,
             slot_timeout_ms: u64,
             remaining: u32,
@@ -155,9 +159,9 @@ scripts! {
         lua: ["pacer_sent.lua"],
     }
 
-    /// `slot` went unused.
+    /// `slot` went unused (and its record in `identifying` goes).
     PacerRelease {
-        keys: [bucket, day],
+        keys: [bucket, day, identifying],
         args: [slot: &'a str],
         lua: ["pacer_release.lua"],
     }

@@ -3,6 +3,14 @@
 -- after the slot timeout), `s:<id>` sent (ends a window after the IDENTIFY). The day is a
 -- hash with `remaining` and `reset_at`, restarted from QQ's latest figures once `reset_at`
 -- has passed. Returns {1, 0} when granted, {0, wait_ms} when not.
+--
+-- With `token` (a shard run by a cluster), a slot is granted only while `token` is the
+-- shard's fencing token, and the grant is recorded in `identifying` until READY's entry is
+-- written: should the shard's process die before, the next owner knows that a session may
+-- have started without Redis hearing of it.
+if token ~= '' and redis.call('GET', fence) ~= token then
+  return {0, tonumber(recheck_ms)}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local reset_at = tonumber(redis.call('HGET', day, 'reset_at'))
@@ -26,4 +34,7 @@ end
 redis.call('ZADD', bucket, now + tonumber(slot_timeout_ms), 'g:' .. slot)
 redis.call('PEXPIRE', bucket, tonumber(slot_timeout_ms) + 60000)
 redis.call('HINCRBY', day, 'remaining', -1)
+if token ~= '' then
+  redis.call('SET', identifying, slot, 'PX', identifying_ttl_ms)
+end
 return {1, 0}

@@ -11,6 +11,10 @@ if expect == '1' and (current_id ~= expected_id or current_seq ~= expected_seq) 
   return {-2, current_id, current_seq}
 end
 local entry = redis.call('XADD', stream, '*', unpack(fields))
+-- READY's entry: the session the IDENTIFY started is known now.
+if clears_identifying == '1' then
+  redis.call('DEL', identifying)
+end
 if ends_session == '1' then
   redis.call('DEL', session)
 elseif id ~= '' and seq ~= '' then

@@ -1,6 +1,8 @@
 //! What a fault test sent through the mock QQ, and the verdict on what the workers got:
 //! every event handled, or inside a reported gap — else lost.
 
+use std::collections::HashSet;
+
 use qqgw_mock::MockGateway;
 use qqgw_proto::ShardId;
 use qqgw_redis::{Gap, Keys};
@@ -36,27 +38,49 @@ pub struct Verdict {
     pub gaps: usize,
 }
 
+/// The gaps in the streams of a bot's shards, and the sessions their events belong to.
+#[derive(Debug, Default)]
+pub struct StreamGaps {
+    pub gaps: Vec<(u32, Gap)>,
+    pub sessions: HashSet<(u32, String)>,
+}
+
 /// Every gap in the streams of `shards` shards, with its shard.
-pub fn stream_gaps(conn: &mut redis::Connection, keys: &Keys, shards: u32) -> Vec<(u32, Gap)> {
-    let mut gaps = Vec::new();
+pub fn stream_gaps(conn: &mut redis::Connection, keys: &Keys, shards: u32) -> StreamGaps {
+    let mut found = StreamGaps::default();
     for id in 0..shards {
         let shard = ShardId::new(id, shards).unwrap();
         let reply: redis::streams::StreamRangeReply =
             redis::cmd("XRANGE").arg(keys.stream(shard)).arg("-").arg("+").query(conn).unwrap();
         for entry in &reply.ids {
             if let Some(gap) = entry.get::<String>(qqgw_redis::FIELD_GAP) {
-                gaps.push((id, serde_json::from_str(&gap).unwrap()));
+                found.gaps.push((id, serde_json::from_str(&gap).unwrap()));
+            }
+            if let Some(session) = entry.get::<String>(qqgw_redis::FIELD_SESSION) {
+                found.sessions.insert((id, session));
             }
         }
     }
-    gaps
+    found
 }
 
-/// Whether `gap` says that `sent` may be missing.
-fn covers(gap: &Gap, sent: &Sent) -> bool {
-    gap.session.as_deref() == Some(sent.session.as_str())
-        && sent.seq > gap.after
-        && gap.next.is_none_or(|next| sent.seq < next)
+impl StreamGaps {
+    /// Whether a gap says that `sent` may be missing: one of its session with
+    /// `after < seq < next`, or one without a session (a session started that Redis never
+    /// heard of) for an event of a session the stream does not know.
+    fn cover(&self, sent: &Sent) -> bool {
+        self.gaps.iter().any(|(shard, gap)| {
+            *shard == sent.shard
+                && match gap.session.as_deref() {
+                    None | Some("") => !self.sessions.contains(&(sent.shard, sent.session.clone())),
+                    Some(session) => {
+                        session == sent.session
+                            && sent.seq > gap.after
+                            && gap.next.is_none_or(|next| sent.seq < next)
+                    }
+                }
+        })
+    }
 }
 
 impl Ledger {
@@ -80,13 +104,13 @@ impl Ledger {
     /// The verdict on the events sent, given what the workers handled (`tally`) and the
     /// gaps in the streams (`gaps`, from [`stream_gaps`]; a gap covers only the events it
     /// says may be missing: `after < seq < next`).
-    pub fn verdict(&self, tally: &Tally, gaps: &[(u32, Gap)]) -> Verdict {
+    pub fn verdict(&self, tally: &Tally, gaps: &StreamGaps) -> Verdict {
         let handled = tally.handled();
         let mut verdict = Verdict { events: self.sent.len(), gaps: tally.gaps().len(), ..Verdict::default() };
         for sent in &self.sent {
             if handled.contains_key(&sent.id) {
                 verdict.handled += 1;
-            } else if gaps.iter().any(|(shard, gap)| *shard == sent.shard && covers(gap, sent)) {
+            } else if gaps.cover(sent) {
                 verdict.covered += 1;
             } else {
                 verdict.lost.push(sent.clone());
