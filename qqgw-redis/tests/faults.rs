@@ -630,6 +630,24 @@ fn writers(conn: &mut redis::Connection, key: &str) -> Vec<String> {
     reply.ids.iter().map(|entry| entry.get::<String>(qqgw_redis::FIELD_WRITER).unwrap_or_default()).collect()
 }
 
+/// No two processes held one shard's QQ connection at once: per shard, each connection the
+/// mock saw closed before the next one opened.
+fn assert_one_connection_at_a_time(mock: &MockGateway) {
+    let record = mock.record();
+    for shard in 0..mock.config().shards {
+        let mut connections: Vec<_> = record.connections.iter().filter(|c| c.shard == Some(shard)).collect();
+        connections.sort_by_key(|c| c.opened_at);
+        for pair in connections.windows(2) {
+            let closed = pair[0].closed_at.expect("only the last connection of a shard may still be open");
+            assert!(
+                closed <= pair[1].opened_at,
+                "shard {shard}: a connection opened {:?} before the previous one closed",
+                closed - pair[1].opened_at
+            );
+        }
+    }
+}
+
 /// A gateway stopped (`SIGSTOP`) past its lease, then continued: another process has taken
 /// its shard meanwhile, and it writes nothing after the new owner's first write — every
 /// write it still tries is fenced — and closes its QQ connection as soon as it runs.
@@ -720,4 +738,99 @@ async fn a_gateway_stopped_past_its_lease_writes_nothing_after_the_new_owner() {
     let verdict = judge(&ledger, &tally, &mut gaps_conn, &keys, mock.config().shards);
     ledger::report("gateway SIGSTOPped past its lease", runs, &verdict);
     assert!(verdict.lost.is_empty(), "lost: {:?}", verdict.lost);
+}
+
+/// A gateway and a worker behind a proxy that silently stops forwarding (a half-open
+/// connection to Redis), another gateway on a direct path. The cut-off gateway closes its
+/// QQ connection before its lease can lapse; the other takes the shard over, never while
+/// the first still holds it. Once the proxy forwards again, the worker and the gateway are
+/// back within 15 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_half_open_connection_a_gateway_gives_its_shard_up_in_time_and_both_recover() {
+    let runs = ledger::runs(3);
+    let server = RedisServer::start();
+    let mock = MockGateway::start(MockConfig {
+        heartbeat_interval: Duration::from_millis(300),
+        shards: 2,
+        session_start_limit: qqgw_mock::SessionStartLimit {
+            total: 1000,
+            remaining: 1000,
+            reset_after: 86_400_000,
+            max_concurrency: 2,
+        },
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let url = server.url();
+    let keys = Keys::for_app(&mock.config().app_id);
+    let mut gaps_conn = server.sync();
+    let lease = Duration::from_millis(3000);
+    let mut ledger = Ledger::default();
+    let tally = Tally::default();
+    let mut processes = Children::new();
+    let mut recoveries = Vec::new();
+    for run in 0..runs {
+        let proxy = common::proxy::Proxy::start(server.addr()).await;
+        let running = worker(&proxy.url(), &mock, &tally).await;
+        let mut behind = gateway_env(&mock, &proxy.url(), "0-1", lease);
+        behind.extend([("QQGW_TAKEOVER", "1".into()), ("QQGW_MAX_CONCURRENCY", "2".into())]);
+        let mut direct = gateway_env(&mock, &url, "1-2", lease);
+        direct.extend([("QQGW_TAKEOVER", "1".into()), ("QQGW_MAX_CONCURRENCY", "2".into())]);
+        processes.spawn(&format!("behind-{run}"), "child_gateway", &behind);
+        let taken = mock.record().connections.len();
+        poll("shard 0 run from behind the proxy", Duration::from_secs(30), async || {
+            let record = mock.record();
+            record.connections[taken..]
+                .iter()
+                .any(|c| c.shard == Some(0) && c.closed_at.is_none())
+                .then_some(())
+        })
+        .await;
+        processes.spawn(&format!("direct-{run}"), "child_gateway", &direct);
+        session_of(&mock, 1, Duration::from_secs(30)).await;
+        poll("both shards up, their sessions in Redis", Duration::from_secs(30), async || {
+            let mut stored = |shard| {
+                let stored = checkpoint(&mut gaps_conn, &keys, ShardId::new(shard, 2).unwrap());
+                stored.is_some_and(|(id, _)| Some(id) == mock.session_id(shard))
+            };
+            (mock.connected(0) && mock.connected(1) && stored(0) && stored(1)).then_some(())
+        })
+        .await;
+        let resumes = mock.record().resumes().len();
+
+        proxy.cut(true);
+        // QQ goes on while the proxy is cut: the direct gateway takes shard 0 over.
+        poll("shard 0 taken over", lease * 2 + Duration::from_secs(10), async || {
+            ledger.dispatch(&mock, 0);
+            ledger.dispatch(&mock, 1);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            (mock.record().resumes().len() > resumes && mock.connected(0)).then_some(())
+        })
+        .await;
+        proxy.cut(false);
+        let forwarded = Instant::now();
+        // The direct gateway dies: the one behind the proxy must take both shards.
+        processes.kill(&format!("direct-{run}"));
+        for _ in 0..20 {
+            ledger.dispatch(&mock, 0);
+            ledger.dispatch(&mock, 1);
+        }
+        poll("the worker and the gateway back", Duration::from_secs(15) + lease, async || {
+            let verdict = judge(&ledger, &tally, &mut gaps_conn, &keys, mock.config().shards);
+            (verdict.lost.is_empty() && mock.connected(0) && mock.connected(1)).then_some(())
+        })
+        .await;
+        recoveries.push(forwarded.elapsed());
+        assert_one_connection_at_a_time(&mock);
+        processes.kill(&format!("behind-{run}"));
+        running.stop().await;
+    }
+    let verdict = judge(&ledger, &tally, &mut gaps_conn, &keys, mock.config().shards);
+    ledger::report("half-open connection to redis", runs, &verdict);
+    println!(
+        "fault-suite | half-open connection to redis | back after the proxy forwarded again: {recoveries:?}"
+    );
+    assert!(verdict.lost.is_empty(), "lost: {:?}", verdict.lost);
+    assert_one_connection_at_a_time(&mock);
 }
