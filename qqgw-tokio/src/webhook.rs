@@ -154,10 +154,13 @@ impl WebhookServerBuilder {
     /// Answer QQ only once the event is handled — its callback in
     /// [`run_handler`](crate::run_handler) returned, or [`ShardEvent::ack`] was called —
     /// instead of once it is queued. If that takes longer than `within` (QQ wants an
-    /// answer within about 3 s), the request is answered `503` and the event forgotten, so
-    /// that QQ's retry is delivered again: at least once, even across a crash. Default:
-    /// off — answered when queued, which a crash before handling loses (QQ does not
-    /// retry what it saw acknowledged).
+    /// answer within about 3 s), or the event is dropped unacknowledged, the request is
+    /// answered `503` and the event forgotten, so that QQ's retry is delivered again: at
+    /// least once, even across a crash. A retry that arrives while the event is still
+    /// being handled is answered `503` with `Retry-After` too — never `200`, since the
+    /// handling may still fail — and not delivered again. Default: off — answered when
+    /// queued, which a crash before handling loses (QQ does not retry what it saw
+    /// acknowledged).
     pub fn ack_after_handled(mut self, within: Duration) -> Self {
         self.ack_after_handled = Some(within);
         self
@@ -308,6 +311,10 @@ pub struct WebhookMetrics {
     pub delivered: u64,
     /// Events answered 200 but not delivered again (QQ's retries, replays).
     pub duplicates: u64,
+    /// Retries of an event still being handled (with
+    /// [`ack_after_handled`](WebhookServerBuilder::ack_after_handled)), answered 503 and
+    /// not delivered again.
+    pub in_progress: u64,
     /// op 13 validations answered.
     pub validations: u64,
     /// Requests refused 401: no valid signature, a stale timestamp, or an event too old
@@ -336,6 +343,7 @@ impl WebhookMetrics {
             + self.body_timeouts
             + self.queue_full
             + self.body_memory_full
+            + self.in_progress
     }
 }
 
@@ -349,6 +357,7 @@ struct Counters {
     requests: AtomicU64,
     delivered: AtomicU64,
     duplicates: AtomicU64,
+    in_progress: AtomicU64,
     validations: AtomicU64,
     unauthorized: AtomicU64,
     bad_requests: AtomicU64,
@@ -370,6 +379,7 @@ impl Counters {
             requests: get(&self.requests),
             delivered: get(&self.delivered),
             duplicates: get(&self.duplicates),
+            in_progress: get(&self.in_progress),
             validations: get(&self.validations),
             unauthorized: get(&self.unauthorized),
             bad_requests: get(&self.bad_requests),
@@ -437,6 +447,7 @@ impl State {
             408 => &self.counters.body_timeouts,
             413 => &self.counters.too_large,
             503 if code == "body_memory_full" => &self.counters.body_memory_full,
+            503 if code == "in_progress" => &self.counters.in_progress,
             503 => &self.counters.queue_full,
             _ => &self.counters.bad_requests,
         };
@@ -637,8 +648,16 @@ async fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, Str
                 let sent = queue.events.try_send(event);
                 if sent.is_err() {
                     queue.guard.forget(&ticket);
+                } else if handled.is_some() {
+                    // Until handled, a retry is answered 503, not 200.
+                    queue.guard.in_flight(&ticket);
                 }
                 sent
+            }
+            Admission::InProgress => {
+                drop(queue);
+                debug!(id, "retry of an event still being handled: 503");
+                return Err(Refusal::busy("in_progress"));
             }
             Admission::Duplicate => {
                 drop(queue);
@@ -657,10 +676,13 @@ async fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, Str
             debug!(name, id, "webhook event");
             if let (Some(done), Some(within)) = (handled, state.ack_after_handled) {
                 // Not handled in time (or dropped): QQ's retry must be delivered again.
-                if tokio::time::timeout(within, done).await != Ok(true) {
-                    state.queue.lock().unwrap_or_else(PoisonError::into_inner).guard.forget(&ticket);
+                let handled = tokio::time::timeout(within, done).await == Ok(true);
+                let mut queue = state.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                if !handled {
+                    queue.guard.forget(&ticket);
                     return Err(Refusal::busy("not_handled_in_time"));
                 }
+                queue.guard.handled(&ticket);
             }
             ack()
         }

@@ -395,6 +395,57 @@ async fn with_ack_after_handled_qq_gets_its_200_only_once_the_handler_returned()
     .unwrap();
 }
 
+/// A retry of an event still being handled is answered 503 — never 200, since the
+/// handling may still fail — and is not delivered a second time; once the event is
+/// handled, a retry is a plain duplicate, answered 200.
+#[tokio::test]
+async fn with_ack_after_handled_a_retry_while_the_event_is_handled_is_answered_503() {
+    tokio::time::timeout(WAIT, async {
+        let webhook = qqgw_tokio::webhook::Webhook::from_secret(SECRET).unwrap();
+        let (server, events) = WebhookServer::builder(webhook)
+            .ack_after_handled(Duration::from_secs(2))
+            .bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let url = format!("http://{}/qqbot/callback", server.local_addr());
+        let frame = fixture("GROUP_AT_MESSAGE_CREATE");
+        let groups = Groups::default();
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let handler = GatedGroups(groups.clone(), Arc::clone(&gate));
+        let running = tokio::spawn(async move {
+            qqgw_tokio::run_handler(events, &handler).await;
+        });
+        let first = tokio::spawn(post(url.clone(), signed(&frame, &now()), frame.clone()));
+        // The retry while the handler waits for the gate.
+        while server.metrics().delivered == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let (status, body) = post(url.clone(), signed(&frame, &now()), frame.clone()).await;
+        assert_eq!(status, 503, "{body}");
+        gate.notify_one();
+        assert_eq!(first.await.unwrap().0, 200);
+        let (status, _) = post(url.clone(), signed(&frame, &now()), frame.clone()).await;
+        assert_eq!(status, 200, "handled: a duplicate now");
+        assert_eq!(groups.0.lock().unwrap().len(), 1, "delivered once");
+        let metrics = server.metrics();
+        assert_eq!((metrics.in_progress, metrics.duplicates, metrics.delivered), (1, 1, 1));
+        drop(server);
+        running.await.unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+/// Handles a group message once the test opens the gate.
+struct GatedGroups(Groups, Arc<tokio::sync::Notify>);
+
+impl EventHandler for GatedGroups {
+    async fn group_at_message_create(&self, ctx: Context, msg: GroupMessage) {
+        self.1.notified().await;
+        self.0.group_at_message_create(ctx, msg).await;
+    }
+}
+
 struct SlowGroups(Groups);
 
 impl EventHandler for SlowGroups {

@@ -2,7 +2,7 @@
 //! request could still pass the timestamp check.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use crate::dedup::KeyHasher;
@@ -48,6 +48,10 @@ pub enum Admission {
     New,
     /// Already delivered: a retry by QQ or a replay. Answer 200, do not deliver again.
     Duplicate,
+    /// Delivered, and not handled yet (the deliverer marked it
+    /// [`in_flight`](ReplayGuard::in_flight)): answer `503` with `Retry-After` — not 200,
+    /// since its handling may still fail — and do not deliver it again.
+    InProgress,
     /// Signed before the oldest delivery the guard still remembers, because memory ran
     /// full: whether it is a replay cannot be told, so it must be refused.
     Forgotten,
@@ -74,6 +78,8 @@ pub struct ReplayGuard {
     tolerance_secs: u64,
     /// Key → the latest timestamp it was seen with.
     seen: HashMap<u64, u64, BuildHasherDefault<KeyHasher>>,
+    /// Keys delivered and not handled yet.
+    in_flight: HashSet<u64, BuildHasherDefault<KeyHasher>>,
     /// (timestamp, key), oldest first: what expires or is evicted next.
     order: BTreeSet<(u64, u64)>,
     /// The newest timestamp of an event forgotten while it could still be replayed.
@@ -91,6 +97,7 @@ impl ReplayGuard {
             capacity: capacity.max(1),
             tolerance_secs,
             seen: HashMap::default(),
+            in_flight: HashSet::default(),
             order: BTreeSet::new(),
             floor: None,
             latest_now: None,
@@ -111,6 +118,9 @@ impl ReplayGuard {
                 self.order.insert((ticket.timestamp, ticket.key));
                 self.seen.insert(ticket.key, ticket.timestamp);
             }
+            if self.in_flight.contains(&ticket.key) {
+                return Admission::InProgress;
+            }
             return Admission::Duplicate;
         }
         let expired =
@@ -123,17 +133,33 @@ impl ReplayGuard {
         while self.seen.len() > self.capacity {
             let Some((timestamp, key)) = self.order.pop_first() else { break };
             self.seen.remove(&key);
+            self.in_flight.remove(&key);
             self.floor = Some(self.floor.map_or(timestamp, |floor| floor.max(timestamp)));
         }
         Admission::New
     }
 
     /// Forgets the event of `ticket`, admitted but then not delivered (the queue was
-    /// full), so that QQ's retry is delivered.
+    /// full) or not handled, so that QQ's retry is delivered.
     pub fn forget(&mut self, ticket: &ReplayTicket) {
+        self.in_flight.remove(&ticket.key);
         if let Some(timestamp) = self.seen.remove(&ticket.key) {
             self.order.remove(&(timestamp, ticket.key));
         }
+    }
+
+    /// Marks the event of `ticket` (admitted) as delivered but not handled yet: its
+    /// retries get [`Admission::InProgress`] until [`handled`](Self::handled) or
+    /// [`forget`](Self::forget).
+    pub fn in_flight(&mut self, ticket: &ReplayTicket) {
+        if self.seen.contains_key(&ticket.key) {
+            self.in_flight.insert(ticket.key);
+        }
+    }
+
+    /// The event of `ticket` is handled: its retries are [`Admission::Duplicate`]s.
+    pub fn handled(&mut self, ticket: &ReplayTicket) {
+        self.in_flight.remove(&ticket.key);
     }
 
     /// How many events are remembered now.
@@ -162,6 +188,7 @@ impl ReplayGuard {
             }
             self.order.pop_first();
             self.seen.remove(&key);
+            self.in_flight.remove(&key);
         }
     }
 }
@@ -232,6 +259,23 @@ mod tests {
         assert!(guard.is_empty());
         assert_eq!(guard.admit(&t), Admission::New);
         assert_eq!(guard.capacity(), 4);
+    }
+
+    #[test]
+    fn a_retry_of_an_event_in_flight_is_in_progress_until_handled() {
+        let mut guard = ReplayGuard::new(8, 300);
+        let first = ticket("a", 10, 10);
+        assert_eq!(guard.admit(&first), Admission::New);
+        guard.in_flight(&first);
+        assert_eq!(guard.admit(&ticket("a", 11, 11)), Admission::InProgress);
+        guard.handled(&first);
+        assert_eq!(guard.admit(&ticket("a", 12, 12)), Admission::Duplicate);
+        // Not handled after all: forgotten, the next retry is new.
+        let other = ticket("b", 12, 12);
+        assert_eq!(guard.admit(&other), Admission::New);
+        guard.in_flight(&other);
+        guard.forget(&other);
+        assert_eq!(guard.admit(&ticket("b", 13, 13)), Admission::New);
     }
 
     #[test]
