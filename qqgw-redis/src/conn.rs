@@ -409,4 +409,9 @@ impl Redis {
     pub(crate) fn now(&self) -> Instant {
         self.shared.clock.now()
     }
+
+    /// Completes `duration` from now, on the runtime's timers.
+    pub(crate) fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        self.shared.clock.sleep(duration)
+    }
 }

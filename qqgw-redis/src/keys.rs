@@ -15,7 +15,8 @@ use qqgw_proto::ShardId;
 /// | `<prefix>:trimmed:<id>/<total>` | hash | per consumer group, its last report of entries trimmed unread |
 /// | `<prefix>:pacer:<bucket>` | sorted set | IDENTIFY slots of a rate-limit bucket |
 /// | `<prefix>:pacer:day` | hash | the daily session budget |
-/// | `<prefix>:seen:<scope>:<event id>` | string, TTL | an event id already handled (dedup) |
+/// | `<prefix>:claim:<scope>:<event id>` | string, TTL | a webhook event being handled, by whom ([`EventDedup`](crate::EventDedup)) |
+/// | `<prefix>:done:<scope>` | sorted set | event ids handled, by when; bounded in age and number (dedup) |
 ///
 /// The keys of one shard are used together by one script, and every connection is to one
 /// server: Redis Cluster is not supported ([`Redis::connect`](crate::Redis::connect)
@@ -97,9 +98,15 @@ impl Keys {
         format!("{}:pacer:day", self.prefix)
     }
 
-    /// The marker of an event id handled in `scope`.
+    /// The claim on event `event_id` of `scope`, held while one process handles it.
     #[must_use]
-    pub fn seen(&self, scope: &str, event_id: &str) -> String {
-        format!("{}:seen:{scope}:{event_id}", self.prefix)
+    pub fn claim(&self, scope: &str, event_id: &str) -> String {
+        format!("{}:claim:{scope}:{event_id}", self.prefix)
+    }
+
+    /// The event ids handled in `scope`.
+    #[must_use]
+    pub fn done(&self, scope: &str) -> String {
+        format!("{}:done:{scope}", self.prefix)
     }
 }

@@ -20,7 +20,7 @@ pub use conn::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT,
     Redis, RedisConfig,
 };
-pub use dedup::{Claim, DEFAULT_CLAIM_TTL, DEFAULT_DONE_TTL, EventDedup};
+pub use dedup::{Claim, DEFAULT_CLAIM_TTL, DEFAULT_DONE_MEMORY, DEFAULT_DONE_TTL, EventDedup};
 pub use entry::{FIELD_EVENT, FIELD_GAP, FIELD_ID, FIELD_SESSION, FIELD_WRITER};
 pub use error::Error;
 pub use keys::Keys;

@@ -590,7 +590,10 @@ impl StreamSink {
             ends_session: if step == Step::End { "1" } else { "" },
             clears_identifying: if clears_identifying { "1" } else { "" },
             gap_field: FIELD_GAP,
-            fields,
+            fields: &fields
+                .iter()
+                .flat_map(|(name, value)| [(*name).to_owned(), value.clone()])
+                .collect::<Vec<_>>(),
         }
         .invocation();
         match step {

@@ -13,6 +13,7 @@ use crate::conn::Link;
 use crate::dedup::RecentSet;
 use crate::entry;
 use crate::lease::millis;
+use crate::scripts::DedupMark;
 use crate::sink::Gap;
 use crate::{Error, Redis};
 
@@ -35,9 +36,10 @@ pub struct WorkerConfig {
     pub claim_idle: Duration,
     /// Event ids remembered in memory to drop duplicates. Default 65,536.
     pub dedup_memory: usize,
-    /// With `Some(ttl)`, handled event ids are also marked in Redis for `ttl`
-    /// (`<prefix>:seen:<group>:<id>`), so a duplicate is dropped whichever worker of the
-    /// group gets it. Default `None`: memory only.
+    /// With `Some(ttl)`, handled event ids are also recorded in Redis for `ttl`, in the
+    /// group's sorted set `<prefix>:done:<group>` (bounded to
+    /// [`dedup_memory`](Self::dedup_memory) ids), so a duplicate is dropped whichever
+    /// worker of the group gets it. Default `None`: memory only.
     pub shared_dedup: Option<Duration>,
     /// Callbacks run at once by [`Worker::run`]; 1 keeps each shard's order. Default 1.
     pub concurrency: usize,
@@ -344,16 +346,17 @@ impl Worker {
         if self.config.shared_dedup.is_none() || keys.iter().all(Option::is_none) {
             return Ok(vec![false; entries.len()]);
         }
-        let mut pipe = redis::pipe();
+        let mut check = redis::cmd("ZMSCORE");
+        check.arg(self.redis.keys().done(&self.config.group));
         for key in keys.iter().flatten() {
-            pipe.exists(self.redis.keys().seen(&self.config.group, key));
+            check.arg(key);
         }
-        let found: Vec<bool> = self
+        let found: Vec<Option<f64>> = self
             .redis
-            .run("dedup check", None, |mut c| async move { pipe.query_async(&mut c).await })
+            .run("dedup check", None, |mut c| async move { check.query_async(&mut c).await })
             .await?;
         let mut found = found.into_iter();
-        Ok(keys.iter().map(|k| k.is_some() && found.next().unwrap_or(false)).collect())
+        Ok(keys.iter().map(|k| k.is_some() && found.next().flatten().is_some()).collect())
     }
 
     /// Acknowledges `deliveries` (handled): `XACK`, and the dedup markers.
@@ -383,16 +386,17 @@ impl Worker {
             }
         }
         let mut pipe = redis::pipe();
-        pipe.atomic();
-        if let Some(ttl) = self.config.shared_dedup {
-            for key in deliveries.iter().filter_map(Self::dedup_key) {
-                pipe.cmd("SET")
-                    .arg(self.redis.keys().seen(&self.config.group, &key))
-                    .arg(1)
-                    .arg("PX")
-                    .arg(millis(ttl))
-                    .ignore();
+        let handled: Vec<String> = deliveries.iter().filter_map(Self::dedup_key).collect();
+        if let (Some(ttl), false) = (self.config.shared_dedup, handled.is_empty()) {
+            let mark = DedupMark {
+                done: &self.redis.keys().done(&self.config.group),
+                done_ttl_ms: millis(ttl),
+                max_done: self.config.dedup_memory as u64,
+                ids: &handled,
             }
+            .invocation();
+            pipe.load_script(DedupMark::script()).ignore();
+            pipe.invoke_script(&mark).ignore();
         }
         for (stream, ids) in by_stream {
             pipe.cmd("XACK").arg(stream).arg(&self.config.group).arg(ids).ignore();

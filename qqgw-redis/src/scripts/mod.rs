@@ -28,8 +28,8 @@ fn prologue(keys: &[&str], args: &[&str], tail: Option<&str>) -> String {
 }
 
 /// Declares scripts: for each, a struct whose fields are the script's KEYS (`&str`), its
-/// ARGV (any `ToRedisArgs`) and optionally a tail of name–value pairs (`&[(&str, String)]`,
-/// passed flat), in that order; the Lua source is the concatenation of the files given.
+/// ARGV (any `ToRedisArgs`) and optionally a tail of any number of values (`&[String]`),
+/// in that order; the Lua source is the concatenation of the files given.
 macro_rules! scripts {
     ($(
         $(#[$doc:meta])*
@@ -44,7 +44,7 @@ macro_rules! scripts {
         pub(crate) struct $name<'a> {
             $(pub(crate) $key: &'a str,)+
             $(pub(crate) $arg: $ty,)*
-            $(pub(crate) $tail: &'a [(&'a str, String)],)?
+            $(pub(crate) $tail: &'a [String],)?
         }
 
         impl $name<'_> {
@@ -64,8 +64,8 @@ macro_rules! scripts {
                 let mut invocation = Self::script().prepare_invoke();
                 $(invocation.key(self.$key);)+
                 $(invocation.arg(&self.$arg);)*
-                $(for (name, value) in self.$tail {
-                    invocation.arg(*name).arg(value);
+                $(for value in self.$tail {
+                    invocation.arg(value);
                 })?
                 invocation
             }
@@ -164,6 +164,44 @@ scripts! {
         keys: [bucket, day, identifying],
         args: [slot: &'a str],
         lua: ["pacer_release.lua"],
+    }
+}
+
+scripts! {
+    /// Claims an event for `owner`: `"done"`, `"first"` or `"busy"`.
+    DedupClaim {
+        keys: [done, claim],
+        args: [id: &'a str, owner: &'a str, claim_ttl_ms: u64],
+        lua: ["dedup_claim.lua"],
+    }
+
+    /// Records an event handled (and bounds the record), and drops `owner`'s claim.
+    DedupDone {
+        keys: [done, claim],
+        args: [id: &'a str, owner: &'a str, done_ttl_ms: u64, max_done: u64],
+        lua: ["dedup_done.lua"],
+    }
+
+    /// Records event ids `ids` handled (and bounds the record).
+    DedupMark {
+        keys: [done],
+        args: [done_ttl_ms: u64, max_done: u64],
+        tail: ids,
+        lua: ["dedup_mark.lua"],
+    }
+
+    /// Extends `owner`'s claim: 1, or 0 if it is no longer `owner`'s.
+    DedupRenew {
+        keys: [claim],
+        args: [owner: &'a str, claim_ttl_ms: u64],
+        lua: ["dedup_renew.lua"],
+    }
+
+    /// Drops `owner`'s claim.
+    DedupRelease {
+        keys: [claim],
+        args: [owner: &'a str],
+        lua: ["dedup_release.lua"],
     }
 }
 
