@@ -23,8 +23,13 @@ pub struct WorkerConfig {
     /// The consumer group: workers in one group share the events, each handled by one of
     /// them. Default `"workers"`.
     pub group: String,
-    /// This worker's name in the group; a restarted worker with the same name takes back
-    /// its own pending events at once. Default: `worker-<pid>`.
+    /// This worker's name in the group. Default ([`default_consumer_name`]): the host
+    /// name, the process id and a random nonce, unique per process even in containers
+    /// (where every process is PID 1) — two workers sharing a name would share their
+    /// pending entries and break each other's order. A restarted worker then has a new
+    /// name: the entries it left pending are claimed after [`claim_idle`](Self::claim_idle).
+    /// Give a name that is stable *and* unique (a StatefulSet pod's name) to read them back
+    /// at once on restart.
     pub consumer: String,
     /// The most entries one read returns. Default 128.
     pub batch: usize,
@@ -49,7 +54,7 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
             group: "workers".into(),
-            consumer: format!("worker-{}", std::process::id()),
+            consumer: default_consumer_name(),
             batch: 128,
             block: Duration::from_secs(1),
             claim_idle: Duration::from_secs(30),
@@ -58,6 +63,25 @@ impl Default for WorkerConfig {
             concurrency: 1,
         }
     }
+}
+
+/// A consumer name unique to this process and this call: `<host>-<pid>-<nonce>`, the host
+/// name read from the system (`/proc/sys/kernel/hostname`, else `$HOSTNAME`), the nonce
+/// random. In a container the host name is usually the container's id, and the nonce
+/// differs for every start, so names are unique even where every process is PID 1.
+#[must_use]
+pub fn default_consumer_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| {
+            h.trim().chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')).collect()
+        })
+        .filter(|h: &String| !h.is_empty())
+        .unwrap_or_else(|| "worker".into());
+    let nonce = crate::lease::nonce();
+    format!("{host}-{}-{}", std::process::id(), nonce.get(..8).unwrap_or(&nonce))
 }
 
 /// One entry read from a shard's stream.

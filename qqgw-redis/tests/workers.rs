@@ -110,3 +110,12 @@ async fn a_killed_worker_processs_pending_events_are_claimed_and_handled_by_anot
     let expected: Vec<String> = (2..=31).map(|seq| format!("TEST_EVENT:{seq}")).collect();
     assert_eq!(tally.order(), expected, "claimed back in stream order");
 }
+
+#[test]
+fn default_worker_names_differ_for_every_worker_even_with_one_pid() {
+    let names: std::collections::BTreeSet<String> =
+        (0..100).map(|_| qqgw_redis::WorkerConfig::default().consumer).collect();
+    assert_eq!(names.len(), 100, "unique within a process, so across PID-1 containers too");
+    let name = names.first().unwrap();
+    assert!(name.contains(&format!("-{}-", std::process::id())), "host, pid, nonce: {name}");
+}
