@@ -431,7 +431,8 @@ impl Worker {
     }
 
     /// Feeds `handler` until `stop` resolves (checked between batches, so within
-    /// [`WorkerConfig::block`]); returns what was done. Each batch's events run through
+    /// [`WorkerConfig::block`] and the batch's handling, and while acknowledgements are
+    /// retried); returns what was done. Each batch's events run through
     /// [`run_handler_concurrently`] with [`WorkerConfig::concurrency`] callbacks at once;
     /// the batch is acknowledged once every callback has returned. Gaps and lost entries
     /// go to [`EventHandler::session_lost`]. Redis failures are logged and retried, after
@@ -489,10 +490,18 @@ impl Worker {
                 handler.session_lost(delivery.shard, lost).await;
             }
             self.handle(events, handler).await;
-            // Acknowledged only once handled; retried until Redis takes it.
+            // Acknowledged only once handled; retried until Redis takes it, or until told
+            // to stop (the entries stay pending and come back).
             while let Err(error) = self.ack(&batch).await {
                 tracing::warn!(%error, "worker: acknowledging failed; retrying");
-                runtime.sleep(Duration::from_millis(100)).await;
+                let pause = runtime.sleep(Duration::from_millis(100));
+                if let Either::Right(_) = select(core::pin::pin!(pause), stop.as_mut()).await {
+                    tracing::warn!(
+                        entries = batch.len(),
+                        "worker stopped with entries handled but not acknowledged: they come back"
+                    );
+                    return self.stats;
+                }
             }
         }
     }

@@ -119,3 +119,59 @@ fn default_worker_names_differ_for_every_worker_even_with_one_pid() {
     let name = names.first().unwrap();
     assert!(name.contains(&format!("-{}-", std::process::id())), "host, pid, nonce: {name}");
 }
+
+/// A handler that says when it starts, and waits for the test's word before it returns.
+struct Gated {
+    started: std::sync::Arc<tokio::sync::Notify>,
+    gate: std::sync::Arc<tokio::sync::Notify>,
+    tally: Tally,
+}
+
+impl qqgw_client::EventHandler for Gated {
+    async fn unknown_event(&self, ctx: Context) {
+        self.started.notify_one();
+        self.gate.notified().await;
+        qqgw_client::EventHandler::unknown_event(&self.tally, ctx).await;
+    }
+}
+
+/// Redis goes away while a batch is being handled: its acknowledgement keeps failing, and
+/// the worker still stops when told (the entries stay pending and come back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stops_when_told_even_while_its_acknowledgements_keep_failing() {
+    let mut server = RedisServer::start();
+    let redis = Redis::connect(&qqgw_tokio::Tokio, &server.url(), Keys::for_app("1")).await.unwrap();
+    let s = shard();
+    let mut sink = StreamSink::new(redis.clone(), s).resuming(Some(&Session::new("sess-1", 1, s)));
+    let data = serde_json::value::RawValue::from_string("{}".into()).unwrap();
+    sink.publish(&qqgw_proto::Dispatch::new("TEST_EVENT", Some(2), Some("TEST_EVENT:2".into()), s, data))
+        .await
+        .unwrap();
+    let worker = Worker::new(redis, [s], config("w")).await.unwrap();
+    let (started, gate) = (std::sync::Arc::default(), std::sync::Arc::new(tokio::sync::Notify::new()));
+    let tally = Tally::default();
+    let handler = Gated {
+        started: std::sync::Arc::clone(&started),
+        gate: std::sync::Arc::clone(&gate),
+        tally: tally.clone(),
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task =
+        tokio::spawn(
+            async move { worker.run(&qqgw_tokio::Tokio, &handler, async { drop(stop_rx.await) }).await },
+        );
+    // The event is being handled; Redis dies; the handler returns.
+    let started: std::sync::Arc<tokio::sync::Notify> = started;
+    tokio::time::timeout(Duration::from_secs(10), started.notified()).await.expect("the event handed out");
+    server.kill();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    gate.notify_one();
+    while tally.distinct() < 1 {
+        assert!(Instant::now() < deadline, "never handled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(stop_tx);
+    let stats =
+        tokio::time::timeout(Duration::from_secs(5), task).await.expect("the worker stopped").unwrap();
+    assert_eq!(stats.handled, 1);
+}
