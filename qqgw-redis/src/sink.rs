@@ -5,7 +5,7 @@ use qqgw_proto::{Dispatch, Event, Session, ShardId};
 use redis::{AsyncCommands, ScriptInvocation, Value};
 
 use crate::RedisSessionStore;
-use crate::entry::{self, Entry, FIELD_GAP};
+use crate::entry::{self, Entry};
 use crate::lease::{FencingToken, millis};
 use crate::scripts::Publish;
 use crate::store::DEFAULT_SESSION_TTL;
@@ -34,9 +34,10 @@ pub const DEFAULT_MAX_LEN: u64 = 100_000;
 /// Streams are bounded to `max_len` entries ([`DEFAULT_MAX_LEN`]), trimmed a tenth (at
 /// most 100 entries) at a time with `XTRIM MINID`, so a stream holds between `max_len`
 /// and `max_len` + 100 entries. Entries trimmed before a consumer group read them are lost
-/// to it; the sink reports that in the stream (a `"trimmed"` [`Gap`] naming the group),
-/// and the group's workers hand it to `session_lost`. Size `max_len` for the longest
-/// outage of your workers (events per second × seconds).
+/// to it: the sink records the last entry it trimmed, and a [`Worker`](crate::Worker)
+/// whose group had not read that far reports a `"trimmed"` [`Gap`] before the first entry
+/// after them. Size `max_len` for the longest outage of your workers (events per second ×
+/// seconds).
 #[derive(Debug, Clone)]
 pub struct StreamSink {
     redis: Redis,
@@ -589,7 +590,6 @@ impl StreamSink {
             max_len: self.max_len,
             ends_session: if step == Step::End { "1" } else { "" },
             clears_identifying: if clears_identifying { "1" } else { "" },
-            gap_field: FIELD_GAP,
             fields: &fields
                 .iter()
                 .flat_map(|(name, value)| [(*name).to_owned(), value.clone()])

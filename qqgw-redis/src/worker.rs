@@ -7,13 +7,14 @@ use std::collections::HashMap;
 use futures_util::future::{Either, select};
 use qqgw_client::{EventHandler, Runtime, ShardEvent, run_handler_concurrently};
 use qqgw_proto::{Dispatch, Event, Session, ShardId};
+use redis::Value;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 
 use crate::conn::Link;
 use crate::dedup::RecentSet;
 use crate::entry;
 use crate::lease::millis;
-use crate::scripts::DedupMark;
+use crate::scripts::{DedupMark, WorkerRead};
 use crate::sink::Gap;
 use crate::{Error, Redis};
 
@@ -89,7 +90,8 @@ pub fn default_consumer_name() -> String {
 pub struct Delivery {
     /// The shard whose stream it came from.
     pub shard: ShardId,
-    /// The stream entry id, to acknowledge.
+    /// The stream entry id, to acknowledge; empty for a gap the worker found itself
+    /// (entries trimmed before its group read them), which is no entry.
     pub entry: String,
     /// What it holds.
     pub item: Item,
@@ -144,6 +146,9 @@ pub struct Worker {
     own_pending_read: bool,
     /// When pending entries were last claimed, on the runtime's clock.
     last_claim: Option<std::time::Instant>,
+    /// The last entry id of each stream, as last read: what a wait for new entries waits
+    /// past.
+    last_ids: HashMap<String, String>,
     stats: WorkerStats,
 }
 
@@ -192,6 +197,7 @@ impl Worker {
             seen,
             own_pending_read: false,
             last_claim: None,
+            last_ids: HashMap::new(),
             stats: WorkerStats::default(),
         })
     }
@@ -235,7 +241,7 @@ impl Worker {
     async fn next_entries(&mut self) -> Result<Vec<Delivery>, Error> {
         let mut entries = Vec::new();
         if !self.own_pending_read {
-            entries = self.read("0", false).await?;
+            entries = self.read_own_pending().await?;
             if entries.is_empty() {
                 self.own_pending_read = true;
             }
@@ -248,30 +254,119 @@ impl Worker {
             entries = self.claim().await?;
         }
         if entries.is_empty() {
-            entries = self.read(">", true).await?;
+            entries = self.read_new().await?;
+            if entries.is_empty() {
+                self.wait_for_new().await?;
+                entries = self.read_new().await?;
+            }
         }
         Ok(entries)
     }
 
-    async fn read(&mut self, from: &str, block: bool) -> Result<Vec<Delivery>, Error> {
+    /// The new entries of every stream (one script each, in one round trip, none
+    /// blocking), each stream's preceded by a `trimmed` gap if entries were trimmed from it
+    /// before the group read them.
+    async fn read_new(&mut self) -> Result<Vec<Delivery>, Error> {
+        let mut pipe = redis::pipe();
+        pipe.load_script(WorkerRead::script()).ignore();
+        for (key, shard) in &self.streams {
+            let read = WorkerRead {
+                stream: key,
+                trimmed: &self.redis.keys().trimmed(*shard),
+                group: &self.config.group,
+                consumer: &self.config.consumer,
+                count: self.config.batch,
+            }
+            .invocation();
+            pipe.invoke_script(&read);
+        }
+        let answers: Vec<Value> =
+            self.redis.run("read", None, |mut c| async move { pipe.query_async(&mut c).await }).await?;
+        let mut out = Vec::new();
+        let mut missing_group = false;
+        for ((key, shard), answer) in self.streams.iter().zip(answers) {
+            let Value::Array(parts) = answer else { continue };
+            let [status, lost, entries, last] = parts.as_slice() else {
+                missing_group |= matches!(parts.first(), Some(Value::Int(-1)));
+                continue;
+            };
+            if !matches!(status, Value::Int(1)) {
+                continue;
+            }
+            if let Value::Array(lost) = lost {
+                let ids: Vec<String> = lost.iter().filter_map(|v| redis::from_redis_value(v).ok()).collect();
+                tracing::warn!(
+                    %shard,
+                    group = %self.config.group,
+                    read_up_to = ids.first().map(String::as_str),
+                    trimmed_up_to = ids.get(1).map(String::as_str),
+                    "entries trimmed from the stream before the group read them"
+                );
+                out.push(Delivery {
+                    shard: *shard,
+                    entry: String::new(),
+                    item: Item::Gap(Gap {
+                        kind: Gap::TRIMMED.into(),
+                        session: None,
+                        after: 0,
+                        next: None,
+                        group: Some(self.config.group.clone()),
+                    }),
+                    reclaimed: false,
+                    session: None,
+                });
+            }
+            let reply: Option<StreamReadReply> = redis::from_redis_value(entries).map_err(|e| {
+                Error::Decode { key: key.clone(), reason: format!("XREADGROUP answered {e}") }
+            })?;
+            for stream in reply.map(|r| r.keys).unwrap_or_default() {
+                out.extend(stream.ids.iter().map(|entry| Self::decode(*shard, entry, false)));
+            }
+            if let Ok(last) = redis::from_redis_value::<String>(last) {
+                self.last_ids.insert(key.clone(), last);
+            }
+        }
+        if missing_group {
+            tracing::warn!(group = %self.config.group, "a stream or its consumer group is gone from redis: creating it again");
+            create_groups(&self.redis, &self.streams, &self.config.group).await?;
+            self.own_pending_read = false;
+        }
+        Ok(out)
+    }
+
+    /// Waits up to [`WorkerConfig::block`] for an entry newer than the last one seen on
+    /// any stream (`XREAD BLOCK`, which reads nothing for the group).
+    async fn wait_for_new(&mut self) -> Result<(), Error> {
+        let mut wait = redis::cmd("XREAD");
+        wait.arg("BLOCK").arg(millis(self.config.block)).arg("COUNT").arg(1).arg("STREAMS");
+        for (key, _) in &self.streams {
+            wait.arg(key);
+        }
+        for (key, _) in &self.streams {
+            wait.arg(self.last_ids.get(key).map_or("0-0", String::as_str));
+        }
+        let _: Value =
+            self.reader.run("XREAD", None, |mut c| async move { wait.query_async(&mut c).await }).await?;
+        Ok(())
+    }
+
+    /// This consumer's own pending entries (read before, not acknowledged).
+    async fn read_own_pending(&mut self) -> Result<Vec<Delivery>, Error> {
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP")
             .arg(&self.config.group)
             .arg(&self.config.consumer)
             .arg("COUNT")
-            .arg(self.config.batch);
-        if block {
-            cmd.arg("BLOCK").arg(millis(self.config.block));
-        }
-        cmd.arg("STREAMS");
+            .arg(self.config.batch)
+            .arg("STREAMS");
         for (key, _) in &self.streams {
             cmd.arg(key);
         }
         for _ in &self.streams {
-            cmd.arg(from);
+            cmd.arg("0");
         }
         let reply: Option<StreamReadReply> =
-            self.reader.run("XREADGROUP", None, |mut c| async move { cmd.query_async(&mut c).await }).await?;
+            self.redis.run("XREADGROUP", None, |mut c| async move { cmd.query_async(&mut c).await }).await?;
         let mut out = Vec::new();
         for stream in reply.map(|r| r.keys).unwrap_or_default() {
             let Some(shard) = self.shard_of(&stream.key) else { continue };
@@ -403,7 +498,7 @@ impl Worker {
             return Ok(());
         }
         let mut by_stream: HashMap<&str, Vec<&str>> = HashMap::new();
-        for delivery in deliveries {
+        for delivery in deliveries.iter().filter(|d| !d.entry.is_empty()) {
             let key = self.streams.iter().find(|(_, s)| *s == delivery.shard).map(|(k, _)| k.as_str());
             if let Some(key) = key {
                 by_stream.entry(key).or_default().push(&delivery.entry);

@@ -129,10 +129,18 @@ scripts! {
             max_len: u64,
             ends_session: &'a str,
             clears_identifying: &'a str,
-            gap_field: &'a str,
         ],
         tail: fields,
         lua: ["fence.lua", "publish.lua"],
+    }
+
+    /// Reads new entries of `stream` for `consumer` of `group`, and whether entries were
+    /// trimmed before the group read them: `{-1}` without the stream or the group, else
+    /// `{1, lost (false or {delivered, cut}), entries, last entry id}`.
+    WorkerRead {
+        keys: [stream, trimmed],
+        args: [group: &'a str, consumer: &'a str, count: usize],
+        lua: ["worker_read.lua"],
     }
 
     /// Asks for an IDENTIFY slot in `bucket`: `{1, 0}` granted, `{0, wait_ms}` not. With a
