@@ -28,6 +28,8 @@ pub use lease::{FencingToken, Lease};
 pub use pacer::{RedisPacer, UNREACHABLE_RETRY};
 pub use sink::{DEFAULT_MAX_LEN, Gap, StreamSink};
 pub use store::{DEFAULT_SESSION_TTL, RedisSessionStore};
-pub use worker::{Delivery, Item, Worker, WorkerConfig, WorkerStats, default_consumer_name};
+pub use worker::{
+    DEFAULT_CONSUMER_EXPIRY, Delivery, Item, Worker, WorkerConfig, WorkerStats, default_consumer_name,
+};
 
 pub use redis;

@@ -14,7 +14,7 @@ use crate::conn::Link;
 use crate::dedup::RecentSet;
 use crate::entry;
 use crate::lease::millis;
-use crate::scripts::{DedupMark, WorkerRead};
+use crate::scripts::{DedupMark, WorkerForget, WorkerRead};
 use crate::sink::Gap;
 use crate::{Error, Redis};
 
@@ -40,6 +40,12 @@ pub struct WorkerConfig {
     /// most likely dead — are claimed by this one (`XAUTOCLAIM`). Default 30 s: longer than
     /// your slowest batch.
     pub claim_idle: Duration,
+    /// Consumers of the group idle this long with nothing pending — workers that died —
+    /// are removed from the group (entries they left pending are claimed first, after
+    /// [`claim_idle`](Self::claim_idle)). A live worker reads every
+    /// [`block`](Self::block) and is never idle that long (were it removed, its next read
+    /// would add it back). Default [`DEFAULT_CONSUMER_EXPIRY`] (10 minutes).
+    pub consumer_expiry: Duration,
     /// Event ids remembered in memory to drop duplicates. Default 65,536.
     pub dedup_memory: usize,
     /// With `Some(ttl)`, handled event ids are also recorded in Redis for `ttl`, in the
@@ -59,12 +65,16 @@ impl Default for WorkerConfig {
             batch: 128,
             block: Duration::from_secs(1),
             claim_idle: Duration::from_secs(30),
+            consumer_expiry: DEFAULT_CONSUMER_EXPIRY,
             dedup_memory: 65_536,
             shared_dedup: None,
             concurrency: 1,
         }
     }
 }
+
+/// Default [`WorkerConfig::consumer_expiry`]: 10 minutes.
+pub const DEFAULT_CONSUMER_EXPIRY: Duration = Duration::from_secs(10 * 60);
 
 /// A consumer name unique to this process and this call: `<host>-<pid>-<nonce>`, the host
 /// name read from the system (`/proc/sys/kernel/hostname`, else `$HOSTNAME`), the nonce
@@ -149,6 +159,8 @@ pub struct Worker {
     /// The last entry id of each stream, as last read: what a wait for new entries waits
     /// past.
     last_ids: HashMap<String, String>,
+    /// When dead consumers were last looked for, on the runtime's clock.
+    last_forget: Option<std::time::Instant>,
     stats: WorkerStats,
 }
 
@@ -198,6 +210,7 @@ impl Worker {
             own_pending_read: false,
             last_claim: None,
             last_ids: HashMap::new(),
+            last_forget: None,
             stats: WorkerStats::default(),
         })
     }
@@ -252,6 +265,14 @@ impl Worker {
         if entries.is_empty() && claim_due {
             self.last_claim = Some(now);
             entries = self.claim().await?;
+        }
+        let forget_due = self.last_forget.is_none_or(|at| {
+            now.saturating_duration_since(at)
+                >= (self.config.consumer_expiry / 4).max(self.config.claim_idle / 4)
+        });
+        if forget_due {
+            self.last_forget = Some(now);
+            self.forget_dead_consumers().await?;
         }
         if entries.is_empty() {
             entries = self.read_new().await?;
@@ -409,6 +430,32 @@ impl Worker {
             tracing::info!(entries = out.len(), "claimed pending events of another worker");
         }
         Ok(out)
+    }
+
+    /// Removes the group's dead consumers (idle past [`WorkerConfig::consumer_expiry`],
+    /// nothing pending).
+    async fn forget_dead_consumers(&self) -> Result<(), Error> {
+        let mut pipe = redis::pipe();
+        pipe.load_script(WorkerForget::script()).ignore();
+        for (key, _) in &self.streams {
+            let forget = WorkerForget {
+                stream: key,
+                group: &self.config.group,
+                consumer: &self.config.consumer,
+                idle_ms: millis(self.config.consumer_expiry),
+            }
+            .invocation();
+            pipe.invoke_script(&forget);
+        }
+        let removed: Vec<u64> = self
+            .redis
+            .run("forget consumers", None, |mut c| async move { pipe.query_async(&mut c).await })
+            .await?;
+        let removed: u64 = removed.iter().sum();
+        if removed > 0 {
+            tracing::info!(removed, group = %self.config.group, "dead consumers removed from the group");
+        }
+        Ok(())
     }
 
     fn shard_of(&self, key: &str) -> Option<ShardId> {

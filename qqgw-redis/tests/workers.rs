@@ -175,3 +175,74 @@ async fn a_worker_stops_when_told_even_while_its_acknowledgements_keep_failing()
         tokio::time::timeout(Duration::from_secs(5), task).await.expect("the worker stopped").unwrap();
     assert_eq!(stats.handled, 1);
 }
+
+/// The consumers of the group, by name, with how many entries each has pending.
+async fn consumers(redis: &Redis) -> Vec<(String, u64)> {
+    let reply: Vec<std::collections::HashMap<String, redis::Value>> = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(redis.keys().stream(shard()))
+        .arg("workers")
+        .query_async(&mut redis.connection())
+        .await
+        .unwrap();
+    reply
+        .iter()
+        .map(|c| {
+            let name: String = redis::from_redis_value(&c["name"]).unwrap();
+            let pending: u64 = redis::from_redis_value(&c["pending"]).unwrap();
+            (name, pending)
+        })
+        .collect()
+}
+
+/// Workers that died leave consumers in the group: those with nothing pending are removed
+/// once idle past `consumer_expiry`; one with pending entries stays until they are claimed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_consumers_are_removed_from_the_group_once_nothing_is_pending() {
+    let server = RedisServer::start();
+    let redis = Redis::connect(&qqgw_tokio::Tokio, &server.url(), Keys::for_app("1")).await.unwrap();
+    let s = shard();
+    let mut sink = StreamSink::new(redis.clone(), s).resuming(Some(&Session::new("sess-1", 1, s)));
+    let event = |seq: u64| {
+        let data = serde_json::value::RawValue::from_string("{}".into()).unwrap();
+        qqgw_proto::Dispatch::new("TEST_EVENT", Some(seq), Some(format!("TEST_EVENT:{seq}").into()), s, data)
+    };
+    sink.publish(&event(2)).await.unwrap();
+    // One died after handling everything, one with an entry pending.
+    let mut clean = Worker::new(redis.clone(), [s], config("clean")).await.unwrap();
+    let batch = clean.next_batch().await.unwrap();
+    clean.ack(&batch).await.unwrap();
+    drop(clean);
+    sink.publish(&event(3)).await.unwrap();
+    let mut dirty = Worker::new(redis.clone(), [s], config("dirty")).await.unwrap();
+    assert_eq!(dirty.next_batch().await.unwrap().len(), 1);
+    drop(dirty);
+
+    let expiry = Duration::from_millis(200);
+    let survivor = WorkerConfig { consumer_expiry: expiry, ..config("survivor") };
+    let tally = Tally::default();
+    let worker = Worker::new(redis.clone(), [s], survivor).await.unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let handler = tally.clone();
+    let task =
+        tokio::spawn(
+            async move { worker.run(&qqgw_tokio::Tokio, &handler, async { drop(stop_rx.await) }).await },
+        );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let names: Vec<String> = consumers(&redis).await.into_iter().map(|(name, _)| name).collect();
+        if names == ["survivor"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "dead consumers left: {names:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The dirty one went only once its entry was claimed: handled, not dropped with it.
+    while tally.distinct() < 1 {
+        assert!(Instant::now() < deadline, "the dead consumer's pending entry was lost");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(stop_tx);
+    task.await.unwrap();
+    assert_eq!(tally.handled().get("TEST_EVENT:3"), Some(&1));
+}

@@ -143,6 +143,13 @@ scripts! {
         lua: ["worker_read.lua"],
     }
 
+    /// Removes the consumers of `group` that died: nothing pending, idle for `idle_ms`.
+    WorkerForget {
+        keys: [stream],
+        args: [group: &'a str, consumer: &'a str, idle_ms: u64],
+        lua: ["worker_forget.lua"],
+    }
+
     /// Asks for an IDENTIFY slot in `bucket`: `{1, 0}` granted, `{0, wait_ms}` not. With a
     /// `token`, only for the shard's current owner, and the grant recorded in `identifying`.
     PacerAcquire {
