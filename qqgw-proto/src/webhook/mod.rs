@@ -53,8 +53,9 @@
 //!
 //! Timestamps further than 300 s (configurable) from the `unix_now` you pass are rejected,
 //! and every event delivered is remembered by a [`ReplayGuard`] until its timestamp has
-//! left that window — so a captured request can never be delivered twice, however many
-//! events came in between. The guard's memory is bounded (65,536 events by default,
+//! left that window (counted on QQ's signed timestamps, so a step of your clock moves
+//! nothing) — so a captured request can never be delivered twice, however many events
+//! came in between. The guard's memory is bounded (65,536 events by default,
 //! [`Webhook::with_replay_memory`]); when it is full, requests signed before the oldest
 //! event it still remembers are refused. Pass `None` as `unix_now` to skip the timestamp
 //! check, e.g. on a machine without a trustworthy clock: then only that bound applies.

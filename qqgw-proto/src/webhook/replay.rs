@@ -63,6 +63,13 @@ pub enum Admission {
 /// already refused as stale, so together the two checks refuse every replay, however many
 /// events arrived in between (unlike a fixed window of the last N ids).
 ///
+/// The guard's own clock is the newest *signed* timestamp it admitted — QQ's clock, which
+/// nobody else can set — not the server's: an entry is forgotten once the newest
+/// timestamp is more than twice the tolerance past its own (the server's clock may be up
+/// to a tolerance either way from QQ's), and a request signed that long before the newest
+/// is refused. A step of the server's clock, forward or back, so moves nothing here: once
+/// corrected, nothing is refused that would not have been.
+///
 /// Memory is bounded: at most `capacity` events (default [`DEFAULT_REPLAY_MEMORY`],
 /// about 64 bytes each). When it is full the delivery with the oldest timestamp is
 /// forgotten, and from then on every request signed at or before that timestamp is
@@ -84,8 +91,9 @@ pub struct ReplayGuard {
     order: BTreeSet<(u64, u64)>,
     /// The newest timestamp of an event forgotten while it could still be replayed.
     floor: Option<u64>,
-    /// The latest current time seen: entries older than it minus the tolerance are gone.
-    latest_now: Option<u64>,
+    /// The newest signed timestamp admitted: entries signed more than twice the tolerance
+    /// before it are gone.
+    newest: Option<u64>,
 }
 
 impl ReplayGuard {
@@ -100,17 +108,12 @@ impl ReplayGuard {
             in_flight: HashSet::default(),
             order: BTreeSet::new(),
             floor: None,
-            latest_now: None,
+            newest: None,
         }
     }
 
     /// Decides whether the event of `ticket` is new, and remembers it if it is.
     pub fn admit(&mut self, ticket: &ReplayTicket) -> Admission {
-        if let Some(now) = ticket.unix_now {
-            let now = self.latest_now.map_or(now, |latest| latest.max(now));
-            self.latest_now = Some(now);
-            self.expire(now);
-        }
         if let Some(&last) = self.seen.get(&ticket.key) {
             // A retry signed later keeps the id remembered for longer.
             if ticket.timestamp > last {
@@ -123,10 +126,12 @@ impl ReplayGuard {
             }
             return Admission::Duplicate;
         }
-        let expired =
-            self.latest_now.is_some_and(|now| ticket.timestamp.saturating_add(self.tolerance_secs) < now);
-        if expired || self.floor.is_some_and(|floor| ticket.timestamp <= floor) {
+        if self.too_old(ticket.timestamp) || self.floor.is_some_and(|floor| ticket.timestamp <= floor) {
             return Admission::Forgotten;
+        }
+        if self.newest.is_none_or(|newest| ticket.timestamp > newest) {
+            self.newest = Some(ticket.timestamp);
+            self.expire();
         }
         self.seen.insert(ticket.key, ticket.timestamp);
         self.order.insert((ticket.timestamp, ticket.key));
@@ -180,10 +185,16 @@ impl ReplayGuard {
         self.capacity
     }
 
+    /// Whether a request signed at `timestamp` is older than any the guard still
+    /// remembers: more than twice the tolerance before the newest signed timestamp.
+    fn too_old(&self, timestamp: u64) -> bool {
+        self.newest.is_some_and(|newest| timestamp.saturating_add(self.tolerance_secs.saturating_mul(2)) < newest)
+    }
+
     /// Drops the events whose requests are now too old to pass the timestamp check.
-    fn expire(&mut self, now: u64) {
+    fn expire(&mut self) {
         while let Some(&(timestamp, key)) = self.order.first() {
-            if timestamp.saturating_add(self.tolerance_secs) >= now {
+            if !self.too_old(timestamp) {
                 break;
             }
             self.order.pop_first();
@@ -222,9 +233,11 @@ mod tests {
         }
         // Any time the request can still pass the ±300 s check, it is a duplicate.
         assert_eq!(guard.admit(&ticket("first", 1000, 1300)), Admission::Duplicate);
-        // Once it cannot, it is forgotten (the stale check refuses it first).
-        assert_eq!(guard.admit(&ticket("other", 1301, 1301)), Admission::New);
-        assert_eq!(guard.len(), 1, "everything signed at 1000 expired at 1301");
+        // Once QQ signs requests more than twice the tolerance later, it cannot (whatever
+        // the server's clock says): forgotten.
+        assert_eq!(guard.admit(&ticket("other", 1601, 1601)), Admission::New);
+        assert_eq!(guard.len(), 1, "everything signed at 1000 expired once QQ signed at 1601");
+        assert_eq!(guard.admit(&ticket("first", 1000, 1300)), Admission::Forgotten);
     }
 
     #[test]
@@ -259,6 +272,29 @@ mod tests {
         assert!(guard.is_empty());
         assert_eq!(guard.admit(&t), Admission::New);
         assert_eq!(guard.capacity(), 4);
+    }
+
+    #[test]
+    fn a_server_clock_stepped_forward_and_corrected_refuses_nothing_afterwards() {
+        let mut guard = ReplayGuard::new(DEFAULT_REPLAY_MEMORY, 300);
+        // The server's clock runs 290 s ahead for a while (within the tolerance, so QQ's
+        // requests still pass the stale check)...
+        assert_eq!(guard.admit(&ticket("a", 1000, 1290)), Admission::New);
+        // ...then is corrected: a request QQ signed a little earlier, delivered late, is
+        // new — not refused as too old for as long as the step lasted.
+        assert_eq!(guard.admit(&ticket("b", 985, 1001)), Admission::New);
+        assert_eq!(guard.admit(&ticket("a", 1002, 1002)), Admission::Duplicate);
+    }
+
+    #[test]
+    fn a_server_clock_stepped_back_lets_no_replay_through() {
+        let mut guard = ReplayGuard::new(DEFAULT_REPLAY_MEMORY, 300);
+        assert_eq!(guard.admit(&ticket("old", 1000, 1000)), Admission::New);
+        assert_eq!(guard.admit(&ticket("new", 2000, 2000)), Admission::New);
+        // The server's clock steps back to 1000: a replay of "old" passes the stale check,
+        // and is refused here, though "old" was forgotten meanwhile.
+        assert_eq!(guard.admit(&ticket("old", 1000, 1000)), Admission::Forgotten);
+        assert_eq!(guard.admit(&ticket("other", 1001, 1000)), Admission::Forgotten);
     }
 
     #[test]
