@@ -188,7 +188,8 @@ impl ReplayGuard {
     /// Whether a request signed at `timestamp` is older than any the guard still
     /// remembers: more than twice the tolerance before the newest signed timestamp.
     fn too_old(&self, timestamp: u64) -> bool {
-        self.newest.is_some_and(|newest| timestamp.saturating_add(self.tolerance_secs.saturating_mul(2)) < newest)
+        self.newest
+            .is_some_and(|newest| timestamp.saturating_add(self.tolerance_secs.saturating_mul(2)) < newest)
     }
 
     /// Drops the events whose requests are now too old to pass the timestamp check.
