@@ -149,3 +149,53 @@ async fn a_worker_behind_a_half_open_connection_handles_everything_once_it_forwa
     task.await.unwrap();
     assert_eq!(tally.twice(), 0);
 }
+
+/// A publish that Redis carried out but whose answer was lost (the connection went
+/// half-open on the way back): the next publish finds the checkpoint ahead of what the
+/// sink knows it wrote, recognises its own write, and goes on — no rollback is reported.
+#[tokio::test]
+async fn a_publish_whose_answer_was_lost_is_recognised_as_the_sinks_own_write() {
+    let server = RedisServer::start();
+    let proxy = Proxy::start(server.addr()).await;
+    let config = RedisConfig { response_timeout: Duration::from_millis(300), ..RedisConfig::default() };
+    let redis = connect(&proxy.url(), config).await.unwrap();
+    let s = ShardId::ONE;
+    let mut sink = StreamSink::new(redis.clone(), s);
+    assert_eq!(sink.recover().await.unwrap(), None);
+    let event = |seq: u64| {
+        let data = RawValue::from_string(format!(r#"{{"n":{seq}}}"#)).unwrap();
+        Dispatch::new("TEST_EVENT", Some(seq), Some(format!("E:{seq}").into()), s, data)
+    };
+    let ready = Dispatch::new(
+        "READY",
+        Some(1),
+        None,
+        s,
+        RawValue::from_string(r#"{"session_id":"sess-1","version":1}"#.into()).unwrap(),
+    );
+    sink.publish(&ready).await.unwrap();
+    sink.publish(&event(2)).await.unwrap();
+
+    proxy.cut_answers(true);
+    let error = sink.publish(&event(3)).await.unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error}");
+    proxy.cut_answers(false);
+    let direct = connect(&server.url(), RedisConfig::default()).await.unwrap();
+    let stored = RedisSessionStore::new(direct.clone()).load_session(s).await.unwrap();
+    assert_eq!(stored, Some(Session::new("sess-1", 3, s)), "Redis did write it");
+
+    // Published again (as the gateway does after an error): no RolledBack, and on it goes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match sink.publish(&event(3)).await {
+            Ok(_) => break,
+            Err(error) => {
+                assert!(!error.is_rolled_back(), "its own write taken for a rollback: {error}");
+                assert!(Instant::now() < deadline, "{error}");
+            }
+        }
+    }
+    sink.publish(&event(4)).await.unwrap();
+    let stored = RedisSessionStore::new(direct).load_session(s).await.unwrap();
+    assert_eq!(stored, Some(Session::new("sess-1", 4, s)));
+}

@@ -19,6 +19,8 @@ pub struct Proxy {
 
 struct State {
     cut: AtomicBool,
+    /// Drops only what the server answers: requests still arrive.
+    cut_answers: AtomicBool,
     upstream: Mutex<SocketAddr>,
     connections: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -30,6 +32,7 @@ impl Proxy {
         let addr = listener.local_addr().expect("the proxy's address");
         let state = Arc::new(State {
             cut: AtomicBool::new(false),
+            cut_answers: AtomicBool::new(false),
             upstream: Mutex::new(upstream),
             connections: Mutex::new(Vec::new()),
         });
@@ -55,6 +58,11 @@ impl Proxy {
     /// While `true`, nothing is forwarded either way and nothing is closed.
     pub fn cut(&self, cut: bool) {
         self.state.cut.store(cut, Ordering::SeqCst);
+    }
+
+    /// While `true`, requests reach the server but its answers are dropped.
+    pub fn cut_answers(&self, cut: bool) {
+        self.state.cut_answers.store(cut, Ordering::SeqCst);
     }
 
     /// New connections go to `upstream`.
@@ -85,17 +93,18 @@ async fn serve(client: TcpStream, state: Arc<State>) {
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     tokio::select! {
-        () = pump(client_read, server_write, &state) => {}
-        () = pump(server_read, client_write, &state) => {}
+        () = pump(client_read, server_write, &state, false) => {}
+        () = pump(server_read, client_write, &state, true) => {}
     }
 }
 
-/// Copies `from` to `to`, dropping what arrives while the proxy is cut; ends at either
-/// side's end or error.
+/// Copies `from` to `to`, dropping what arrives while the proxy is cut (or, for the
+/// server's `answers`, while answers are cut); ends at either side's end or error.
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     state: &State,
+    answers: bool,
 ) {
     let mut buffer = vec![0; 16 * 1024];
     loop {
@@ -103,7 +112,7 @@ async fn pump(
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        if state.cut.load(Ordering::SeqCst) {
+        if state.cut.load(Ordering::SeqCst) || (answers && state.cut_answers.load(Ordering::SeqCst)) {
             continue;
         }
         if to.write_all(&buffer[..n]).await.is_err() {
