@@ -66,8 +66,9 @@ const WEBHOOK_SECRET: &str = "qqgw-fuzz-secret";
 /// # Panics
 ///
 /// When the answer is not one the endpoint documents (200 with a validation, an event or
-/// a duplicate; 400, 401 or 413 with a rejection), when an unsigned event is admitted, or
-/// when the retry of an admitted event is not answered as a duplicate.
+/// a duplicate; 503 for an event still being handled; 400, 401 or 413 with a rejection),
+/// when an unsigned event is admitted, or when the retry of an admitted event is admitted
+/// again.
 #[cfg(feature = "webhook")]
 pub fn webhook(data: &[u8]) {
     use crate::webhook::{Outcome, Webhook, WebhookRequest, WebhookResponse};
@@ -89,6 +90,7 @@ pub fn webhook(data: &[u8]) {
     let check = |response: &WebhookResponse| match (&response.outcome, response.status) {
         (Outcome::Rejected(_), 400 | 401 | 413) => {}
         (Outcome::Validated { .. } | Outcome::Dispatch(_) | Outcome::Duplicate { .. }, 200) => {}
+        (Outcome::InProgress { .. }, 503) => {}
         (outcome, status) => panic!("answered HTTP {status} with {outcome:?}"),
     };
     let first = endpoint.handle(WebhookRequest::from_headers(headers, body, None));

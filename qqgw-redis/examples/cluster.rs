@@ -65,7 +65,8 @@ fn bot_config() -> qqgw_client::ConfigBuilder {
 
 async fn gateway(owned: &str) {
     let (a, b) = owned.split_once('-').unwrap();
-    let redis = Redis::connect(&env("EX_REDIS"), Keys::for_app(&env("EX_APP_ID"))).await.unwrap();
+    let redis =
+        Redis::connect(&qqgw_tokio::Tokio, &env("EX_REDIS"), Keys::for_app(&env("EX_APP_ID"))).await.unwrap();
     let mut config = ClusterConfig::new(SHARDS, a.parse().unwrap()..b.parse().unwrap())
         .with_takeover()
         .lease_ttl(LEASE_TTL);
@@ -96,7 +97,8 @@ impl EventHandler for Counter {
 }
 
 async fn worker(name: &str) {
-    let redis = Redis::connect(&env("EX_REDIS"), Keys::for_app(&env("EX_APP_ID"))).await.unwrap();
+    let redis =
+        Redis::connect(&qqgw_tokio::Tokio, &env("EX_REDIS"), Keys::for_app(&env("EX_APP_ID"))).await.unwrap();
     let shards = (0..SHARDS).filter_map(|id| ShardId::new(id, SHARDS));
     let config = WorkerConfig {
         consumer: name.into(),
@@ -248,7 +250,9 @@ async fn baseline() {
 async fn orchestrate(kill: bool) -> bool {
     let server = redis_server::RedisServer::start();
     let mock = MockGateway::start(mock_config()).await.unwrap();
-    let redis = Redis::connect(&server.url(), Keys::for_app(&mock.config().app_id)).await.unwrap();
+    let redis = Redis::connect(&qqgw_tokio::Tokio, &server.url(), Keys::for_app(&mock.config().app_id))
+        .await
+        .unwrap();
     let env = vec![
         ("EX_REDIS", server.url()),
         ("EX_APP_ID", mock.config().app_id.clone()),

@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use futures_channel::oneshot;
 use futures_util::StreamExt;
 use futures_util::future::{Either, FusedFuture, FutureExt, Shared, select};
-use qqgw_client::{Client, ConfigBuilder, Runtime, Shards};
-use qqgw_proto::{SessionStartLimit, ShardId};
+use qqgw_client::{Client, ConfigBuilder, Runtime, SessionStore, Shards, StoreFuture};
+use qqgw_proto::{Session, SessionStartLimit, ShardId};
 
 use crate::lease::Lease;
 use crate::pacer::RedisPacer;
 use crate::sink::{DEFAULT_MAX_LEN, StreamSink};
-use crate::store::{DEFAULT_SESSION_TTL, RedisSessionStore};
+use crate::store::DEFAULT_SESSION_TTL;
 use crate::{Error, Redis};
 
 /// Default [`ClusterConfig::lease_ttl`]: 10 s.
@@ -39,6 +39,12 @@ pub struct ClusterConfig {
     /// process's shards are taken over within this (plus [`poll`](Self::poll)). Default
     /// [`DEFAULT_LEASE_TTL`].
     pub lease_ttl: Duration,
+    /// How long before its lease could lapse a process gives up a shard it could not
+    /// renew (Redis unreachable, the connection half-open): the time its QQ connection
+    /// has to close before another process may take the shard. Redis calls a shard waits
+    /// on (the identify pacer's) are bounded by half of it. Default (`None`): a quarter of
+    /// the lease TTL.
+    pub lease_margin: Option<Duration>,
     /// How often a free lease is tried for. Default [`DEFAULT_POLL`].
     pub poll: Duration,
     /// How long after its start a process leaves the others' shards alone, so that each
@@ -64,6 +70,7 @@ impl ClusterConfig {
             owned,
             takeover: false,
             lease_ttl: DEFAULT_LEASE_TTL,
+            lease_margin: None,
             poll: DEFAULT_POLL,
             takeover_after: None,
             max_len: DEFAULT_MAX_LEN,
@@ -85,6 +92,12 @@ impl ClusterConfig {
         self.lease_ttl = ttl;
         self
     }
+
+    /// The [`lease_margin`](Self::lease_margin) in force.
+    #[must_use]
+    pub fn margin(&self) -> Duration {
+        self.lease_margin.unwrap_or(self.lease_ttl / 4).min(self.lease_ttl / 2)
+    }
 }
 
 type Stop = Shared<oneshot::Receiver<()>>;
@@ -95,10 +108,10 @@ type Stop = Shared<oneshot::Receiver<()>>;
 ///
 /// 1. takes the shard's [`Lease`] (waiting while another process holds it), which draws a
 ///    new fencing token;
-/// 2. starts a [`Client`] for that one shard (`Shards::one`), with a
-///    [`RedisSessionStore`] fenced by the token (so it RESUMEs from the checkpoint), the
-///    [`RedisPacer`] every process shares (so that together they keep QQ's identify rule)
-///    and `manual_ack`;
+/// 2. finds the shard's checkpoint ([`StreamSink::recover`]) and starts a [`Client`] for
+///    that one shard (`Shards::one`) that RESUMEs from it, with the [`RedisPacer`] every
+///    process shares (so that together they keep QQ's identify rule) and `manual_ack`; the
+///    client saves no session itself: the sink is the one writer of it;
 /// 3. publishes each event to the shard's stream with a [`StreamSink`] (event and
 ///    checkpoint in one fenced script), then acknowledges it;
 /// 4. renews the lease every third of its TTL. If the lease is lost (renewal refused, or
@@ -166,7 +179,10 @@ impl Cluster {
         let (stop_tx, stop_rx) = oneshot::channel();
         let stop = stop_rx.shared();
         let running = Arc::new(Mutex::new(BTreeSet::new()));
-        let pacer = RedisPacer::new(redis.clone(), cluster.session_start_limit);
+        // A shard waits for the pacer with its QQ connection open (an IDENTIFY sent is
+        // recorded): it must be back in time to close before its lease can lapse.
+        let pacer = RedisPacer::new(redis.clone(), cluster.session_start_limit)
+            .call_timeout(redis.config().response_timeout.min(cluster.margin() / 2));
         let mut tasks = Vec::new();
         for id in 0..cluster.total {
             let owned = cluster.owned.contains(&id);
@@ -238,7 +254,7 @@ impl<R: Runtime> ShardTask<R> {
             if may_try {
                 match Lease::try_acquire(&self.redis, self.shard, self.cluster.lease_ttl).await {
                     Ok(Some(lease)) => {
-                        tracing::info!(shard = %self.shard, fence = lease.token(), taken_over = !self.owned, "lease acquired");
+                        tracing::info!(shard = %self.shard, fence = %lease.token(), taken_over = !self.owned, "lease acquired");
                         if let Ended::Stopped = self.run_shard(lease).await {
                             return;
                         }
@@ -285,9 +301,13 @@ impl<R: Runtime> ShardTask<R> {
         let shard = self.shard;
         let renew = self.keep(lease).fuse();
         futures_util::pin_mut!(renew);
-        let store =
-            RedisSessionStore::new(self.redis.clone()).ttl(self.cluster.session_ttl).fenced(lease.token());
-        let stored = match store.load_session(shard).await {
+        let mut sink = StreamSink::new(self.redis.clone(), shard)
+            .fenced(lease.token().clone())
+            .max_len(self.cluster.max_len)
+            .session_ttl(self.cluster.session_ttl);
+        // The sink is the one writer of the session: the client is given the stored one to
+        // RESUME and a store that keeps nothing.
+        let stored = match sink.recover().await {
             Ok(stored) => stored,
             Err(error) => {
                 tracing::warn!(%shard, %error, "cannot read the checkpoint");
@@ -298,8 +318,9 @@ impl<R: Runtime> ShardTask<R> {
             .builder
             .clone()
             .shards(Shards::one(shard))
-            .session_store(store)
-            .identify_pacer(self.pacer.clone())
+            .sessions(stored)
+            .session_store(SinkWrites)
+            .identify_pacer(self.pacer.owned_by(lease.token().clone(), self.cluster.session_ttl))
             .manual_ack(true)
             .build();
         let connect = Client::connect_on(self.runtime.clone(), config).fuse();
@@ -317,11 +338,6 @@ impl<R: Runtime> ShardTask<R> {
         self.pacer.set_limit(client.gateway().session_start_limit);
         let Some(events) = client.take_events() else { return Served::Failed };
         self.set_running(true);
-        let sink = StreamSink::new(self.redis.clone(), shard)
-            .fenced(lease.token())
-            .max_len(self.cluster.max_len)
-            .session_ttl(self.cluster.session_ttl)
-            .resuming(stored.as_ref());
         let handle = client.shutdown_handle();
         let pump = pump(&self.runtime, sink, events).fuse();
         futures_util::pin_mut!(pump);
@@ -345,34 +361,69 @@ impl<R: Runtime> ShardTask<R> {
         if stopping { Served::Stopped } else { Served::Lost }
     }
 
-    /// Renews the lease until it is lost (`false`) or the cluster stops (`true`).
+    /// Renews the lease until it is lost (`false`) or the cluster stops (`true`): every
+    /// third of its TTL, each renewal bounded by the time left before the cut-off — the
+    /// lease's validity less [`ClusterConfig::margin`] — and given up at the cut-off, so
+    /// that the shard is closed before the lease could pass to another process.
     async fn keep(&self, lease: &Lease) -> bool {
         let ttl = lease.ttl();
-        let mut valid_until = self.runtime.now() + ttl;
+        let margin = self.cluster.margin();
+        let renew_at = |lease: &Lease| lease.valid_until().checked_sub(ttl - ttl / 3);
+        let mut next = renew_at(lease);
         loop {
-            let next = if valid_until.saturating_duration_since(self.runtime.now()) > ttl * 2 / 3 {
-                ttl / 3
-            } else {
-                ttl / 10
+            let cutoff = lease.valid_until().checked_sub(margin);
+            let wake = match (next, cutoff) {
+                (Some(next), Some(cutoff)) => next.min(cutoff),
+                (next, cutoff) => next.or(cutoff).unwrap_or_else(|| self.runtime.now()),
             };
-            if !self.pause(next).await {
+            if !self.pause_until(wake).await {
                 return true;
             }
-            let asked = self.runtime.now();
-            match lease.renew(&self.redis).await {
-                Ok(true) => valid_until = asked + ttl,
+            let now = self.runtime.now();
+            let left = cutoff.map_or(Duration::ZERO, |cutoff| cutoff.saturating_duration_since(now));
+            if left.is_zero() {
+                tracing::warn!(shard = %self.shard, "lease not renewed in time: closing the shard before it can lapse");
+                return false;
+            }
+            match lease.renew_within(&self.redis, left).await {
+                Ok(true) => next = renew_at(lease),
                 Ok(false) => {
                     tracing::warn!(shard = %self.shard, "lease lost: closing the shard");
                     return false;
                 }
-                Err(error) => tracing::warn!(shard = %self.shard, %error, "lease renewal failed"),
-            }
-            // Stop before the lease could pass to another process.
-            if self.runtime.now() + ttl / 10 >= valid_until {
-                tracing::warn!(shard = %self.shard, "lease not renewed in time: closing the shard");
-                return false;
+                Err(error) => {
+                    tracing::warn!(shard = %self.shard, %error, "lease renewal failed");
+                    next = Some(self.runtime.now() + ttl / 10);
+                }
             }
         }
+    }
+
+    /// Sleeps until `deadline`; `false` if the cluster stopped meanwhile.
+    async fn pause_until(&self, deadline: std::time::Instant) -> bool {
+        let sleep = self.runtime.sleep_until(deadline);
+        futures_util::pin_mut!(sleep);
+        matches!(select(sleep, self.stop.clone()).await, Either::Left(_))
+    }
+}
+
+/// The session store of a shard's client under [`Cluster`]: the [`StreamSink`] writes the
+/// session (a new one with READY's entry, its end with a lost session's gap, each
+/// checkpoint with its event), so the client's own saves — which raced the sink's — are
+/// dropped. The session to RESUME is given to the client in its configuration.
+struct SinkWrites;
+
+impl SessionStore for SinkWrites {
+    fn load(&self, _shard: ShardId) -> StoreFuture<'_, Option<Session>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn save(&self, _session: Session) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn clear(&self, _shard: ShardId) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -381,7 +432,7 @@ const PUBLISH_BATCH: usize = 256;
 
 /// Publishes every event of the shard — those already waiting together, in one round
 /// trip — acknowledging each once it is in the stream; ends with the stream, or at the
-/// first fenced write.
+/// first write refused because the shard has another owner or Redis lost writes.
 async fn pump<R: Runtime>(runtime: &R, mut sink: StreamSink, mut events: qqgw_client::Events) {
     while let Some(first) = events.next().await {
         let mut batch = vec![first];
@@ -398,8 +449,10 @@ async fn pump<R: Runtime>(runtime: &R, mut sink: StreamSink, mut events: qqgw_cl
             }
             match error {
                 None => {}
-                Some(error @ Error::Fenced { .. }) => {
-                    tracing::warn!(shard = %sink.shard(), %error, "stopping: fenced");
+                Some(error @ (Error::Fenced { .. } | Error::RolledBack { .. })) => {
+                    // Another owner, or Redis lost writes: the shard starts again from
+                    // what Redis holds.
+                    tracing::warn!(shard = %sink.shard(), %error, "stopping the shard");
                     return;
                 }
                 Some(error) => {

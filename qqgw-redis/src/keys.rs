@@ -9,15 +9,18 @@ use qqgw_proto::ShardId;
 /// |---|---|---|
 /// | `<prefix>:session:<id>/<total>` | hash `id`, `seq`, `shard` | the shard's session and handled checkpoint |
 /// | `<prefix>:lease:<id>/<total>` | string | the shard's lease: the owner's token, with a TTL |
-/// | `<prefix>:fence:<id>/<total>` | integer | the shard's fencing token, incremented by each acquisition |
+/// | `<prefix>:fence:<id>/<total>` | string | the shard's current fencing token, `<counter>:<nonce>`, drawn by each acquisition |
 /// | `<prefix>:stream:<id>/<total>` | stream | the shard's events, for workers |
+/// | `<prefix>:identifying:<id>/<total>` | string, TTL | an IDENTIFY slot granted to the shard whose READY is not in the stream yet |
 /// | `<prefix>:trimmed:<id>/<total>` | hash | per consumer group, its last report of entries trimmed unread |
 /// | `<prefix>:pacer:<bucket>` | sorted set | IDENTIFY slots of a rate-limit bucket |
 /// | `<prefix>:pacer:day` | hash | the daily session budget |
-/// | `<prefix>:seen:<scope>:<event id>` | string, TTL | an event id already handled (dedup) |
+/// | `<prefix>:claim:<scope>:<event id>` | string, TTL | a webhook event being handled, by whom ([`EventDedup`](crate::EventDedup)) |
+/// | `<prefix>:done:<scope>` | sorted set | event ids handled, by when; bounded in age and number (dedup) |
 ///
-/// The keys of one shard are used together by one script; on Redis Cluster, give a prefix
-/// with a hash tag (`{qqgw:102000000}`) so that every key of the bot lands in one slot.
+/// The keys of one shard are used together by one script, and every connection is to one
+/// server: Redis Cluster is not supported ([`Redis::connect`](crate::Redis::connect)
+/// refuses it). Use one primary, with replicas and Sentinel for failover.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keys {
     prefix: String,
@@ -70,6 +73,13 @@ impl Keys {
         self.shard_key("stream", shard)
     }
 
+    /// The IDENTIFY slot granted to `shard` whose READY is not in the stream yet: a
+    /// session may have started that Redis does not know of.
+    #[must_use]
+    pub fn identifying(&self, shard: ShardId) -> String {
+        self.shard_key("identifying", shard)
+    }
+
     /// Per consumer group, the last report of entries trimmed from `shard`'s stream unread.
     #[must_use]
     pub fn trimmed(&self, shard: ShardId) -> String {
@@ -88,9 +98,15 @@ impl Keys {
         format!("{}:pacer:day", self.prefix)
     }
 
-    /// The marker of an event id handled in `scope`.
+    /// The claim on event `event_id` of `scope`, held while one process handles it.
     #[must_use]
-    pub fn seen(&self, scope: &str, event_id: &str) -> String {
-        format!("{}:seen:{scope}:{event_id}", self.prefix)
+    pub fn claim(&self, scope: &str, event_id: &str) -> String {
+        format!("{}:claim:{scope}:{event_id}", self.prefix)
+    }
+
+    /// The event ids handled in `scope`.
+    #[must_use]
+    pub fn done(&self, scope: &str) -> String {
+        format!("{}:done:{scope}", self.prefix)
     }
 }

@@ -5,23 +5,31 @@
 mod cluster;
 mod conn;
 mod dedup;
+mod entry;
 mod error;
 mod keys;
 mod lease;
 mod pacer;
+mod scripts;
 mod sink;
 mod store;
 mod worker;
 
 pub use cluster::{Cluster, ClusterConfig, DEFAULT_LEASE_TTL, DEFAULT_POLL};
-pub use conn::{DEFAULT_RESPONSE_TIMEOUT, Redis};
-pub use dedup::{Claim, DEFAULT_CLAIM_TTL, DEFAULT_DONE_TTL, EventDedup};
+pub use conn::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT,
+    Redis, RedisConfig,
+};
+pub use dedup::{Claim, DEFAULT_CLAIM_TTL, DEFAULT_DONE_MEMORY, DEFAULT_DONE_TTL, EventDedup};
+pub use entry::{FIELD_EVENT, FIELD_GAP, FIELD_ID, FIELD_SESSION, FIELD_WRITER};
 pub use error::Error;
 pub use keys::Keys;
-pub use lease::Lease;
+pub use lease::{FencingToken, Lease};
 pub use pacer::{RedisPacer, UNREACHABLE_RETRY};
-pub use sink::{DEFAULT_MAX_LEN, FIELD_EVENT, FIELD_GAP, FIELD_ID, FIELD_SESSION, Gap, StreamSink};
+pub use sink::{DEFAULT_MAX_LEN, Gap, StreamSink};
 pub use store::{DEFAULT_SESSION_TTL, RedisSessionStore};
-pub use worker::{Delivery, Item, Worker, WorkerConfig, WorkerStats};
+pub use worker::{
+    DEFAULT_CONSUMER_EXPIRY, Delivery, Item, Worker, WorkerConfig, WorkerStats, default_consumer_name,
+};
 
 pub use redis;

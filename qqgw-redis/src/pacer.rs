@@ -2,80 +2,21 @@
 
 use core::time::Duration;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::lease::{FencingToken, millis};
+use crate::scripts::{PacerAcquire, PacerRelease, PacerSent};
+use crate::{Error, Redis};
 use qqgw_client::{IdentifyPacer, PacerFuture};
 use qqgw_proto::{
     IDENTIFY_WINDOW, IdentifySlot, PacerAnswer, PacerRequest, SLOT_TIMEOUT, SessionStartLimit, ShardId,
 };
-use redis::Script;
-
-use crate::lease::millis;
-use crate::{Error, Redis};
 
 /// How long a shard waits before asking again when Redis could not be asked.
 pub const UNREACHABLE_RETRY: Duration = Duration::from_secs(1);
 /// The longest wait told while the bucket's slot is granted but its IDENTIFY not yet sent
 /// (its window cannot end before it is sent, so the answer is re-asked).
 const PENDING_RECHECK_MS: u64 = 500;
-
-/// The clock is Redis's own (`TIME`), the same for every process. The bucket is a sorted
-/// set of slots scored by when each stops counting: `g:<id>` granted and not yet sent
-/// (ends after the slot timeout), `s:<id>` sent (ends a window after the IDENTIFY). The
-/// day is a hash with `remaining` and `reset_at`, restarted from QQ's latest figures once
-/// `reset_at` has passed.
-///
-/// `ARGV`: slot id, slot timeout (ms), remaining (QQ's), reset_after (ms), slots per
-/// bucket, pending recheck (ms). Returns `{1, 0}` when granted, `{0, wait_ms}` when not.
-const ACQUIRE: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local reset_at = tonumber(redis.call('HGET', KEYS[2], 'reset_at'))
-if not reset_at or reset_at <= now then
-  reset_at = now + tonumber(ARGV[4])
-  redis.call('HSET', KEYS[2], 'remaining', ARGV[3], 'reset_at', reset_at)
-  redis.call('PEXPIREAT', KEYS[2], reset_at)
-end
-if tonumber(redis.call('HGET', KEYS[2], 'remaining')) <= 0 then
-  return {0, reset_at - now}
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then
-  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  local wait = math.max(tonumber(first[2]) - now, 1)
-  if string.sub(first[1], 1, 2) == 'g:' then
-    wait = math.min(wait, tonumber(ARGV[6]))
-  end
-  return {0, wait}
-end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), 'g:' .. ARGV[1])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 60000)
-redis.call('HINCRBY', KEYS[2], 'remaining', -1)
-return {1, 0}
-";
-
-/// The IDENTIFY of slot `ARGV[1]` was sent now: it counts for a window (`ARGV[2]` ms)
-/// from Redis's now, whether or not its grant had timed out meanwhile.
-const SENT: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREM', KEYS[1], 'g:' .. ARGV[1])
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), 's:' .. ARGV[1])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 60000)
-return 1
-";
-
-/// Slot `ARGV[1]` went unused: its place and its share of the daily budget come back.
-const RELEASE: &str = r"
-if redis.call('ZREM', KEYS[1], 'g:' .. ARGV[1]) == 1 and redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('HINCRBY', KEYS[2], 'remaining', 1)
-end
-return 1
-";
-
-static ACQUIRE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ACQUIRE));
-static SENT_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SENT));
-static RELEASE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE));
 
 /// QQ's identify rule for every process of a bot at once, enforced by Lua scripts in
 /// Redis: at most one IDENTIFY per 5 s per bucket — `bucket = shard_id % max_concurrency`,
@@ -100,6 +41,11 @@ pub struct RedisPacer {
     redis: Redis,
     limit: Arc<Mutex<SessionStartLimit>>,
     slot_timeout: Duration,
+    /// The deadline of each call; the connection's response timeout when `None`.
+    call_timeout: Option<Duration>,
+    /// For a shard run by a cluster: its owner's fencing token, and how long a grant is
+    /// recorded (see [`RedisPacer::owned_by`]).
+    owner: Option<(FencingToken, Duration)>,
 }
 
 static SLOT_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -118,7 +64,32 @@ impl RedisPacer {
     /// day's budget in Redis when there is none.
     #[must_use]
     pub fn new(redis: Redis, limit: SessionStartLimit) -> Self {
-        Self { redis, limit: Arc::new(Mutex::new(limit)), slot_timeout: SLOT_TIMEOUT }
+        Self {
+            redis,
+            limit: Arc::new(Mutex::new(limit)),
+            slot_timeout: SLOT_TIMEOUT,
+            call_timeout: None,
+            owner: None,
+        }
+    }
+
+    /// This pacer for the one shard whose lease drew `token`: slots are granted only while
+    /// `token` is the shard's fencing token, and each grant is recorded for the shard (for
+    /// `ttl`, until READY's entry is written) so that a process that dies between the
+    /// IDENTIFY and that entry leaves a trace: [`StreamSink::recover`](crate::StreamSink::recover)
+    /// reports the session that may have started. [`Cluster`](crate::Cluster) uses it.
+    #[must_use]
+    pub(crate) fn owned_by(&self, token: FencingToken, ttl: Duration) -> Self {
+        Self { owner: Some((token, ttl)), ..self.clone() }
+    }
+
+    /// How long each call to Redis may take (a shard waits for it, its QQ connection open
+    /// while it records an IDENTIFY sent). Default: the connection's
+    /// [`response_timeout`](crate::RedisConfig::response_timeout).
+    #[must_use]
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = Some(timeout);
+        self
     }
 
     /// How long a granted slot counts without being sent. Default [`SLOT_TIMEOUT`].
@@ -152,16 +123,28 @@ impl RedisPacer {
     pub async fn acquire(&self, shard: ShardId) -> Result<PacerAnswer, Error> {
         let limit = self.limit();
         let id = slot_id();
-        let (granted, wait): (u64, u64) = ACQUIRE_SCRIPT
-            .key(self.bucket_key(shard))
-            .key(self.redis.keys().pacer_day())
-            .arg(id.to_string())
-            .arg(millis(self.slot_timeout))
-            .arg(limit.remaining)
-            .arg(limit.reset_after.max(1))
-            .arg(1)
-            .arg(PENDING_RECHECK_MS)
-            .invoke_async(&mut self.redis.connection())
+        let acquire = PacerAcquire {
+            bucket: &self.bucket_key(shard),
+            day: &self.redis.keys().pacer_day(),
+            fence: &self.redis.keys().fence(shard),
+            identifying: &self.redis.keys().identifying(shard),
+            token: &self.owner.as_ref().map(|(token, _)| token.to_string()).unwrap_or_default(),
+            identifying_ttl_ms: millis(self.owner.as_ref().map_or(Duration::ZERO, |(_, ttl)| *ttl)),
+            slot: &id.to_string(),
+            slot_timeout_ms: millis(self.slot_timeout),
+            remaining: limit.remaining,
+            reset_after_ms: limit.reset_after.max(1),
+            slots: 1,
+            recheck_ms: PENDING_RECHECK_MS,
+        }
+        .invocation();
+        let (granted, wait): (u64, u64) = self
+            .redis
+            .run(
+                "identify slot",
+                self.call_timeout,
+                |mut c| async move { acquire.invoke_async(&mut c).await },
+            )
             .await?;
         tracing::debug!(%shard, bucket = self.bucket_key(shard), granted, wait, "identify slot asked");
         Ok(if granted == 1 {
@@ -177,11 +160,15 @@ impl RedisPacer {
     ///
     /// [`Error::Redis`] if Redis cannot be reached (the slot then counts until it times out).
     pub async fn sent(&self, shard: ShardId, slot: IdentifySlot) -> Result<(), Error> {
-        let _: u64 = SENT_SCRIPT
-            .key(self.bucket_key(shard))
-            .arg(slot.0.to_string())
-            .arg(millis(IDENTIFY_WINDOW))
-            .invoke_async(&mut self.redis.connection())
+        let sent = PacerSent {
+            bucket: &self.bucket_key(shard),
+            slot: &slot.0.to_string(),
+            window_ms: millis(IDENTIFY_WINDOW),
+        }
+        .invocation();
+        let _: u64 = self
+            .redis
+            .run("identify sent", self.call_timeout, |mut c| async move { sent.invoke_async(&mut c).await })
             .await?;
         Ok(())
     }
@@ -192,11 +179,18 @@ impl RedisPacer {
     ///
     /// [`Error::Redis`] if Redis cannot be reached (the slot then counts until it times out).
     pub async fn release(&self, shard: ShardId, slot: IdentifySlot) -> Result<(), Error> {
-        let _: u64 = RELEASE_SCRIPT
-            .key(self.bucket_key(shard))
-            .key(self.redis.keys().pacer_day())
-            .arg(slot.0.to_string())
-            .invoke_async(&mut self.redis.connection())
+        let release = PacerRelease {
+            bucket: &self.bucket_key(shard),
+            day: &self.redis.keys().pacer_day(),
+            identifying: &self.redis.keys().identifying(shard),
+            slot: &slot.0.to_string(),
+        }
+        .invocation();
+        let _: u64 = self
+            .redis
+            .run("identify slot release", self.call_timeout, |mut c| async move {
+                release.invoke_async(&mut c).await
+            })
             .await?;
         Ok(())
     }

@@ -1,13 +1,12 @@
 //! Sessions in Redis: the [`SessionStore`] of a shard, fenced by its lease.
 
 use core::time::Duration;
-use std::sync::LazyLock;
-
 use qqgw_client::{SessionStore, StoreError, StoreFuture};
 use qqgw_proto::{Session, ShardId};
-use redis::{AsyncCommands, Script};
+use redis::AsyncCommands;
 
-use crate::lease::millis;
+use crate::lease::{FencingToken, millis};
+use crate::scripts::{SessionClear, SessionSave};
 use crate::{Error, Redis};
 
 /// How long a saved session is kept after its last save: 1 day. QQ resumes a session for
@@ -15,42 +14,21 @@ use crate::{Error, Redis};
 /// after which it IDENTIFYs afresh and reports the gap (`session_lost`).
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// The fencing check every write starts with: `ARGV[1]` is the writer's fencing token, or
-/// empty for a store without one. Refused writes return -1.
-pub(crate) const FENCE_CHECK: &str = r"
-if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
-  return -1
-end
-";
-
-/// Writes the checkpoint `ARGV[2..=5]` (session id, seq, shard, TTL in ms) into the hash
-/// `KEYS[1]`, never moving it back within one session.
-pub(crate) const CHECKPOINT: &str = r"
-local current = redis.call('HMGET', KEYS[1], 'id', 'seq')
-if not (current[1] == ARGV[2] and tonumber(current[2]) and tonumber(current[2]) > tonumber(ARGV[3])) then
-  redis.call('HSET', KEYS[1], 'id', ARGV[2], 'seq', ARGV[3], 'shard', ARGV[4])
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-";
-
-static SAVE: LazyLock<Script> = LazyLock::new(|| Script::new(&format!("{FENCE_CHECK}{CHECKPOINT}return 1")));
-
-static CLEAR: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&format!("{FENCE_CHECK}return redis.call('DEL', KEYS[1])")));
-
 /// A [`SessionStore`] in Redis: each shard's session — id and handled checkpoint — in the
 /// hash `<prefix>:session:<id>/<total>`, expiring [`DEFAULT_SESSION_TTL`] (configurable)
 /// after its last save.
 ///
-/// Alone, it is a shared replacement of `FileStore`. Given a fencing token
-/// ([`fenced`](Self::fenced)), as [`Cluster`](crate::Cluster) does for each shard it runs,
-/// every save and clear is a script that first checks the token is still the shard's
-/// current one: a process that lost the shard's lease (paused, partitioned) gets
-/// [`Error::Fenced`] and cannot overwrite the new owner's checkpoint.
+/// It is a shared replacement of `FileStore`, for a client that handles its own events.
+/// Given a fencing token ([`fenced`](Self::fenced)), every save and clear is a script that
+/// first checks the token is still the shard's current one: a process that lost the
+/// shard's lease (paused, partitioned) gets [`Error::Fenced`] and cannot overwrite the new
+/// owner's checkpoint. Within one session the checkpoint never moves back.
 ///
-/// Within one session the checkpoint never moves back: a save older than the one stored
-/// (the shard's own periodic save racing a [`StreamSink`](crate::StreamSink) write) keeps
-/// the newer one.
+/// Do not give it to a client whose events go to a [`StreamSink`](crate::StreamSink): the
+/// sink writes the session itself, with each entry, and two writers race (a client's
+/// clear could land before the sink's gap for the lost session). [`Cluster`](crate::Cluster)
+/// lets the sink write and gives its clients no store that writes; see
+/// [`StreamSink::recover`](crate::StreamSink::recover).
 ///
 /// # Examples
 ///
@@ -58,7 +36,7 @@ static CLEAR: LazyLock<Script> =
 /// use qqgw_redis::{Keys, Redis, RedisSessionStore};
 ///
 /// # async fn run() -> Result<(), qqgw_redis::Error> {
-/// let redis = Redis::connect("redis://127.0.0.1:6379", Keys::for_app("102012345")).await?;
+/// let redis = Redis::connect(&qqgw_tokio::Tokio, "redis://127.0.0.1:6379", Keys::for_app("102012345")).await?;
 /// let config = qqgw_client::Config::builder("102012345", "secret")
 ///     .session_store(RedisSessionStore::new(redis))
 ///     .build();
@@ -68,7 +46,7 @@ static CLEAR: LazyLock<Script> =
 pub struct RedisSessionStore {
     redis: Redis,
     ttl: Duration,
-    fence: Option<u64>,
+    fence: Option<FencingToken>,
 }
 
 impl RedisSessionStore {
@@ -88,7 +66,7 @@ impl RedisSessionStore {
     /// This store, writing only while `token` is the current fencing token of the shard
     /// it writes (see [`Lease::token`](crate::Lease::token)).
     #[must_use]
-    pub fn fenced(mut self, token: u64) -> Self {
+    pub fn fenced(mut self, token: FencingToken) -> Self {
         self.fence = Some(token);
         self
     }
@@ -100,8 +78,11 @@ impl RedisSessionStore {
     /// [`Error::Redis`], or [`Error::Decode`] for a hash this crate did not write.
     pub async fn load_session(&self, shard: ShardId) -> Result<Option<Session>, Error> {
         let key = self.redis.keys().session(shard);
-        let (id, seq): (Option<String>, Option<String>) =
-            self.redis.connection().hget(&key, &["id", "seq"]).await?;
+        let read = key.clone();
+        let (id, seq): (Option<String>, Option<String>) = self
+            .redis
+            .run("session load", None, |mut c| async move { c.hget(&read, &["id", "seq"]).await })
+            .await?;
         let (Some(id), Some(seq)) = (id, seq) else { return Ok(None) };
         let seq = seq.parse::<u64>().map_err(|e| Error::Decode { key, reason: format!("seq: {e}") })?;
         Ok(Some(Session::new(id, seq, shard)))
@@ -116,15 +97,19 @@ impl RedisSessionStore {
     pub async fn save_session(&self, session: &Session) -> Result<(), Error> {
         let shard = session.shard;
         let keys = self.redis.keys();
-        let written: i64 = SAVE
-            .key(keys.session(shard))
-            .key(keys.fence(shard))
-            .arg(self.fence.map(|t| t.to_string()).unwrap_or_default())
-            .arg(&session.id)
-            .arg(session.seq)
-            .arg(format!("{}/{}", shard.id(), shard.total()))
-            .arg(millis(self.ttl))
-            .invoke_async(&mut self.redis.connection())
+        let save = SessionSave {
+            session: &keys.session(shard),
+            fence: &keys.fence(shard),
+            token: &self.fence.as_ref().map(ToString::to_string).unwrap_or_default(),
+            id: &session.id,
+            seq: session.seq,
+            shard: &format!("{}/{}", shard.id(), shard.total()),
+            ttl_ms: millis(self.ttl),
+        }
+        .invocation();
+        let written: i64 = self
+            .redis
+            .run("session save", None, |mut c| async move { save.invoke_async(&mut c).await })
             .await?;
         self.check(shard, written)
     }
@@ -136,18 +121,22 @@ impl RedisSessionStore {
     /// As [`save_session`](Self::save_session).
     pub async fn clear_session(&self, shard: ShardId) -> Result<(), Error> {
         let keys = self.redis.keys();
-        let cleared: i64 = CLEAR
-            .key(keys.session(shard))
-            .key(keys.fence(shard))
-            .arg(self.fence.map(|t| t.to_string()).unwrap_or_default())
-            .invoke_async(&mut self.redis.connection())
+        let clear = SessionClear {
+            session: &keys.session(shard),
+            fence: &keys.fence(shard),
+            token: &self.fence.as_ref().map(ToString::to_string).unwrap_or_default(),
+        }
+        .invocation();
+        let cleared: i64 = self
+            .redis
+            .run("session clear", None, |mut c| async move { clear.invoke_async(&mut c).await })
             .await?;
         self.check(shard, cleared)
     }
 
     fn check(&self, shard: ShardId, result: i64) -> Result<(), Error> {
-        match (result, self.fence) {
-            (-1, Some(token)) => Err(Error::Fenced { shard, token }),
+        match (result, &self.fence) {
+            (-1, Some(token)) => Err(Error::Fenced { shard, token: token.clone() }),
             _ => Ok(()),
         }
     }

@@ -8,13 +8,14 @@ use futures_util::future::{Either, select};
 use qqgw_client::{EventHandler, Runtime, ShardEvent, run_handler_concurrently};
 use qqgw_proto::{Dispatch, Event, Session, ShardId};
 use redis::Value;
-use redis::aio::ConnectionManager;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
-use serde_json::value::RawValue;
 
+use crate::conn::Link;
 use crate::dedup::RecentSet;
+use crate::entry;
 use crate::lease::millis;
-use crate::sink::{FIELD_EVENT, FIELD_GAP, FIELD_SESSION, Gap};
+use crate::scripts::{DedupMark, WorkerForget, WorkerRead};
+use crate::sink::Gap;
 use crate::{Error, Redis};
 
 /// Settings of a [`Worker`]; every one has a default.
@@ -23,8 +24,13 @@ pub struct WorkerConfig {
     /// The consumer group: workers in one group share the events, each handled by one of
     /// them. Default `"workers"`.
     pub group: String,
-    /// This worker's name in the group; a restarted worker with the same name takes back
-    /// its own pending events at once. Default: `worker-<pid>`.
+    /// This worker's name in the group. Default ([`default_consumer_name`]): the host
+    /// name, the process id and a random nonce, unique per process even in containers
+    /// (where every process is PID 1) — two workers sharing a name would share their
+    /// pending entries and break each other's order. A restarted worker then has a new
+    /// name: the entries it left pending are claimed after [`claim_idle`](Self::claim_idle).
+    /// Give a name that is stable *and* unique (a StatefulSet pod's name) to read them back
+    /// at once on restart.
     pub consumer: String,
     /// The most entries one read returns. Default 128.
     pub batch: usize,
@@ -34,11 +40,18 @@ pub struct WorkerConfig {
     /// most likely dead — are claimed by this one (`XAUTOCLAIM`). Default 30 s: longer than
     /// your slowest batch.
     pub claim_idle: Duration,
+    /// Consumers of the group idle this long with nothing pending — workers that died —
+    /// are removed from the group (entries they left pending are claimed first, after
+    /// [`claim_idle`](Self::claim_idle)). A live worker reads every
+    /// [`block`](Self::block) and is never idle that long (were it removed, its next read
+    /// would add it back). Default [`DEFAULT_CONSUMER_EXPIRY`] (10 minutes).
+    pub consumer_expiry: Duration,
     /// Event ids remembered in memory to drop duplicates. Default 65,536.
     pub dedup_memory: usize,
-    /// With `Some(ttl)`, handled event ids are also marked in Redis for `ttl`
-    /// (`<prefix>:seen:<group>:<id>`), so a duplicate is dropped whichever worker of the
-    /// group gets it. Default `None`: memory only.
+    /// With `Some(ttl)`, handled event ids are also recorded in Redis for `ttl`, in the
+    /// group's sorted set `<prefix>:done:<group>` (bounded to
+    /// [`dedup_memory`](Self::dedup_memory) ids), so a duplicate is dropped whichever
+    /// worker of the group gets it. Default `None`: memory only.
     pub shared_dedup: Option<Duration>,
     /// Callbacks run at once by [`Worker::run`]; 1 keeps each shard's order. Default 1.
     pub concurrency: usize,
@@ -48,10 +61,11 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
             group: "workers".into(),
-            consumer: format!("worker-{}", std::process::id()),
+            consumer: default_consumer_name(),
             batch: 128,
             block: Duration::from_secs(1),
             claim_idle: Duration::from_secs(30),
+            consumer_expiry: DEFAULT_CONSUMER_EXPIRY,
             dedup_memory: 65_536,
             shared_dedup: None,
             concurrency: 1,
@@ -59,12 +73,35 @@ impl Default for WorkerConfig {
     }
 }
 
+/// Default [`WorkerConfig::consumer_expiry`]: 10 minutes.
+pub const DEFAULT_CONSUMER_EXPIRY: Duration = Duration::from_secs(10 * 60);
+
+/// A consumer name unique to this process and this call: `<host>-<pid>-<nonce>`, the host
+/// name read from the system (`/proc/sys/kernel/hostname`, else `$HOSTNAME`), the nonce
+/// random. In a container the host name is usually the container's id, and the nonce
+/// differs for every start, so names are unique even where every process is PID 1.
+#[must_use]
+pub fn default_consumer_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| {
+            h.trim().chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')).collect()
+        })
+        .filter(|h: &String| !h.is_empty())
+        .unwrap_or_else(|| "worker".into());
+    let nonce = crate::lease::nonce();
+    format!("{host}-{}-{}", std::process::id(), nonce.get(..8).unwrap_or(&nonce))
+}
+
 /// One entry read from a shard's stream.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     /// The shard whose stream it came from.
     pub shard: ShardId,
-    /// The stream entry id, to acknowledge.
+    /// The stream entry id, to acknowledge; empty for a gap the worker found itself
+    /// (entries trimmed before its group read them), which is no entry.
     pub entry: String,
     /// What it holds.
     pub item: Item,
@@ -75,7 +112,7 @@ pub struct Delivery {
 }
 
 /// What a stream entry holds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Item {
     /// An event.
@@ -111,13 +148,19 @@ pub struct WorkerStats {
 pub struct Worker {
     redis: Redis,
     /// A connection of its own for the blocking reads.
-    reader: ConnectionManager,
+    reader: Link,
     config: WorkerConfig,
     streams: Vec<(String, ShardId)>,
     seen: RecentSet,
     /// Whether this consumer's own pending entries were read back already.
     own_pending_read: bool,
+    /// When pending entries were last claimed, on the runtime's clock.
     last_claim: Option<std::time::Instant>,
+    /// The last entry id of each stream, as last read: what a wait for new entries waits
+    /// past.
+    last_ids: HashMap<String, String>,
+    /// When dead consumers were last looked for, on the runtime's clock.
+    last_forget: Option<std::time::Instant>,
     stats: WorkerStats,
 }
 
@@ -127,14 +170,6 @@ impl core::fmt::Debug for Worker {
             .field("config", &self.config)
             .field("stats", &self.stats)
             .finish_non_exhaustive()
-    }
-}
-
-fn field<'a>(entry: &'a StreamId, name: &str) -> Option<&'a [u8]> {
-    match entry.map.get(name)? {
-        Value::BulkString(bytes) => Some(bytes),
-        Value::SimpleString(text) => Some(text.as_bytes()),
-        _ => None,
     }
 }
 
@@ -150,23 +185,19 @@ impl Worker {
         shards: impl IntoIterator<Item = ShardId>,
         config: WorkerConfig,
     ) -> Result<Self, Error> {
-        let reader = Redis::manager(redis.client(), config.block + Duration::from_secs(2)).await?;
+        let reader = redis.dedicated(config.block + redis.config().response_timeout).await?;
         let streams: Vec<(String, ShardId)> =
             shards.into_iter().map(|s| (redis.keys().stream(s), s)).collect();
-        let mut conn = redis.connection();
         for (key, _) in &streams {
-            let created: Result<(), redis::RedisError> = redis::cmd("XGROUP")
-                .arg("CREATE")
-                .arg(key)
-                .arg(&config.group)
-                .arg("0")
-                .arg("MKSTREAM")
-                .query_async(&mut conn)
+            let mut create = redis::cmd("XGROUP");
+            create.arg("CREATE").arg(key).arg(&config.group).arg("0").arg("MKSTREAM");
+            let created: Result<(), Error> = redis
+                .run("XGROUP CREATE", None, |mut c| async move { create.query_async(&mut c).await })
                 .await;
             match created {
                 Ok(()) => {}
-                Err(e) if e.code() == Some("BUSYGROUP") => {}
-                Err(e) => return Err(e.into()),
+                Err(Error::Redis(e)) if e.code() == Some("BUSYGROUP") => {}
+                Err(e) => return Err(e),
             }
         }
         let seen = RecentSet::new(config.dedup_memory);
@@ -178,6 +209,8 @@ impl Worker {
             seen,
             own_pending_read: false,
             last_claim: None,
+            last_ids: HashMap::new(),
+            last_forget: None,
             stats: WorkerStats::default(),
         })
     }
@@ -197,42 +230,164 @@ impl Worker {
     ///
     /// [`Error::Redis`] if Redis cannot be reached.
     pub async fn next_batch(&mut self) -> Result<Vec<Delivery>, Error> {
+        let batch = match self.next_entries().await {
+            Ok(batch) => batch,
+            Err(Error::Redis(error)) if error.code() == Some("NOGROUP") => {
+                // Redis lost the group (a restart without persistence, writes lost): it is
+                // created again from the start of each stream, and what was handled
+                // already is dropped by id.
+                tracing::warn!(group = %self.config.group, "the consumer group is gone from redis: creating it again");
+                create_groups(&self.redis, &self.streams, &self.config.group).await?;
+                self.own_pending_read = false;
+                return Ok(Vec::new());
+            }
+            Err(error) => {
+                // A read whose answer was lost still gave its entries to this consumer:
+                // they are read back from its pending list.
+                self.own_pending_read = false;
+                return Err(error);
+            }
+        };
+        self.drop_duplicates(batch).await
+    }
+
+    async fn next_entries(&mut self) -> Result<Vec<Delivery>, Error> {
         let mut entries = Vec::new();
         if !self.own_pending_read {
-            entries = self.read("0", false).await?;
+            entries = self.read_own_pending().await?;
             if entries.is_empty() {
                 self.own_pending_read = true;
             }
         }
-        let claim_due = self.last_claim.is_none_or(|at| at.elapsed() >= self.config.claim_idle / 4);
+        let now = self.redis.now();
+        let claim_due =
+            self.last_claim.is_none_or(|at| now.saturating_duration_since(at) >= self.config.claim_idle / 4);
         if entries.is_empty() && claim_due {
-            self.last_claim = Some(std::time::Instant::now());
+            self.last_claim = Some(now);
             entries = self.claim().await?;
         }
-        if entries.is_empty() {
-            entries = self.read(">", true).await?;
+        let forget_due = self.last_forget.is_none_or(|at| {
+            now.saturating_duration_since(at)
+                >= (self.config.consumer_expiry / 4).max(self.config.claim_idle / 4)
+        });
+        if forget_due {
+            self.last_forget = Some(now);
+            self.forget_dead_consumers().await?;
         }
-        self.drop_duplicates(entries).await
+        if entries.is_empty() {
+            entries = self.read_new().await?;
+            if entries.is_empty() {
+                self.wait_for_new().await?;
+                entries = self.read_new().await?;
+            }
+        }
+        Ok(entries)
     }
 
-    async fn read(&mut self, from: &str, block: bool) -> Result<Vec<Delivery>, Error> {
+    /// The new entries of every stream (one script each, in one round trip, none
+    /// blocking), each stream's preceded by a `trimmed` gap if entries were trimmed from it
+    /// before the group read them.
+    async fn read_new(&mut self) -> Result<Vec<Delivery>, Error> {
+        let mut pipe = redis::pipe();
+        pipe.load_script(WorkerRead::script()).ignore();
+        for (key, shard) in &self.streams {
+            let read = WorkerRead {
+                stream: key,
+                trimmed: &self.redis.keys().trimmed(*shard),
+                group: &self.config.group,
+                consumer: &self.config.consumer,
+                count: self.config.batch,
+            }
+            .invocation();
+            pipe.invoke_script(&read);
+        }
+        let answers: Vec<Value> =
+            self.redis.run("read", None, |mut c| async move { pipe.query_async(&mut c).await }).await?;
+        let mut out = Vec::new();
+        let mut missing_group = false;
+        for ((key, shard), answer) in self.streams.iter().zip(answers) {
+            let Value::Array(parts) = answer else { continue };
+            let [status, lost, entries, last] = parts.as_slice() else {
+                missing_group |= matches!(parts.first(), Some(Value::Int(-1)));
+                continue;
+            };
+            if !matches!(status, Value::Int(1)) {
+                continue;
+            }
+            if let Value::Array(lost) = lost {
+                let ids: Vec<String> = lost.iter().filter_map(|v| redis::from_redis_value(v).ok()).collect();
+                tracing::warn!(
+                    %shard,
+                    group = %self.config.group,
+                    read_up_to = ids.first().map(String::as_str),
+                    trimmed_up_to = ids.get(1).map(String::as_str),
+                    "entries trimmed from the stream before the group read them"
+                );
+                out.push(Delivery {
+                    shard: *shard,
+                    entry: String::new(),
+                    item: Item::Gap(Gap {
+                        kind: Gap::TRIMMED.into(),
+                        session: None,
+                        after: 0,
+                        next: None,
+                        group: Some(self.config.group.clone()),
+                    }),
+                    reclaimed: false,
+                    session: None,
+                });
+            }
+            let reply: Option<StreamReadReply> = redis::from_redis_value(entries).map_err(|e| {
+                Error::Decode { key: key.clone(), reason: format!("XREADGROUP answered {e}") }
+            })?;
+            for stream in reply.map(|r| r.keys).unwrap_or_default() {
+                out.extend(stream.ids.iter().map(|entry| Self::decode(*shard, entry, false)));
+            }
+            if let Ok(last) = redis::from_redis_value::<String>(last) {
+                self.last_ids.insert(key.clone(), last);
+            }
+        }
+        if missing_group {
+            tracing::warn!(group = %self.config.group, "a stream or its consumer group is gone from redis: creating it again");
+            create_groups(&self.redis, &self.streams, &self.config.group).await?;
+            self.own_pending_read = false;
+        }
+        Ok(out)
+    }
+
+    /// Waits up to [`WorkerConfig::block`] for an entry newer than the last one seen on
+    /// any stream (`XREAD BLOCK`, which reads nothing for the group).
+    async fn wait_for_new(&mut self) -> Result<(), Error> {
+        let mut wait = redis::cmd("XREAD");
+        wait.arg("BLOCK").arg(millis(self.config.block)).arg("COUNT").arg(1).arg("STREAMS");
+        for (key, _) in &self.streams {
+            wait.arg(key);
+        }
+        for (key, _) in &self.streams {
+            wait.arg(self.last_ids.get(key).map_or("0-0", String::as_str));
+        }
+        let _: Value =
+            self.reader.run("XREAD", None, |mut c| async move { wait.query_async(&mut c).await }).await?;
+        Ok(())
+    }
+
+    /// This consumer's own pending entries (read before, not acknowledged).
+    async fn read_own_pending(&mut self) -> Result<Vec<Delivery>, Error> {
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP")
             .arg(&self.config.group)
             .arg(&self.config.consumer)
             .arg("COUNT")
-            .arg(self.config.batch);
-        if block {
-            cmd.arg("BLOCK").arg(millis(self.config.block));
-        }
-        cmd.arg("STREAMS");
+            .arg(self.config.batch)
+            .arg("STREAMS");
         for (key, _) in &self.streams {
             cmd.arg(key);
         }
         for _ in &self.streams {
-            cmd.arg(from);
+            cmd.arg("0");
         }
-        let reply: Option<StreamReadReply> = cmd.query_async(&mut self.reader).await?;
+        let reply: Option<StreamReadReply> =
+            self.redis.run("XREADGROUP", None, |mut c| async move { cmd.query_async(&mut c).await }).await?;
         let mut out = Vec::new();
         for stream in reply.map(|r| r.keys).unwrap_or_default() {
             let Some(shard) = self.shard_of(&stream.key) else { continue };
@@ -243,17 +398,18 @@ impl Worker {
 
     async fn claim(&mut self) -> Result<Vec<Delivery>, Error> {
         let mut out = Vec::new();
-        let mut conn = self.redis.connection();
         for (key, shard) in &self.streams {
-            let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
-                .arg(key)
+            let mut cmd = redis::cmd("XAUTOCLAIM");
+            cmd.arg(key)
                 .arg(&self.config.group)
                 .arg(&self.config.consumer)
                 .arg(millis(self.config.claim_idle))
                 .arg("0-0")
                 .arg("COUNT")
-                .arg(self.config.batch)
-                .query_async(&mut conn)
+                .arg(self.config.batch);
+            let reply: StreamAutoClaimReply = self
+                .redis
+                .run("XAUTOCLAIM", None, |mut c| async move { cmd.query_async(&mut c).await })
                 .await?;
             for entry in &reply.claimed {
                 out.push(Self::decode(*shard, entry, true));
@@ -276,21 +432,39 @@ impl Worker {
         Ok(out)
     }
 
+    /// Removes the group's dead consumers (idle past [`WorkerConfig::consumer_expiry`],
+    /// nothing pending).
+    async fn forget_dead_consumers(&self) -> Result<(), Error> {
+        let mut pipe = redis::pipe();
+        pipe.load_script(WorkerForget::script()).ignore();
+        for (key, _) in &self.streams {
+            let forget = WorkerForget {
+                stream: key,
+                group: &self.config.group,
+                consumer: &self.config.consumer,
+                idle_ms: millis(self.config.consumer_expiry),
+            }
+            .invocation();
+            pipe.invoke_script(&forget);
+        }
+        let removed: Vec<u64> = self
+            .redis
+            .run("forget consumers", None, |mut c| async move { pipe.query_async(&mut c).await })
+            .await?;
+        let removed: u64 = removed.iter().sum();
+        if removed > 0 {
+            tracing::info!(removed, group = %self.config.group, "dead consumers removed from the group");
+        }
+        Ok(())
+    }
+
     fn shard_of(&self, key: &str) -> Option<ShardId> {
         self.streams.iter().find(|(k, _)| k == key).map(|(_, s)| *s)
     }
 
     fn decode(shard: ShardId, entry: &StreamId, reclaimed: bool) -> Delivery {
-        let item = if let Some(gap) = field(entry, FIELD_GAP) {
-            serde_json::from_slice::<Gap>(gap)
-                .map_or_else(|e| Item::Lost(format!("unreadable gap: {e}")), Item::Gap)
-        } else if let Some(line) = field(entry, FIELD_EVENT) {
-            decode_dispatch(line, shard).unwrap_or_else(Item::Lost)
-        } else {
-            Item::Lost(format!("entry {} has no event", entry.id))
-        };
-        let session = field(entry, FIELD_SESSION).map(|s| String::from_utf8_lossy(s).into_owned());
-        Delivery { shard, entry: entry.id.clone(), item, reclaimed, session }
+        let decoded = entry::decode(shard, entry);
+        Delivery { shard, entry: entry.id.clone(), item: decoded.item, reclaimed, session: decoded.session }
     }
 
     /// The key an event is told apart by: its id, else its session and sequence number.
@@ -338,13 +512,17 @@ impl Worker {
         if self.config.shared_dedup.is_none() || keys.iter().all(Option::is_none) {
             return Ok(vec![false; entries.len()]);
         }
-        let mut pipe = redis::pipe();
+        let mut check = redis::cmd("ZMSCORE");
+        check.arg(self.redis.keys().done(&self.config.group));
         for key in keys.iter().flatten() {
-            pipe.exists(self.redis.keys().seen(&self.config.group, key));
+            check.arg(key);
         }
-        let found: Vec<bool> = pipe.query_async(&mut self.redis.connection()).await?;
+        let found: Vec<Option<f64>> = self
+            .redis
+            .run("dedup check", None, |mut c| async move { check.query_async(&mut c).await })
+            .await?;
         let mut found = found.into_iter();
-        Ok(keys.iter().map(|k| k.is_some() && found.next().unwrap_or(false)).collect())
+        Ok(keys.iter().map(|k| k.is_some() && found.next().flatten().is_some()).collect())
     }
 
     /// Acknowledges `deliveries` (handled): `XACK`, and the dedup markers.
@@ -367,33 +545,36 @@ impl Worker {
             return Ok(());
         }
         let mut by_stream: HashMap<&str, Vec<&str>> = HashMap::new();
-        for delivery in deliveries {
+        for delivery in deliveries.iter().filter(|d| !d.entry.is_empty()) {
             let key = self.streams.iter().find(|(_, s)| *s == delivery.shard).map(|(k, _)| k.as_str());
             if let Some(key) = key {
                 by_stream.entry(key).or_default().push(&delivery.entry);
             }
         }
         let mut pipe = redis::pipe();
-        pipe.atomic();
-        if let Some(ttl) = self.config.shared_dedup {
-            for key in deliveries.iter().filter_map(Self::dedup_key) {
-                pipe.cmd("SET")
-                    .arg(self.redis.keys().seen(&self.config.group, &key))
-                    .arg(1)
-                    .arg("PX")
-                    .arg(millis(ttl))
-                    .ignore();
+        let handled: Vec<String> = deliveries.iter().filter_map(Self::dedup_key).collect();
+        if let (Some(ttl), false) = (self.config.shared_dedup, handled.is_empty()) {
+            let mark = DedupMark {
+                done: &self.redis.keys().done(&self.config.group),
+                done_ttl_ms: millis(ttl),
+                max_done: self.config.dedup_memory as u64,
+                ids: &handled,
             }
+            .invocation();
+            pipe.load_script(DedupMark::script()).ignore();
+            pipe.invoke_script(&mark).ignore();
         }
         for (stream, ids) in by_stream {
             pipe.cmd("XACK").arg(stream).arg(&self.config.group).arg(ids).ignore();
         }
-        let _: () = pipe.query_async(&mut self.redis.connection()).await?;
+        let _: () =
+            self.redis.run("XACK", None, |mut c| async move { pipe.query_async(&mut c).await }).await?;
         Ok(())
     }
 
     /// Feeds `handler` until `stop` resolves (checked between batches, so within
-    /// [`WorkerConfig::block`]); returns what was done. Each batch's events run through
+    /// [`WorkerConfig::block`] and the batch's handling, and while acknowledgements are
+    /// retried); returns what was done. Each batch's events run through
     /// [`run_handler_concurrently`] with [`WorkerConfig::concurrency`] callbacks at once;
     /// the batch is acknowledged once every callback has returned. Gaps and lost entries
     /// go to [`EventHandler::session_lost`]. Redis failures are logged and retried, after
@@ -451,10 +632,18 @@ impl Worker {
                 handler.session_lost(delivery.shard, lost).await;
             }
             self.handle(events, handler).await;
-            // Acknowledged only once handled; retried until Redis takes it.
+            // Acknowledged only once handled; retried until Redis takes it, or until told
+            // to stop (the entries stay pending and come back).
             while let Err(error) = self.ack(&batch).await {
                 tracing::warn!(%error, "worker: acknowledging failed; retrying");
-                runtime.sleep(Duration::from_millis(100)).await;
+                let pause = runtime.sleep(Duration::from_millis(100));
+                if let Either::Right(_) = select(core::pin::pin!(pause), stop.as_mut()).await {
+                    tracing::warn!(
+                        entries = batch.len(),
+                        "worker stopped with entries handled but not acknowledged: they come back"
+                    );
+                    return self.stats;
+                }
             }
         }
     }
@@ -470,15 +659,18 @@ impl Worker {
     }
 }
 
-fn decode_dispatch(line: &[u8], shard: ShardId) -> Result<Item, String> {
-    #[derive(serde::Deserialize)]
-    struct Line {
-        seq: Option<u64>,
-        #[serde(rename = "type")]
-        name: String,
-        id: Option<String>,
-        d: Box<RawValue>,
+/// Creates `group` on each stream where it is missing, from the stream's start.
+async fn create_groups(redis: &Redis, streams: &[(String, ShardId)], group: &str) -> Result<(), Error> {
+    for (key, _) in streams {
+        let mut create = redis::cmd("XGROUP");
+        create.arg("CREATE").arg(key).arg(group).arg("0").arg("MKSTREAM");
+        let created: Result<(), Error> =
+            redis.run("XGROUP CREATE", None, |mut c| async move { create.query_async(&mut c).await }).await;
+        match created {
+            Ok(()) => {}
+            Err(Error::Redis(e)) if e.code() == Some("BUSYGROUP") => {}
+            Err(e) => return Err(e),
+        }
     }
-    let line: Line = serde_json::from_slice(line).map_err(|e| format!("unreadable event: {e}"))?;
-    Ok(Item::Event(Dispatch::new(line.name, line.seq, line.id.map(Into::into), shard, line.d)))
+    Ok(())
 }

@@ -35,10 +35,13 @@ fn child_gateway() {
         let owned = children::var("QQGW_OWNED");
         let (a, b) = owned.split_once('-').unwrap();
         let owned = a.parse().unwrap()..b.parse().unwrap();
-        let redis =
-            Redis::connect(&children::var("QQGW_REDIS"), Keys::for_app(&children::var("QQGW_APP_ID")))
-                .await
-                .unwrap();
+        let redis = Redis::connect(
+            &qqgw_tokio::Tokio,
+            &children::var("QQGW_REDIS"),
+            Keys::for_app(&children::var("QQGW_APP_ID")),
+        )
+        .await
+        .unwrap();
         let bot = qqgw_client::Config::builder(children::var("QQGW_APP_ID"), children::var("QQGW_SECRET"))
             .api_base(children::var("QQGW_API_BASE"))
             .token_url(children::var("QQGW_TOKEN_URL"))
@@ -109,7 +112,9 @@ async fn a_killed_gateways_shards_are_resumed_by_another_within_the_lease_ttl_an
     })
     .await
     .unwrap();
-    let redis = Redis::connect(&server.url(), Keys::for_app(&mock.config().app_id)).await.unwrap();
+    let redis = Redis::connect(&qqgw_tokio::Tokio, &server.url(), Keys::for_app(&mock.config().app_id))
+        .await
+        .unwrap();
     let mut processes = Children::new();
     processes.spawn("a", "child_gateway", &gateway_env(&mock, &server, 2, "0-1"));
     processes.spawn("b", "child_gateway", &gateway_env(&mock, &server, 2, "1-2"));
@@ -215,7 +220,7 @@ async fn a_cluster_shuts_down_and_releases_its_leases_for_the_next_process() {
     .await
     .unwrap();
     let keys = Keys::for_app(&mock.config().app_id);
-    let redis = Redis::connect(&server.url(), keys).await.unwrap();
+    let redis = Redis::connect(&qqgw_tokio::Tokio, &server.url(), keys).await.unwrap();
     let bot = qqgw_client::Config::builder(mock.config().app_id.clone(), mock.config().secret.clone())
         .api_base(mock.api_base())
         .token_url(mock.token_url())

@@ -11,7 +11,7 @@ use qqgw_proto::{Session, ShardId};
 use qqgw_redis::{Error, Keys, Lease, Redis, RedisSessionStore};
 
 async fn redis(server: &RedisServer) -> Redis {
-    Redis::connect(&server.url(), Keys::for_app("102000000")).await.expect("connect")
+    Redis::connect(&qqgw_tokio::Tokio, &server.url(), Keys::for_app("102000000")).await.expect("connect")
 }
 
 fn shard(id: u32) -> ShardId {
@@ -31,10 +31,10 @@ async fn a_lease_has_one_holder_and_each_acquisition_a_newer_fencing_token() {
     // Another shard's lease is independent.
     let other = Lease::try_acquire(&redis, shard(1), ttl).await.unwrap().expect("shard 1 is free");
     assert!(first.renew(&redis).await.unwrap());
-    let first_token = first.token();
+    let first_token = first.token().clone();
     assert!(first.release(&redis).await.unwrap());
     let second = Lease::try_acquire(&redis, shard(0), ttl).await.unwrap().expect("released");
-    assert!(second.token() > first_token, "{} > {first_token}", second.token());
+    assert!(second.token().counter() > first_token.counter(), "{} after {first_token}", second.token());
     assert!(other.release(&redis).await.unwrap());
 }
 
@@ -79,7 +79,7 @@ async fn fencing_rejects_a_stale_owners_checkpoint_write() {
     let server = RedisServer::start();
     let redis = redis(&server).await;
     let old = Lease::try_acquire(&redis, shard(0), Duration::from_millis(50)).await.unwrap().unwrap();
-    let old_store = RedisSessionStore::new(redis.clone()).fenced(old.token());
+    let old_store = RedisSessionStore::new(redis.clone()).fenced(old.token().clone());
     old_store.save_session(&Session::new("s-1", 10, shard(0))).await.unwrap();
 
     // The old owner pauses past its lease; a new owner takes over and moves on.
@@ -91,13 +91,13 @@ async fn fencing_rejects_a_stale_owners_checkpoint_write() {
         assert!(std::time::Instant::now() < deadline, "the lease never expired");
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    let new_store = RedisSessionStore::new(redis.clone()).fenced(new.token());
+    let new_store = RedisSessionStore::new(redis.clone()).fenced(new.token().clone());
     assert_eq!(new_store.load_session(shard(0)).await.unwrap(), Some(Session::new("s-1", 10, shard(0))));
     new_store.save_session(&Session::new("s-1", 20, shard(0))).await.unwrap();
 
     // The old owner wakes up and writes: refused, naming the fencing.
     let error = old_store.save_session(&Session::new("s-1", 15, shard(0))).await.unwrap_err();
-    assert!(matches!(error, Error::Fenced { token, .. } if token == old.token()), "{error}");
+    assert!(matches!(&error, Error::Fenced { token, .. } if token == old.token()), "{error}");
     assert!(error.to_string().contains("fenc"), "{error}");
     // Through the SessionStore trait too, and clear is fenced as well.
     let error = SessionStore::save(&old_store, Session::new("s-2", 1, shard(0))).await.unwrap_err();
@@ -127,4 +127,38 @@ async fn the_store_keeps_sessions_never_moves_back_within_one_and_forgets_on_cle
     assert!(ttl > 0 && ttl <= 60_000, "{ttl}");
     store.clear(shard(3)).await.unwrap();
     assert_eq!(store.load(shard(3)).await.unwrap(), None);
+}
+
+/// Redis loses its latest writes — the acquisition of the current owner among them — and
+/// the shard's counter goes back: the next owner draws the very counter the current owner
+/// holds. The nonce tells them apart: the stale owner is fenced, the new one writes.
+#[tokio::test]
+async fn a_counter_rolled_back_by_redis_draws_a_token_the_stale_owner_cannot_pass_with() {
+    let server = RedisServer::start();
+    let redis = redis(&server).await;
+    let ttl = Duration::from_secs(30);
+    let before = Lease::try_acquire(&redis, shard(0), ttl).await.unwrap().unwrap();
+    assert!(before.release(&redis).await.unwrap());
+    let fence: String =
+        redis::cmd("GET").arg(redis.keys().fence(shard(0))).query(&mut server.sync()).unwrap();
+
+    let stale = Lease::try_acquire(&redis, shard(0), ttl).await.unwrap().unwrap();
+    let stale_store = RedisSessionStore::new(redis.clone()).fenced(stale.token().clone());
+    stale_store.save_session(&Session::new("s-1", 10, shard(0))).await.unwrap();
+
+    // The rollback: the lease and the fence as they were before `stale` acquired.
+    let _: () = redis::pipe()
+        .del(redis.keys().lease(shard(0)))
+        .set(redis.keys().fence(shard(0)), &fence)
+        .query(&mut server.sync())
+        .unwrap();
+    let new = Lease::try_acquire(&redis, shard(0), ttl).await.unwrap().unwrap();
+    assert_eq!(new.token().counter(), stale.token().counter(), "the same counter, drawn twice");
+    assert_ne!(new.token(), stale.token(), "and still two tokens");
+
+    let new_store = RedisSessionStore::new(redis.clone()).fenced(new.token().clone());
+    new_store.save_session(&Session::new("s-1", 12, shard(0))).await.unwrap();
+    let error = stale_store.save_session(&Session::new("s-1", 20, shard(0))).await.unwrap_err();
+    assert!(matches!(&error, Error::Fenced { token, .. } if token == stale.token()), "{error}");
+    assert_eq!(new_store.load_session(shard(0)).await.unwrap(), Some(Session::new("s-1", 12, shard(0))));
 }

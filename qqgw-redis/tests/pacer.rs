@@ -18,7 +18,10 @@ fn limit(max_concurrency: u32, remaining: u32) -> SessionStartLimit {
 }
 
 async fn pacer(server: &RedisServer, limit: SessionStartLimit) -> RedisPacer {
-    RedisPacer::new(Redis::connect(&server.url(), Keys::for_app("1")).await.unwrap(), limit)
+    RedisPacer::new(
+        Redis::connect(&qqgw_tokio::Tokio, &server.url(), Keys::for_app("1")).await.unwrap(),
+        limit,
+    )
 }
 
 fn wait(answer: PacerAnswer) -> Duration {

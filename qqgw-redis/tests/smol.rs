@@ -16,13 +16,14 @@ use serde_json::value::RawValue;
 fn leases_fenced_sessions_streams_workers_and_the_pacer_run_on_smol() {
     let server = RedisServer::start();
     smol::block_on(async {
-        let redis = Redis::connect(&server.url(), Keys::for_app("1")).await.unwrap();
+        let redis =
+            Redis::connect(&qqgw_async_std::AsyncIo, &server.url(), Keys::for_app("1")).await.unwrap();
         let s = ShardId::ONE;
         let lease = Lease::try_acquire(&redis, s, Duration::from_secs(30)).await.unwrap().unwrap();
-        let store = RedisSessionStore::new(redis.clone()).fenced(lease.token());
+        let store = RedisSessionStore::new(redis.clone()).fenced(lease.token().clone());
         store.save_session(&Session::new("sess-1", 1, s)).await.unwrap();
         let mut sink = StreamSink::new(redis.clone(), s)
-            .fenced(lease.token())
+            .fenced(lease.token().clone())
             .resuming(Some(&Session::new("sess-1", 1, s)));
         for seq in 2..=11 {
             let data = RawValue::from_string(format!(r#"{{"n":{seq}}}"#)).unwrap();
@@ -65,7 +66,10 @@ fn a_cluster_runs_a_shard_on_the_async_io_runtime() {
     })
     .unwrap();
     smol::block_on(async {
-        let redis = Redis::connect(&server.url(), Keys::for_app(&mock.config().app_id)).await.unwrap();
+        let redis =
+            Redis::connect(&qqgw_async_std::AsyncIo, &server.url(), Keys::for_app(&mock.config().app_id))
+                .await
+                .unwrap();
         let bot = qqgw_client::Config::builder(mock.config().app_id.clone(), mock.config().secret.clone())
             .api_base(mock.api_base())
             .token_url(mock.token_url())

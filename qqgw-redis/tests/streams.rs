@@ -12,7 +12,7 @@ use qqgw_redis::{Item, Keys, Lease, Redis, RedisSessionStore, StreamSink, Worker
 use serde_json::value::RawValue;
 
 async fn redis(server: &RedisServer) -> Redis {
-    Redis::connect(&server.url(), Keys::for_app("102000000")).await.expect("connect")
+    Redis::connect(&qqgw_tokio::Tokio, &server.url(), Keys::for_app("102000000")).await.expect("connect")
 }
 
 fn shard(id: u32) -> ShardId {
@@ -67,7 +67,7 @@ async fn published_events_reach_a_worker_in_order_with_the_checkpoint_moved_in_t
     let redis = redis(&server).await;
     let s = shard(0);
     let lease = Lease::try_acquire(&redis, s, Duration::from_secs(30)).await.unwrap().unwrap();
-    let mut sink = StreamSink::new(redis.clone(), s).fenced(lease.token());
+    let mut sink = StreamSink::new(redis.clone(), s).fenced(lease.token().clone());
     sink.publish(&ready(s, "sess-1")).await.unwrap();
     for seq in 2..=50 {
         sink.publish(&event(s, seq)).await.unwrap();
@@ -95,7 +95,7 @@ async fn a_fenced_sink_writes_nothing_neither_event_nor_checkpoint() {
     let redis = redis(&server).await;
     let s = shard(1);
     let old = Lease::try_acquire(&redis, s, Duration::from_millis(50)).await.unwrap().unwrap();
-    let mut old_sink = StreamSink::new(redis.clone(), s).fenced(old.token());
+    let mut old_sink = StreamSink::new(redis.clone(), s).fenced(old.token().clone());
     old_sink.publish(&ready(s, "sess-1")).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     let new = loop {
@@ -110,8 +110,9 @@ async fn a_fenced_sink_writes_nothing_neither_event_nor_checkpoint() {
     let len: u64 =
         redis::cmd("XLEN").arg(redis.keys().stream(s)).query_async(&mut redis.connection()).await.unwrap();
     assert_eq!(len, 1, "only READY is in the stream");
-    let mut new_sink =
-        StreamSink::new(redis.clone(), s).fenced(new.token()).resuming(Some(&Session::new("sess-1", 1, s)));
+    let mut new_sink = StreamSink::new(redis.clone(), s)
+        .fenced(new.token().clone())
+        .resuming(Some(&Session::new("sess-1", 1, s)));
     new_sink.publish(&event(s, 2)).await.unwrap();
     let store = RedisSessionStore::new(redis.clone());
     assert_eq!(store.load_session(s).await.unwrap(), Some(Session::new("sess-1", 2, s)));
@@ -283,7 +284,7 @@ async fn a_batch_is_published_in_one_round_trip_and_a_fenced_one_reports_none_do
     let redis = redis(&server).await;
     let s = shard(0);
     let lease = Lease::try_acquire(&redis, s, Duration::from_secs(30)).await.unwrap().unwrap();
-    let mut sink = StreamSink::new(redis.clone(), s).fenced(lease.token());
+    let mut sink = StreamSink::new(redis.clone(), s).fenced(lease.token().clone());
     let mut batch = vec![ShardEvent::new(s, Event::Dispatch(ready(s, "sess-1")))];
     batch.extend((2..=40).map(|seq| ShardEvent::new(s, Event::Dispatch(event(s, seq)))));
     batch.push(ShardEvent::new(s, Event::SessionLost(Session::new("sess-1", 40, s))));
@@ -296,12 +297,17 @@ async fn a_batch_is_published_in_one_round_trip_and_a_fenced_one_reports_none_do
     assert_eq!(len, 41, "READY, 39 events, the gap");
     assert_eq!(
         RedisSessionStore::new(redis.clone()).load_session(s).await.unwrap(),
-        Some(Session::new("sess-1", 40, s))
+        None,
+        "the lost session's gap ended the session in the same step"
     );
 
     // Another process takes over: the old sink's whole batch is refused.
-    let _: () =
-        redis::cmd("INCR").arg(redis.keys().fence(s)).query_async(&mut redis.connection()).await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(redis.keys().fence(s))
+        .arg("99:another-owner")
+        .query_async(&mut redis.connection())
+        .await
+        .unwrap();
     let more: Vec<ShardEvent> =
         (41..=45).map(|seq| ShardEvent::new(s, Event::Dispatch(event(s, seq)))).collect();
     let (done, error) = sink.publish_events(&more).await;
@@ -373,5 +379,53 @@ async fn entries_trimmed_before_a_group_read_them_are_reported_to_that_group_onc
     })
     .await;
     assert_eq!(tally.gaps().len(), 1, "one report for one falling-behind: {:?}", tally.order());
-    assert!(tally.distinct() <= 21, "most were trimmed: {}", tally.distinct());
+    assert!(tally.distinct() <= 23, "most were trimmed: {}", tally.distinct());
+    // Where the entries were lost: before the first one after them, not after newer ones.
+    let order = tally.order();
+    assert_eq!(order.first().map(String::as_str), Some("gap:0"), "{order:?}");
+    let seqs: Vec<u64> = order[1..].iter().map(|e| e.rsplit('-').next().unwrap().parse().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] + 1 == w[1]), "the rest, in order, without holes: {seqs:?}");
+}
+
+#[tokio::test]
+async fn a_consumer_group_redis_lost_is_created_again_and_nothing_is_handled_twice() {
+    let server = RedisServer::start();
+    let redis = redis(&server).await;
+    let s = shard(0);
+    let mut sink = StreamSink::new(redis.clone(), s).resuming(Some(&Session::new("sess-1", 1, s)));
+    for seq in 2..=11 {
+        sink.publish(&event(s, seq)).await.unwrap();
+    }
+    let mut worker = Worker::new(redis.clone(), [s], config("w")).await.unwrap();
+    let mut handled = Vec::new();
+    let take = async |worker: &mut Worker, handled: &mut Vec<String>| {
+        let batch = worker.next_batch().await?;
+        handled.extend(batch.iter().filter_map(|d| match &d.item {
+            Item::Event(e) => e.id().map(str::to_owned),
+            _ => None,
+        }));
+        worker.ack(&batch).await
+    };
+    while handled.len() < 10 {
+        take(&mut worker, &mut handled).await.unwrap();
+    }
+    // Redis comes back without the group (a restart without persistence, say).
+    let _: () = redis::cmd("XGROUP")
+        .arg("DESTROY")
+        .arg(redis.keys().stream(s))
+        .arg("workers")
+        .query_async(&mut redis.connection())
+        .await
+        .unwrap();
+    for seq in 12..=16 {
+        sink.publish(&event(s, seq)).await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while handled.len() < 15 {
+        assert!(Instant::now() < deadline, "{handled:?}");
+        take(&mut worker, &mut handled).await.unwrap();
+    }
+    let distinct: std::collections::BTreeSet<&String> = handled.iter().collect();
+    assert_eq!(distinct.len(), 15);
+    assert_eq!(handled.len(), 15, "the stream read again from its start; the first ten dropped by id");
 }

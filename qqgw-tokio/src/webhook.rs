@@ -9,6 +9,9 @@
 //! | open connections | [`max_connections`](WebhookServerBuilder::max_connections) (512); more are accepted and closed at once |
 //! | time to send a request head, and to wait idle between keep-alive requests | [`header_timeout`](WebhookServerBuilder::header_timeout) (5 s) |
 //! | time to send a body | [`body_timeout`](WebhookServerBuilder::body_timeout) (5 s) → 408 |
+//! | time a write to the client may make no progress (a client that pipelines requests and never reads the answers) | [`write_timeout`](WebhookServerBuilder::write_timeout) (5 s); the connection is closed |
+//! | requests on one connection | [`max_requests_per_connection`](WebhookServerBuilder::max_requests_per_connection) (10,000); the last is answered with `Connection: close` |
+//! | a connection's lifetime | [`connection_lifetime`](WebhookServerBuilder::connection_lifetime) (60 s); then closed after the request in progress |
 //! | request head size | 16 KiB and 64 headers (hyper answers 431) |
 //! | body size | [`Webhook::max_body_size`] (1 MiB): a larger `Content-Length` is refused before a byte is read, and a body that grows past it while streaming is cut off → 413 |
 //! | memory for bodies being read, all connections together | [`body_memory`](WebhookServerBuilder::body_memory) (32 MiB) → 503 |
@@ -30,6 +33,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderMap, HeaderValue};
@@ -42,6 +48,7 @@ use qqgw_proto::webhook::{
     Admission, CONTENT_TYPE, Checked, Outcome, ReplayGuard, SIGNATURE_HEADER, TIMESTAMP_HEADER,
     VerifiedEvent, WebhookError, WebhookRequest,
 };
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tracing::{debug, info, warn};
@@ -61,6 +68,12 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_QUEUE: usize = 1024;
 /// Default [`WebhookServerBuilder::body_memory`]: 32 MiB of bodies being read at once.
 pub const DEFAULT_BODY_MEMORY: usize = 32 << 20;
+/// Default [`WebhookServerBuilder::write_timeout`]: 5 s.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default [`WebhookServerBuilder::max_requests_per_connection`]: 10,000.
+pub const DEFAULT_MAX_REQUESTS_PER_CONNECTION: u64 = 10_000;
+/// Default [`WebhookServerBuilder::connection_lifetime`]: 60 s.
+pub const DEFAULT_CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 
 /// The largest request head (request line and headers) hyper reads.
 const MAX_HEAD_BYTES: usize = 16 << 10;
@@ -148,16 +161,47 @@ pub struct WebhookServerBuilder {
     body_memory: usize,
     path: Option<String>,
     ack_after_handled: Option<Duration>,
+    write_timeout: Duration,
+    max_requests: u64,
+    lifetime: Duration,
 }
 
 impl WebhookServerBuilder {
+    /// How long a write to a client may make no progress before the connection is
+    /// closed. Default [`DEFAULT_WRITE_TIMEOUT`] (5 s). A client that pipelines requests
+    /// and never reads the answers fills the socket's buffers and would otherwise hold
+    /// the connection — one of [`max_connections`](Self::max_connections) — forever.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// The most requests served on one connection (at least 1): the last is answered with
+    /// `Connection: close`, and requests pipelined after it are not read. Default
+    /// [`DEFAULT_MAX_REQUESTS_PER_CONNECTION`] (10,000).
+    pub fn max_requests_per_connection(mut self, requests: u64) -> Self {
+        self.max_requests = requests.max(1);
+        self
+    }
+
+    /// How long a connection may stay open: then it is closed once the request in
+    /// progress is answered (the client opens another). Default
+    /// [`DEFAULT_CONNECTION_LIFETIME`] (60 s).
+    pub fn connection_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
     /// Answer QQ only once the event is handled — its callback in
     /// [`run_handler`](crate::run_handler) returned, or [`ShardEvent::ack`] was called —
     /// instead of once it is queued. If that takes longer than `within` (QQ wants an
-    /// answer within about 3 s), the request is answered `503` and the event forgotten, so
-    /// that QQ's retry is delivered again: at least once, even across a crash. Default:
-    /// off — answered when queued, which a crash before handling loses (QQ does not
-    /// retry what it saw acknowledged).
+    /// answer within about 3 s), or the event is dropped unacknowledged, the request is
+    /// answered `503` and the event forgotten, so that QQ's retry is delivered again: at
+    /// least once, even across a crash. A retry that arrives while the event is still
+    /// being handled is answered `503` with `Retry-After` too — never `200`, since the
+    /// handling may still fail — and not delivered again. Default: off — answered when
+    /// queued, which a crash before handling loses (QQ does not retry what it saw
+    /// acknowledged).
     pub fn ack_after_handled(mut self, within: Duration) -> Self {
         self.ack_after_handled = Some(within);
         self
@@ -229,6 +273,9 @@ impl WebhookServerBuilder {
             ack_after_handled: self.ack_after_handled,
             header_timeout: self.header_timeout,
             body_timeout: self.body_timeout,
+            write_timeout: self.write_timeout,
+            max_requests: self.max_requests,
+            lifetime: self.lifetime,
             connections: Arc::new(Semaphore::new(self.max_connections)),
             body_memory: Arc::new(Semaphore::new(body_memory)),
             counters: Counters::default(),
@@ -253,6 +300,9 @@ impl WebhookServer {
             body_memory: DEFAULT_BODY_MEMORY,
             path: None,
             ack_after_handled: None,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            max_requests: DEFAULT_MAX_REQUESTS_PER_CONNECTION,
+            lifetime: DEFAULT_CONNECTION_LIFETIME,
         }
     }
 
@@ -300,6 +350,11 @@ pub struct WebhookMetrics {
     /// Connections closed because a request head did not arrive within the header timeout
     /// (slow clients, and keep-alive connections left idle).
     pub header_timeouts: u64,
+    /// Connections closed because a write to the client made no progress within the write
+    /// timeout (a client that does not read its answers).
+    pub write_timeouts: u64,
+    /// Connections closed because they reached their lifetime or their request limit.
+    pub connections_recycled: u64,
     /// `accept()` calls that failed (e.g. out of file descriptors).
     pub accept_errors: u64,
     /// Requests seen.
@@ -308,6 +363,10 @@ pub struct WebhookMetrics {
     pub delivered: u64,
     /// Events answered 200 but not delivered again (QQ's retries, replays).
     pub duplicates: u64,
+    /// Retries of an event still being handled (with
+    /// [`ack_after_handled`](WebhookServerBuilder::ack_after_handled)), answered 503 and
+    /// not delivered again.
+    pub in_progress: u64,
     /// op 13 validations answered.
     pub validations: u64,
     /// Requests refused 401: no valid signature, a stale timestamp, or an event too old
@@ -336,6 +395,7 @@ impl WebhookMetrics {
             + self.body_timeouts
             + self.queue_full
             + self.body_memory_full
+            + self.in_progress
     }
 }
 
@@ -345,10 +405,13 @@ struct Counters {
     connections_refused: AtomicU64,
     connections_open: AtomicU64,
     header_timeouts: AtomicU64,
+    write_timeouts: AtomicU64,
+    connections_recycled: AtomicU64,
     accept_errors: AtomicU64,
     requests: AtomicU64,
     delivered: AtomicU64,
     duplicates: AtomicU64,
+    in_progress: AtomicU64,
     validations: AtomicU64,
     unauthorized: AtomicU64,
     bad_requests: AtomicU64,
@@ -366,10 +429,13 @@ impl Counters {
             connections_refused: get(&self.connections_refused),
             connections_open: get(&self.connections_open),
             header_timeouts: get(&self.header_timeouts),
+            write_timeouts: get(&self.write_timeouts),
+            connections_recycled: get(&self.connections_recycled),
             accept_errors: get(&self.accept_errors),
             requests: get(&self.requests),
             delivered: get(&self.delivered),
             duplicates: get(&self.duplicates),
+            in_progress: get(&self.in_progress),
             validations: get(&self.validations),
             unauthorized: get(&self.unauthorized),
             bad_requests: get(&self.bad_requests),
@@ -414,6 +480,9 @@ struct State {
     ack_after_handled: Option<Duration>,
     header_timeout: Duration,
     body_timeout: Duration,
+    write_timeout: Duration,
+    max_requests: u64,
+    lifetime: Duration,
     connections: Arc<Semaphore>,
     body_memory: Arc<Semaphore>,
     /// The replay memory and the one sender of the stream: one sender, so the queue holds
@@ -437,6 +506,7 @@ impl State {
             408 => &self.counters.body_timeouts,
             413 => &self.counters.too_large,
             503 if code == "body_memory_full" => &self.counters.body_memory_full,
+            503 if code == "in_progress" => &self.counters.in_progress,
             503 => &self.counters.queue_full,
             _ => &self.counters.bad_requests,
         };
@@ -500,9 +570,19 @@ async fn serve_connection(
 ) {
     state.counters.connections_open.fetch_add(1, Ordering::Relaxed);
     let service_state = Arc::clone(&state);
+    let served = Arc::new(AtomicU64::new(0));
     let service = service_fn(move |request| {
         let state = Arc::clone(&service_state);
-        async move { Ok::<_, Infallible>(handle(&state, request).await) }
+        let served = Arc::clone(&served);
+        async move {
+            let mut response = handle(&state, request).await;
+            // The last request this connection serves: hyper closes it after the answer.
+            if served.fetch_add(1, Ordering::Relaxed) + 1 >= state.max_requests {
+                bump(&state.counters.connections_recycled);
+                response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            Ok::<_, Infallible>(response)
+        }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -510,20 +590,116 @@ async fn serve_connection(
         .header_read_timeout(state.header_timeout)
         .max_headers(MAX_HEADERS)
         .max_header_size(MAX_HEAD_BYTES);
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    let io = WriteTimeout { inner: stream, limit: state.write_timeout, stalled: None };
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    let lifetime = tokio::time::sleep(state.lifetime);
+    tokio::pin!(lifetime);
+    let ended = |result: Result<(), hyper::Error>| {
+        if let Err(error) = result {
+            if error.is_timeout() {
+                bump(&state.counters.header_timeouts);
+            } else if std::error::Error::source(&error)
+                .and_then(|e| e.downcast_ref::<io::Error>())
+                .is_some_and(|e| e.kind() == io::ErrorKind::TimedOut)
+            {
+                bump(&state.counters.write_timeouts);
+            }
+            debug!(%error, "webhook connection ended");
+        }
+    };
     tokio::select! {
-        result = connection => {
-            if let Err(error) = result {
-                if error.is_timeout() {
-                    bump(&state.counters.header_timeouts);
+        result = connection.as_mut() => ended(result),
+        () = &mut lifetime => {
+            // Old enough: closed once the request in progress is answered.
+            bump(&state.counters.connections_recycled);
+            connection.as_mut().graceful_shutdown();
+            let grace = state.header_timeout + state.body_timeout + state.write_timeout;
+            tokio::select! {
+                result = tokio::time::timeout(grace, connection.as_mut()) => {
+                    if let Ok(result) = result {
+                        ended(result);
+                    }
                 }
-                debug!(%error, "webhook connection ended");
+                _ = stopped.changed() => {}
             }
         }
         _ = stopped.changed() => {}
     }
     state.counters.connections_open.fetch_sub(1, Ordering::Relaxed);
     drop(permit);
+}
+
+/// A connection whose writes may not stall: a write or flush that makes no progress for
+/// `limit` fails with `TimedOut`, which ends the connection.
+struct WriteTimeout<S> {
+    inner: S,
+    limit: Duration,
+    /// Armed while a write makes no progress.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> WriteTimeout<S> {
+    /// `poll`'s answer; while it is pending, the stall timer runs, and its end is an error.
+    fn guard<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match poll {
+            Poll::Ready(result) => {
+                self.stalled = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                let limit = self.limit;
+                let stalled = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                match stalled.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client read nothing within the write timeout",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WriteTimeout<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.guard(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.guard(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.guard(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.guard(cx, poll)
+    }
 }
 
 /// A refusal: the status and a body that names the reason and nothing else.
@@ -637,8 +813,16 @@ async fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, Str
                 let sent = queue.events.try_send(event);
                 if sent.is_err() {
                     queue.guard.forget(&ticket);
+                } else if handled.is_some() {
+                    // Until handled, a retry is answered 503, not 200.
+                    queue.guard.in_flight(&ticket);
                 }
                 sent
+            }
+            Admission::InProgress => {
+                drop(queue);
+                debug!(id, "retry of an event still being handled: 503");
+                return Err(Refusal::busy("in_progress"));
             }
             Admission::Duplicate => {
                 drop(queue);
@@ -657,10 +841,13 @@ async fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, Str
             debug!(name, id, "webhook event");
             if let (Some(done), Some(within)) = (handled, state.ack_after_handled) {
                 // Not handled in time (or dropped): QQ's retry must be delivered again.
-                if tokio::time::timeout(within, done).await != Ok(true) {
-                    state.queue.lock().unwrap_or_else(PoisonError::into_inner).guard.forget(&ticket);
+                let handled = tokio::time::timeout(within, done).await == Ok(true);
+                let mut queue = state.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                if !handled {
+                    queue.guard.forget(&ticket);
                     return Err(Refusal::busy("not_handled_in_time"));
                 }
+                queue.guard.handled(&ticket);
             }
             ack()
         }

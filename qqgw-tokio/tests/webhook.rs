@@ -395,6 +395,57 @@ async fn with_ack_after_handled_qq_gets_its_200_only_once_the_handler_returned()
     .unwrap();
 }
 
+/// A retry of an event still being handled is answered 503 — never 200, since the
+/// handling may still fail — and is not delivered a second time; once the event is
+/// handled, a retry is a plain duplicate, answered 200.
+#[tokio::test]
+async fn with_ack_after_handled_a_retry_while_the_event_is_handled_is_answered_503() {
+    tokio::time::timeout(WAIT, async {
+        let webhook = qqgw_tokio::webhook::Webhook::from_secret(SECRET).unwrap();
+        let (server, events) = WebhookServer::builder(webhook)
+            .ack_after_handled(Duration::from_secs(2))
+            .bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let url = format!("http://{}/qqbot/callback", server.local_addr());
+        let frame = fixture("GROUP_AT_MESSAGE_CREATE");
+        let groups = Groups::default();
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let handler = GatedGroups(groups.clone(), Arc::clone(&gate));
+        let running = tokio::spawn(async move {
+            qqgw_tokio::run_handler(events, &handler).await;
+        });
+        let first = tokio::spawn(post(url.clone(), signed(&frame, &now()), frame.clone()));
+        // The retry while the handler waits for the gate.
+        while server.metrics().delivered == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let (status, body) = post(url.clone(), signed(&frame, &now()), frame.clone()).await;
+        assert_eq!(status, 503, "{body}");
+        gate.notify_one();
+        assert_eq!(first.await.unwrap().0, 200);
+        let (status, _) = post(url.clone(), signed(&frame, &now()), frame.clone()).await;
+        assert_eq!(status, 200, "handled: a duplicate now");
+        assert_eq!(groups.0.lock().unwrap().len(), 1, "delivered once");
+        let metrics = server.metrics();
+        assert_eq!((metrics.in_progress, metrics.duplicates, metrics.delivered), (1, 1, 1));
+        drop(server);
+        running.await.unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+/// Handles a group message once the test opens the gate.
+struct GatedGroups(Groups, Arc<tokio::sync::Notify>);
+
+impl EventHandler for GatedGroups {
+    async fn group_at_message_create(&self, ctx: Context, msg: GroupMessage) {
+        self.1.notified().await;
+        self.0.group_at_message_create(ctx, msg).await;
+    }
+}
+
 struct SlowGroups(Groups);
 
 impl EventHandler for SlowGroups {
@@ -402,4 +453,85 @@ impl EventHandler for SlowGroups {
         tokio::time::sleep(Duration::from_millis(200)).await;
         self.0.group_at_message_create(ctx, msg).await;
     }
+}
+
+/// Polls `done` every 10 ms for at most `limit`.
+async fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_connection_serves_at_most_its_request_limit_and_pipelined_extras_are_not_read() {
+    tokio::time::timeout(WAIT, async {
+        let webhook = Webhook::from_secret(SECRET).unwrap();
+        let (server, _events) =
+            WebhookServer::builder(webhook).max_requests_per_connection(3).bind("127.0.0.1:0").await.unwrap();
+        let requests = "GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(10);
+        let answer = raw(server.local_addr(), requests.as_bytes()).await;
+        assert_eq!(answer.matches("HTTP/1.1 405").count(), 3, "{answer}");
+        assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
+        assert_eq!(server.metrics().requests, 3);
+    })
+    .await
+    .unwrap();
+}
+
+/// A client that pipelines requests and never reads the answers fills the socket's
+/// buffers: the server's writes stall, and the connection is closed after the write
+/// timeout instead of being held forever.
+#[tokio::test]
+async fn a_client_that_never_reads_its_answers_is_cut_off_after_the_write_timeout() {
+    tokio::time::timeout(WAIT, async {
+        use tokio::io::AsyncWriteExt;
+        let webhook = Webhook::from_secret(SECRET).unwrap();
+        let (server, _events) = WebhookServer::builder(webhook)
+            .write_timeout(Duration::from_millis(300))
+            .max_requests_per_connection(u64::MAX)
+            .bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(server.local_addr()).await.unwrap();
+        let requests = "GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(256);
+        let writer = tokio::spawn(async move {
+            // Until the server closes the connection: the write then fails.
+            while stream.write_all(requests.as_bytes()).await.is_ok() {}
+        });
+        wait_for("the write timeout", Duration::from_secs(20), || server.metrics().write_timeouts == 1).await;
+        wait_for("the connection closed", Duration::from_secs(5), || server.metrics().connections_open == 0)
+            .await;
+        writer.abort();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_is_closed_when_its_lifetime_is_over() {
+    tokio::time::timeout(WAIT, async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let webhook = Webhook::from_secret(SECRET).unwrap();
+        let (server, _events) = WebhookServer::builder(webhook)
+            .connection_lifetime(Duration::from_millis(300))
+            .bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let mut stream = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let opened = std::time::Instant::now();
+        let mut answer = Vec::new();
+        // The answer, then the end of the connection — well before the 5 s idle timeout.
+        let _ = stream.read_to_end(&mut answer).await;
+        assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 405"));
+        assert!(opened.elapsed() < Duration::from_secs(3), "closed after {:?}", opened.elapsed());
+        assert_eq!(server.metrics().connections_recycled, 1);
+        assert_eq!(server.metrics().header_timeouts, 0);
+    })
+    .await
+    .unwrap();
 }

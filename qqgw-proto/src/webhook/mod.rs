@@ -53,8 +53,9 @@
 //!
 //! Timestamps further than 300 s (configurable) from the `unix_now` you pass are rejected,
 //! and every event delivered is remembered by a [`ReplayGuard`] until its timestamp has
-//! left that window — so a captured request can never be delivered twice, however many
-//! events came in between. The guard's memory is bounded (65,536 events by default,
+//! left that window (counted on QQ's signed timestamps, so a step of your clock moves
+//! nothing) — so a captured request can never be delivered twice, however many events
+//! came in between. The guard's memory is bounded (65,536 events by default,
 //! [`Webhook::with_replay_memory`]); when it is full, requests signed before the oldest
 //! event it still remembers are refused. Pass `None` as `unix_now` to skip the timestamp
 //! check, e.g. on a machine without a trustworthy clock: then only that bound applies.
@@ -172,6 +173,8 @@ pub const TIMESTAMP_HEADER: &str = "X-Signature-Timestamp";
 pub const CONTENT_TYPE: &str = "application/json";
 /// The op 12 body that acknowledges a delivery.
 pub const ACK_BODY: &str = r#"{"op":12,"d":0}"#;
+/// The body of the `503` answering a retry of an event still being handled.
+pub const IN_PROGRESS_BODY: &str = r#"{"error":"in_progress"}"#;
 /// The default largest body [`Webhook`] looks at: 1 MiB.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 1 << 20;
 /// The default distance allowed between a request's timestamp and the current time.
@@ -260,6 +263,12 @@ pub enum Outcome {
         /// The event id (empty for an event without one, recognised by its signature).
         id: String,
     },
+    /// An event delivered and not handled yet (QQ retried it meanwhile); answered `503`
+    /// so that QQ retries later: its handling may still fail.
+    InProgress {
+        /// The event id (empty for an event without one, recognised by its signature).
+        id: String,
+    },
     /// The request was refused; the response carries the error's status.
     Rejected(WebhookError),
 }
@@ -286,7 +295,8 @@ pub struct VerifiedEvent {
 
 impl VerifiedEvent {
     /// Admits the event to `guard` and makes the answer: a 200 with the event if it is
-    /// new, a 200 without if it is a repeat, a 401 if the guard cannot tell.
+    /// new, a 200 without if it is a repeat, a 503 if it is a repeat of an event still
+    /// being handled, a 401 if the guard cannot tell.
     #[must_use = "the response must be sent back to QQ"]
     pub fn admit(self, guard: &mut ReplayGuard) -> WebhookResponse {
         match guard.admit(&self.ticket) {
@@ -299,6 +309,11 @@ impl VerifiedEvent {
                 status: 200,
                 body: ACK_BODY.to_owned(),
                 outcome: Outcome::Duplicate { id: self.dispatch.id().unwrap_or_default().to_owned() },
+            },
+            Admission::InProgress => WebhookResponse {
+                status: 503,
+                body: IN_PROGRESS_BODY.to_owned(),
+                outcome: Outcome::InProgress { id: self.dispatch.id().unwrap_or_default().to_owned() },
             },
             Admission::Forgotten => WebhookResponse::rejected(WebhookError::ReplayUnverifiable),
         }

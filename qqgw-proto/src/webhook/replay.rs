@@ -2,7 +2,7 @@
 //! request could still pass the timestamp check.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use crate::dedup::KeyHasher;
@@ -48,6 +48,10 @@ pub enum Admission {
     New,
     /// Already delivered: a retry by QQ or a replay. Answer 200, do not deliver again.
     Duplicate,
+    /// Delivered, and not handled yet (the deliverer marked it
+    /// [`in_flight`](ReplayGuard::in_flight)): answer `503` with `Retry-After` — not 200,
+    /// since its handling may still fail — and do not deliver it again.
+    InProgress,
     /// Signed before the oldest delivery the guard still remembers, because memory ran
     /// full: whether it is a replay cannot be told, so it must be refused.
     Forgotten,
@@ -58,6 +62,13 @@ pub enum Admission {
 /// [`Webhook`](super::Webhook). A request whose timestamp is outside that window is
 /// already refused as stale, so together the two checks refuse every replay, however many
 /// events arrived in between (unlike a fixed window of the last N ids).
+///
+/// The guard's own clock is the newest *signed* timestamp it admitted — QQ's clock, which
+/// nobody else can set — not the server's: an entry is forgotten once the newest
+/// timestamp is more than twice the tolerance past its own (the server's clock may be up
+/// to a tolerance either way from QQ's), and a request signed that long before the newest
+/// is refused. A step of the server's clock, forward or back, so moves nothing here: once
+/// corrected, nothing is refused that would not have been.
 ///
 /// Memory is bounded: at most `capacity` events (default [`DEFAULT_REPLAY_MEMORY`],
 /// about 64 bytes each). When it is full the delivery with the oldest timestamp is
@@ -74,12 +85,15 @@ pub struct ReplayGuard {
     tolerance_secs: u64,
     /// Key → the latest timestamp it was seen with.
     seen: HashMap<u64, u64, BuildHasherDefault<KeyHasher>>,
+    /// Keys delivered and not handled yet.
+    in_flight: HashSet<u64, BuildHasherDefault<KeyHasher>>,
     /// (timestamp, key), oldest first: what expires or is evicted next.
     order: BTreeSet<(u64, u64)>,
     /// The newest timestamp of an event forgotten while it could still be replayed.
     floor: Option<u64>,
-    /// The latest current time seen: entries older than it minus the tolerance are gone.
-    latest_now: Option<u64>,
+    /// The newest signed timestamp admitted: entries signed more than twice the tolerance
+    /// before it are gone.
+    newest: Option<u64>,
 }
 
 impl ReplayGuard {
@@ -91,19 +105,15 @@ impl ReplayGuard {
             capacity: capacity.max(1),
             tolerance_secs,
             seen: HashMap::default(),
+            in_flight: HashSet::default(),
             order: BTreeSet::new(),
             floor: None,
-            latest_now: None,
+            newest: None,
         }
     }
 
     /// Decides whether the event of `ticket` is new, and remembers it if it is.
     pub fn admit(&mut self, ticket: &ReplayTicket) -> Admission {
-        if let Some(now) = ticket.unix_now {
-            let now = self.latest_now.map_or(now, |latest| latest.max(now));
-            self.latest_now = Some(now);
-            self.expire(now);
-        }
         if let Some(&last) = self.seen.get(&ticket.key) {
             // A retry signed later keeps the id remembered for longer.
             if ticket.timestamp > last {
@@ -111,29 +121,50 @@ impl ReplayGuard {
                 self.order.insert((ticket.timestamp, ticket.key));
                 self.seen.insert(ticket.key, ticket.timestamp);
             }
+            if self.in_flight.contains(&ticket.key) {
+                return Admission::InProgress;
+            }
             return Admission::Duplicate;
         }
-        let expired =
-            self.latest_now.is_some_and(|now| ticket.timestamp.saturating_add(self.tolerance_secs) < now);
-        if expired || self.floor.is_some_and(|floor| ticket.timestamp <= floor) {
+        if self.too_old(ticket.timestamp) || self.floor.is_some_and(|floor| ticket.timestamp <= floor) {
             return Admission::Forgotten;
+        }
+        if self.newest.is_none_or(|newest| ticket.timestamp > newest) {
+            self.newest = Some(ticket.timestamp);
+            self.expire();
         }
         self.seen.insert(ticket.key, ticket.timestamp);
         self.order.insert((ticket.timestamp, ticket.key));
         while self.seen.len() > self.capacity {
             let Some((timestamp, key)) = self.order.pop_first() else { break };
             self.seen.remove(&key);
+            self.in_flight.remove(&key);
             self.floor = Some(self.floor.map_or(timestamp, |floor| floor.max(timestamp)));
         }
         Admission::New
     }
 
     /// Forgets the event of `ticket`, admitted but then not delivered (the queue was
-    /// full), so that QQ's retry is delivered.
+    /// full) or not handled, so that QQ's retry is delivered.
     pub fn forget(&mut self, ticket: &ReplayTicket) {
+        self.in_flight.remove(&ticket.key);
         if let Some(timestamp) = self.seen.remove(&ticket.key) {
             self.order.remove(&(timestamp, ticket.key));
         }
+    }
+
+    /// Marks the event of `ticket` (admitted) as delivered but not handled yet: its
+    /// retries get [`Admission::InProgress`] until [`handled`](Self::handled) or
+    /// [`forget`](Self::forget).
+    pub fn in_flight(&mut self, ticket: &ReplayTicket) {
+        if self.seen.contains_key(&ticket.key) {
+            self.in_flight.insert(ticket.key);
+        }
+    }
+
+    /// The event of `ticket` is handled: its retries are [`Admission::Duplicate`]s.
+    pub fn handled(&mut self, ticket: &ReplayTicket) {
+        self.in_flight.remove(&ticket.key);
     }
 
     /// How many events are remembered now.
@@ -154,14 +185,22 @@ impl ReplayGuard {
         self.capacity
     }
 
+    /// Whether a request signed at `timestamp` is older than any the guard still
+    /// remembers: more than twice the tolerance before the newest signed timestamp.
+    fn too_old(&self, timestamp: u64) -> bool {
+        self.newest
+            .is_some_and(|newest| timestamp.saturating_add(self.tolerance_secs.saturating_mul(2)) < newest)
+    }
+
     /// Drops the events whose requests are now too old to pass the timestamp check.
-    fn expire(&mut self, now: u64) {
+    fn expire(&mut self) {
         while let Some(&(timestamp, key)) = self.order.first() {
-            if timestamp.saturating_add(self.tolerance_secs) >= now {
+            if !self.too_old(timestamp) {
                 break;
             }
             self.order.pop_first();
             self.seen.remove(&key);
+            self.in_flight.remove(&key);
         }
     }
 }
@@ -195,9 +234,11 @@ mod tests {
         }
         // Any time the request can still pass the ±300 s check, it is a duplicate.
         assert_eq!(guard.admit(&ticket("first", 1000, 1300)), Admission::Duplicate);
-        // Once it cannot, it is forgotten (the stale check refuses it first).
-        assert_eq!(guard.admit(&ticket("other", 1301, 1301)), Admission::New);
-        assert_eq!(guard.len(), 1, "everything signed at 1000 expired at 1301");
+        // Once QQ signs requests more than twice the tolerance later, it cannot (whatever
+        // the server's clock says): forgotten.
+        assert_eq!(guard.admit(&ticket("other", 1601, 1601)), Admission::New);
+        assert_eq!(guard.len(), 1, "everything signed at 1000 expired once QQ signed at 1601");
+        assert_eq!(guard.admit(&ticket("first", 1000, 1300)), Admission::Forgotten);
     }
 
     #[test]
@@ -232,6 +273,46 @@ mod tests {
         assert!(guard.is_empty());
         assert_eq!(guard.admit(&t), Admission::New);
         assert_eq!(guard.capacity(), 4);
+    }
+
+    #[test]
+    fn a_server_clock_stepped_forward_and_corrected_refuses_nothing_afterwards() {
+        let mut guard = ReplayGuard::new(DEFAULT_REPLAY_MEMORY, 300);
+        // The server's clock runs 290 s ahead for a while (within the tolerance, so QQ's
+        // requests still pass the stale check)...
+        assert_eq!(guard.admit(&ticket("a", 1000, 1290)), Admission::New);
+        // ...then is corrected: a request QQ signed a little earlier, delivered late, is
+        // new — not refused as too old for as long as the step lasted.
+        assert_eq!(guard.admit(&ticket("b", 985, 1001)), Admission::New);
+        assert_eq!(guard.admit(&ticket("a", 1002, 1002)), Admission::Duplicate);
+    }
+
+    #[test]
+    fn a_server_clock_stepped_back_lets_no_replay_through() {
+        let mut guard = ReplayGuard::new(DEFAULT_REPLAY_MEMORY, 300);
+        assert_eq!(guard.admit(&ticket("old", 1000, 1000)), Admission::New);
+        assert_eq!(guard.admit(&ticket("new", 2000, 2000)), Admission::New);
+        // The server's clock steps back to 1000: a replay of "old" passes the stale check,
+        // and is refused here, though "old" was forgotten meanwhile.
+        assert_eq!(guard.admit(&ticket("old", 1000, 1000)), Admission::Forgotten);
+        assert_eq!(guard.admit(&ticket("other", 1001, 1000)), Admission::Forgotten);
+    }
+
+    #[test]
+    fn a_retry_of_an_event_in_flight_is_in_progress_until_handled() {
+        let mut guard = ReplayGuard::new(8, 300);
+        let first = ticket("a", 10, 10);
+        assert_eq!(guard.admit(&first), Admission::New);
+        guard.in_flight(&first);
+        assert_eq!(guard.admit(&ticket("a", 11, 11)), Admission::InProgress);
+        guard.handled(&first);
+        assert_eq!(guard.admit(&ticket("a", 12, 12)), Admission::Duplicate);
+        // Not handled after all: forgotten, the next retry is new.
+        let other = ticket("b", 12, 12);
+        assert_eq!(guard.admit(&other), Admission::New);
+        guard.in_flight(&other);
+        guard.forget(&other);
+        assert_eq!(guard.admit(&ticket("b", 13, 13)), Admission::New);
     }
 
     #[test]

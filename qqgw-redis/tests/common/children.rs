@@ -29,6 +29,11 @@ impl Children {
         self.0.push((name.to_owned(), child));
     }
 
+    /// The process id of the child `name`.
+    pub fn pid(&self, name: &str) -> u32 {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, c)| c.id()).expect("a child of that name")
+    }
+
     /// Kills the child `name` with SIGKILL, as a crash.
     pub fn kill(&mut self, name: &str) {
         if let Some(index) = self.0.iter().position(|(n, _)| n == name) {

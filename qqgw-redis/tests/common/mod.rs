@@ -3,4 +3,6 @@
 
 pub mod children;
 pub mod handler;
+pub mod ledger;
+pub mod proxy;
 pub mod redis_server;

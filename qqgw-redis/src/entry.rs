@@ -1,0 +1,166 @@
+//! The format of a stream entry, in one place: the [`StreamSink`](crate::StreamSink)
+//! encodes through it and the [`Worker`](crate::Worker) decodes through it, and the
+//! field names are declared here only.
+//!
+//! An entry is either an event — fields [`FIELD_EVENT`], [`FIELD_ID`], [`FIELD_SESSION`]
+//! — or a gap report, field [`FIELD_GAP`]. Every entry also names its writer
+//! ([`FIELD_WRITER`]).
+
+use qqgw_proto::{Dispatch, ShardId};
+use redis::Value;
+use redis::streams::StreamId;
+use serde_json::value::RawValue;
+
+use crate::sink::Gap;
+use crate::worker::Item;
+
+/// Stream entry field: the event as one JSON object, as `serde_json::to_string(&dispatch)`
+/// writes it (the `tail` line format).
+pub const FIELD_EVENT: &str = "event";
+/// Stream entry field: the event id (`""` if QQ sent none): what duplicates are dropped by.
+pub const FIELD_ID: &str = "id";
+/// Stream entry field: the session the event belongs to (`""` if unknown); with the
+/// sequence number, what an event without an id is told apart by.
+pub const FIELD_SESSION: &str = "session";
+/// Stream entry field: a gap report (JSON `{"kind", "session", "after", "next"}`) instead
+/// of an event.
+pub const FIELD_GAP: &str = "gap";
+/// Stream entry field: the fencing token of the process that wrote the entry (`""` for a
+/// writer without one), to tell after the fact who wrote what.
+pub const FIELD_WRITER: &str = "writer";
+
+/// What an entry holds, to be written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Entry<'a> {
+    /// An event of `session` (`""` when not known).
+    Event { dispatch: &'a Dispatch, session: &'a str },
+    /// A gap report.
+    Gap(&'a Gap),
+}
+
+/// The fields of an entry, in order, as `XADD` takes them.
+pub(crate) type Fields = Vec<(&'static str, String)>;
+
+/// The fields of `entry`, written by `writer` (a fencing token, or `""`).
+pub(crate) fn encode(entry: Entry<'_>, writer: &str) -> Result<Fields, serde_json::Error> {
+    let mut fields = match entry {
+        Entry::Event { dispatch, session } => vec![
+            (FIELD_EVENT, serde_json::to_string(dispatch)?),
+            (FIELD_ID, dispatch.id().unwrap_or("").to_owned()),
+            (FIELD_SESSION, session.to_owned()),
+        ],
+        Entry::Gap(gap) => vec![(FIELD_GAP, serde_json::to_string(gap)?)],
+    };
+    fields.push((FIELD_WRITER, writer.to_owned()));
+    Ok(fields)
+}
+
+/// What an entry read from `shard`'s stream holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Decoded {
+    /// The event or gap; [`Item::Lost`] for an entry this crate did not write.
+    pub(crate) item: Item,
+    /// The session of an event, as the gateway knew it (`None` when not given).
+    pub(crate) session: Option<String>,
+    /// The writer's fencing token (`None` when not given).
+    pub(crate) writer: Option<String>,
+}
+
+fn field<'a>(entry: &'a StreamId, name: &str) -> Option<&'a [u8]> {
+    match entry.map.get(name)? {
+        Value::BulkString(bytes) => Some(bytes),
+        Value::SimpleString(text) => Some(text.as_bytes()),
+        _ => None,
+    }
+}
+
+fn text(entry: &StreamId, name: &str) -> Option<String> {
+    field(entry, name).map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// Reads an entry of `shard`'s stream.
+pub(crate) fn decode(shard: ShardId, entry: &StreamId) -> Decoded {
+    let item = if let Some(gap) = field(entry, FIELD_GAP) {
+        serde_json::from_slice::<Gap>(gap)
+            .map_or_else(|e| Item::Lost(format!("unreadable gap: {e}")), Item::Gap)
+    } else if let Some(line) = field(entry, FIELD_EVENT) {
+        decode_dispatch(line, shard).map_or_else(Item::Lost, Item::Event)
+    } else {
+        Item::Lost(format!("entry {} has no event", entry.id))
+    };
+    Decoded { item, session: text(entry, FIELD_SESSION), writer: text(entry, FIELD_WRITER) }
+}
+
+fn decode_dispatch(line: &[u8], shard: ShardId) -> Result<Dispatch, String> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        seq: Option<u64>,
+        #[serde(rename = "type")]
+        name: String,
+        id: Option<String>,
+        d: Box<RawValue>,
+    }
+    let line: Line = serde_json::from_slice(line).map_err(|e| format!("unreadable event: {e}"))?;
+    Ok(Dispatch::new(line.name, line.seq, line.id.map(Into::into), shard, line.d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The entry as Redis hands it back: the fields `encode` wrote, as bulk strings.
+    fn stored(id: &str, fields: &Fields) -> StreamId {
+        StreamId {
+            id: id.into(),
+            map: fields
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), Value::BulkString(value.clone().into_bytes())))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn an_event_and_a_gap_come_back_as_they_were_written() {
+        let shard = ShardId::new(1, 4).unwrap();
+        let data = RawValue::from_string(r#"{"content":"hi","n":[1,2]}"#.into()).unwrap();
+        let dispatch = Dispatch::new("AT_MESSAGE_CREATE", Some(42), Some("AT:42".into()), shard, data);
+        let fields = encode(Entry::Event { dispatch: &dispatch, session: "sess-1" }, "7:abc").unwrap();
+        assert_eq!(
+            decode(shard, &stored("1-0", &fields)),
+            Decoded {
+                item: Item::Event(dispatch),
+                session: Some("sess-1".into()),
+                writer: Some("7:abc".into())
+            }
+        );
+
+        let gap = Gap {
+            kind: Gap::SEQ_JUMP.into(),
+            session: Some("sess-1".into()),
+            after: 42,
+            next: Some(45),
+            group: None,
+        };
+        let fields = encode(Entry::Gap(&gap), "").unwrap();
+        assert_eq!(
+            decode(shard, &stored("2-0", &fields)),
+            Decoded { item: Item::Gap(gap), session: None, writer: Some(String::new()) }
+        );
+    }
+
+    #[test]
+    fn an_event_without_id_or_sequence_number_comes_back_too() {
+        let data = RawValue::from_string(r#""""#.into()).unwrap();
+        let resumed = Dispatch::new("RESUMED", None, None, ShardId::ONE, data);
+        let fields = encode(Entry::Event { dispatch: &resumed, session: "" }, "").unwrap();
+        assert_eq!(decode(ShardId::ONE, &stored("3-0", &fields)).item, Item::Event(resumed));
+    }
+
+    #[test]
+    fn entries_this_crate_did_not_write_are_lost_not_misread() {
+        let foreign = stored("4-0", &vec![("something", "else".to_owned())]);
+        assert!(matches!(decode(ShardId::ONE, &foreign).item, Item::Lost(why) if why.contains("4-0")));
+        let broken = stored("5-0", &vec![(FIELD_EVENT, "{not json".to_owned())]);
+        assert!(matches!(decode(ShardId::ONE, &broken).item, Item::Lost(why) if why.contains("unreadable")));
+    }
+}

@@ -1,0 +1,2 @@
+if fenced() then return -1 end
+return redis.call('DEL', session)

@@ -1,0 +1,3 @@
+if fenced() then return -1 end
+checkpoint()
+return 1

@@ -1,0 +1,38 @@
+-- Reads new entries of `stream` for `consumer` of `group` (XREADGROUP, without blocking),
+-- and tells whether entries were trimmed from the stream before the group read them: the
+-- group's last delivered entry is before the last one the sink trimmed (`trimmed`, field
+-- `cut`). Answers {-1} when the stream or the group is missing, else
+-- {1, lost, entries, last}: `lost` the group's last delivered id and the last trimmed id
+-- (or false), `entries` XREADGROUP's answer, `last` the stream's last entry id.
+if redis.call('EXISTS', stream) == 0 then
+  return {-1}
+end
+local function before(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if not am or not bm then return false end
+  am, bm = tonumber(am), tonumber(bm)
+  if am ~= bm then return am < bm end
+  return tonumber(as) < tonumber(bs)
+end
+local delivered
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+  local name, last
+  for i = 1, #g, 2 do
+    if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then last = g[i + 1] end
+  end
+  if name == group then delivered = last end
+end
+if not delivered then
+  return {-1}
+end
+local lost = false
+local cut = redis.call('HGET', trimmed, 'cut')
+if cut and before(delivered, cut) then
+  lost = {delivered, cut}
+end
+local entries = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, '>')
+local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+local last_id = '0-0'
+if last[1] then last_id = last[1][1] end
+return {1, lost, entries, last_id}
