@@ -189,7 +189,7 @@ impl<R: Runtime> Client<R> {
                 .shard(shard)
                 .backoff(config.backoff)
                 .reconnect_jitter(config.reconnect_jitter)
-                .ack_handled(true)
+                .ack_handled(config.receipts)
                 .seed(random_seed(shard));
             if let Some(session) = sessions.iter().find(|s| s.shard == shard) {
                 builder = builder.session(session.clone());
