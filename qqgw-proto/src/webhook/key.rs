@@ -4,6 +4,7 @@ use std::fmt;
 
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::IsIdentity;
 use ed25519_dalek::{Signer, SigningKey};
 use sha2::{Digest, Sha512};
 use zeroize::Zeroizing;
@@ -57,13 +58,20 @@ struct PublicKey {
     /// Whether `A` has small order (never for a key derived from a seed; such a key
     /// verifies nothing, as with ed25519-dalek's `verify_strict`).
     small_order: bool,
+    /// Whether `A` is in the prime-order subgroup (every key derived from a seed is).
+    torsion_free: bool,
 }
 
 impl PublicKey {
     fn new(signing: &SigningKey) -> Self {
         let verifying = signing.verifying_key();
         let a = verifying.to_edwards();
-        Self { compressed: verifying.to_bytes(), minus_a: -a, small_order: a.is_small_order() }
+        Self {
+            compressed: verifying.to_bytes(),
+            minus_a: -a,
+            small_order: a.is_small_order(),
+            torsion_free: a.is_torsion_free(),
+        }
     }
 
     /// Ed25519 verification with exactly the rules of ed25519-dalek's `verify_strict`, of
@@ -79,6 +87,11 @@ impl PublicKey {
     /// coordinates (`R` is decompressed anyway, for its small-order check), and the one
     /// encoding difference that could make — a non-canonical `R` — is refused first. The
     /// message is hashed in parts, so the timestamp and body need not be copied together.
+    ///
+    /// `R` of small order: when `A` is in the prime-order subgroup, so is `[s]B − [k]A`,
+    /// and the one point of small order in that subgroup is the identity; so once the
+    /// equation holds, `R` is of small order exactly when it is the identity, which is
+    /// cheaper to test than multiplying `R` by the cofactor. Other keys get the full check.
     fn verify_strict(&self, signature: &[u8; SIGNATURE_LEN], message: [&[u8]; 2]) -> bool {
         let (r_bytes, s_bytes) = split_signature(signature);
         let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)) else { return false };
@@ -86,7 +99,7 @@ impl PublicKey {
             return false;
         }
         let Some(r) = CompressedEdwardsY(r_bytes).decompress() else { return false };
-        if r.is_small_order() || self.small_order {
+        if self.small_order || (!self.torsion_free && r.is_small_order()) {
             return false;
         }
         let mut hash = Sha512::new();
@@ -96,7 +109,7 @@ impl PublicKey {
             hash.update(part);
         }
         let k = Scalar::from_hash(hash);
-        EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &self.minus_a, &s) == r
+        EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &self.minus_a, &s) == r && !r.is_identity()
     }
 }
 
@@ -312,7 +325,7 @@ mod tests {
 
     fn hex32(text: &str) -> [u8; 32] {
         let mut out = [0u8; 32];
-        for (slot, i) in out.iter_mut().zip((0..64).step_by(2)) {
+        for (slot, i) in out.iter_mut().zip((0..text.len()).step_by(2)) {
             *slot = u8::from_str_radix(&text[i..i + 2], 16).unwrap_or(0);
         }
         out
@@ -411,6 +424,41 @@ mod tests {
                 assert!(point.is_small_order(), "{encoded}");
             }
             assert!(!agree(&key, &with_r(r), "1725442341", b"{}"), "{encoded}");
+        }
+    }
+
+    #[test]
+    fn an_identity_r_that_satisfies_the_equation_is_refused_like_verify_strict() {
+        // With the secret scalar a, s = k·a makes [s]B − [k]A the identity: the equation
+        // holds for R = the identity, a point of small order, which strict rules refuse.
+        let key = WebhookKey::from_secret("DG5g3B4j9X2KOErG").unwrap();
+        let digest = Sha512::digest(key.signing.to_bytes());
+        let mut a = [0u8; 32];
+        a.copy_from_slice(&digest[..32]);
+        a[0] &= 248;
+        a[31] &= 127;
+        a[31] |= 64;
+        let a = Scalar::from_bytes_mod_order(a);
+        assert_eq!(EdwardsPoint::mul_base(&a).compress().to_bytes(), key.public_key());
+        // The identity, canonical, and with the sign bit of its x = 0 set.
+        for r in [hex32("01"), hex32("0100000000000000000000000000000000000000000000000000000000000080")] {
+            let (timestamp, body) = ("1725442341", b"{}");
+            let mut hash = Sha512::new();
+            hash.update(r);
+            hash.update(key.public_key());
+            hash.update(timestamp);
+            hash.update(body);
+            let s = Scalar::from_hash(hash) * a;
+            let mut signature = [0u8; SIGNATURE_LEN];
+            for (slot, byte) in signature.iter_mut().zip(r.iter().chain(s.as_bytes())) {
+                *slot = *byte;
+            }
+            let point = CompressedEdwardsY(r).decompress().unwrap();
+            let k = Scalar::from_hash(Sha512::new_with_prefix(
+                [&r[..], &key.public_key(), timestamp.as_bytes(), body].concat(),
+            ));
+            assert_eq!(EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &key.public.minus_a, &s), point);
+            assert!(!agree(&key, &signature, timestamp, body));
         }
     }
 
