@@ -9,8 +9,7 @@
 //! same signed callbacks (`QQGW_BENCH_WEBHOOK_EVENTS`, default 8,000 — a few seconds;
 //! 100,000 for steadier figures — bodies of ~184 bytes), events per CPU-second of the thread doing the work:
 //!
-//! 1. Ed25519 verification alone: ed25519-dalek's `verify_strict` on the decoded signature
-//!    and `timestamp ‖ body`, then `WebhookKey::verify` (hex signature, same rules);
+//! 1. Ed25519 `verify_strict` alone, on the decoded signature and `timestamp ‖ body`;
 //! 2. the sans-IO step alone: `Webhook::check` (headers, signature, envelope and dispatch
 //!    decoding) and `VerifiedEvent::admit` (the replay check), one thread;
 //! 3. the whole HTTP path: `WebhookServer` on a current-thread runtime in a thread of its
@@ -270,17 +269,6 @@ fn verify_alone(key: &WebhookKey, signed: &Signed) -> Sample {
     Sample { events: inputs.len(), wall, cpu, allocations: region.change().allocations }
 }
 
-/// `WebhookKey::verify` alone (the hex signature decoded, then verified), one thread.
-fn key_verify_alone(key: &WebhookKey, signed: &Signed) -> Sample {
-    let region = Region::new(GLOBAL);
-    let (started, cpu) = (Instant::now(), thread_cpu());
-    for (body, signature) in signed.bodies.iter().zip(&signed.signatures) {
-        key.verify(signature, &signed.timestamp, body.as_bytes()).unwrap();
-    }
-    let (cpu, wall) = (thread_cpu() - cpu, started.elapsed());
-    Sample { events: signed.bodies.len(), wall, cpu, allocations: region.change().allocations }
-}
-
 /// `Webhook::check` + `VerifiedEvent::admit`, no HTTP, one thread.
 fn check_alone(key: &WebhookKey, signed: &Signed) -> Sample {
     let webhook = Webhook::new(key.clone()).with_replay_memory(signed.bodies.len().max(65_536));
@@ -355,7 +343,6 @@ fn limit(key: &WebhookKey) {
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
     let verify = verify_alone(key, &signed);
-    let key_verify = key_verify_alone(key, &signed);
     let check = check_alone(key, &signed);
     let clients = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let (queued, queued_all) = clients.block_on(http_path(key, &signed, false));
@@ -371,7 +358,6 @@ fn limit(key: &WebhookKey) {
         );
     };
     row("ed25519 verify_strict alone, 1 thread", &verify, String::new());
-    row("WebhookKey::verify alone (hex signature), 1 thread", &key_verify, String::new());
     row("Webhook::check + admit (sans-IO), 1 thread", &check, String::new());
     let busy = |sample: &Sample, all: Duration| {
         format!(
