@@ -1,33 +1,47 @@
-//! The webhook endpoint's throughput and latency, over loopback.
+//! The webhook endpoint's cost against the Ed25519 verification it cannot avoid, and its
+//! latency, over loopback.
 //!
 //! ```text
-//! cargo bench -p qqgw-tokio --features webhook --bench webhook
+//! cargo bench -p qqgw-tokio --features webhook --bench webhook [-- limit|latency]
 //! ```
 //!
-//! The server runs on a current-thread tokio runtime in a thread of its own — one core —
-//! and the clients on another runtime. It prints:
+//! Section `limit` ("the webhook at the verification limit") prints side by side, for the
+//! same signed callbacks (`QQGW_BENCH_WEBHOOK_EVENTS`, default 8,000 — a few seconds;
+//! 100,000 for steadier figures — bodies of ~184 bytes), events per CPU-second of the thread doing the work:
 //!
-//! 1. `Webhook::check` + replay check alone (no HTTP), one thread: signature
-//!    verifications per second;
-//! 2. signed events per second the endpoint verifies and delivers (to a consumer on the
-//!    server's runtime), over 16 keep-alive connections, requests signed beforehand;
-//! 3. the latency of a legitimate event (connect, POST, 200), one every 5 ms, p50/p99,
-//!    with no other load;
-//! 4. the same while the endpoint is abused: 400 slowloris connections, 8 keep-alive
-//!    connections sending forged signatures as fast as they are answered, and 8 sending
-//!    unsigned requests that declare 1 MB bodies.
+//! 1. Ed25519 `verify_strict` alone, on the decoded signature and `timestamp ‖ body`;
+//! 2. the sans-IO step alone: `Webhook::check` (headers, signature, envelope and dispatch
+//!    decoding) and `VerifiedEvent::admit` (the replay check), one thread;
+//! 3. the whole HTTP path: `WebhookServer` on a current-thread runtime in a thread of its
+//!    own (one core), 16 keep-alive connections posting the callbacks (signed beforehand,
+//!    from another thread), every event delivered to a consumer on the server's runtime
+//!    that acks it; once answered when queued (the default), once with
+//!    `ack_after_handled`. The server thread's CPU time (user and kernel, from
+//!    `/proc/…/schedstat`) is what the rate is per; heap allocations are counted for the
+//!    whole process (the client allocates nothing per request).
+//!
+//! Section `latency` prints the latency of a legitimate event (connect, POST, 200), one
+//! every 5 ms, p50/p99, with no other load, and the same while the endpoint is abused:
+//! 400 slowloris connections, 8 keep-alive connections sending forged signatures as fast
+//! as they are answered, and 8 sending unsigned requests that declare 1 MB bodies.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, missing_docs)]
 
+use std::alloc::System;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ed25519_dalek::{Signature, VerifyingKey};
 use futures_util::StreamExt;
 use qqgw_proto::webhook::{Checked, Webhook, WebhookKey, WebhookRequest};
 use qqgw_tokio::webhook::WebhookServer;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 const SECRET: &str = "DG5g3B4j9X2KOErG";
 
@@ -90,21 +104,36 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<u16>
     }
 }
 
+/// A running server: its address, the events its consumer has acked, the path of its
+/// thread's `schedstat`, and a handle that stops it when dropped.
+struct Server {
+    addr: SocketAddr,
+    delivered: Arc<AtomicU64>,
+    schedstat: String,
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
 /// Starts a server on a current-thread runtime in its own thread, with a consumer that
-/// counts events; returns its address, the count, and a handle that stops it when dropped.
-fn server(webhook: Webhook) -> (SocketAddr, Arc<AtomicU64>, std::sync::mpsc::Sender<()>) {
+/// acks and counts events.
+fn server(webhook: Webhook, ack_after_handled: bool) -> Server {
     let delivered = Arc::new(AtomicU64::new(0));
     let count = Arc::clone(&delivered);
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
+        let thread =
+            std::fs::read_link("/proc/thread-self").map(|p| p.display().to_string()).unwrap_or_default();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async move {
-            let (server, mut events) =
-                WebhookServer::builder(webhook).queue(65_536).bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(server.local_addr()).unwrap();
+            let mut builder = WebhookServer::builder(webhook).queue(65_536);
+            if ack_after_handled {
+                builder = builder.ack_after_handled(Duration::from_secs(3));
+            }
+            let (server, mut events) = builder.bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send((server.local_addr(), thread)).unwrap();
             tokio::spawn(async move {
-                while events.next().await.is_some() {
+                while let Some(event) = events.next().await {
+                    event.ack();
                     count.fetch_add(1, Ordering::Relaxed);
                 }
             });
@@ -112,82 +141,240 @@ fn server(webhook: Webhook) -> (SocketAddr, Arc<AtomicU64>, std::sync::mpsc::Sen
             drop(server);
         });
     });
-    (addr_rx.recv().unwrap(), delivered, stop_tx)
+    let (addr, thread) = addr_rx.recv().unwrap();
+    Server { addr, delivered, schedstat: format!("/proc/{thread}/schedstat"), _stop: stop_tx }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
+/// Time on a CPU, user and kernel, from a `schedstat` file (its first field, ns).
+fn schedstat(path: &str) -> Duration {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+/// The calling thread's CPU time.
+fn thread_cpu() -> Duration {
+    schedstat("/proc/thread-self/schedstat")
 }
 
-fn check_alone(key: &WebhookKey) {
-    let webhook = Webhook::new(key.clone());
-    let mut guard = webhook.replay_guard();
-    let n = 20_000;
-    let ts = now().to_string();
-    let requests: Vec<(String, String)> = (0..n)
-        .map(|i| {
-            let body = body(&format!("E:{i}"));
-            let signature = key.sign_callback(&ts, body.as_bytes());
-            (body, signature)
+/// The CPU time of all the process's threads alive now.
+fn process_cpu() -> Duration {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(Result::ok)
+                .map(|task| schedstat(&format!("{}/schedstat", task.path().display())))
+                .sum()
+        })
+        .unwrap_or_default()
+}
+
+/// Reads one response without allocating; its status, or `None` when the connection
+/// ends first.
+async fn read_lean(stream: &mut TcpStream, buf: &mut [u8], filled: &mut usize) -> Option<u16> {
+    loop {
+        let data = &buf[..*filled];
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = &data[..end];
+            let status = std::str::from_utf8(head.get(9..12)?).ok()?.parse().ok()?;
+            let length: usize = head
+                .split(|&b| b == b'\n')
+                .find_map(|line| {
+                    let colon = line.iter().position(|&b| b == b':')?;
+                    line[..colon]
+                        .eq_ignore_ascii_case(b"content-length")
+                        .then(|| std::str::from_utf8(&line[colon + 1..]).ok()?.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            let whole = end + 4 + length;
+            while *filled < whole {
+                let n = stream.read(&mut buf[*filled..]).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                *filled += n;
+            }
+            buf.copy_within(whole..*filled, 0);
+            *filled -= whole;
+            return Some(status);
+        }
+        let n = stream.read(&mut buf[*filled..]).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        *filled += n;
+    }
+}
+
+/// Callbacks signed once for the whole section: timestamp, body, signature (hex).
+struct Signed {
+    timestamp: String,
+    bodies: Vec<String>,
+    signatures: Vec<String>,
+}
+
+impl Signed {
+    fn new(key: &WebhookKey, n: usize) -> Self {
+        let timestamp = now().to_string();
+        let bodies: Vec<String> = (0..n).map(|i| body(&format!("L:{i}"))).collect();
+        let signatures = bodies.iter().map(|body| key.sign_callback(&timestamp, body.as_bytes())).collect();
+        Self { timestamp, bodies, signatures }
+    }
+}
+
+/// One measured run: events, wall time, CPU time of the thread(s) doing the work, and
+/// heap allocations.
+struct Sample {
+    events: usize,
+    wall: Duration,
+    cpu: Duration,
+    allocations: usize,
+}
+
+impl Sample {
+    fn per_cpu_second(&self) -> f64 {
+        self.events as f64 / self.cpu.as_secs_f64()
+    }
+
+    fn micros_each(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.events as f64
+    }
+
+    fn allocations_each(&self) -> f64 {
+        self.allocations as f64 / self.events as f64
+    }
+}
+
+/// Ed25519 `verify_strict` alone, on what the signature covers, one thread.
+fn verify_alone(key: &WebhookKey, signed: &Signed) -> Sample {
+    let verifying = VerifyingKey::from_bytes(&key.public_key()).unwrap();
+    let inputs: Vec<(Vec<u8>, Signature)> = signed
+        .bodies
+        .iter()
+        .zip(&signed.signatures)
+        .map(|(body, hex)| {
+            let message = [signed.timestamp.as_bytes(), body.as_bytes()].concat();
+            let bytes: Vec<u8> =
+                (0..64).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+            (message, Signature::from_slice(&bytes).unwrap())
         })
         .collect();
-    let started = Instant::now();
-    for (body, signature) in &requests {
+    let region = Region::new(GLOBAL);
+    let (started, cpu) = (Instant::now(), thread_cpu());
+    for (message, signature) in &inputs {
+        verifying.verify_strict(message, signature).unwrap();
+    }
+    let (cpu, wall) = (thread_cpu() - cpu, started.elapsed());
+    Sample { events: inputs.len(), wall, cpu, allocations: region.change().allocations }
+}
+
+/// `Webhook::check` + `VerifiedEvent::admit`, no HTTP, one thread.
+fn check_alone(key: &WebhookKey, signed: &Signed) -> Sample {
+    let webhook = Webhook::new(key.clone()).with_replay_memory(signed.bodies.len().max(65_536));
+    let mut guard = webhook.replay_guard();
+    let region = Region::new(GLOBAL);
+    let (started, cpu) = (Instant::now(), thread_cpu());
+    for (body, signature) in signed.bodies.iter().zip(&signed.signatures) {
         let request = WebhookRequest {
             signature: Some(signature),
-            timestamp: Some(&ts),
+            timestamp: Some(&signed.timestamp),
             body: body.as_bytes(),
             unix_now: Some(now()),
         };
         let Checked::Event(event) = webhook.check(request) else { panic!() };
         assert_eq!(event.admit(&mut guard).status, 200);
     }
-    let elapsed = started.elapsed();
-    println!(
-        "check + replay check, no HTTP, 1 thread: {:.0} events/s ({:.1} µs each)",
-        n as f64 / elapsed.as_secs_f64(),
-        elapsed.as_secs_f64() * 1e6 / n as f64
-    );
+    let (cpu, wall) = (thread_cpu() - cpu, started.elapsed());
+    Sample { events: signed.bodies.len(), wall, cpu, allocations: region.change().allocations }
 }
 
-async fn throughput(key: &WebhookKey) {
-    let (addr, delivered, _stop) = server(Webhook::new(key.clone()));
+/// The whole HTTP path: 16 keep-alive connections post every callback to a server on one
+/// core, whose consumer acks each event. CPU is the server thread's.
+async fn http_path(key: &WebhookKey, signed: &Signed, ack_after_handled: bool) -> (Sample, Duration) {
+    let webhook = Webhook::new(key.clone()).with_replay_memory(signed.bodies.len().max(65_536));
+    let server = server(webhook, ack_after_handled);
     let connections = 16;
-    let per_connection = 2_000;
-    let batches: Vec<Vec<Vec<u8>>> = (0..connections)
-        .map(|c| (0..per_connection).map(|i| signed(key, &format!("T:{c}:{i}"), false)).collect())
-        .collect();
-    let started = Instant::now();
+    let mut batches: Vec<Vec<Vec<u8>>> = vec![Vec::new(); connections];
+    for (i, (body, signature)) in signed.bodies.iter().zip(&signed.signatures).enumerate() {
+        batches[i % connections].push(request(body, signature, &signed.timestamp, false));
+    }
+    let mut streams = Vec::new();
+    for _ in 0..connections {
+        let stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        streams.push(stream);
+    }
+    let region = Region::new(GLOBAL);
+    let (started, cpu, all) = (Instant::now(), schedstat(&server.schedstat), process_cpu());
     let mut tasks = Vec::new();
-    for batch in batches {
+    for (batch, mut stream) in batches.into_iter().zip(streams) {
         tasks.push(tokio::spawn(async move {
-            let mut stream = TcpStream::connect(addr).await.unwrap();
-            stream.set_nodelay(true).unwrap();
-            let mut buf = Vec::new();
-            for request in batch {
-                stream.write_all(&request).await.unwrap();
-                assert_eq!(read_response(&mut stream, &mut buf).await, Some(200));
+            let mut buf = vec![0u8; 4096];
+            let mut filled = 0;
+            for request in &batch {
+                stream.write_all(request).await.unwrap();
+                assert_eq!(read_lean(&mut stream, &mut buf, &mut filled).await, Some(200));
             }
         }));
     }
     for task in tasks {
         task.await.unwrap();
     }
-    let total = (connections * per_connection) as u64;
-    while delivered.load(Ordering::Relaxed) < total {
-        tokio::time::sleep(Duration::from_millis(1)).await;
+    let total = signed.bodies.len() as u64;
+    while server.delivered.load(Ordering::Relaxed) < total {
+        tokio::task::yield_now().await;
     }
-    let elapsed = started.elapsed();
+    let wall = started.elapsed();
+    let cpu = schedstat(&server.schedstat) - cpu;
+    let all = process_cpu() - all;
+    let allocations = region.change().allocations;
+    (Sample { events: signed.bodies.len(), wall, cpu, allocations }, all)
+}
+
+fn limit(key: &WebhookKey) {
+    let n: usize =
+        std::env::var("QQGW_BENCH_WEBHOOK_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(8_000);
+    let signed = Signed::new(key, n);
+    let body_len = signed.bodies.iter().map(String::len).sum::<usize>() / n;
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "signed events verified and delivered, server on 1 core, 16 keep-alive connections: {:.0} events/s ({} in {})",
-        total as f64 / elapsed.as_secs_f64(),
-        total,
-        ms(elapsed)
+        "the webhook at the verification limit: {n} signed callbacks, bodies of ~{body_len} bytes; load average {}",
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
+    let verify = verify_alone(key, &signed);
+    let check = check_alone(key, &signed);
+    let clients = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (queued, queued_all) = clients.block_on(http_path(key, &signed, false));
+    let (handled, handled_all) = clients.block_on(http_path(key, &signed, true));
+    let row = |what: &str, sample: &Sample, extra: String| {
+        println!(
+            "  {what:<58} {:>8.0} events/CPU-s  {:>6.1} µs/event  {:>5.2}× verify  {:>5.1} allocs/event  ({:.0} events/s wall{extra})",
+            sample.per_cpu_second(),
+            sample.micros_each(),
+            sample.micros_each() / verify.micros_each(),
+            sample.allocations_each(),
+            sample.events as f64 / sample.wall.as_secs_f64(),
+        );
+    };
+    row("ed25519 verify_strict alone, 1 thread", &verify, String::new());
+    row("Webhook::check + admit (sans-IO), 1 thread", &check, String::new());
+    let busy = |sample: &Sample, all: Duration| {
+        format!(
+            "; server thread {:.0} % busy; whole process {:.1} µs/event",
+            100.0 * sample.cpu.as_secs_f64() / sample.wall.as_secs_f64(),
+            all.as_secs_f64() * 1e6 / sample.events as f64
+        )
+    };
+    row("HTTP path, answered when queued, server thread", &queued, busy(&queued, queued_all));
+    row("HTTP path, ack_after_handled, server thread", &handled, busy(&handled, handled_all));
+}
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
 /// One legitimate event every 5 ms on a new connection, `n` of them; sorted latencies.
@@ -209,7 +396,8 @@ async fn legit_latencies(addr: SocketAddr, key: &WebhookKey, prefix: &str, n: us
 }
 
 async fn latency(key: &WebhookKey, abuse: bool) {
-    let (addr, _delivered, _stop) = server(Webhook::new(key.clone()));
+    let server = server(Webhook::new(key.clone()), false);
+    let addr = server.addr;
     let stop = Arc::new(AtomicBool::new(false));
     let forged_count = Arc::new(AtomicU64::new(0));
     let mut attackers = Vec::new();
@@ -294,11 +482,17 @@ async fn latency(key: &WebhookKey, abuse: bool) {
 
 fn main() {
     let key = WebhookKey::from_secret(SECRET).unwrap();
-    check_alone(&key);
-    let clients = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    clients.block_on(async {
-        throughput(&key).await;
-        latency(&key, false).await;
-        latency(&key, true).await;
-    });
+    let sections: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let run = |name: &str| sections.is_empty() || sections.iter().any(|s| s == name);
+    if run("limit") {
+        limit(&key);
+    }
+    if run("latency") {
+        let clients =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        clients.block_on(async {
+            latency(&key, false).await;
+            latency(&key, true).await;
+        });
+    }
 }

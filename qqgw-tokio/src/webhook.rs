@@ -706,21 +706,25 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<S> {
 struct Refusal {
     status: StatusCode,
     code: &'static str,
-    body: String,
+    body: Bytes,
 }
 
 impl Refusal {
     fn new(status: StatusCode, code: &'static str) -> Self {
-        Self { status, code, body: format!(r#"{{"error":"{code}"}}"#) }
+        Self { status, code, body: Bytes::from(format!(r#"{{"error":"{code}"}}"#)) }
     }
 
     fn webhook(error: &WebhookError) -> Self {
         let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
-        Self { status, code: error.code(), body: error.body() }
+        Self { status, code: error.code(), body: Bytes::from(error.body()) }
     }
 
     fn busy(code: &'static str) -> Self {
-        Self { status: StatusCode::SERVICE_UNAVAILABLE, code, body: r#"{"error":"busy"}"#.into() }
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            body: Bytes::from_static(br#"{"error":"busy"}"#),
+        }
     }
 }
 
@@ -746,7 +750,7 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
 }
 
 /// The 200 answer to a request, or why it is refused.
-async fn serve(state: &State, request: Request<Incoming>) -> Result<(StatusCode, String), Refusal> {
+async fn serve(state: &State, request: Request<Incoming>) -> Result<(StatusCode, Bytes), Refusal> {
     // Everything that needs only the head, before a byte of the body is read.
     if request.method() != Method::POST {
         return Err(Refusal::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
@@ -771,7 +775,7 @@ async fn serve(state: &State, request: Request<Incoming>) -> Result<(StatusCode,
     let body = read_body(state, body, declared).await?;
 
     // Verified outside any lock.
-    let request = WebhookRequest { signature, timestamp, body: &body.bytes, unix_now };
+    let request = WebhookRequest { signature, timestamp, body: body.as_slice(), unix_now };
     let event = match state.webhook.check(request) {
         Checked::Answer(response) => {
             return match response.outcome {
@@ -781,7 +785,7 @@ async fn serve(state: &State, request: Request<Incoming>) -> Result<(StatusCode,
                         bump(&state.counters.validations);
                         info!("callback address validated");
                     }
-                    Ok((StatusCode::OK, response.body))
+                    Ok((StatusCode::OK, Bytes::from(response.body)))
                 }
             };
         }
@@ -793,11 +797,13 @@ async fn serve(state: &State, request: Request<Incoming>) -> Result<(StatusCode,
 
 /// The replay check and the hand-over to the queue, under one short lock: an event is
 /// remembered only if it is queued, so the retry of one refused 503 is delivered.
-async fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, String), Refusal> {
+async fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, Bytes), Refusal> {
     let VerifiedEvent { dispatch, ticket, .. } = event;
     let mut handled = None;
-    let ack = || Ok((StatusCode::OK, qqgw_proto::webhook::ACK_BODY.to_owned()));
-    let (name, id) = (dispatch.name().to_owned(), dispatch.id().map(str::to_owned));
+    let ack = || Ok((StatusCode::OK, Bytes::from_static(qqgw_proto::webhook::ACK_BODY.as_bytes())));
+    // For the debug line once the event is handed over; copied only if it is logged.
+    let logged = tracing::enabled!(tracing::Level::DEBUG)
+        .then(|| (dispatch.name().to_owned(), dispatch.id().map(str::to_owned)));
     let sent = {
         let mut queue = state.queue.lock().unwrap_or_else(PoisonError::into_inner);
         match queue.guard.admit(&ticket) {
@@ -821,13 +827,13 @@ async fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, Str
             }
             Admission::InProgress => {
                 drop(queue);
-                debug!(id, "retry of an event still being handled: 503");
+                debug!(id = dispatch.id(), "retry of an event still being handled: 503");
                 return Err(Refusal::busy("in_progress"));
             }
             Admission::Duplicate => {
                 drop(queue);
                 bump(&state.counters.duplicates);
-                debug!(id, "repeated webhook event dropped");
+                debug!(id = dispatch.id(), "repeated webhook event dropped");
                 return ack();
             }
             Admission::Forgotten => {
@@ -838,7 +844,9 @@ async fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, Str
     match sent {
         Ok(()) => {
             bump(&state.counters.delivered);
-            debug!(name, id, "webhook event");
+            if let Some((name, id)) = logged {
+                debug!(name, id, "webhook event");
+            }
             if let (Some(done), Some(within)) = (handled, state.ack_after_handled) {
                 // Not handled in time (or dropped): QQ's retry must be delivered again.
                 let handled = tokio::time::timeout(within, done).await == Ok(true);
@@ -858,8 +866,26 @@ async fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, Str
 
 /// A body read within the limits, and the share of body memory it holds.
 struct Body {
-    bytes: Vec<u8>,
+    bytes: Chunks,
     _memory: Option<OwnedSemaphorePermit>,
+}
+
+/// A body's bytes: hyper's buffer itself when the body came in one piece (the usual
+/// case: a callback is small), copied together only when it came in several.
+enum Chunks {
+    Empty,
+    One(Bytes),
+    Many(Vec<u8>),
+}
+
+impl Body {
+    fn as_slice(&self) -> &[u8] {
+        match &self.bytes {
+            Chunks::Empty => &[],
+            Chunks::One(bytes) => bytes,
+            Chunks::Many(bytes) => bytes,
+        }
+    }
 }
 
 /// Reads the body: within the size limit (enforced while streaming, whatever the
@@ -874,17 +900,22 @@ async fn read_body(state: &State, mut body: Incoming, declared: Option<u64>) -> 
     // The declared length is within `max` (checked with the headers).
     let expected = declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(0).min(max);
     let mut memory = if expected > 0 { Some(reserve(expected)?) } else { None };
-    let mut bytes = Vec::with_capacity(expected);
-    let deadline = tokio::time::Instant::now() + state.body_timeout;
+    let mut bytes = Chunks::Empty;
+    let mut len = 0usize;
+    let deadline = tokio::time::sleep(state.body_timeout);
+    tokio::pin!(deadline);
     loop {
-        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
-            Err(_) => return Err(Refusal::new(StatusCode::REQUEST_TIMEOUT, "timeout")),
-            Ok(None) => break,
-            Ok(Some(Err(_))) => return Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_request")),
-            Ok(Some(Ok(frame))) => frame,
+        let frame = tokio::select! {
+            biased;
+            frame = body.frame() => match frame {
+                None => break,
+                Some(Err(_)) => return Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_request")),
+                Some(Ok(frame)) => frame,
+            },
+            () = &mut deadline => return Err(Refusal::new(StatusCode::REQUEST_TIMEOUT, "timeout")),
         };
         let Ok(data) = frame.into_data() else { continue };
-        let len = bytes.len().saturating_add(data.len());
+        len = len.saturating_add(data.len());
         if len > max {
             return Err(Refusal::webhook(&WebhookError::BodyTooLarge { len, max }));
         }
@@ -896,7 +927,19 @@ async fn read_body(state: &State, mut body: Incoming, declared: Option<u64>) -> 
                 None => memory = Some(more),
             }
         }
-        bytes.extend_from_slice(&data);
+        bytes = match bytes {
+            Chunks::Empty => Chunks::One(data),
+            Chunks::One(first) => {
+                let mut all = Vec::with_capacity(expected.max(len));
+                all.extend_from_slice(&first);
+                all.extend_from_slice(&data);
+                Chunks::Many(all)
+            }
+            Chunks::Many(mut all) => {
+                all.extend_from_slice(&data);
+                Chunks::Many(all)
+            }
+        };
     }
     Ok(Body { bytes, _memory: memory })
 }
@@ -915,8 +958,8 @@ fn first_header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 
-fn respond(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+fn respond(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     response

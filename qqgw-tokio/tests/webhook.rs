@@ -237,6 +237,42 @@ async fn method_path_and_content_type_are_checked_before_the_body() {
 }
 
 #[tokio::test]
+async fn a_body_sent_in_several_chunks_is_verified_whole() {
+    tokio::time::timeout(WAIT, async {
+        use tokio::io::AsyncWriteExt;
+        let (server, mut events, _url) = server().await;
+        let frame = fixture("GROUP_AT_MESSAGE_CREATE");
+        let timestamp = now();
+        let headers: String =
+            signed(&frame, &timestamp).iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+        let (first, rest) = frame.split_at(frame.len() / 3);
+        let (second, third) = rest.split_at(rest.len() / 2);
+        let mut stream = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n{headers}\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // Each chunk on its own, so that the server reads the body as several frames.
+        for chunk in [first, second, third] {
+            stream.write_all(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stream.write_all(b"0\r\n\r\n").await.unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+        assert!(answer.ends_with(r#"{"op":12,"d":0}"#), "{answer}");
+        let event = events.next().await.unwrap();
+        let Event::Dispatch(dispatch) = event.event else { panic!("{:?}", event.event) };
+        assert_eq!(dispatch, Dispatch::from_frame(&frame, ShardId::ONE).unwrap());
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
 async fn a_full_queue_answers_503_and_the_retry_is_delivered() {
     tokio::time::timeout(WAIT, async {
         let webhook = Webhook::from_secret(SECRET).unwrap();
