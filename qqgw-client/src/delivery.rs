@@ -84,8 +84,9 @@ pub async fn run_handler_concurrently<H: EventHandler>(
     let mut busy: HashSet<Conversation> = HashSet::new();
     let mut waiting: VecDeque<(Conversation, ShardEvent)> = VecDeque::new();
     let mut ended = false;
+    let mut timings = crate::metrics::Handling::default();
     loop {
-        start_ready(&mut waiting, &mut busy, &mut running, handler, concurrency);
+        start_ready(&mut waiting, &mut busy, &mut running, handler, concurrency, &mut timings);
         if ended && running.is_empty() && waiting.is_empty() {
             return;
         }
@@ -125,6 +126,7 @@ fn start_ready<'h, H: EventHandler>(
     running: &mut FuturesUnordered<Pin<Box<dyn Future<Output = Conversation> + Send + 'h>>>,
     handler: &'h H,
     concurrency: usize,
+    timings: &mut crate::metrics::Handling,
 ) {
     let mut skipped: HashSet<Conversation> = HashSet::new();
     let mut i = 0;
@@ -140,8 +142,10 @@ fn start_ready<'h, H: EventHandler>(
         let Some((conversation, mut event)) = waiting.remove(i) else { break };
         busy.insert(conversation);
         let receipt = event.take_receipt();
+        let timing = timings.start(&event);
         running.push(Box::pin(async move {
             route(handler, event).await;
+            timing.done();
             if let Some(receipt) = receipt {
                 receipt.ack();
             }

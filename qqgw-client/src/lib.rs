@@ -9,6 +9,7 @@ mod error;
 mod event;
 mod handler;
 mod http;
+pub mod metrics;
 mod pacer;
 pub mod policy;
 mod runtime;

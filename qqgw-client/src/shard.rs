@@ -212,6 +212,7 @@ pub(crate) fn spawn<R: Runtime>(
         acks_seen: 0,
         heartbeat_seen: None,
         token_fetched: None,
+        metrics: crate::metrics::ShardMetrics::new(id),
     };
     // The session is not a span field: recording it again after a re-IDENTIFY made the
     // span show `session=` twice. The `ready` line names each new session.
@@ -247,6 +248,7 @@ struct Task<R: Runtime> {
     heartbeat_seen: Option<Instant>,
     /// When the token this shard holds was fetched.
     token_fetched: Option<Instant>,
+    metrics: crate::metrics::ShardMetrics,
 }
 
 impl<R: Runtime> Task<R> {
@@ -266,6 +268,7 @@ impl<R: Runtime> Task<R> {
             // timer, so that a busy handler's acks cost no snapshot each.
             if refresh {
                 *self.status.lock().unwrap_or_else(PoisonError::into_inner) = ShardStatus::of(&self.machine);
+                self.metrics.status(&self.machine);
             }
             refresh = true;
             self.offer_events();
@@ -482,6 +485,7 @@ impl<R: Runtime> Task<R> {
 
     /// Logs an event the way operators want to see it.
     fn note(&mut self, event: &Event) {
+        self.metrics.event(event);
         match event {
             Event::Dispatch(d) if d.name() == "READY" => {
                 let intents = self.machine.intents().names();
@@ -530,6 +534,7 @@ impl<R: Runtime> Task<R> {
         }
         if latency.count() > self.acks_seen {
             self.acks_seen = latency.count();
+            self.metrics.heartbeat(latency.last());
             debug!(rtt = ?latency.last(), "heartbeat acknowledged");
         }
     }
