@@ -729,6 +729,7 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
     match serve(state, request).await {
         Ok((status, body)) => respond(status, body),
         Err(refusal) => {
+            crate::webhook_metrics::webhook_refused(refusal.code);
             state.refused(refusal.status, refusal.code);
             let mut response = respond(refusal.status, refusal.body);
             match refusal.status {
@@ -778,6 +779,7 @@ async fn serve(state: &State, request: Request<Incoming>) -> Result<(StatusCode,
                 Outcome::Rejected(error) => Err(Refusal::webhook(&error)),
                 outcome => {
                     if let Outcome::Validated { .. } = outcome {
+                        crate::webhook_metrics::webhook_accepted(2);
                         bump(&state.counters.validations);
                         info!("callback address validated");
                     }
@@ -827,6 +829,7 @@ async fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, Str
             Admission::Duplicate => {
                 drop(queue);
                 bump(&state.counters.duplicates);
+                crate::webhook_metrics::webhook_accepted(1);
                 debug!(id, "repeated webhook event dropped");
                 return ack();
             }
@@ -838,6 +841,7 @@ async fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, Str
     match sent {
         Ok(()) => {
             bump(&state.counters.delivered);
+            crate::webhook_metrics::webhook_accepted(0);
             debug!(name, id, "webhook event");
             if let (Some(done), Some(within)) = (handled, state.ack_after_handled) {
                 // Not handled in time (or dropped): QQ's retry must be delivered again.
