@@ -143,6 +143,20 @@ pub struct Cluster {
 /// The shards running in this process, with their handles.
 type Running = Arc<Mutex<BTreeMap<ShardId, Shard>>>;
 
+/// The shards a [`Cluster`] runs, seen from another task: [`Cluster::view`].
+#[derive(Debug, Clone)]
+pub struct ClusterView {
+    running: Running,
+}
+
+impl ClusterView {
+    /// The handles of the shards the cluster runs now.
+    #[must_use]
+    pub fn shards(&self) -> Vec<Shard> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
+    }
+}
+
 impl core::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Cluster").field("running", &self.running()).finish_non_exhaustive()
@@ -240,6 +254,13 @@ impl Cluster {
     #[must_use]
     pub fn shards(&self) -> Vec<Shard> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
+    }
+
+    /// A cloneable view of the shards this process runs, for another task (a health
+    /// endpoint) while this one waits on [`fatal`](Self::fatal).
+    #[must_use]
+    pub fn view(&self) -> ClusterView {
+        ClusterView { running: Arc::clone(&self.running) }
     }
 
     /// Waits for a shard to be stopped by QQ for good (credentials rejected, intents

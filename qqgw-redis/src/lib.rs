@@ -18,7 +18,7 @@ mod stats;
 mod store;
 mod worker;
 
-pub use cluster::{Cluster, ClusterConfig, DEFAULT_LEASE_TTL, DEFAULT_POLL};
+pub use cluster::{Cluster, ClusterConfig, ClusterView, DEFAULT_LEASE_TTL, DEFAULT_POLL};
 pub use conn::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT,
     Redis, RedisConfig,
