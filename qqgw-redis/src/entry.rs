@@ -230,6 +230,51 @@ mod tests {
         assert!(matches!(decode(ShardId::ONE, &newer).item, Item::Lost(why) if why.contains("version 2")));
     }
 
+    /// STREAMS.md's table and the JSON Schema name exactly the fields `encode` writes.
+    #[test]
+    fn the_documented_fields_are_the_fields_written() {
+        use std::collections::BTreeSet;
+        let dispatch =
+            Dispatch::new("X", Some(1), None, ShardId::ONE, RawValue::from_string("{}".into()).unwrap());
+        let gap = Gap { kind: Gap::SEQ_JUMP.into(), session: None, after: 1, next: Some(3), group: None };
+        let names =
+            |fields: Fields| fields.into_iter().map(|(name, _)| name.to_owned()).collect::<BTreeSet<_>>();
+        let event = names(
+            encode(Entry::Event { dispatch: &dispatch, session: "", received_at: 0 }, ShardId::ONE, "")
+                .unwrap(),
+        );
+        let gap = names(encode(Entry::Gap(&gap), ShardId::ONE, "").unwrap());
+
+        let doc = include_str!("../STREAMS.md");
+        let section = doc.split("## Event and gap entries").nth(1).unwrap().split("\n## ").next().unwrap();
+        let (mut doc_event, mut doc_gap) = (BTreeSet::new(), BTreeSet::new());
+        for row in section.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let name = cells[1].trim_matches('`').to_owned();
+            if cells[2].contains("event") {
+                doc_event.insert(name.clone());
+            }
+            if cells[2].contains("gap") {
+                doc_gap.insert(name);
+            }
+        }
+        assert_eq!(doc_event, event, "STREAMS.md's event fields");
+        assert_eq!(doc_gap, gap, "STREAMS.md's gap fields");
+
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../schema/stream-entry.v1.json")).unwrap();
+        let required = |def: &str| -> BTreeSet<String> {
+            schema["$defs"][def]["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(required("event_entry"), event, "the schema's event entry");
+        assert_eq!(required("gap_entry"), gap, "the schema's gap entry");
+    }
+
     #[test]
     fn entries_written_before_the_format_was_versioned_are_still_read() {
         let old = stored(
