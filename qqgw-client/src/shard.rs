@@ -216,7 +216,8 @@ pub(crate) fn spawn<R: Runtime>(
     };
     // The session is not a span field: recording it again after a re-IDENTIFY made the
     // span show `session=` twice. The `ready` line names each new session.
-    let span = tracing::info_span!("shard", shard = %id);
+    // `0/4`: the form of the streams' entries and the metrics' labels, to filter on one.
+    let span = tracing::info_span!("shard", shard = %crate::metrics::shard_label(id));
     runtime.spawn(
         async move {
             let exit = task.run(command_rx).await;

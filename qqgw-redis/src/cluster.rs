@@ -130,9 +130,9 @@ type Stop = Shared<oneshot::Receiver<()>>;
 /// [`is_fatal`](qqgw_client::Error::is_fatal) — is not started again: its task ends,
 /// releasing the lease, and the error comes out of [`fatal`](Self::fatal).
 ///
-/// Each shard's work runs in a `tracing` span `shard` with the fields `shard`, `fence`
-/// (the lease's fencing token) and `session` (recorded as READY names it), around its
-/// client's logs too.
+/// Each shard's work runs in a `tracing` span `shard` with the fields `shard` (`0/4`, as
+/// in the streams and the metrics' labels), `fence` (the lease's fencing token) and
+/// `session` (recorded as READY names it), around its client's logs too.
 pub struct Cluster {
     stop: Option<oneshot::Sender<()>>,
     tasks: Vec<oneshot::Receiver<()>>,
@@ -312,7 +312,7 @@ impl<R: Runtime> ShardTask<R> {
                     Ok(Some(lease)) => {
                         let span = tracing::info_span!(
                             "shard",
-                            shard = %self.shard,
+                            shard = %qqgw_client::metrics::shard_label(self.shard),
                             fence = %lease.token(),
                             session = tracing::field::Empty
                         );
