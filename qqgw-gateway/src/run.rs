@@ -217,9 +217,11 @@ async fn webhook(
                 },
                 None => false,
             };
+            // Without `seq` (STREAMS.md): callbacks have no session, and their `s` is no
+            // order the sink could check — QQ retries, and each instance sees a share.
             let dispatch = Dispatch::new(
                 dispatch.name(),
-                dispatch.seq(),
+                None,
                 id.as_deref().map(Into::into),
                 shard,
                 dispatch.data().to_owned(),
