@@ -101,6 +101,18 @@ fn a_burst_a_gap_a_reply_metrics_and_a_graceful_stop() {
     wait_for("the outbox's answer", LIMIT, || redis::cmd("EXISTS").arg(&result_key).query::<bool>(&mut conn).unwrap());
     let answer: Value =
         serde_json::from_str(&redis::cmd("GET").arg(&result_key).query::<String>(&mut conn).unwrap()).unwrap();
+    // The request (the JSON inside the entry's `request`) and the answer, in the format.
+    let request_schema: Value =
+        serde_json::from_str(include_str!("../../qqgw-redis/schema/outbox-request.v1.json")).unwrap();
+    let requests =
+        jsonschema::validator_for(&json!({"$ref": "#/$defs/request", "$defs": request_schema["$defs"]})).unwrap();
+    let answers = jsonschema::validator_for(
+        &serde_json::from_str(include_str!("../../qqgw-redis/schema/outbox-result.v1.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(requests.is_valid(&request), "the test's request is one of the format");
+    assert!(!requests.is_valid(&json!({"op": "send"})), "the request schema checks");
+    assert!(answers.is_valid(&answer), "{answer}");
     assert_eq!(answer["ok"], json!(true), "{answer}");
     assert_eq!(answer["result"]["msg_seq"], json!(1), "{answer}");
     let record = mock.record();
