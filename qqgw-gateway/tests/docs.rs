@@ -32,7 +32,8 @@ fn table() -> BTreeMap<String, (String, Vec<String>, String)> {
 }
 
 fn defined() -> Vec<MetricDef> {
-    [qqgw_client::metrics::METRICS, qqgw_redis::metrics::METRICS, qqgw_tokio::webhook_metrics::METRICS].concat()
+    [qqgw_client::metrics::METRICS, qqgw_redis::metrics::METRICS, qqgw_tokio::webhook_metrics::METRICS]
+        .concat()
 }
 
 #[test]
@@ -41,7 +42,8 @@ fn the_readme_table_is_every_metric_defined_with_its_type_and_labels() {
     let defined = defined();
     assert_eq!(table.len(), defined.len(), "one row per metric: {:?}", table.keys().collect::<Vec<_>>());
     for metric in defined {
-        let (kind, labels, _) = table.get(metric.name).unwrap_or_else(|| panic!("{} not in the README", metric.name));
+        let (kind, labels, _) =
+            table.get(metric.name).unwrap_or_else(|| panic!("{} not in the README", metric.name));
         let expected = match metric.kind {
             MetricKind::Counter => "counter",
             MetricKind::Gauge => "gauge",

@@ -31,11 +31,7 @@ fn a_burst_a_gap_a_reply_metrics_and_a_graceful_stop() {
     let mock = mock(2);
     let mut conn = conn(&redis);
     let mut gateway = Gateway::start(&mock, &redis, &[("QQ_BOT_SHARDS", "2")]);
-    assert_eq!(
-        wait_get(&gateway, "/healthz").0,
-        200,
-        "alive before ready"
-    );
+    assert_eq!(wait_get(&gateway, "/healthz").0, 200, "alive before ready");
     gateway.wait_ready(LIMIT);
 
     // A consumer group, as a worker has: its lag is a metric.
@@ -59,7 +55,10 @@ fn a_burst_a_gap_a_reply_metrics_and_a_graceful_stop() {
         validate(&all);
         assert_eq!(message_ids(&all), sent[shard as usize], "shard {shard}: every event, in order");
         let ready = &all[0].1;
-        assert_eq!((ready["type"].as_str(), ready["shard"].as_str()), ("READY", format!("{shard}/2").as_str()));
+        assert_eq!(
+            (ready["type"].as_str(), ready["shard"].as_str()),
+            ("READY", format!("{shard}/2").as_str())
+        );
     }
 
     // Op 9: the session is lost; a gap entry says so, then a new READY.
@@ -67,7 +66,9 @@ fn a_burst_a_gap_a_reply_metrics_and_a_graceful_stop() {
     mock.invalid_session(0, false);
     let key0 = stream_key(&mock, 0, 2);
     wait_for("a session_lost gap after op 9", LIMIT, || {
-        entries(&mut conn, &key0).iter().any(|(_, f)| f.get("gap").is_some_and(|g| g.contains("session_lost")))
+        entries(&mut conn, &key0)
+            .iter()
+            .any(|(_, f)| f.get("gap").is_some_and(|g| g.contains("session_lost")))
     });
     wait_for("a new session", LIMIT, || mock.record().identifies().len() > before && mock.connected(0));
     wait_for("READY after the gap", LIMIT, || {
@@ -98,14 +99,18 @@ fn a_burst_a_gap_a_reply_metrics_and_a_graceful_stop() {
         .query(&mut conn)
         .unwrap();
     let result_key = format!("qqgw:{}:outbox:result:reply-7", mock.config().app_id);
-    wait_for("the outbox's answer", LIMIT, || redis::cmd("EXISTS").arg(&result_key).query::<bool>(&mut conn).unwrap());
+    wait_for("the outbox's answer", LIMIT, || {
+        redis::cmd("EXISTS").arg(&result_key).query::<bool>(&mut conn).unwrap()
+    });
     let answer: Value =
-        serde_json::from_str(&redis::cmd("GET").arg(&result_key).query::<String>(&mut conn).unwrap()).unwrap();
+        serde_json::from_str(&redis::cmd("GET").arg(&result_key).query::<String>(&mut conn).unwrap())
+            .unwrap();
     // The request (the JSON inside the entry's `request`) and the answer, in the format.
     let request_schema: Value =
         serde_json::from_str(include_str!("../../qqgw-redis/schema/outbox-request.v1.json")).unwrap();
     let requests =
-        jsonschema::validator_for(&json!({"$ref": "#/$defs/request", "$defs": request_schema["$defs"]})).unwrap();
+        jsonschema::validator_for(&json!({"$ref": "#/$defs/request", "$defs": request_schema["$defs"]}))
+            .unwrap();
     let answers = jsonschema::validator_for(
         &serde_json::from_str(include_str!("../../qqgw-redis/schema/outbox-result.v1.json")).unwrap(),
     )
@@ -118,7 +123,10 @@ fn a_burst_a_gap_a_reply_metrics_and_a_graceful_stop() {
     let record = mock.record();
     let sent_reply = record.messages_sent();
     assert_eq!(sent_reply.len(), 1);
-    assert_eq!((sent_reply[0].content(), sent_reply[0].msg_id(), sent_reply[0].msg_seq()), (Some("echo: hi 7"), Some("msg-1-a-7"), Some(1)));
+    assert_eq!(
+        (sent_reply[0].content(), sent_reply[0].msg_id(), sent_reply[0].msg_seq()),
+        (Some("echo: hi 7"), Some("msg-1-a-7"), Some(1))
+    );
 
     // /metrics: every metric the README says the gateway exports, with the values the
     // mock's script implies.
@@ -134,15 +142,29 @@ fn a_burst_a_gap_a_reply_metrics_and_a_graceful_stop() {
     let missing: Vec<_> = documented.difference(&names).collect();
     assert!(missing.is_empty(), "documented but not exported: {missing:?}\n{metrics:#?}");
     for shard in ["0/2", "1/2"] {
-        let received = value(&metrics, "qqgw_events_received_total", &[("shard", shard), ("type", "GROUP_AT_MESSAGE_CREATE")]);
+        let received = value(
+            &metrics,
+            "qqgw_events_received_total",
+            &[("shard", shard), ("type", "GROUP_AT_MESSAGE_CREATE")],
+        );
         assert_eq!(received, 100.0, "shard {shard}");
-        let handled = value(&metrics, "qqgw_events_handled_total", &[("shard", shard), ("type", "GROUP_AT_MESSAGE_CREATE")]);
+        let handled = value(
+            &metrics,
+            "qqgw_events_handled_total",
+            &[("shard", shard), ("type", "GROUP_AT_MESSAGE_CREATE")],
+        );
         assert_eq!(handled, 100.0, "shard {shard}");
         assert_eq!(value(&metrics, "qqgw_shard_ready", &[("shard", shard)]), 1.0);
     }
     assert_eq!(value(&metrics, "qqgw_sessions_lost_total", &[("shard", "0/2")]), 1.0);
-    assert_eq!(value(&metrics, "qqgw_sessions_started_total", &[("shard", "0/2"), ("kind", "identify")]), 2.0);
-    assert_eq!(value(&metrics, "qqgw_reconnects_total", &[("shard", "0/2"), ("cause", "invalid_session")]), 1.0);
+    assert_eq!(
+        value(&metrics, "qqgw_sessions_started_total", &[("shard", "0/2"), ("kind", "identify")]),
+        2.0
+    );
+    assert_eq!(
+        value(&metrics, "qqgw_reconnects_total", &[("shard", "0/2"), ("cause", "invalid_session")]),
+        1.0
+    );
     assert_eq!(value(&metrics, "qqgw_stream_gaps_total", &[("shard", "0/2"), ("kind", "session_lost")]), 1.0);
     assert_eq!(value(&metrics, "qqgw_outbox_requests_total", &[("op", "send"), ("outcome", "ok")]), 1.0);
     assert_eq!(value(&metrics, "qqgw_cluster_shards_running", &[]), 2.0);
@@ -211,7 +233,8 @@ fn a_killed_gateway_s_shard_is_taken_over_and_nothing_is_lost() {
     });
     let all = entries(&mut conn, &key0);
     validate(&all);
-    let writers: BTreeSet<&str> = all.iter().filter_map(|(_, f)| f.get("writer").map(String::as_str)).collect();
+    let writers: BTreeSet<&str> =
+        all.iter().filter_map(|(_, f)| f.get("writer").map(String::as_str)).collect();
     assert!(writers.len() >= 2, "written by both gateways: {writers:?}");
     assert!(!all.iter().any(|(_, f)| f.contains_key("gap")), "taken over by RESUME: no gap");
     assert!(mock.record().resumes().len() >= 1);
@@ -268,11 +291,14 @@ fn json_logs_carry_the_shard_and_its_session() {
     wait_for("a log line in the shard's span with its session", LIMIT, || {
         gateway.logs().lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).any(|line| {
             line["spans"].as_array().is_some_and(|spans| {
-                spans.iter().any(|s| s["name"] == "shard" && s["shard"] == "0/1" && s["session"] == json!(session))
+                spans
+                    .iter()
+                    .any(|s| s["name"] == "shard" && s["shard"] == "0/1" && s["session"] == json!(session))
             })
         })
     });
-    let lines: Vec<Value> = gateway.logs().lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
+    let lines: Vec<Value> =
+        gateway.logs().lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
     assert!(!lines.is_empty());
 }
 
@@ -297,8 +323,14 @@ fn webhook_callbacks_reach_the_stream_once_across_instances() {
 
     let key = format!("qqgw:{APP_ID}:stream:0/1");
     // A consumer group, as a worker has: its lag is a metric.
-    let _: () =
-        redis::cmd("XGROUP").arg("CREATE").arg(&key).arg("workers").arg("0").arg("MKSTREAM").query(&mut conn).unwrap();
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&key)
+        .arg("workers")
+        .arg("0")
+        .arg("MKSTREAM")
+        .query(&mut conn)
+        .unwrap();
 
     let frames: Vec<String> = (0..20).map(|i| webhook_frame(i, "")).collect();
     for (i, frame) in frames.iter().enumerate() {
@@ -350,7 +382,10 @@ fn webhook_callbacks_reach_the_stream_once_across_instances() {
     assert_eq!(value(&mb, "qqgw_webhook_dedup_total", &[("outcome", "done")]), 1.0);
     let accepted = [("result", "accepted"), ("reason", "event")];
     assert_eq!(sum(&accepted, "qqgw_webhook_requests_total"), 21.0);
-    assert_eq!(value(&ma, "qqgw_webhook_requests_total", &[("result", "refused"), ("reason", "bad_signature")]), 1.0);
+    assert_eq!(
+        value(&ma, "qqgw_webhook_requests_total", &[("result", "refused"), ("reason", "bad_signature")]),
+        1.0
+    );
     assert_eq!(value(&ma, "qqgw_stream_consumer_lag", &[("shard", "0/1"), ("group", "workers")]), 20.0);
 }
 

@@ -1,5 +1,13 @@
 //! The binary as a process, a redis-server and the mock QQ, for the end-to-end tests.
-#![allow(dead_code, unused_imports, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    dead_code,
+    unused_imports,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 #[path = "../../../qqgw-redis/tests/common/redis_server.rs"]
 pub mod redis_server;
@@ -195,7 +203,8 @@ pub fn value(series: &BTreeMap<String, f64>, name: &str, labels: &[(&str, &str)]
     series
         .iter()
         .filter(|(s, _)| {
-            s.split('{').next() == Some(name) && labels.iter().all(|(k, v)| s.contains(&format!("{k}=\"{v}\"")))
+            s.split('{').next() == Some(name)
+                && labels.iter().all(|(k, v)| s.contains(&format!("{k}=\"{v}\"")))
         })
         .map(|(_, v)| *v)
         .sum()
@@ -214,7 +223,8 @@ pub fn entries(conn: &mut redis::Connection, stream: &str) -> Vec<(String, HashM
         .ids
         .iter()
         .map(|e| {
-            let fields = e.map.iter().map(|(k, v)| (k.clone(), redis::from_redis_value(v).unwrap())).collect();
+            let fields =
+                e.map.iter().map(|(k, v)| (k.clone(), redis::from_redis_value(v).unwrap())).collect();
             (e.id.clone(), fields)
         })
         .collect()
@@ -228,7 +238,8 @@ pub fn stream_key(mock: &MockGateway, id: u32, total: u32) -> String {
 /// Validates entries against the stream format's JSON Schema (and the JSON inside them
 /// against its definitions).
 pub fn validate(entries: &[(String, HashMap<String, String>)]) {
-    let schema: Value = serde_json::from_str(include_str!("../../../qqgw-redis/schema/stream-entry.v1.json")).unwrap();
+    let schema: Value =
+        serde_json::from_str(include_str!("../../../qqgw-redis/schema/stream-entry.v1.json")).unwrap();
     let entry = jsonschema::validator_for(&schema).unwrap();
     let event = jsonschema::validator_for(&schema["$defs"]["event"]).unwrap();
     let gap = jsonschema::validator_for(&schema["$defs"]["gap"]).unwrap();
@@ -296,7 +307,8 @@ pub fn metrics_queried(dashboard: &str) -> BTreeSet<String> {
             let tail = &rest[at..];
             let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
             let name = &tail[..end];
-            let name = ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name);
+            let name =
+                ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name);
             names.insert(name.to_owned());
             rest = &tail[end..];
         }
