@@ -460,18 +460,28 @@ async fn execute<R: Runtime>(runtime: &R, api: Api, timeout: Duration, taken: Ta
         json!({"v": 1, "id": taken.id, "entry": taken.entry, "op": op, "answered_at": answered_at});
     match result {
         Ok(value) => {
-            body["ok"] = json!(true);
-            body["result"] = value;
+            set(&mut body, "ok", json!(true));
+            set(&mut body, "result", value);
         }
         Err(error) => {
-            body["ok"] = json!(false);
-            body["error"] = error;
+            set(&mut body, "ok", json!(false));
+            set(&mut body, "error", error);
         }
     }
     Answer { entry: taken.entry, id: taken.id, op, outcome, result: body.to_string(), taken_at }
 }
 
+/// Sets `key` of the JSON object `body` (a no-op on anything else).
+fn set(body: &mut Json, key: &str, value: Json) {
+    if let Some(object) = body.as_object_mut() {
+        object.insert(key.to_owned(), value);
+    }
+}
+
 /// A request of the outbox, format version 1 (`schema/outbox-request.v1.json`).
+// One a request, parsed and executed at once, never stored in numbers: the size of
+// `Send` costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 enum Request {
@@ -616,12 +626,12 @@ impl Failure {
             Self::Call(error) => {
                 let mut body = json!({"outcome": self.outcome(), "message": error.to_string()});
                 if let Some(qq) = error.api_error() {
-                    body["code"] = json!(qq.code);
-                    body["qq_message"] = json!(qq.message);
-                    body["status"] = json!(qq.status);
-                    body["trace_id"] = json!(qq.trace_id);
+                    set(&mut body, "code", json!(qq.code));
+                    set(&mut body, "qq_message", json!(qq.message));
+                    set(&mut body, "status", json!(qq.status));
+                    set(&mut body, "trace_id", json!(qq.trace_id));
                     if let Some(audit) = &qq.audit_id {
-                        body["audit_id"] = json!(audit);
+                        set(&mut body, "audit_id", json!(audit));
                     }
                 }
                 body
