@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use futures_channel::{mpsc, oneshot};
-use futures_util::stream::{SelectAll, Stream, StreamExt};
+use futures_util::stream::{Stream, StreamExt};
 use qqgw_proto::{
     Config as MachineConfig, GatewayInfo, GatewayMachine, Intents, Session, ShardId, TokenError,
 };
@@ -14,8 +14,9 @@ use tracing::{info, warn};
 use crate::config::{Config, Shards};
 use crate::delivery::run_handler_concurrently;
 use crate::error::{Error, require_tls};
-use crate::event::{Receipt, ShardEvent};
+use crate::event::ShardEvent;
 use crate::handler::EventHandler;
+use crate::handoff::{self, AckBatch, Woken};
 use crate::http::Http;
 use crate::http::Tokens;
 use crate::pacer::{IdentifyPacer, LocalPacer};
@@ -53,7 +54,7 @@ pub struct Client<R> {
     runtime: R,
     info: GatewayInfo,
     shards: Vec<Shard>,
-    receivers: Option<Vec<mpsc::Receiver<ShardEvent>>>,
+    receivers: Option<Vec<handoff::Receiver>>,
     exits: Vec<oneshot::Receiver<ShardExit>>,
     /// The intents every shard IDENTIFYs with, for the message of a refused one.
     intents: Intents,
@@ -188,7 +189,7 @@ impl<R: Runtime> Client<R> {
                 .shard(shard)
                 .backoff(config.backoff)
                 .reconnect_jitter(config.reconnect_jitter)
-                .ack_handled(true)
+                .manual_ack(config.receipts)
                 .seed(random_seed(shard));
             if let Some(session) = sessions.iter().find(|s| s.shard == shard) {
                 builder = builder.session(session.clone());
@@ -293,9 +294,7 @@ impl<R: Runtime> Client<R> {
     /// event counts as handled once the stream hands out the next one of its shard (or
     /// ends); with it, call [`ShardEvent::ack`] when done.
     pub fn take_events(&mut self) -> Option<Events> {
-        let mut all = SelectAll::new();
-        all.extend(self.take_shard_events()?);
-        Some(Events(all))
+        Some(Events::new(self.take_shard_events()?))
     }
 
     /// Each shard's events as a stream of its own, in shard order. Only the first call
@@ -308,7 +307,7 @@ impl<R: Runtime> Client<R> {
             self.receivers
                 .take()?
                 .into_iter()
-                .map(|rx| ShardEvents::new(rx, auto_ack).with_api(api.clone()))
+                .map(|rx| ShardEvents::new(Source::Shard(rx), auto_ack).with_api(api.clone()))
                 .collect(),
         )
     }
@@ -329,9 +328,11 @@ impl<R: Runtime> Client<R> {
         let receivers =
             self.receivers.take().ok_or_else(|| Error::Config("the events were already taken".into()))?;
         // The shards run in their own tasks, so a slow callback never delays them.
-        let mut all = SelectAll::new();
-        all.extend(receivers.into_iter().map(|rx| ShardEvents::new(rx, false).with_api(self.api.clone())));
-        run_handler_concurrently(Events(all), &handler, self.handler_concurrency).await;
+        let all = receivers
+            .into_iter()
+            .map(|rx| ShardEvents::new(Source::Shard(rx), false).with_api(self.api.clone()))
+            .collect();
+        run_handler_concurrently(Events::new(all), &handler, self.handler_concurrency).await;
         self.join().await
     }
 
@@ -371,16 +372,28 @@ impl<R: Runtime> Client<R> {
 /// One shard's events, as a [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html).
 #[derive(Debug)]
 pub struct ShardEvents {
-    rx: mpsc::Receiver<ShardEvent>,
+    source: Source,
+    /// With auto-acknowledgement: the receipts of the events handed out before the last
+    /// one, sent back a batch at a time.
+    auto_ack: Option<AckBatch>,
     /// With auto-acknowledgement, the receipt of the event handed out last.
-    auto_ack: Option<Option<Receipt>>,
+    last: Option<crate::event::Receipt>,
     /// The API every event handed out carries.
     api: Option<crate::api::Api>,
 }
 
+/// Where a [`ShardEvents`] takes its events from.
+#[derive(Debug)]
+enum Source {
+    /// A shard's task, in batches.
+    Shard(handoff::Receiver),
+    /// An [`event_channel`].
+    Channel(mpsc::Receiver<ShardEvent>),
+}
+
 impl ShardEvents {
-    fn new(rx: mpsc::Receiver<ShardEvent>, auto_ack: bool) -> Self {
-        Self { rx, auto_ack: auto_ack.then_some(None), api: None }
+    fn new(source: Source, auto_ack: bool) -> Self {
+        Self { source, auto_ack: auto_ack.then(AckBatch::default), last: None, api: None }
     }
 
     /// These events, each carrying `api` for its handler's
@@ -390,15 +403,24 @@ impl ShardEvents {
         self.api = Some(api);
         self
     }
+
+    /// Whether events taken from the source wait to be handed out.
+    fn has_buffered(&self) -> bool {
+        match &self.source {
+            Source::Shard(rx) => rx.has_buffered(),
+            Source::Channel(_) => false,
+        }
+    }
 }
 
 /// With auto-acknowledgement, dropping the stream acknowledges the last event taken: the
 /// consumer is done with it.
 impl Drop for ShardEvents {
     fn drop(&mut self) {
-        if let Some(Some(receipt)) = self.auto_ack.take() {
-            receipt.ack();
+        if let (Some(batch), Some(receipt)) = (&mut self.auto_ack, self.last.take()) {
+            batch.add(receipt);
         }
+        // The batch sends what it holds as it is dropped.
     }
 }
 
@@ -406,30 +428,103 @@ impl Stream for ShardEvents {
     type Item = ShardEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<ShardEvent>> {
-        let mut next = self.rx.poll_next_unpin(cx);
-        if let (Poll::Ready(Some(event)), Some(api)) = (&mut next, &self.api) {
+        let this = &mut *self;
+        let mut next = match &mut this.source {
+            Source::Shard(rx) => rx.poll_next(cx),
+            Source::Channel(rx) => rx.poll_next_unpin(cx),
+        };
+        if let (Poll::Ready(Some(event)), Some(api)) = (&mut next, &this.api) {
             event.set_api(api);
         }
-        if let (Poll::Ready(item), Some(last)) = (&next, &mut self.auto_ack) {
-            // Taking the next event means the one before is done.
-            if let Some(receipt) = last.take() {
-                receipt.ack();
+        if let Some(batch) = &mut this.auto_ack {
+            if let Poll::Ready(item) = &next {
+                // Taking the next event means the one before is done.
+                if let Some(receipt) = this.last.take() {
+                    batch.add(receipt);
+                }
+                this.last = item.as_ref().and_then(|e| e.receipt().cloned());
             }
-            *last = item.as_ref().and_then(|e| e.receipt().cloned());
+            // The receipts go back once the batch taken is handed out, or the consumer
+            // waits: one lock and wake-up a batch.
+            let buffered = match &this.source {
+                Source::Shard(rx) => rx.has_buffered(),
+                Source::Channel(_) => false,
+            };
+            if !buffered {
+                batch.flush();
+            }
         }
         next
     }
 }
 
 /// Every shard's events merged, as a [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html).
-#[derive(Debug)]
-pub struct Events(SelectAll<ShardEvents>);
+///
+/// A shard whose events are waiting hands out the batch it has, then the next shard
+/// with events takes its turn; each shard's events keep their order.
+pub struct Events {
+    shards: Vec<Option<ShardEvents>>,
+    /// Which shards have been woken since they were last polled.
+    woken: Arc<Woken>,
+    /// The waker each shard's stream polls with.
+    wakers: Vec<core::task::Waker>,
+    /// The shard whose batch is being handed out.
+    current: Option<usize>,
+    /// Shards whose stream has not ended.
+    live: usize,
+}
+
+impl core::fmt::Debug for Events {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Events").field("shards", &self.shards.len()).field("live", &self.live).finish()
+    }
+}
+
+impl Events {
+    fn new(shards: Vec<ShardEvents>) -> Self {
+        let (woken, wakers) = Woken::new(shards.len());
+        let live = shards.len();
+        Self { shards: shards.into_iter().map(Some).collect(), woken, wakers, current: None, live }
+    }
+}
 
 impl Stream for Events {
     type Item = ShardEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<ShardEvent>> {
-        self.0.poll_next_unpin(cx)
+        let this = &mut *self;
+        loop {
+            let index = match this.current.take() {
+                Some(index) => index,
+                None => match this.woken.next(cx) {
+                    Some(index) => index,
+                    None if this.live == 0 => return Poll::Ready(None),
+                    None => return Poll::Pending,
+                },
+            };
+            let (Some(Some(shard)), Some(waker)) = (this.shards.get_mut(index), this.wakers.get(index))
+            else {
+                continue;
+            };
+            match shard.poll_next_unpin(&mut TaskContext::from_waker(waker)) {
+                Poll::Ready(Some(event)) => {
+                    if shard.has_buffered() {
+                        this.current = Some(index);
+                    } else {
+                        // It may have more: its turn comes again after the others'.
+                        this.woken.queue(index);
+                    }
+                    return Poll::Ready(Some(event));
+                }
+                Poll::Ready(None) => {
+                    if let Some(ended) = this.shards.get_mut(index) {
+                        *ended = None;
+                    }
+                    this.live -= 1;
+                }
+                Poll::Pending => {}
+            }
+        }
     }
 }
 
@@ -449,7 +544,7 @@ pub async fn run_handler<H: EventHandler>(events: impl Stream<Item = ShardEvent>
 #[must_use]
 pub fn event_channel(buffer: usize) -> (EventSender, ShardEvents) {
     let (tx, rx) = mpsc::channel(buffer.saturating_sub(1));
-    (EventSender(tx), ShardEvents::new(rx, false))
+    (EventSender(tx), ShardEvents::new(Source::Channel(rx), false))
 }
 
 /// The sending half of [`event_channel`].

@@ -85,6 +85,7 @@ pub struct Config {
     pub(crate) pacer: Option<Arc<dyn IdentifyPacer>>,
     pub(crate) handler_concurrency: usize,
     pub(crate) manual_ack: bool,
+    pub(crate) receipts: bool,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) allow_insecure: bool,
 }
@@ -103,6 +104,7 @@ impl fmt::Debug for Config {
             .field("identify_pacer", &self.pacer.is_some())
             .field("handler_concurrency", &self.handler_concurrency)
             .field("manual_ack", &self.manual_ack)
+            .field("receipts", &self.receipts)
             .field("allow_insecure", &self.allow_insecure)
             .finish_non_exhaustive()
     }
@@ -169,6 +171,7 @@ impl Config {
             pacer: None,
             handler_concurrency: DEFAULT_HANDLER_CONCURRENCY,
             manual_ack: false,
+            receipts: true,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             allow_insecure: false,
         })
@@ -411,6 +414,16 @@ impl ConfigBuilder {
     /// returns, whatever this says.
     pub fn manual_ack(mut self, manual: bool) -> Self {
         self.0.manual_ack = manual;
+        self
+    }
+
+    /// For the benchmarks only, which measure what receipts cost: `false` turns them off,
+    /// so that an event counts as handled once received and a crash may lose the events
+    /// being handled. Not part of the API; the default, `true`, is the only setting the
+    /// guarantees hold for.
+    #[doc(hidden)]
+    pub fn receipts(mut self, on: bool) -> Self {
+        self.0.receipts = on;
         self
     }
 

@@ -1,15 +1,18 @@
 //! Running handler callbacks side by side while each conversation keeps its order.
 
 use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use core::future::Future;
 use core::pin::Pin;
-use core::task::Poll;
-use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
+use core::task::{Context, Poll, Waker};
+use futures_util::stream::Stream;
 use qqgw_proto::Event;
 
-use crate::event::ShardEvent;
+use crate::event::{Receipt, ShardEvent};
 use crate::handler::{EventHandler, route};
+use crate::handoff::{AckBatch, Woken};
 
 /// What an event's order is kept within: the chat it belongs to, or its shard — as a
 /// hash, so that keeping track of thousands of chats allocates nothing. Two chats whose
@@ -25,8 +28,6 @@ impl Conversation {
     /// The conversation of `event`, found by scanning the event's raw data for the first
     /// id that names a chat (no second parse of the data).
     pub(crate) fn of(event: &ShardEvent) -> Self {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
         let chat = match &event.event {
             Event::Dispatch(dispatch) => {
                 let text = dispatch.data().get();
@@ -34,13 +35,55 @@ impl Conversation {
             }
             _ => None,
         };
-        match chat {
-            Some((kind, id)) => (kind, id).hash(&mut hasher),
-            None => (usize::MAX, event.shard.id(), event.shard.total()).hash(&mut hasher),
-        }
-        Self(hasher.finish())
+        Self(match chat {
+            Some((kind, id)) => chat_hash(kind as u64, id.as_bytes()),
+            None => {
+                let shard = u64::from(event.shard.id()) << 32 | u64::from(event.shard.total());
+                chat_hash(u64::MAX, &shard.to_le_bytes())
+            }
+        })
     }
 }
+
+/// A well-mixed 64-bit hash of a chat id (a 64 × 64 → 128-bit multiply folded per 8
+/// bytes): a collision only serves two chats one after the other.
+fn chat_hash(kind: u64, id: &[u8]) -> u64 {
+    const P0: u64 = 0xa076_1d64_78bd_642f;
+    const P1: u64 = 0xe703_7ed1_a0b4_28db;
+    fn fold(a: u64, b: u64) -> u64 {
+        let product = u128::from(a) * u128::from(b);
+        (product as u64) ^ ((product >> 64) as u64)
+    }
+    let mut h = kind ^ P0;
+    for chunk in id.chunks(8) {
+        let mut word = [0u8; 8];
+        word.iter_mut().zip(chunk).for_each(|(to, from)| *to = *from);
+        h = fold(h ^ u64::from_le_bytes(word), P1);
+    }
+    fold(h ^ id.len() as u64, P0)
+}
+
+/// The hasher of sets of [`Conversation`]s, which are hashes already.
+#[derive(Debug, Clone, Copy, Default)]
+struct Rehash(u64);
+
+impl Hasher for Rehash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Conversations = HashSet<Conversation, BuildHasherDefault<Rehash>>;
 
 /// The string value of the first `"key": "value"` in `json`, if its value is a plain
 /// string (QQ's ids have no escapes).
@@ -77,80 +120,159 @@ pub async fn run_handler_concurrently<H: EventHandler>(
     handler: &H,
     concurrency: usize,
 ) {
-    let concurrency = concurrency.max(1);
     futures_util::pin_mut!(events);
-    let mut running: FuturesUnordered<Pin<Box<dyn Future<Output = Conversation> + Send + '_>>> =
-        FuturesUnordered::new();
-    let mut busy: HashSet<Conversation> = HashSet::new();
-    let mut waiting: VecDeque<(Conversation, ShardEvent)> = VecDeque::new();
-    let mut ended = false;
-    let mut timings = crate::metrics::Handling::default();
-    loop {
-        start_ready(&mut waiting, &mut busy, &mut running, handler, concurrency, &mut timings);
-        if ended && running.is_empty() && waiting.is_empty() {
-            return;
-        }
-        let room = !ended && waiting.len() < concurrency;
-        let step = core::future::poll_fn(|cx| {
-            if let Poll::Ready(Some(done)) = running.poll_next_unpin(cx) {
-                return Poll::Ready(Step::Done(done));
-            }
-            if room {
-                if let Poll::Ready(next) = events.as_mut().poll_next(cx) {
-                    return Poll::Ready(Step::Next(next));
-                }
-            }
-            Poll::Pending
-        })
-        .await;
-        match step {
-            Step::Done(conversation) => {
-                busy.remove(&conversation);
-            }
-            Step::Next(Some(event)) => waiting.push_back((Conversation::of(&event), event)),
-            Step::Next(None) => ended = true,
+    let mut runner = Runner::new(concurrency.max(1), |event| route(handler, event));
+    core::future::poll_fn(|cx| runner.poll(cx, events.as_mut())).await;
+}
+
+/// A callback under way, in a slot that is reused for the next one: a callback that
+/// returns at its first poll (most do) costs no allocation and no wake-up.
+struct Slot<F> {
+    future: Pin<Box<Option<F>>>,
+    conversation: Conversation,
+    receipt: Option<Receipt>,
+    /// The metrics' timing of the callback (nothing without the feature `metrics`).
+    timing: Option<crate::metrics::Timing>,
+}
+
+struct Runner<F, M> {
+    start: M,
+    concurrency: usize,
+    slots: Vec<Slot<F>>,
+    /// Which slots' callbacks were woken, and each slot's waker.
+    woken: Arc<Woken>,
+    wakers: Vec<Waker>,
+    /// Slots without a callback.
+    free: Vec<usize>,
+    running: usize,
+    /// Conversations with a callback under way.
+    busy: Conversations,
+    /// Events taken from the stream, oldest first, with their conversation.
+    waiting: VecDeque<(Conversation, ShardEvent)>,
+    /// Scratch of `start_ready`: conversations with an older event still waiting.
+    skipped: Conversations,
+    /// Receipts of finished callbacks, sent back a batch at a time.
+    acks: AckBatch,
+    /// Counts the events handed over and times their callbacks.
+    timings: crate::metrics::Handling,
+    ended: bool,
+}
+
+impl<F: Future<Output = ()>, M: FnMut(ShardEvent) -> F> Runner<F, M> {
+    fn new(concurrency: usize, start: M) -> Self {
+        let (woken, wakers) = Woken::idle(concurrency);
+        Self {
+            start,
+            concurrency,
+            slots: Vec::new(),
+            woken,
+            wakers,
+            free: Vec::new(),
+            running: 0,
+            busy: Conversations::default(),
+            waiting: VecDeque::new(),
+            skipped: Conversations::default(),
+            acks: AckBatch::default(),
+            timings: crate::metrics::Handling::default(),
+            ended: false,
         }
     }
-}
 
-enum Step {
-    Done(Conversation),
-    Next(Option<ShardEvent>),
-}
-
-/// Starts waiting events, oldest first, whose conversation is idle and has no older
-/// event waiting, while there is room.
-fn start_ready<'h, H: EventHandler>(
-    waiting: &mut VecDeque<(Conversation, ShardEvent)>,
-    busy: &mut HashSet<Conversation>,
-    running: &mut FuturesUnordered<Pin<Box<dyn Future<Output = Conversation> + Send + 'h>>>,
-    handler: &'h H,
-    concurrency: usize,
-    timings: &mut crate::metrics::Handling,
-) {
-    let mut skipped: HashSet<Conversation> = HashSet::new();
-    let mut i = 0;
-    while running.len() < concurrency && i < waiting.len() {
-        let startable = waiting.get(i).is_some_and(|(c, _)| !busy.contains(c) && !skipped.contains(c));
-        if !startable {
-            if let Some(&(c, _)) = waiting.get(i) {
-                skipped.insert(c);
+    /// Runs until the stream has ended and every callback has returned.
+    fn poll<S: Stream<Item = ShardEvent>>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut events: Pin<&mut S>,
+    ) -> Poll<()> {
+        loop {
+            let mut progress = false;
+            while let Some(slot) = self.woken.next(cx) {
+                progress |= self.poll_slot(slot);
             }
-            i += 1;
-            continue;
+            progress |= self.start_ready();
+            while !self.ended && self.waiting.len() < self.concurrency {
+                match events.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(event)) => self.waiting.push_back((Conversation::of(&event), event)),
+                    Poll::Ready(None) => self.ended = true,
+                    Poll::Pending => break,
+                }
+                progress = true;
+            }
+            if self.ended && self.running == 0 && self.waiting.is_empty() {
+                self.acks.flush();
+                return Poll::Ready(());
+            }
+            if !progress {
+                // Nothing more to do now: what finished is acknowledged before waiting.
+                self.acks.flush();
+                return Poll::Pending;
+            }
         }
-        let Some((conversation, mut event)) = waiting.remove(i) else { break };
-        busy.insert(conversation);
-        let receipt = event.take_receipt();
-        let timing = timings.start(&event);
-        running.push(Box::pin(async move {
-            route(handler, event).await;
+    }
+
+    /// Polls the callback in `slot`; true if it finished.
+    fn poll_slot(&mut self, index: usize) -> bool {
+        let (Some(slot), Some(waker)) = (self.slots.get_mut(index), self.wakers.get(index)) else {
+            return false;
+        };
+        let Some(future) = slot.future.as_mut().as_pin_mut() else { return false };
+        if future.poll(&mut Context::from_waker(waker)).is_pending() {
+            return false;
+        }
+        slot.future.set(None);
+        if let Some(timing) = slot.timing.take() {
             timing.done();
-            if let Some(receipt) = receipt {
-                receipt.ack();
+        }
+        self.busy.remove(&slot.conversation);
+        if let Some(receipt) = slot.receipt.take() {
+            self.acks.add(receipt);
+        }
+        self.free.push(index);
+        self.running -= 1;
+        true
+    }
+
+    /// Starts waiting events, oldest first, whose conversation is idle and has no older
+    /// event waiting, while there is room; each is polled at once. True if any started.
+    fn start_ready(&mut self) -> bool {
+        let mut started = false;
+        self.skipped.clear();
+        let mut i = 0;
+        while self.running < self.concurrency && i < self.waiting.len() {
+            let Some(&(conversation, _)) = self.waiting.get(i) else { break };
+            if self.busy.contains(&conversation) || self.skipped.contains(&conversation) {
+                self.skipped.insert(conversation);
+                i += 1;
+                continue;
             }
-            conversation
-        }));
+            let Some((conversation, mut event)) = self.waiting.remove(i) else { break };
+            let receipt = event.take_receipt();
+            let timing = self.timings.start(&event);
+            let future = (self.start)(event);
+            let index = match self.free.pop() {
+                Some(index) => index,
+                None => {
+                    self.slots.push(Slot {
+                        future: Box::pin(None),
+                        conversation,
+                        receipt: None,
+                        timing: None,
+                    });
+                    self.slots.len() - 1
+                }
+            };
+            if let Some(slot) = self.slots.get_mut(index) {
+                slot.future.set(Some(future));
+                slot.conversation = conversation;
+                slot.receipt = receipt;
+                slot.timing = Some(timing);
+            }
+            self.busy.insert(conversation);
+            self.running += 1;
+            started = true;
+            self.poll_slot(index);
+        }
+        started
     }
 }
 

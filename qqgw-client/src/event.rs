@@ -7,8 +7,10 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::Poll;
 
-use futures_channel::{mpsc, oneshot};
+use futures_channel::oneshot;
 use qqgw_proto::{Ack, Event, ShardId};
+
+use crate::handoff::AckInbox;
 
 /// An event from one shard.
 #[derive(Debug, Clone)]
@@ -102,24 +104,31 @@ pub struct Receipt(Target);
 #[derive(Debug, Clone)]
 enum Target {
     /// A gateway event: its shard moves its checkpoint.
-    Shard { ack: Ack, to: mpsc::UnboundedSender<Ack> },
+    Shard { ack: Ack, to: Arc<AckInbox> },
     /// An event whose source awaits its handling.
     Signal(Arc<Mutex<Option<oneshot::Sender<()>>>>),
 }
 
 impl Receipt {
     /// The receipt of a gateway event: its shard moves the checkpoint.
-    pub(crate) fn shard(ack: Ack, to: mpsc::UnboundedSender<Ack>) -> Self {
+    pub(crate) fn shard(ack: Ack, to: Arc<AckInbox>) -> Self {
         Self(Target::Shard { ack, to })
+    }
+
+    /// A gateway event's receipt and its shard's inbox, to be sent in a batch; any other
+    /// receipt back.
+    pub(crate) fn into_shard(self) -> Result<(Ack, Arc<AckInbox>), Self> {
+        match self.0 {
+            Target::Shard { ack, to } => Ok((ack, to)),
+            other => Err(Self(other)),
+        }
     }
 
     /// Tells the event's source it is handled. A second call does nothing.
     pub fn ack(&self) {
         match &self.0 {
             // A shard that has stopped needs no receipt.
-            Target::Shard { ack, to } => {
-                let _ = to.unbounded_send(*ack);
-            }
+            Target::Shard { ack, to } => to.push([*ack]),
             Target::Signal(done) => {
                 if let Some(done) = done.lock().unwrap_or_else(PoisonError::into_inner).take() {
                     let _ = done.send(());

@@ -8,6 +8,7 @@ mod delivery;
 mod error;
 mod event;
 mod handler;
+mod handoff;
 mod http;
 pub mod metrics;
 mod pacer;

@@ -13,7 +13,7 @@ use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::Message;
 use async_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
 use futures_channel::{mpsc, oneshot};
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{FutureExt, StreamExt};
 use qqgw_proto::{
     Ack, CloseFrame, Event, FatalError, GatewayMachine, Input, Instant, Latency, Metrics, Output, Session,
     ShardId, State,
@@ -21,6 +21,7 @@ use qqgw_proto::{
 use tracing::{Instrument, debug, error, info, warn};
 
 use crate::event::{Receipt, ShardEvent};
+use crate::handoff::{self, AckInbox};
 use crate::http::Tokens;
 use crate::pacer::IdentifyPacer;
 use crate::policy::{ReadGate, SaveSchedule};
@@ -41,10 +42,11 @@ const CONSUMER_CHECK: Duration = Duration::from_millis(50);
 enum Wake {
     Command(bool),
     Timer,
-    /// The consumer has room for an event (`true`) or is gone (`false`).
+    /// The consumer has room for events (`true`) or is gone (`false`).
     Room(bool),
     Message(WsMessage),
-    Ack(Ack),
+    /// Receipts came back (taken into the task's `acks`).
+    Acks,
 }
 
 /// What a shard's handle can read: a snapshot taken after every step of its machine.
@@ -69,6 +71,23 @@ pub struct ShardStatus {
 }
 
 impl ShardStatus {
+    /// Brings the snapshot up to `machine`, keeping the session's id (no allocation)
+    /// while it is the same session.
+    fn refresh(&mut self, machine: &GatewayMachine) {
+        let same = self.session.as_ref().map(|s| s.id.as_str()) == machine.session_id();
+        match &mut self.session {
+            // As `GatewayMachine::session` has it: the checkpoint, 0 for none.
+            Some(session) if same => session.seq = machine.checkpoint().unwrap_or(0),
+            _ => self.session = machine.session(),
+        }
+        self.state = machine.state();
+        self.last_sequence = machine.last_sequence();
+        self.unhandled = machine.unacked();
+        self.latency = machine.latency().clone();
+        self.metrics = machine.metrics();
+        self.can_reconnect = machine.can_reconnect();
+    }
+
     fn of(machine: &GatewayMachine) -> Self {
         Self {
             state: machine.state(),
@@ -186,14 +205,12 @@ pub(crate) fn spawn<R: Runtime>(
     clock: Clock,
     tokens: Arc<Tokens<R>>,
     options: ShardOptions,
-) -> (Shard, mpsc::Receiver<ShardEvent>, oneshot::Receiver<ShardExit>) {
+) -> (Shard, handoff::Receiver, oneshot::Receiver<ShardExit>) {
     let id = machine.shard();
     let status = Arc::new(Mutex::new(ShardStatus::of(&machine)));
     let (command_tx, command_rx) = mpsc::unbounded();
-    // The channel holds `buffer` events plus one per sender.
-    let (event_tx, event_rx) = mpsc::channel(options.buffer.saturating_sub(1));
+    let (event_tx, event_rx) = handoff::channel(options.buffer);
     let (exit_tx, exit_rx) = oneshot::channel();
-    let (acks_tx, acks_rx) = mpsc::unbounded();
     let schedule = SaveSchedule::new(machine.session());
     let task = Task {
         runtime: runtime.clone(),
@@ -204,8 +221,8 @@ pub(crate) fn spawn<R: Runtime>(
         ws: None,
         outbox: VecDeque::new(),
         events: event_tx,
-        acks_tx,
-        acks_rx,
+        inbox: Arc::new(AckInbox::default()),
+        acks: Vec::new(),
         schedule,
         status: Arc::clone(&status),
         exit: ShardExit { shard: id, session: None, error: None },
@@ -237,10 +254,10 @@ struct Task<R: Runtime> {
     ws: Option<WebSocketStream<R::Stream>>,
     /// Events the consumer has not taken yet. While any wait, the socket is not read.
     outbox: VecDeque<ShardEvent>,
-    events: mpsc::Sender<ShardEvent>,
-    /// Receipts of handled events, from the consumer.
-    acks_tx: mpsc::UnboundedSender<Ack>,
-    acks_rx: mpsc::UnboundedReceiver<Ack>,
+    events: handoff::Sender,
+    /// Receipts of handled events, from the consumer, and a batch of them taken in.
+    inbox: Arc<AckInbox>,
+    acks: Vec<Ack>,
     /// When the session is saved.
     schedule: SaveSchedule,
     status: Arc<Mutex<ShardStatus>>,
@@ -268,7 +285,7 @@ impl<R: Runtime> Task<R> {
             // Receipts alone move only the checkpoint: it is shown with the next frame or
             // timer, so that a busy handler's acks cost no snapshot each.
             if refresh {
-                *self.status.lock().unwrap_or_else(PoisonError::into_inner) = ShardStatus::of(&self.machine);
+                self.status.lock().unwrap_or_else(PoisonError::into_inner).refresh(&self.machine);
                 self.metrics.status(&self.machine);
             }
             refresh = true;
@@ -285,7 +302,7 @@ impl<R: Runtime> Task<R> {
                 (a, b) => a.or(b),
             };
             let sleep = wake_at.map(|at| self.runtime.sleep_until(self.clock.deadline(at)));
-            let (ws, events, acks) = (&mut self.ws, &mut self.events, &mut self.acks_rx);
+            let (ws, events, inbox, acks) = (&mut self.ws, &self.events, &self.inbox, &mut self.acks);
             // Woken by the first ready of: a command, the deadline, room for a waiting
             // event, a frame (only while no event waits: back-pressure).
             let wake = wake_on(sleep, |cx, sleep| {
@@ -294,15 +311,15 @@ impl<R: Runtime> Task<R> {
                         return Poll::Ready(Wake::Command(command.is_some()));
                     }
                 }
-                if let Poll::Ready(Some(ack)) = acks.poll_next_unpin(cx) {
-                    return Poll::Ready(Wake::Ack(ack));
+                if inbox.poll_take(cx, acks).is_ready() {
+                    return Poll::Ready(Wake::Acks);
                 }
                 if sleep.is_some_and(|sleep| sleep.poll(cx).is_ready()) {
                     return Poll::Ready(Wake::Timer);
                 }
                 if waiting {
-                    if let Poll::Ready(ready) = events.poll_ready(cx) {
-                        return Poll::Ready(Wake::Room(ready.is_ok()));
+                    if let Poll::Ready(ready) = events.poll_room(cx) {
+                        return Poll::Ready(Wake::Room(ready));
                     }
                 }
                 if let (true, Some(ws)) = (reading, ws.as_mut()) {
@@ -320,21 +337,17 @@ impl<R: Runtime> Task<R> {
                     let _ = self.machine.close(self.now());
                 }
                 Wake::Timer => self.machine.handle_timeout(self.now()),
-                Wake::Room(true) => {
-                    if let Some(event) = self.outbox.pop_front() {
-                        if self.events.start_send(event).is_err() {
-                            self.outbox.clear();
-                        }
-                    }
-                }
+                Wake::Room(true) => self.offer_events(),
                 Wake::Room(false) => self.outbox.clear(), // nobody listens any more
-                Wake::Ack(ack) => {
-                    self.on_acks(ack);
+                Wake::Acks => {
+                    self.on_acks();
                     refresh = false;
                 }
                 Wake::Message(message) => {
-                    self.on_message(message);
-                    self.read_ready().await;
+                    // Frames already waiting arrived together: one clock read for the batch.
+                    let now = self.now();
+                    self.on_message(message, now);
+                    self.read_ready(now).await;
                 }
             }
         }
@@ -372,7 +385,7 @@ impl<R: Runtime> Task<R> {
                 Output::Emit(event) => {
                     self.note(&event);
                     let receipt = match &event {
-                        Event::Dispatch(d) => d.ack().map(|ack| Receipt::shard(ack, self.acks_tx.clone())),
+                        Event::Dispatch(d) => d.ack().map(|ack| Receipt::shard(ack, Arc::clone(&self.inbox))),
                         _ => None,
                     };
                     self.outbox.push_back(ShardEvent::with(self.exit.shard, event, receipt));
@@ -391,14 +404,14 @@ impl<R: Runtime> Task<R> {
     /// timer are refreshed once per batch rather than once per frame. Their events wait in
     /// the outbox until the loop publishes the status and offers them (bounded by the
     /// batch).
-    async fn read_ready(&mut self) {
+    async fn read_ready(&mut self, now: Instant) {
         for _ in 0..READ_BATCH {
             self.drain().await; // the deadline is taken when the batch ends
             if self.outbox.len() >= READ_BATCH {
                 return;
             }
             let Some(message) = self.ws.as_mut().and_then(|ws| ws.next().now_or_never()) else { return };
-            self.on_message(message);
+            self.on_message(message, now);
         }
     }
 
@@ -458,8 +471,7 @@ impl<R: Runtime> Task<R> {
         }
     }
 
-    fn on_message(&mut self, message: WsMessage) {
-        let now = self.now();
+    fn on_message(&mut self, message: WsMessage, now: Instant) {
         let result = match message {
             Some(Ok(Message::Text(text))) => self.machine.handle_input(now, Input::Text(text.as_str())),
             Some(Ok(Message::Binary(bytes))) => self.machine.handle_input(now, Input::Binary(&bytes)),
@@ -540,32 +552,27 @@ impl<R: Runtime> Task<R> {
         }
     }
 
-    /// Hands queued events to the consumer as far as its buffer allows.
+    /// Hands queued events to the consumer, as many as its buffer allows, in one batch.
     fn offer_events(&mut self) {
-        while let Some(event) = self.outbox.pop_front() {
-            match self.events.try_send(event) {
-                Ok(()) => {}
-                Err(error) if error.is_full() => {
-                    self.outbox.push_front(error.into_inner());
-                    return;
-                }
-                Err(_) => {
-                    self.outbox.clear();
-                    return;
-                }
-            }
+        if !self.events.send_from(&mut self.outbox) {
+            self.outbox.clear(); // nobody listens any more
         }
     }
 
-    /// Takes in every receipt already sent (the first one given).
-    fn on_acks(&mut self, first: Ack) {
-        let mut next = Some(first);
-        while let Some(ack) = next {
-            if let Err(error) = self.machine.handle_input(self.now(), Input::Handled(ack)) {
-                debug!(%error, "receipt refused");
+    /// Takes in the receipts of the batch taken (and any sent since).
+    fn on_acks(&mut self) {
+        loop {
+            let now = self.now();
+            let count = self.acks.len();
+            for ack in self.acks.drain(..) {
+                if let Err(error) = self.machine.handle_input(now, Input::Handled(ack)) {
+                    debug!(%error, "receipt refused");
+                }
             }
-            self.schedule.handled(1);
-            next = self.acks_rx.try_recv().ok();
+            self.schedule.handled(count as u64);
+            if !self.inbox.take(&mut self.acks) {
+                return;
+            }
         }
     }
 
@@ -612,22 +619,22 @@ impl<R: Runtime> Task<R> {
     async fn finish(&mut self) {
         let limit = self.options.shutdown_timeout;
         let runtime = self.runtime.clone();
-        let (events, outbox, acks, machine, clock) =
-            (&mut self.events, &mut self.outbox, &mut self.acks_rx, &mut self.machine, self.clock);
+        let (events, outbox, inbox, acks, machine, clock) =
+            (&self.events, &mut self.outbox, &self.inbox, &mut self.acks, &mut self.machine, self.clock);
         let drained = timeout(&runtime, limit, async {
-            while let Some(event) = outbox.pop_front() {
-                if events.send(event).await.is_err() {
+            while !outbox.is_empty() {
+                if !core::future::poll_fn(|cx| events.poll_room(cx)).await || !events.send_from(outbox) {
                     return; // nobody listens: nothing more will be handled
                 }
             }
             // A consumer that drops the stream is done: that ends the wait too.
             while machine.unacked() > 0 && !events.is_closed() {
-                match timeout(&runtime, CONSUMER_CHECK, acks.next()).await {
-                    Some(Some(ack)) => {
-                        let _ = machine.handle_input(clock.read(&runtime), Input::Handled(ack));
+                let taken = core::future::poll_fn(|cx| inbox.poll_take(cx, acks));
+                if timeout(&runtime, CONSUMER_CHECK, taken).await.is_some() {
+                    let now = clock.read(&runtime);
+                    for ack in acks.drain(..) {
+                        let _ = machine.handle_input(now, Input::Handled(ack));
                     }
-                    Some(None) => return,
-                    None => {}
                 }
             }
         })
@@ -635,8 +642,11 @@ impl<R: Runtime> Task<R> {
         if drained.is_none() {
             warn!(unhandled = self.machine.unacked(), "shutdown timeout: events still being handled");
         }
-        while let Ok(ack) = self.acks_rx.try_recv() {
-            let _ = self.machine.handle_input(self.now(), Input::Handled(ack));
+        while self.inbox.take(&mut self.acks) {
+            let now = self.now();
+            for ack in self.acks.drain(..) {
+                let _ = self.machine.handle_input(now, Input::Handled(ack));
+            }
         }
         if let Some(session) = self.schedule.take_final(&self.machine) {
             self.write(session, self.now()).await;

@@ -98,6 +98,7 @@ pub struct Qq {
     pub(crate) config: QqConfig,
     pub(crate) ids: Ids,
     pub(crate) tokens: Tokens,
+    /// The sessions a RESUME can still name, by id (an ended one is forgotten).
     pub(crate) sessions: HashMap<String, Session>,
     /// The live session of each shard.
     pub(crate) shard_sessions: HashMap<u32, String>,
@@ -409,7 +410,7 @@ impl Qq {
             return self.close_conn(conn, CloseCode::AUTHENTICATION_FAILED);
         }
         let timeout = self.config.resume_timeout;
-        let Some(session) = self.sessions.get_mut(&session_id).filter(|s| s.alive) else {
+        let Some(session) = self.sessions.get_mut(&session_id) else {
             self.out.push_back(refused(ResumeRefusal::Unknown));
             return self.send(conn, frames::invalid_session(false));
         };
@@ -488,10 +489,10 @@ impl Qq {
         }
     }
 
+    /// QQ forgets an ended session whole: a RESUME of it is refused like one of a session
+    /// never known, and a month of rotations keeps no dead replay buffers.
     pub(crate) fn end_session(&mut self, session_id: &str) {
-        if let Some(session) = self.sessions.get_mut(session_id) {
-            session.alive = false;
-            session.history.clear();
+        if let Some(session) = self.sessions.remove(session_id) {
             let shard = session.shard.id();
             if self.shard_sessions.get(&shard).is_some_and(|id| id == session_id) {
                 self.shard_sessions.remove(&shard);

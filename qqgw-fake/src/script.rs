@@ -287,4 +287,19 @@ mod tests {
         assert!(!covers(Intents::GUILDS, "GROUP_AT_MESSAGE_CREATE"));
         assert!(covers(Intents::empty(), "SOMETHING_NEW"));
     }
+
+    #[test]
+    fn an_ended_session_is_forgotten() {
+        use std::time::Duration;
+
+        let config = qqgw_proto::Config::builder("wss://fake/", Intents::non_privileged()).build().unwrap();
+        let mut h = crate::Harness::new(config);
+        for _ in 0..5 {
+            h.run_for(Duration::from_secs(10));
+            h.gateway.invalidate_session(false);
+        }
+        h.run_for(Duration::from_secs(10));
+        assert_eq!(h.gateway.record.sessions.len(), 6, "each op 9 false started a session");
+        assert_eq!(h.gateway.qq().sessions.len(), 1, "only the live one is kept");
+    }
 }

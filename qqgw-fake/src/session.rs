@@ -19,8 +19,6 @@ pub(crate) struct Session {
     pub(crate) history: VecDeque<(u64, String)>,
     /// The oldest `s` a RESUME can still replay from (`seq + 1 >= first_kept`).
     pub(crate) first_kept: u64,
-    /// False once QQ ended it (op 9 `false`, a close that IDENTIFYs, a newer IDENTIFY).
-    pub(crate) alive: bool,
     /// The connection it is served on.
     pub(crate) conn: Option<ConnId>,
     /// When it last lost its connection.
@@ -35,7 +33,6 @@ impl Session {
             last_seq: 1,
             history: VecDeque::new(),
             first_kept: 2,
-            alive: true,
             conn: None,
             detached_at: now,
         }

@@ -222,6 +222,16 @@ fn feed_dispatch(frames: &[String]) -> usize {
     n
 }
 
+#[inline(never)]
+fn count_floor(frames: &[String]) -> usize {
+    feed_floor(frames)
+}
+
+#[inline(never)]
+fn count_machine(machine: &mut GatewayMachine, frames: &[String]) -> usize {
+    feed_machine(machine, frames)
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Method {
     Floor,
@@ -307,6 +317,17 @@ fn main() {
         Workload::new("16 KiB group messages", &all, |_| large16, 512),
     ];
 
+    if let Some(which) = std::env::var_os("QQGW_BENCH_COUNT") {
+        // One pass of the floor and one of the steady-state machine over one workload
+        // (0–3), each in a function of its own, for an instruction counter:
+        // `QQGW_BENCH_COUNT=0 valgrind --tool=callgrind --toggle-collect='*count_*' …`.
+        let w = &workloads[which.to_str().and_then(|s| s.parse::<usize>().ok()).unwrap_or(0)];
+        let mut machine = active_machine(&w.warmup);
+        black_box(count_floor(&w.timed));
+        black_box(count_machine(&mut machine, &w.timed));
+        println!("{}: {} frames", w.label, w.timed.len());
+        return;
+    }
     if std::env::var_os("QQGW_BENCH_PROFILE").is_some() {
         // Only the machine on the mix, for a profiler: `QQGW_BENCH_PROFILE=1 perf record …`.
         let w = &workloads[0];

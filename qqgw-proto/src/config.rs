@@ -28,7 +28,7 @@ pub struct Config {
     pub(crate) close_timeout: Duration,
     pub(crate) min_heartbeat_interval: Duration,
     pub(crate) seed: u64,
-    pub(crate) ack_handled: bool,
+    pub(crate) manual_ack: bool,
 }
 
 impl Config {
@@ -60,7 +60,7 @@ impl Config {
             close_timeout: Duration::from_secs(1),
             min_heartbeat_interval: MIN_HEARTBEAT_INTERVAL,
             seed: 0,
-            ack_handled: false,
+            manual_ack: false,
         })
     }
 
@@ -149,14 +149,18 @@ impl ConfigBuilder {
         self
     }
 
-    /// Whether the application acknowledges each event once handled
+    /// Whether the application acknowledges each event itself once handled
     /// ([`Input::Handled`](crate::Input::Handled) with [`Dispatch::ack`](crate::Dispatch::ack)),
     /// so that the [checkpoint](crate::GatewayMachine::checkpoint) — and the session saved
     /// for a restart — counts only handled events. Reconnects within the process still
-    /// RESUME from the last event received. Default: `false`, an event counts as handled
+    /// RESUME from the last event received. Default: `false`: an event counts as handled
     /// once emitted.
-    pub fn ack_handled(mut self, ack: bool) -> Self {
-        self.0.ack_handled = ack;
+    ///
+    /// The same setting as `qqgw_client::ConfigBuilder::manual_ack`, one layer down: the
+    /// adapters always set it here, and acknowledge for the application unless it asks to
+    /// do so itself.
+    pub fn manual_ack(mut self, ack: bool) -> Self {
+        self.0.manual_ack = ack;
         self
     }
 

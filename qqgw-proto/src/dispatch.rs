@@ -111,7 +111,7 @@ impl Dispatch {
 
     /// The receipt to hand back with [`Input::Handled`](crate::Input::Handled) once the
     /// event is handled, when the machine tracks handled events
-    /// ([`ConfigBuilder::ack_handled`](crate::ConfigBuilder::ack_handled)) and the event
+    /// ([`ConfigBuilder::manual_ack`](crate::ConfigBuilder::manual_ack)) and the event
     /// moved the session's sequence number. `None` otherwise: nothing to acknowledge.
     #[must_use]
     pub fn ack(&self) -> Option<Ack> {

@@ -987,7 +987,7 @@ fn a_repeated_seq_is_implausible_and_the_largest_step_is_not() {
 
 #[test]
 fn unhandled_events_past_the_bound_are_counted() {
-    let config = builder().ack_handled(true).build().unwrap();
+    let config = builder().manual_ack(true).build().unwrap();
     let mut h = Harness::new(config);
     h.run_for(SEC);
     for _ in 0..qqgw_proto::MAX_UNACKED {
@@ -1197,7 +1197,7 @@ fn identify_and_resume_carry_exactly_the_fields_of_the_fixture_frames() {
 // ----- the handled checkpoint -----
 
 fn acking() -> Harness {
-    Harness::new(builder().ack_handled(true).build().unwrap())
+    Harness::new(builder().manual_ack(true).build().unwrap())
 }
 
 /// The receipts of the dispatches emitted so far named `name`.
@@ -1252,7 +1252,7 @@ fn a_restart_resumes_from_the_checkpoint_and_gets_the_unhandled_events_again() {
     assert_eq!(saved.seq, 2);
     let mut gateway = std::mem::take(&mut h.gateway);
     gateway.drop_connection();
-    let config = builder().ack_handled(true).session(saved).build().unwrap();
+    let config = builder().manual_ack(true).session(saved).build().unwrap();
     let mut restarted = Harness::with_gateway(config, gateway);
     restarted.run_for(SEC);
     assert_eq!(restarted.gateway.record.resumes.last().unwrap().2, 2);

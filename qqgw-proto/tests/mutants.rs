@@ -92,6 +92,15 @@ fn config() -> Config {
     Config::builder("wss://m/", Intents::non_privileged()).reconnect_jitter(Duration::ZERO).build().unwrap()
 }
 
+/// A machine at time zero, connected and handed HELLO (its IDENTIFY not yet drained).
+fn helloed() -> (Instant, GatewayMachine) {
+    let now = Instant::ZERO;
+    let mut m = GatewayMachine::new(config(), now);
+    drain(&mut m, now, &|| Some(Input::Connected));
+    m.handle_input(now, Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
+    (now, m)
+}
+
 /// A transport that reports the connection closed before it ever opened: a failed connect.
 #[test]
 fn closed_while_connecting_counts_as_a_failed_connect() {
@@ -111,10 +120,7 @@ fn closed_while_connecting_counts_as_a_failed_connect() {
 /// confirmed) sends no second close frame, and the confirmation ends the machine.
 #[test]
 fn close_while_closing_turns_the_reconnect_into_the_end() {
-    let now = Instant::ZERO;
-    let mut m = GatewayMachine::new(config(), now);
-    drain(&mut m, now, &|| Some(Input::Connected));
-    m.handle_input(now, Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
+    let (now, mut m) = helloed();
     drain(&mut m, now, &|| None);
     assert!(!m.is_ready());
     m.handle_input(now, Input::Text(r#"{"op":0,"s":1,"t":"READY","d":{"session_id":"s"}}"#)).unwrap();
@@ -335,10 +341,7 @@ fn a_refused_input_is_named() {
 /// `sessions_lost` counter counts it.
 #[test]
 fn an_unanswered_identify_counts_as_a_lost_session() {
-    let now = Instant::ZERO;
-    let mut m = GatewayMachine::new(config(), now);
-    drain(&mut m, now, &|| Some(Input::Connected));
-    m.handle_input(now, Input::Text(r#"{"op":10,"d":{"heartbeat_interval":45000}}"#)).unwrap();
+    let (now, mut m) = helloed();
     let d = drain(&mut m, now, &|| None);
     assert!(d.sent.iter().any(|frame| frame.starts_with(r#"{"op":2"#)), "{:?}", d.sent);
     m.handle_input(now, Input::Closed(None)).unwrap();

@@ -773,7 +773,7 @@ impl World {
             let mut builder = Config::builder("wss://sim.invalid/websocket/", Intents::non_privileged())
                 .shard(shard)
                 .seed(self.rng.next_u64())
-                .ack_handled(true);
+                .manual_ack(true);
             if let Some(session) = self.store[i].clone() {
                 builder = builder.session(session);
             }

@@ -22,7 +22,9 @@ use std::process::ExitCode;
 
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
+// One thread: the shards hand their events to the printing loop without waking another
+// thread for each batch, and nothing here would use a second one.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     // Logs on stderr (`RUST_LOG` sets the level), in colour only on a terminal.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));

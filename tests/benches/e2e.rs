@@ -194,18 +194,34 @@ struct Throughput {
 /// Sends `n` group @-messages (at `rate` a second, or as fast as the mock takes them)
 /// into a client on runtime `R` and measures until the handler has seen the last.
 async fn throughput<R: Runtime + Default>(label: &str, n: usize, rate: Option<f64>) -> Throughput {
-    throughput_with::<R>(label, n, rate, false).await
+    throughput_with::<R>(label, n, rate, Variant::Default).await
 }
 
-/// The same, optionally with every checkpoint saved to a [`qqgw_client::FileStore`].
+/// What a throughput row changes from the default config.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// Receipts on, `handler_concurrency` 32, no store.
+    Default,
+    /// Every checkpoint saved to a [`qqgw_client::FileStore`].
+    FileStore,
+    /// Receipts off and one callback at a time: what the guarantees cost is the
+    /// difference to `Default`.
+    Plain,
+}
+
+/// The same, with a variant of the config.
 async fn throughput_with<R: Runtime + Default>(
     label: &str,
     n: usize,
     rate: Option<f64>,
-    store: bool,
+    variant: Variant,
 ) -> Throughput {
+    let store = variant == Variant::FileStore;
     let mock = Arc::new(MockGateway::start_in_thread(MockConfig::default()).unwrap());
     let mut config = config_for(&mock);
+    if variant == Variant::Plain {
+        config = config.receipts(false).handler_concurrency(1);
+    }
     let file = std::env::temp_dir().join(format!("qqgw-bench-{}.json", std::process::id()));
     if store {
         let _ = std::fs::remove_file(&file);
@@ -308,17 +324,36 @@ fn section_throughput(n: usize, paced: f64) {
     println!("## throughput: {n} GROUP_AT_MESSAGE_CREATE events (~750-byte frames) into a handler");
     println!();
     let paced_n = (paced * 2.0) as usize;
-    // The file store's row sits between two without it, to show the noise of the run.
+    // The file store's row and the rows without receipts sit between rows of the
+    // default config, so that the noise of the run shows and falls on all alike.
+    let plain = "receipts and concurrency off";
     let rows = vec![
         tokio_block_on(throughput::<qqgw_tokio::Tokio>("tokio (current_thread)", n, None)),
+        tokio_block_on(throughput_with::<qqgw_tokio::Tokio>(
+            &format!("tokio (current_thread), {plain}"),
+            n,
+            None,
+            Variant::Plain,
+        )),
         tokio_block_on(throughput_with::<qqgw_tokio::Tokio>(
             "tokio (current_thread), file store",
             n,
             None,
-            true,
+            Variant::FileStore,
         )),
         tokio_block_on(throughput::<qqgw_tokio::Tokio>("tokio (current_thread), again", n, None)),
         async_std_block_on(throughput::<qqgw_async_std::AsyncIo>("async-std (1 executor thread)", n, None)),
+        async_std_block_on(throughput_with::<qqgw_async_std::AsyncIo>(
+            &format!("async-std (1 executor thread), {plain}"),
+            n,
+            None,
+            Variant::Plain,
+        )),
+        async_std_block_on(throughput::<qqgw_async_std::AsyncIo>(
+            "async-std (1 executor thread), again",
+            n,
+            None,
+        )),
         tokio_block_on(throughput::<qqgw_tokio::Tokio>("tokio (current_thread)", paced_n, Some(paced))),
         async_std_block_on(throughput::<qqgw_async_std::AsyncIo>(
             "async-std (1 executor thread)",
@@ -327,6 +362,14 @@ fn section_throughput(n: usize, paced: f64) {
         )),
     ];
     print_throughput(&rows);
+    println!();
+    let per_event = |i: usize| rows[i].client_ticks as f64 / rows[i].events as f64;
+    let mean = |a: usize, b: usize| f64::midpoint(per_event(a), per_event(b));
+    println!("client CPU per event, ratios within this run:");
+    println!();
+    println!("- tokio, default ÷ {plain}: {:.2}", mean(0, 3) / per_event(1));
+    println!("- tokio, file store ÷ no store: {:.2}", per_event(2) / mean(0, 3));
+    println!("- async-std, default ÷ {plain}: {:.2}", mean(4, 6) / per_event(5));
     println!();
 }
 

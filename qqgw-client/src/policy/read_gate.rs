@@ -92,7 +92,7 @@ mod tests {
     #[test]
     fn reading_pauses_at_the_in_flight_bound_and_never_while_closing() {
         let config =
-            Config::builder("wss://fake/", Intents::non_privileged()).ack_handled(true).build().unwrap();
+            Config::builder("wss://fake/", Intents::non_privileged()).manual_ack(true).build().unwrap();
         let mut h = Harness::new(config);
         h.run_for(core::time::Duration::from_secs(1));
         for _ in 0..3 {

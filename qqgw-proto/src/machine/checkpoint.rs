@@ -37,7 +37,12 @@ impl Unacked {
         if ack.generation != self.generation {
             return false;
         }
-        let Ok(i) = self.queue.binary_search_by_key(&ack.seq, |&(seq, _)| seq) else { return false };
+        // Receipts mostly come in the order the events went out: the oldest first.
+        let found = match self.queue.front() {
+            Some(&(seq, _)) if seq == ack.seq => Ok(0),
+            _ => self.queue.binary_search_by_key(&ack.seq, |&(seq, _)| seq),
+        };
+        let Ok(i) = found else { return false };
         if let Some(entry) = self.queue.get_mut(i) {
             entry.1 = true;
         }

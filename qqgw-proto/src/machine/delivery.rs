@@ -17,7 +17,7 @@ pub(super) struct Delivery {
     pub(super) last_seq: Option<u64>,
     /// Event ids delivered lately, whatever their session.
     recent_ids: RecentIds,
-    /// Delivered events awaiting their receipt (with `ack_handled`).
+    /// Delivered events awaiting their receipt (with `manual_ack`).
     unacked: Unacked,
 }
 

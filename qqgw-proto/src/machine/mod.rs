@@ -262,7 +262,7 @@ impl GatewayMachine {
     pub fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), UsageError> {
         match input {
             Input::Handled(ack) => {
-                if self.config.ack_handled {
+                if self.config.manual_ack {
                     self.delivery.handled(ack);
                 }
                 return Ok(());
@@ -406,11 +406,11 @@ impl GatewayMachine {
 
     /// The highest sequence number up to which every event delivered in this session has
     /// been handled (a low watermark when events are handled out of order). Without
-    /// [`ack_handled`](crate::ConfigBuilder::ack_handled) it is the
+    /// [`manual_ack`](crate::ConfigBuilder::manual_ack) it is the
     /// [last one received](Self::last_sequence).
     #[must_use]
     pub fn checkpoint(&self) -> Option<u64> {
-        if self.config.ack_handled { self.delivery.checkpoint() } else { self.delivery.last_seq }
+        if self.config.manual_ack { self.delivery.checkpoint() } else { self.delivery.last_seq }
     }
 
     /// How many delivered events await their [`Input::Handled`].

@@ -179,7 +179,7 @@ impl GatewayMachine {
 
     /// Emits a dispatch; one that `moved` the sequence number is tracked until handled.
     fn deliver(&mut self, mut dispatch: Dispatch, moved: bool) {
-        if let (true, true, Some(seq)) = (self.config.ack_handled, moved, dispatch.seq()) {
+        if let (true, true, Some(seq)) = (self.config.manual_ack, moved, dispatch.seq()) {
             let (ack, overflow) = self.delivery.track(seq);
             dispatch.set_ack(ack);
             self.metrics.unacked_overflows += u64::from(overflow);

@@ -17,6 +17,24 @@ pub(crate) fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D:
     d.deserialize_any(TextVisitor)
 }
 
+/// The visits shared by every optional scalar below: `null` (and a unit) is `None`, and
+/// `Some(x)` reads `x` as the scalar itself.
+macro_rules! absent_is_none {
+    () => {
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    };
+}
+
 struct TextVisitor;
 
 impl<'de> Visitor<'de> for TextVisitor {
@@ -50,17 +68,7 @@ impl<'de> Visitor<'de> for TextVisitor {
         Ok(Some(v.to_string()))
     }
 
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
+    absent_is_none!();
 }
 
 /// A number that may arrive as a JSON number or as a numeric string (`"17"`).
@@ -110,17 +118,7 @@ where
         v.parse().map(Some).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
     }
 
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
+    absent_is_none!();
 }
 
 /// A boolean that may arrive as `true`/`false`, `0`/`1` or `"true"`/`"false"`.
@@ -166,17 +164,7 @@ impl<'de> Visitor<'de> for FlagVisitor {
         }
     }
 
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
+    absent_is_none!();
 }
 
 /// A list that may be missing or `null` (both read as empty).
