@@ -302,6 +302,76 @@ mod tests {
         assert_eq!(shard, of(r#"{"group_openid":7}"#));
     }
 
+    /// The callbacks run in the delivery's slots count as handled and are timed, per type.
+    #[cfg(feature = "metrics")]
+    #[test]
+    fn handled_events_are_counted_and_timed() {
+        use std::collections::BTreeMap;
+        use std::sync::Mutex;
+
+        use metrics::{Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder};
+        use metrics::{SharedString, Unit};
+
+        type Values = Arc<Mutex<BTreeMap<String, Vec<f64>>>>;
+        struct Series(String, Values);
+        impl CounterFn for Series {
+            fn increment(&self, value: u64) {
+                self.1.lock().unwrap().entry(self.0.clone()).or_default().push(value as f64);
+            }
+            fn absolute(&self, _: u64) {}
+        }
+        impl HistogramFn for Series {
+            fn record(&self, value: f64) {
+                self.1.lock().unwrap().entry(self.0.clone()).or_default().push(value);
+            }
+        }
+        struct Recording(Values);
+        impl Recording {
+            fn series(&self, key: &Key) -> Arc<Series> {
+                let labels: Vec<String> =
+                    key.labels().map(|l| format!("{}={}", l.key(), l.value())).collect();
+                Arc::new(Series(format!("{}{{{}}}", key.name(), labels.join(",")), Arc::clone(&self.0)))
+            }
+        }
+        impl Recorder for Recording {
+            fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+            fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+            fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+            fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+                Counter::from_arc(self.series(key))
+            }
+            fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+                Gauge::noop()
+            }
+            fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+                Histogram::from_arc(self.series(key))
+            }
+        }
+
+        struct Quiet;
+        impl crate::EventHandler for Quiet {}
+
+        let values = Values::default();
+        let recorder = Recording(Arc::clone(&values));
+        let events = vec![
+            event("GROUP_AT_MESSAGE_CREATE", r#"{"group_openid":"G"}"#),
+            event("GROUP_AT_MESSAGE_CREATE", r#"{"group_openid":"H"}"#),
+            event("C2C_MESSAGE_CREATE", r#"{"author":{"user_openid":"U"}}"#),
+        ];
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        metrics::with_local_recorder(&recorder, || {
+            runtime.block_on(run_handler_concurrently(futures_util::stream::iter(events), &Quiet, 2));
+        });
+        let values = values.lock().unwrap();
+        let total = |name: &str| values.get(name).map_or(0.0, |v| v.iter().sum::<f64>());
+        let count = |name: &str| values.get(name).map_or(0, Vec::len);
+        let handled = "qqgw_events_handled_total";
+        assert_eq!(total(&format!("{handled}{{shard=0/1,type=GROUP_AT_MESSAGE_CREATE}}")), 2.0, "{values:?}");
+        assert_eq!(total(&format!("{handled}{{shard=0/1,type=C2C_MESSAGE_CREATE}}")), 1.0, "{values:?}");
+        assert_eq!(count("qqgw_handler_duration_seconds{type=GROUP_AT_MESSAGE_CREATE}"), 2, "{values:?}");
+        assert_eq!(count("qqgw_handler_duration_seconds{type=C2C_MESSAGE_CREATE}"), 1, "{values:?}");
+    }
+
     #[test]
     fn string_fields_are_found_whatever_the_spacing() {
         assert_eq!(string_field(r#"{"a":"1","b" :  "2"}"#, "b"), Some("2"));
