@@ -224,33 +224,35 @@ impl EventCounter {
     /// Adds `n` to the counter of `shard` and the event `name`.
     pub fn add(&mut self, shard: ShardId, name: &str, n: u64) {
         #[cfg(feature = "metrics")]
-        {
-            let of_shard = self.counters.entry(shard).or_default();
-            if let Some(counter) = of_shard.get(name) {
-                counter.increment(n);
-                return;
-            }
-            let label = type_label(name);
-            // Names QQ does not document share one counter, looked up under `unknown`
-            // once the cache is full: a server cannot grow it.
-            if label == "unknown" {
-                if let Some(counter) = of_shard.get("unknown") {
-                    counter.increment(n);
-                    if of_shard.len() < TYPE_CACHE {
-                        of_shard.insert(name.into(), counter.clone());
-                    }
-                    return;
-                }
-            }
-            let counter = metrics::counter!(self.name, "shard" => shard_label(shard), "type" => label);
-            counter.increment(n);
-            of_shard.insert(label.into(), counter.clone());
-            if label == "unknown" && of_shard.len() < TYPE_CACHE {
-                of_shard.insert(name.into(), counter);
-            }
-        }
+        self.counter(shard, name).increment(n);
         #[cfg(not(feature = "metrics"))]
         let _ = (shard, name, n);
+    }
+
+    /// The counter of `shard` and the event `name`, registered at first sight.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn counter(&mut self, shard: ShardId, name: &str) -> metrics::Counter {
+        let of_shard = self.counters.entry(shard).or_default();
+        if let Some(counter) = of_shard.get(name) {
+            return counter.clone();
+        }
+        let label = type_label(name);
+        // Names QQ does not document share one counter, looked up under `unknown` once
+        // the cache is full: a server cannot grow it.
+        if label == "unknown" {
+            if let Some(counter) = of_shard.get("unknown").cloned() {
+                if of_shard.len() < TYPE_CACHE {
+                    of_shard.insert(name.into(), counter.clone());
+                }
+                return counter;
+            }
+        }
+        let counter = metrics::counter!(self.name, "shard" => shard_label(shard), "type" => label);
+        of_shard.insert(label.into(), counter.clone());
+        if label == "unknown" && of_shard.len() < TYPE_CACHE {
+            of_shard.insert(name.into(), counter.clone());
+        }
+        counter
     }
 }
 
@@ -319,8 +321,10 @@ pub(crate) struct Handling {
 #[derive(Debug)]
 #[must_use]
 pub(crate) struct Timing {
+    /// When it started, its type's histogram, and the counter of handled events it
+    /// counts in once it returns.
     #[cfg(feature = "metrics")]
-    started: Option<(std::time::Instant, metrics::Histogram)>,
+    started: Option<(std::time::Instant, metrics::Histogram, metrics::Counter)>,
 }
 
 impl Handling {
@@ -330,18 +334,17 @@ impl Handling {
         #[cfg(feature = "metrics")]
         {
             let Event::Dispatch(dispatch) = &event.event else { return Timing { started: None } };
-            self.handled.get_or_insert_with(|| EventCounter::new(EVENTS_HANDLED)).add(
-                event.shard,
-                dispatch.name(),
-                1,
-            );
+            let handled = self
+                .handled
+                .get_or_insert_with(|| EventCounter::new(EVENTS_HANDLED))
+                .counter(event.shard, dispatch.name());
             let label = type_label(dispatch.name());
             let histogram = self
                 .durations
                 .entry(label)
                 .or_insert_with(|| metrics::histogram!(HANDLER_DURATION, "type" => label))
                 .clone();
-            Timing { started: Some((std::time::Instant::now(), histogram)) }
+            Timing { started: Some((std::time::Instant::now(), histogram, handled)) }
         }
         #[cfg(not(feature = "metrics"))]
         {
@@ -356,8 +359,9 @@ impl Timing {
     #[inline]
     pub(crate) fn done(self) {
         #[cfg(feature = "metrics")]
-        if let Some((started, histogram)) = self.started {
+        if let Some((started, histogram, handled)) = self.started {
             histogram.record(started.elapsed().as_secs_f64());
+            handled.increment(1);
         }
     }
 }
