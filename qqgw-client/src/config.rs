@@ -266,6 +266,26 @@ impl Config {
     pub fn intents(&self) -> Intents {
         self.intents
     }
+
+    /// Which shards this process runs.
+    #[must_use]
+    pub fn shards(&self) -> &Shards {
+        &self.shards
+    }
+
+    /// A builder holding this config, to change some of it (e.g. a config read by
+    /// [`from_env`](Self::from_env), given more settings).
+    ///
+    /// ```
+    /// use qqgw_client::{Config, Shards};
+    ///
+    /// let config = Config::builder("102000000", "s").build();
+    /// let config = config.into_builder().shards(Shards::parse("0-1/4").unwrap()).build();
+    /// assert_eq!(config.shards(), &Shards::Range { ids: 0..2, total: 4 });
+    /// ```
+    pub fn into_builder(self) -> ConfigBuilder {
+        ConfigBuilder(self)
+    }
 }
 
 fn parse_intents(value: &str) -> Result<Intents, ConfigError> {

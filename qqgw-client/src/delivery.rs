@@ -131,6 +131,8 @@ struct Slot<F> {
     future: Pin<Box<Option<F>>>,
     conversation: Conversation,
     receipt: Option<Receipt>,
+    /// The metrics' timing of the callback (nothing without the feature `metrics`).
+    timing: Option<crate::metrics::Timing>,
 }
 
 struct Runner<F, M> {
@@ -151,6 +153,8 @@ struct Runner<F, M> {
     skipped: Conversations,
     /// Receipts of finished callbacks, sent back a batch at a time.
     acks: AckBatch,
+    /// Counts the events handed over and times their callbacks.
+    timings: crate::metrics::Handling,
     ended: bool,
 }
 
@@ -169,6 +173,7 @@ impl<F: Future<Output = ()>, M: FnMut(ShardEvent) -> F> Runner<F, M> {
             waiting: VecDeque::new(),
             skipped: Conversations::default(),
             acks: AckBatch::default(),
+            timings: crate::metrics::Handling::default(),
             ended: false,
         }
     }
@@ -215,6 +220,9 @@ impl<F: Future<Output = ()>, M: FnMut(ShardEvent) -> F> Runner<F, M> {
             return false;
         }
         slot.future.set(None);
+        if let Some(timing) = slot.timing.take() {
+            timing.done();
+        }
         self.busy.remove(&slot.conversation);
         if let Some(receipt) = slot.receipt.take() {
             self.acks.add(receipt);
@@ -239,11 +247,17 @@ impl<F: Future<Output = ()>, M: FnMut(ShardEvent) -> F> Runner<F, M> {
             }
             let Some((conversation, mut event)) = self.waiting.remove(i) else { break };
             let receipt = event.take_receipt();
+            let timing = self.timings.start(&event);
             let future = (self.start)(event);
             let index = match self.free.pop() {
                 Some(index) => index,
                 None => {
-                    self.slots.push(Slot { future: Box::pin(None), conversation, receipt: None });
+                    self.slots.push(Slot {
+                        future: Box::pin(None),
+                        conversation,
+                        receipt: None,
+                        timing: None,
+                    });
                     self.slots.len() - 1
                 }
             };
@@ -251,6 +265,7 @@ impl<F: Future<Output = ()>, M: FnMut(ShardEvent) -> F> Runner<F, M> {
                 slot.future.set(Some(future));
                 slot.conversation = conversation;
                 slot.receipt = receipt;
+                slot.timing = Some(timing);
             }
             self.busy.insert(conversation);
             self.running += 1;
@@ -285,6 +300,76 @@ mod tests {
         assert_eq!(shard, of(r#""""#));
         assert_eq!(shard, of(r#"{"content":"group_openid"}"#), "a value is no key");
         assert_eq!(shard, of(r#"{"group_openid":7}"#));
+    }
+
+    /// The callbacks run in the delivery's slots count as handled and are timed, per type.
+    #[cfg(feature = "metrics")]
+    #[test]
+    fn handled_events_are_counted_and_timed() {
+        use std::collections::BTreeMap;
+        use std::sync::Mutex;
+
+        use metrics::{Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder};
+        use metrics::{SharedString, Unit};
+
+        type Values = Arc<Mutex<BTreeMap<String, Vec<f64>>>>;
+        struct Series(String, Values);
+        impl CounterFn for Series {
+            fn increment(&self, value: u64) {
+                self.1.lock().unwrap().entry(self.0.clone()).or_default().push(value as f64);
+            }
+            fn absolute(&self, _: u64) {}
+        }
+        impl HistogramFn for Series {
+            fn record(&self, value: f64) {
+                self.1.lock().unwrap().entry(self.0.clone()).or_default().push(value);
+            }
+        }
+        struct Recording(Values);
+        impl Recording {
+            fn series(&self, key: &Key) -> Arc<Series> {
+                let labels: Vec<String> =
+                    key.labels().map(|l| format!("{}={}", l.key(), l.value())).collect();
+                Arc::new(Series(format!("{}{{{}}}", key.name(), labels.join(",")), Arc::clone(&self.0)))
+            }
+        }
+        impl Recorder for Recording {
+            fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+            fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+            fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+            fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+                Counter::from_arc(self.series(key))
+            }
+            fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+                Gauge::noop()
+            }
+            fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+                Histogram::from_arc(self.series(key))
+            }
+        }
+
+        struct Quiet;
+        impl crate::EventHandler for Quiet {}
+
+        let values = Values::default();
+        let recorder = Recording(Arc::clone(&values));
+        let events = vec![
+            event("GROUP_AT_MESSAGE_CREATE", r#"{"group_openid":"G"}"#),
+            event("GROUP_AT_MESSAGE_CREATE", r#"{"group_openid":"H"}"#),
+            event("C2C_MESSAGE_CREATE", r#"{"author":{"user_openid":"U"}}"#),
+        ];
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        metrics::with_local_recorder(&recorder, || {
+            runtime.block_on(run_handler_concurrently(futures_util::stream::iter(events), &Quiet, 2));
+        });
+        let values = values.lock().unwrap();
+        let total = |name: &str| values.get(name).map_or(0.0, |v| v.iter().sum::<f64>());
+        let count = |name: &str| values.get(name).map_or(0, Vec::len);
+        let handled = "qqgw_events_handled_total";
+        assert_eq!(total(&format!("{handled}{{shard=0/1,type=GROUP_AT_MESSAGE_CREATE}}")), 2.0, "{values:?}");
+        assert_eq!(total(&format!("{handled}{{shard=0/1,type=C2C_MESSAGE_CREATE}}")), 1.0, "{values:?}");
+        assert_eq!(count("qqgw_handler_duration_seconds{type=GROUP_AT_MESSAGE_CREATE}"), 2, "{values:?}");
+        assert_eq!(count("qqgw_handler_duration_seconds{type=C2C_MESSAGE_CREATE}"), 1, "{values:?}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod event;
 mod handler;
 mod handoff;
 mod http;
+pub mod metrics;
 mod pacer;
 pub mod policy;
 mod runtime;

@@ -229,10 +229,12 @@ pub(crate) fn spawn<R: Runtime>(
         acks_seen: 0,
         heartbeat_seen: None,
         token_fetched: None,
+        metrics: crate::metrics::ShardMetrics::new(id),
     };
     // The session is not a span field: recording it again after a re-IDENTIFY made the
     // span show `session=` twice. The `ready` line names each new session.
-    let span = tracing::info_span!("shard", shard = %id);
+    // `0/4`: the form of the streams' entries and the metrics' labels, to filter on one.
+    let span = tracing::info_span!("shard", shard = %crate::metrics::shard_label(id));
     runtime.spawn(
         async move {
             let exit = task.run(command_rx).await;
@@ -264,6 +266,7 @@ struct Task<R: Runtime> {
     heartbeat_seen: Option<Instant>,
     /// When the token this shard holds was fetched.
     token_fetched: Option<Instant>,
+    metrics: crate::metrics::ShardMetrics,
 }
 
 impl<R: Runtime> Task<R> {
@@ -283,6 +286,7 @@ impl<R: Runtime> Task<R> {
             // timer, so that a busy handler's acks cost no snapshot each.
             if refresh {
                 self.status.lock().unwrap_or_else(PoisonError::into_inner).refresh(&self.machine);
+                self.metrics.status(&self.machine);
             }
             refresh = true;
             self.offer_events();
@@ -494,6 +498,7 @@ impl<R: Runtime> Task<R> {
 
     /// Logs an event the way operators want to see it.
     fn note(&mut self, event: &Event) {
+        self.metrics.event(event);
         match event {
             Event::Dispatch(d) if d.name() == "READY" => {
                 let intents = self.machine.intents().names();
@@ -542,6 +547,7 @@ impl<R: Runtime> Task<R> {
         }
         if latency.count() > self.acks_seen {
             self.acks_seen = latency.count();
+            self.metrics.heartbeat(latency.last());
             debug!(rtt = ?latency.last(), "heartbeat acknowledged");
         }
     }

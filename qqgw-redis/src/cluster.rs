@@ -2,14 +2,15 @@
 
 use core::ops::Range;
 use core::time::Duration;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use futures_channel::oneshot;
+use futures_channel::{mpsc, oneshot};
 use futures_util::StreamExt;
 use futures_util::future::{Either, FusedFuture, FutureExt, Shared, select};
-use qqgw_client::{Client, ConfigBuilder, Runtime, SessionStore, Shards, StoreFuture};
-use qqgw_proto::{Session, SessionStartLimit, ShardId};
+use qqgw_client::{Client, ConfigBuilder, Runtime, SessionStore, Shard, Shards, StoreFuture};
+use qqgw_proto::{Event, Session, SessionStartLimit, ShardId};
+use tracing::Instrument;
 
 use crate::lease::Lease;
 use crate::pacer::RedisPacer;
@@ -124,10 +125,36 @@ type Stop = Shared<oneshot::Receiver<()>>;
 ///
 /// Events go to the streams, for [`Worker`](crate::Worker)s: at least once, in order per
 /// shard, gaps reported (see the crate docs).
+///
+/// A shard stopped by QQ for good — credentials rejected, intents refused, any error
+/// [`is_fatal`](qqgw_client::Error::is_fatal) — is not started again: its task ends,
+/// releasing the lease, and the error comes out of [`fatal`](Self::fatal).
+///
+/// Each shard's work runs in a `tracing` span `shard` with the fields `shard` (`0/4`, as
+/// in the streams and the metrics' labels), `fence` (the lease's fencing token) and
+/// `session` (recorded as READY names it), around its client's logs too.
 pub struct Cluster {
     stop: Option<oneshot::Sender<()>>,
     tasks: Vec<oneshot::Receiver<()>>,
-    running: Arc<Mutex<BTreeSet<ShardId>>>,
+    running: Running,
+    fatal: mpsc::UnboundedReceiver<qqgw_client::Error>,
+}
+
+/// The shards running in this process, with their handles.
+type Running = Arc<Mutex<BTreeMap<ShardId, Shard>>>;
+
+/// The shards a [`Cluster`] runs, seen from another task: [`Cluster::view`].
+#[derive(Debug, Clone)]
+pub struct ClusterView {
+    running: Running,
+}
+
+impl ClusterView {
+    /// The handles of the shards the cluster runs now.
+    #[must_use]
+    pub fn shards(&self) -> Vec<Shard> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
+    }
 }
 
 impl core::fmt::Debug for Cluster {
@@ -144,6 +171,8 @@ enum Served {
     Lost,
     /// The shard could not start.
     Failed,
+    /// QQ stopped the shard for good: starting it again cannot help.
+    Fatal,
 }
 
 /// How running one shard ended.
@@ -162,8 +191,9 @@ struct ShardTask<R: Runtime> {
     shard: ShardId,
     owned: bool,
     stop: Stop,
-    running: Arc<Mutex<BTreeSet<ShardId>>>,
+    running: Running,
     pacer: RedisPacer,
+    fatal: mpsc::UnboundedSender<qqgw_client::Error>,
 }
 
 impl Cluster {
@@ -178,7 +208,8 @@ impl Cluster {
     ) -> Self {
         let (stop_tx, stop_rx) = oneshot::channel();
         let stop = stop_rx.shared();
-        let running = Arc::new(Mutex::new(BTreeSet::new()));
+        let running = Arc::new(Mutex::new(BTreeMap::new()));
+        let (fatal_tx, fatal) = mpsc::unbounded();
         // A shard waits for the pacer with its QQ connection open (an IDENTIFY sent is
         // recorded): it must be back in time to close before its lease can lapse.
         let pacer = RedisPacer::new(redis.clone(), cluster.session_start_limit)
@@ -200,6 +231,7 @@ impl Cluster {
                 stop: stop.clone(),
                 running: Arc::clone(&running),
                 pacer: pacer.clone(),
+                fatal: fatal_tx.clone(),
             };
             let (done_tx, done_rx) = oneshot::channel();
             runtime.spawn(async move {
@@ -208,13 +240,37 @@ impl Cluster {
             });
             tasks.push(done_rx);
         }
-        Self { stop: Some(stop_tx), tasks, running }
+        Self { stop: Some(stop_tx), tasks, running, fatal }
     }
 
     /// The shards this process runs now (lease held, client started).
     #[must_use]
     pub fn running(&self) -> Vec<ShardId> {
-        self.running.lock().unwrap_or_else(PoisonError::into_inner).iter().copied().collect()
+        self.running.lock().unwrap_or_else(PoisonError::into_inner).keys().copied().collect()
+    }
+
+    /// The handles of the shards this process runs now: their state
+    /// ([`Shard::status`]), e.g. to tell whether each is READY.
+    #[must_use]
+    pub fn shards(&self) -> Vec<Shard> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
+    }
+
+    /// A cloneable view of the shards this process runs, for another task (a health
+    /// endpoint) while this one waits on [`fatal`](Self::fatal).
+    #[must_use]
+    pub fn view(&self) -> ClusterView {
+        ClusterView { running: Arc::clone(&self.running) }
+    }
+
+    /// Waits for a shard to be stopped by QQ for good (credentials rejected, intents
+    /// refused: an error that [`is_fatal`](qqgw_client::Error::is_fatal)) and returns
+    /// its error; the shard is not started again. Pending for as long as none is.
+    pub async fn fatal(&mut self) -> qqgw_client::Error {
+        match self.fatal.next().await {
+            Some(error) => error,
+            None => core::future::pending().await,
+        }
     }
 
     /// Closes every shard gracefully (the events already received are published and their
@@ -254,8 +310,17 @@ impl<R: Runtime> ShardTask<R> {
             if may_try {
                 match Lease::try_acquire(&self.redis, self.shard, self.cluster.lease_ttl).await {
                     Ok(Some(lease)) => {
-                        tracing::info!(shard = %self.shard, fence = %lease.token(), taken_over = !self.owned, "lease acquired");
-                        if let Ended::Stopped = self.run_shard(lease).await {
+                        let span = tracing::info_span!(
+                            "shard",
+                            shard = %qqgw_client::metrics::shard_label(self.shard),
+                            fence = %lease.token(),
+                            session = tracing::field::Empty
+                        );
+                        let ended = async {
+                            tracing::info!(taken_over = !self.owned, "lease acquired");
+                            self.run_shard(lease).await
+                        };
+                        if let Ended::Stopped = ended.instrument(span).await {
                             return;
                         }
                         continue;
@@ -270,24 +335,34 @@ impl<R: Runtime> ShardTask<R> {
         }
     }
 
-    fn set_running(&self, running: bool) {
+    fn set_running(&self, running: Option<Shard>) {
         let mut set = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        if running {
-            set.insert(self.shard);
-        } else {
-            set.remove(&self.shard);
+        match running {
+            Some(handle) => set.insert(self.shard, handle),
+            None => set.remove(&self.shard),
+        };
+        crate::metrics::shards_running(set.len());
+    }
+
+    /// Reports a fatal error; `true` if `error` is one.
+    fn fatal(&self, error: &qqgw_client::Error) -> bool {
+        if !error.is_fatal() {
+            return false;
         }
+        tracing::error!(%error, "stopped for good: not starting the shard again");
+        let _ = self.fatal.unbounded_send(error.clone());
+        true
     }
 
     async fn run_shard(&self, lease: Lease) -> Ended {
         let served = self.serve(&lease).await;
-        self.set_running(false);
+        self.set_running(None);
         // Compare-and-delete: a lease already lost is left to its new owner.
         if let Err(error) = lease.release(&self.redis).await {
             tracing::warn!(shard = %self.shard, %error, "could not release the lease; it expires by itself");
         }
         match served {
-            Served::Stopped => Ended::Stopped,
+            Served::Stopped | Served::Fatal => Ended::Stopped,
             Served::Lost => Ended::Again,
             // Not at once: whatever failed may take a moment to come back.
             Served::Failed if self.pause(self.cluster.poll.max(Duration::from_secs(1))).await => Ended::Again,
@@ -308,7 +383,12 @@ impl<R: Runtime> ShardTask<R> {
         // The sink is the one writer of the session: the client is given the stored one to
         // RESUME and a store that keeps nothing.
         let stored = match sink.recover().await {
-            Ok(stored) => stored,
+            Ok(stored) => {
+                if let Some(session) = &stored {
+                    tracing::Span::current().record("session", session.id.as_str());
+                }
+                stored
+            }
             Err(error) => {
                 tracing::warn!(%shard, %error, "cannot read the checkpoint");
                 return Served::Failed;
@@ -328,6 +408,7 @@ impl<R: Runtime> ShardTask<R> {
         let mut client = futures_util::select! {
             client = connect => match client {
                 Ok(client) => client,
+                Err(error) if self.fatal(&error) => return Served::Fatal,
                 Err(error) => {
                     tracing::warn!(%shard, %error, "the shard's client could not start");
                     return Served::Failed;
@@ -337,7 +418,7 @@ impl<R: Runtime> ShardTask<R> {
         };
         self.pacer.set_limit(client.gateway().session_start_limit);
         let Some(events) = client.take_events() else { return Served::Failed };
-        self.set_running(true);
+        self.set_running(client.shards().first().cloned());
         let handle = client.shutdown_handle();
         let pump = pump(&self.runtime, sink, events).fuse();
         futures_util::pin_mut!(pump);
@@ -355,8 +436,10 @@ impl<R: Runtime> ShardTask<R> {
                 tracing::warn!(%shard, "events received before the close could not all be published; QQ sends them again");
             }
         }
-        if let Err(error) = client.shutdown().await {
-            tracing::warn!(%shard, %error, "shard stopped");
+        match client.shutdown().await {
+            Err(error) if self.fatal(&error) => return Served::Fatal,
+            Err(error) => tracing::warn!(%shard, %error, "shard stopped"),
+            Ok(_) => {}
         }
         if stopping { Served::Stopped } else { Served::Lost }
     }
@@ -432,9 +515,12 @@ const PUBLISH_BATCH: usize = 256;
 
 /// Publishes every event of the shard — those already waiting together, in one round
 /// trip — acknowledging each once it is in the stream; ends with the stream, or at the
-/// first write refused because the shard has another owner or Redis lost writes.
+/// first write refused because the shard has another owner or Redis lost writes. Each
+/// READY's session is recorded in the shard's span.
 async fn pump<R: Runtime>(runtime: &R, mut sink: StreamSink, mut events: qqgw_client::Events) {
+    let mut metrics = crate::metrics::Publisher::new(sink.shard());
     while let Some(first) = events.next().await {
+        let received_at = std::time::SystemTime::now();
         let mut batch = vec![first];
         while batch.len() < PUBLISH_BATCH {
             match events.next().now_or_never() {
@@ -442,10 +528,20 @@ async fn pump<R: Runtime>(runtime: &R, mut sink: StreamSink, mut events: qqgw_cl
                 _ => break,
             }
         }
+        for event in &batch {
+            if let Event::Dispatch(ready) = &event.event {
+                if let Some(session) = ready.ready_session_id() {
+                    tracing::Span::current().record("session", session.as_str());
+                }
+            }
+        }
         while !batch.is_empty() {
-            let (done, error) = sink.publish_events(&batch).await;
+            let started = std::time::Instant::now();
+            let (done, error) = sink.publish_events_received(&batch, received_at).await;
+            metrics.published(started.elapsed());
             for event in batch.drain(..done) {
                 event.ack();
+                metrics.handled(&event);
             }
             match error {
                 None => {}

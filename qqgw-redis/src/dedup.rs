@@ -173,11 +173,17 @@ impl EventDedup {
         .invocation();
         let found: String =
             self.redis.run("claim", None, |mut c| async move { claim.invoke_async(&mut c).await }).await?;
-        Ok(match found.as_str() {
+        let claim = match found.as_str() {
             "first" => Claim::First,
             "done" => Claim::Done,
             _ => Claim::Busy,
-        })
+        };
+        crate::metrics::dedup(match claim {
+            Claim::First => "first",
+            Claim::Done => "done",
+            Claim::Busy => "busy",
+        });
+        Ok(claim)
     }
 
     /// Extends this process's claim on `event_id`; `false` if it is no longer this

@@ -17,6 +17,10 @@ use qqgw_proto::ShardId;
 /// | `<prefix>:pacer:day` | hash | the daily session budget |
 /// | `<prefix>:claim:<scope>:<event id>` | string, TTL | a webhook event being handled, by whom ([`EventDedup`](crate::EventDedup)) |
 /// | `<prefix>:done:<scope>` | sorted set | event ids handled, by when; bounded in age and number (dedup) |
+/// | `<prefix>:outbox` | stream | requests workers ask the gateway to execute ([`Outbox`](crate::Outbox)) |
+/// | `<prefix>:outbox:results` | stream | every answer of the outbox, bounded: to wait for answers |
+/// | `<prefix>:outbox:result:<request id>` | string, TTL | the answer to one request (JSON) |
+/// | `<prefix>:outbox:claim:<request id>` | string, TTL | a request being executed, by which entry |
 ///
 /// The keys of one shard are used together by one script, and every connection is to one
 /// server: Redis Cluster is not supported ([`Redis::connect`](crate::Redis::connect)
@@ -108,5 +112,29 @@ impl Keys {
     #[must_use]
     pub fn done(&self, scope: &str) -> String {
         format!("{}:done:{scope}", self.prefix)
+    }
+
+    /// The outbox: requests for the gateway to execute.
+    #[must_use]
+    pub fn outbox(&self) -> String {
+        format!("{}:outbox", self.prefix)
+    }
+
+    /// The stream of every outbox answer.
+    #[must_use]
+    pub fn outbox_results(&self) -> String {
+        format!("{}:outbox:results", self.prefix)
+    }
+
+    /// The answer to outbox request `request_id`.
+    #[must_use]
+    pub fn outbox_result(&self, request_id: &str) -> String {
+        format!("{}:outbox:result:{request_id}", self.prefix)
+    }
+
+    /// The claim on outbox request `request_id` while it is executed.
+    #[must_use]
+    pub fn outbox_claim(&self, request_id: &str) -> String {
+        format!("{}:outbox:claim:{request_id}", self.prefix)
     }
 }

@@ -48,6 +48,8 @@ pub struct StreamSink {
     position: Position,
     /// After a publish whose answer was lost: the positions it may have reached in Redis.
     uncertain: Vec<Position>,
+    /// When the events being published were received (ms since the Unix epoch).
+    received_at: u64,
 }
 
 /// Where a sink stands.
@@ -153,6 +155,7 @@ impl StreamSink {
             session_ttl: DEFAULT_SESSION_TTL,
             position: Position::default(),
             uncertain: Vec::new(),
+            received_at: 0,
         }
     }
 
@@ -294,6 +297,7 @@ impl StreamSink {
     /// Redis lost writes (restart the shard from the checkpoint it names);
     /// [`Error::Redis`] or [`Error::Timeout`] if Redis cannot be reached (publish again).
     pub async fn publish(&mut self, dispatch: &Dispatch) -> Result<String, Error> {
+        self.received_at = unix_millis(std::time::SystemTime::now());
         self.publish_items(&[Publishable::Dispatch(dispatch)]).await
     }
 
@@ -323,6 +327,17 @@ impl StreamSink {
     /// workers). After [`Error::Fenced`] or [`Error::RolledBack`], stop: the shard must
     /// start again from what Redis holds.
     pub async fn publish_events(&mut self, events: &[ShardEvent]) -> (usize, Option<Error>) {
+        self.publish_events_received(events, std::time::SystemTime::now()).await
+    }
+
+    /// [`publish_events`](Self::publish_events) of events received at `received_at`
+    /// (their entries' `received_at`), e.g. when they were taken from the connection.
+    pub async fn publish_events_received(
+        &mut self,
+        events: &[ShardEvent],
+        received_at: std::time::SystemTime,
+    ) -> (usize, Option<Error>) {
+        self.received_at = unix_millis(received_at);
         // Which item each event is, if it has one.
         let mut items = Vec::with_capacity(events.len());
         let mut of_event = Vec::with_capacity(events.len());
@@ -466,6 +481,7 @@ impl StreamSink {
     /// record of an IDENTIFY granted to the shard goes in the same step.
     async fn publish_gap_clearing(&mut self, gap: &Gap, clears_identifying: bool) -> Result<(), Error> {
         tracing::warn!(shard = %self.shard, ?gap, "gap in the events");
+        crate::metrics::gap(self.shard, &gap.kind);
         let fields = self.encode(Entry::Gap(gap))?;
         let invocation = self.invocation(&fields, Step::Keep, clears_identifying);
         let answer = self
@@ -510,7 +526,7 @@ impl StreamSink {
             }
         }
         let session = self.position.session.as_deref().unwrap_or("");
-        let fields = self.encode(Entry::Event { dispatch, session })?;
+        let fields = self.encode(Entry::Event { dispatch, session, received_at: self.received_at })?;
         if let Some(seq) = dispatch.seq() {
             self.position.last_seq = Some(self.position.last_seq.map_or(seq, |last| last.max(seq)));
         }
@@ -543,13 +559,14 @@ impl StreamSink {
     /// A gap entry.
     fn plan_gap(&mut self, gap: &Gap, step: Step) -> Result<ScriptInvocation<'static>, Error> {
         tracing::warn!(shard = %self.shard, ?gap, "gap in the events");
+        crate::metrics::gap(self.shard, &gap.kind);
         let fields = self.encode(Entry::Gap(gap))?;
         Ok(self.invocation(&fields, step, false))
     }
 
     fn encode(&self, entry: Entry<'_>) -> Result<entry::Fields, Error> {
         let writer = self.fence.as_ref().map(ToString::to_string).unwrap_or_default();
-        entry::encode(entry, &writer)
+        entry::encode(entry, self.shard, &writer)
             .map_err(|e| Error::Decode { key: self.redis.keys().stream(self.shard), reason: e.to_string() })
     }
 
@@ -632,6 +649,11 @@ impl StreamSink {
             _ => Err(self.unexpected(&format!("the publish script answered {answer:?}"))),
         }
     }
+}
+
+/// Milliseconds since the Unix epoch (0 for a clock before it).
+pub(crate) fn unix_millis(at: std::time::SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// What a sink publishes.

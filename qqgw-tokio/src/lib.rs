@@ -13,6 +13,8 @@ pub use qqgw_client::*;
 
 #[cfg(feature = "webhook")]
 pub mod webhook;
+#[cfg(feature = "webhook")]
+pub mod webhook_metrics;
 
 /// A bot on tokio: every shard a tokio task.
 ///

@@ -733,6 +733,7 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
     match serve(state, request).await {
         Ok((status, body)) => respond(status, body),
         Err(refusal) => {
+            crate::webhook_metrics::webhook_refused(refusal.code);
             state.refused(refusal.status, refusal.code);
             let mut response = respond(refusal.status, refusal.body);
             match refusal.status {
@@ -782,6 +783,7 @@ async fn serve(state: &State, request: Request<Incoming>) -> Result<(StatusCode,
                 Outcome::Rejected(error) => Err(Refusal::webhook(&error)),
                 outcome => {
                     if let Outcome::Validated { .. } = outcome {
+                        crate::webhook_metrics::webhook_accepted(2);
                         bump(&state.counters.validations);
                         info!("callback address validated");
                     }
@@ -833,6 +835,7 @@ async fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, Byt
             Admission::Duplicate => {
                 drop(queue);
                 bump(&state.counters.duplicates);
+                crate::webhook_metrics::webhook_accepted(1);
                 debug!(id = dispatch.id(), "repeated webhook event dropped");
                 return ack();
             }
@@ -844,6 +847,7 @@ async fn deliver(state: &State, event: VerifiedEvent) -> Result<(StatusCode, Byt
     match sent {
         Ok(()) => {
             bump(&state.counters.delivered);
+            crate::webhook_metrics::webhook_accepted(0);
             if let Some((name, id)) = logged {
                 debug!(name, id, "webhook event");
             }

@@ -334,8 +334,23 @@ impl Api {
         async move { api.execute(built?, E::parse_response).await }
     }
 
-    /// Sends `request` and parses the answer with `parse`, retrying as the module docs say.
+    /// Sends `request` and parses the answer with `parse`, retrying as the module docs
+    /// say; counts the call in the metrics.
     async fn execute<T>(&self, request: HttpRequest, parse: Parse<T>) -> Result<T, CallError> {
+        let (route, started) = (request.route.name(), std::time::Instant::now());
+        let result = self.execute_retrying(request, parse).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(CallError::Qq(error)) => error.kind().as_str(),
+            Err(CallError::Http { .. }) => "no_answer",
+            Err(CallError::Token(_)) => "no_token",
+            Err(_) => "not_sent",
+        };
+        crate::metrics::api_call(route, outcome, started.elapsed());
+        result
+    }
+
+    async fn execute_retrying<T>(&self, request: HttpRequest, parse: Parse<T>) -> Result<T, CallError> {
         let url = request.url(&self.inner.api_base);
         let route = request.route;
         let mut rejected = None;

@@ -234,3 +234,48 @@ mod tests {
         );
     }
 }
+
+scripts! {
+    /// Takes outbox requests for `consumer` of `group` to execute: new ones (`mode`
+    /// `"new"`, up to `count`, and as many more as the stream is over `max_len`, which are
+    /// refused) or those idle past `claim_idle_ms` in a dead consumer's pending list
+    /// (`mode` `"claim"`). Requests that are invalid, too large, too old, refused for
+    /// room or answered already are answered (or dropped) here; each one returned is
+    /// claimed for `claim_ttl_ms`. Answers `{{entry, id, request}…}`, the last entry id and the outcome of each
+    /// request refused.
+    OutboxTake {
+        keys: [outbox, results],
+        args: [
+            prefix: &'a str,
+            group: &'a str,
+            consumer: &'a str,
+            mode: &'a str,
+            count: usize,
+            max_len: u64,
+            max_bytes: u64,
+            max_age_ms: u64,
+            claim_idle_ms: u64,
+            claim_ttl_ms: u64,
+            result_ttl_ms: u64,
+            results_max_len: u64,
+        ],
+        lua: ["outbox_common.lua", "outbox_take.lua"],
+    }
+
+    /// Answers outbox request `id` of `entry` with `result` (the first answer of an id is
+    /// kept), acknowledges and deletes the entry, and drops the claim. 1 if the answer is
+    /// the first of its id.
+    OutboxAnswer {
+        keys: [outbox, results],
+        args: [
+            prefix: &'a str,
+            group: &'a str,
+            entry: &'a str,
+            id: &'a str,
+            result: &'a str,
+            result_ttl_ms: u64,
+            results_max_len: u64,
+        ],
+        lua: ["outbox_common.lua", "outbox_answer.lua"],
+    }
+}
