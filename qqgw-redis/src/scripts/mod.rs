@@ -126,12 +126,12 @@ scripts! {
         lua: ["fence.lua", "publish.lua"],
     }
 
-    /// Reads new entries of `stream` for `consumer` of `group`, and whether entries were
-    /// trimmed before the group read them: `{-1}` without the stream or the group, else
-    /// `{1, lost (false or {delivered, cut}), entries, last entry id}`.
+    /// Whether entries of `stream` were trimmed before `group` read them: `{-1}` without
+    /// the stream or the group, else `{1, lost (false or {delivered, cut})}`. Run in one
+    /// transaction with the group's `XREADGROUP`.
     WorkerRead {
         keys: [stream, trimmed],
-        args: [group: &'a str, consumer: &'a str, count: usize],
+        args: [group: &'a str],
         lua: ["worker_read.lua"],
     }
 
