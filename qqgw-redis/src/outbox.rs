@@ -456,18 +456,16 @@ async fn execute<R: Runtime>(runtime: &R, api: Api, timeout: Duration, taken: Ta
         }
     };
     let answered_at = unix_millis(std::time::SystemTime::now());
-    let mut body =
-        json!({"v": 1, "id": taken.id, "entry": taken.entry, "op": op, "answered_at": answered_at});
-    match result {
-        Ok(value) => {
-            body["ok"] = json!(true);
-            body["result"] = value;
-        }
-        Err(error) => {
-            body["ok"] = json!(false);
-            body["error"] = error;
-        }
-    }
+    let body = match result {
+        Ok(value) => json!({
+            "v": 1, "id": taken.id, "entry": taken.entry, "op": op, "answered_at": answered_at,
+            "ok": true, "result": value,
+        }),
+        Err(error) => json!({
+            "v": 1, "id": taken.id, "entry": taken.entry, "op": op, "answered_at": answered_at,
+            "ok": false, "error": error,
+        }),
+    };
     Answer { entry: taken.entry, id: taken.id, op, outcome, result: body.to_string(), taken_at }
 }
 
@@ -480,7 +478,8 @@ enum Request {
         target: TargetSpec,
         #[serde(default)]
         reply_to: Option<ReplySpec>,
-        message: MessageSpec,
+        // Boxed: by far the largest of the requests.
+        message: Box<MessageSpec>,
     },
     /// Recalls a message.
     Recall { target: TargetSpec, message_id: String },
@@ -615,13 +614,13 @@ impl Failure {
         match self {
             Self::Call(error) => {
                 let mut body = json!({"outcome": self.outcome(), "message": error.to_string()});
-                if let Some(qq) = error.api_error() {
-                    body["code"] = json!(qq.code);
-                    body["qq_message"] = json!(qq.message);
-                    body["status"] = json!(qq.status);
-                    body["trace_id"] = json!(qq.trace_id);
+                if let (Some(qq), Some(fields)) = (error.api_error(), body.as_object_mut()) {
+                    fields.insert("code".into(), json!(qq.code));
+                    fields.insert("qq_message".into(), json!(qq.message));
+                    fields.insert("status".into(), json!(qq.status));
+                    fields.insert("trace_id".into(), json!(qq.trace_id));
                     if let Some(audit) = &qq.audit_id {
-                        body["audit_id"] = json!(audit);
+                        fields.insert("audit_id".into(), json!(audit));
                     }
                 }
                 body
