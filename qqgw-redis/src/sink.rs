@@ -573,11 +573,11 @@ impl StreamSink {
             entries: &entries,
         }
         .invocation();
-        let mut pipe = redis::pipe();
-        pipe.load_script(Publish::script()).ignore();
-        pipe.invoke_script(&invocation);
-        let (answers,): (Value,) =
-            self.redis.run("publish", None, |mut c| async move { pipe.query_async(&mut c).await }).await?;
+        // EVALSHA; on NOSCRIPT (the script never ran) the script is loaded and called again.
+        let answers: Value = self
+            .redis
+            .run("publish", None, |mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
         match answers {
             Value::Array(answers) => Ok(answers),
             other => Err(self.unexpected(&format!("the publish script answered {other:?}"))),

@@ -155,6 +155,8 @@ pub struct Worker {
     seen: RecentSet,
     /// Whether this consumer's own pending entries were read back already.
     own_pending_read: bool,
+    /// Whether the read's script is known to be loaded in Redis (else each read sends it).
+    read_script_loaded: bool,
     /// When pending entries were last claimed, on the runtime's clock.
     last_claim: Option<std::time::Instant>,
     /// The last entry id of each stream, as last read: what a wait for new entries waits
@@ -209,6 +211,7 @@ impl Worker {
             streams,
             seen,
             own_pending_read: false,
+            read_script_loaded: false,
             last_claim: None,
             last_ids: HashMap::new(),
             last_forget: None,
@@ -242,10 +245,19 @@ impl Worker {
                 self.own_pending_read = false;
                 return Ok(Vec::new());
             }
+            Err(Error::Redis(error)) if error.kind() == redis::ErrorKind::NoScriptError => {
+                // Redis lost the read's script (a restart, SCRIPT FLUSH): the next read
+                // loads it. Reads of the transaction that ran gave their entries to this
+                // consumer: they are read back from its pending list.
+                self.read_script_loaded = false;
+                self.own_pending_read = false;
+                return Ok(Vec::new());
+            }
             Err(error) => {
                 // A read whose answer was lost still gave its entries to this consumer:
                 // they are read back from its pending list.
                 self.own_pending_read = false;
+                self.read_script_loaded = false;
                 return Err(error);
             }
         };
@@ -294,7 +306,9 @@ impl Worker {
     async fn read_new(&mut self) -> Result<Vec<Delivery>, Error> {
         let mut pipe = redis::pipe();
         pipe.atomic();
-        pipe.load_script(WorkerRead::script()).ignore();
+        if !self.read_script_loaded {
+            pipe.load_script(WorkerRead::script()).ignore();
+        }
         for (key, shard) in &self.streams {
             let check = WorkerRead {
                 stream: key,
@@ -318,6 +332,7 @@ impl Worker {
         // (handled by `next_batch`).
         let answers: Vec<Value> =
             self.redis.run("read", None, |mut c| async move { pipe.query_async(&mut c).await }).await?;
+        self.read_script_loaded = true;
         let mut out = Vec::new();
         let mut missing_group = false;
         for ((key, shard), answer) in self.streams.iter().zip(answers.chunks(3)) {

@@ -126,9 +126,10 @@ scripts! {
         lua: ["fence.lua", "publish.lua"],
     }
 
-    /// Whether entries of `stream` were trimmed before `group` read them: `{-1}` without
-    /// the stream or the group, else `{1, lost (false or {delivered, cut})}`. Run in one
-    /// transaction with the group's `XREADGROUP`.
+    /// Whether entries of `stream` were trimmed before `group` read them: `{1, lost (false
+    /// or {delivered, cut})}`, or `{-1}` without the stream or the group (looked for only
+    /// once the stream was trimmed: the `XREADGROUP` fails without them anyway). Run in
+    /// one transaction with the group's `XREADGROUP`.
     WorkerRead {
         keys: [stream, trimmed],
         args: [group: &'a str],

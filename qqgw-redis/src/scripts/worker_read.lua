@@ -4,7 +4,11 @@
 -- last delivered id and the last trimmed id (or false). The worker runs it in one
 -- transaction (MULTI/EXEC) with the XREADGROUP that reads the new entries, so that nothing
 -- is trimmed in between; the entries then go from the stream to the worker without passing
--- through Lua.
+-- through Lua. A stream the sink never trimmed answers at once.
+local cut = redis.call('HGET', trimmed, 'cut')
+if not cut then
+  return {1, false}
+end
 if redis.call('EXISTS', stream) == 0 then
   return {-1}
 end
@@ -28,8 +32,7 @@ if not delivered then
   return {-1}
 end
 local lost = false
-local cut = redis.call('HGET', trimmed, 'cut')
-if cut and before(delivered, cut) then
+if before(delivered, cut) then
   lost = {delivered, cut}
 end
 return {1, lost}
