@@ -490,7 +490,8 @@ enum Request {
         target: TargetSpec,
         #[serde(default)]
         reply_to: Option<ReplySpec>,
-        message: MessageSpec,
+        // Boxed: by far the largest of the requests.
+        message: Box<MessageSpec>,
     },
     /// Recalls a message.
     Recall { target: TargetSpec, message_id: String },

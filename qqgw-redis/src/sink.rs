@@ -2,7 +2,7 @@
 
 use qqgw_client::ShardEvent;
 use qqgw_proto::{Dispatch, Event, Session, ShardId};
-use redis::{AsyncCommands, ScriptInvocation, Value};
+use redis::{AsyncCommands, Value};
 
 use crate::RedisSessionStore;
 use crate::entry::{self, Entry};
@@ -16,8 +16,9 @@ use crate::{Error, Redis};
 pub const DEFAULT_MAX_LEN: u64 = 100_000;
 
 /// Appends a shard's events to its Redis Stream, `<prefix>:stream:<id>/<total>`, and
-/// moves the shard's checkpoint past each in the same atomic step (one Lua script:
-/// fencing check, `XADD`, checkpoint write). A crash between receiving an event and
+/// moves the shard's checkpoint past each in the same atomic step (one Lua script per
+/// batch of events: fencing check, then for each event the checkpoint compared, `XADD`,
+/// the checkpoint moved). A crash between receiving an event and
 /// publishing it leaves the checkpoint before it, so the RESUME after the crash gets it
 /// again; a crash after leaves both written. Nothing is skipped.
 ///
@@ -320,7 +321,7 @@ impl StreamSink {
     }
 
     /// Publishes the dispatches and lost sessions among `events`, in order, in one round
-    /// trip (a pipeline of the scripts, each atomic). Returns how many of `events`, from
+    /// trip (one script call for the batch, atomic). Returns how many of `events`, from
     /// the first, are done — published, or with nothing to publish — and the error that
     /// stopped the others. After [`Error::Redis`] or [`Error::Timeout`] the others may or
     /// may not be in the stream: publish them again (a duplicate is dropped by the
@@ -359,7 +360,7 @@ impl StreamSink {
         let mut adopted = false;
         'publish: loop {
             let start = self.position.clone();
-            let mut invocations = Vec::new();
+            let mut planned_entries: Vec<Planned> = Vec::new();
             // After each invocation: the sink's position, and how many items are done.
             let mut after: Vec<(Position, usize)> = Vec::new();
             let mut planned = 0;
@@ -367,10 +368,10 @@ impl StreamSink {
             for item in items {
                 let planning = match item {
                     Publishable::Dispatch(dispatch) => {
-                        self.plan_dispatch(dispatch, &mut invocations, &mut after)
+                        self.plan_dispatch(dispatch, &mut planned_entries, &mut after)
                     }
                     Publishable::SessionLost(session) => {
-                        self.plan_session_lost(session, &mut invocations, &mut after)
+                        self.plan_session_lost(session, &mut planned_entries, &mut after)
                     }
                 };
                 if let Err(error) = planning {
@@ -383,18 +384,10 @@ impl StreamSink {
                 }
             }
             self.position = start;
-            if invocations.is_empty() {
+            if planned_entries.is_empty() {
                 return (planned, None, stopped);
             }
-            let mut pipe = redis::pipe();
-            pipe.load_script(Publish::script()).ignore();
-            for invocation in &invocations {
-                pipe.invoke_script(invocation);
-            }
-            let published = self
-                .redis
-                .run("publish", None, |mut c| async move { pipe.query_async::<Vec<Value>>(&mut c).await })
-                .await;
+            let published = self.run_publish(planned_entries).await;
             let answers = match published {
                 Ok(answers) => answers,
                 Err(error) => {
@@ -483,11 +476,8 @@ impl StreamSink {
         tracing::warn!(shard = %self.shard, ?gap, "gap in the events");
         crate::metrics::gap(self.shard, &gap.kind);
         let fields = self.encode(Entry::Gap(gap))?;
-        let invocation = self.invocation(&fields, Step::Keep, clears_identifying);
-        let answer = self
-            .redis
-            .run("publish", None, |mut c| async move { invocation.invoke_async(&mut c).await })
-            .await?;
+        let planned = self.plan_entry(fields, Step::Keep, clears_identifying);
+        let answer = self.run_publish(vec![planned]).await?.into_iter().next().unwrap_or(Value::Nil);
         match self.interpret(answer)? {
             Answer::Written(_) => Ok(()),
             Answer::Fenced => Err(Error::Fenced {
@@ -505,7 +495,7 @@ impl StreamSink {
     fn plan_dispatch(
         &mut self,
         dispatch: &Dispatch,
-        out: &mut Vec<ScriptInvocation<'static>>,
+        out: &mut Vec<Planned>,
         after: &mut Vec<(Position, usize)>,
     ) -> Result<(), Error> {
         if dispatch.name() == "READY" {
@@ -530,7 +520,7 @@ impl StreamSink {
         if let Some(seq) = dispatch.seq() {
             self.position.last_seq = Some(self.position.last_seq.map_or(seq, |last| last.max(seq)));
         }
-        out.push(self.invocation(&fields, Step::Move, dispatch.name() == "READY"));
+        out.push(self.plan_entry(fields, Step::Move, dispatch.name() == "READY"));
         after.push((self.position.clone(), 0));
         Ok(())
     }
@@ -538,7 +528,7 @@ impl StreamSink {
     fn plan_session_lost(
         &mut self,
         session: &Session,
-        out: &mut Vec<ScriptInvocation<'static>>,
+        out: &mut Vec<Planned>,
         after: &mut Vec<(Position, usize)>,
     ) -> Result<(), Error> {
         let gap = Gap {
@@ -557,11 +547,41 @@ impl StreamSink {
     }
 
     /// A gap entry.
-    fn plan_gap(&mut self, gap: &Gap, step: Step) -> Result<ScriptInvocation<'static>, Error> {
+    fn plan_gap(&mut self, gap: &Gap, step: Step) -> Result<Planned, Error> {
         tracing::warn!(shard = %self.shard, ?gap, "gap in the events");
         crate::metrics::gap(self.shard, &gap.kind);
         let fields = self.encode(Entry::Gap(gap))?;
-        Ok(self.invocation(&fields, step, false))
+        Ok(self.plan_entry(fields, step, false))
+    }
+
+    /// Writes `entries` in one script call (atomic), in one round trip; the script's
+    /// answers, one per entry written, ending at the first that was not.
+    async fn run_publish(&self, entries: Vec<Planned>) -> Result<Vec<Value>, Error> {
+        let keys = self.redis.keys();
+        let shard = self.shard;
+        let entries: Vec<String> = entries.into_iter().flat_map(|planned| planned.0).collect();
+        let invocation = Publish {
+            session: &keys.session(shard),
+            fence: &keys.fence(shard),
+            stream: &keys.stream(shard),
+            trimmed: &keys.trimmed(shard),
+            identifying: &keys.identifying(shard),
+            token: &self.fence.as_ref().map(ToString::to_string).unwrap_or_default(),
+            shard: &format!("{}/{}", shard.id(), shard.total()),
+            ttl_ms: millis(self.session_ttl),
+            max_len: self.max_len,
+            entries: &entries,
+        }
+        .invocation();
+        // EVALSHA; on NOSCRIPT (the script never ran) the script is loaded and called again.
+        let answers: Value = self
+            .redis
+            .run("publish", None, |mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        match answers {
+            Value::Array(answers) => Ok(answers),
+            other => Err(self.unexpected(&format!("the publish script answered {other:?}"))),
+        }
     }
 
     fn encode(&self, entry: Entry<'_>) -> Result<entry::Fields, Error> {
@@ -570,55 +590,41 @@ impl StreamSink {
             .map_err(|e| Error::Decode { key: self.redis.keys().stream(self.shard), reason: e.to_string() })
     }
 
-    /// The script for one entry: it expects the checkpoint this sink has written so far,
+    /// One entry of a publish: it expects the checkpoint this sink has written so far,
     /// and leaves the sink's position as written. `clears_identifying`: the entry is the
     /// READY of the IDENTIFY recorded for the shard (or reports its loss).
-    fn invocation(
-        &mut self,
-        fields: &[(&'static str, String)],
-        step: Step,
-        clears_identifying: bool,
-    ) -> ScriptInvocation<'static> {
-        let keys = self.redis.keys();
-        let shard = self.shard;
+    fn plan_entry(&mut self, fields: entry::Fields, step: Step, clears_identifying: bool) -> Planned {
         let (expected_id, expected_seq) = match &self.position.written {
             None => (None, String::new()),
             Some(None) => (Some(String::new()), String::new()),
             Some(Some(written)) => (Some(written.id.clone()), written.seq.to_string()),
         };
         let checkpoint = match step {
-            Step::Move => self.position.checkpoint(shard),
+            Step::Move => self.position.checkpoint(self.shard),
             Step::Keep | Step::End => None,
         };
-        let invocation = Publish {
-            session: &keys.session(shard),
-            fence: &keys.fence(shard),
-            stream: &keys.stream(shard),
-            trimmed: &keys.trimmed(shard),
-            identifying: &keys.identifying(shard),
-            token: &self.fence.as_ref().map(ToString::to_string).unwrap_or_default(),
-            expect: if expected_id.is_some() { "1" } else { "" },
-            expected_id: expected_id.as_deref().unwrap_or(""),
-            expected_seq: &expected_seq,
-            id: checkpoint.as_ref().map_or("", |c| c.id.as_str()),
-            seq: &checkpoint.as_ref().map(|c| c.seq.to_string()).unwrap_or_default(),
-            shard: &format!("{}/{}", shard.id(), shard.total()),
-            ttl_ms: millis(self.session_ttl),
-            max_len: self.max_len,
-            ends_session: if step == Step::End { "1" } else { "" },
-            clears_identifying: if clears_identifying { "1" } else { "" },
-            fields: &fields
-                .iter()
-                .flat_map(|(name, value)| [(*name).to_owned(), value.clone()])
-                .collect::<Vec<_>>(),
+        let flag = |on: bool| if on { "1" } else { "" }.to_owned();
+        let mut strings = Vec::with_capacity(8 + fields.len() * 2);
+        strings.extend([
+            flag(expected_id.is_some()),
+            expected_id.unwrap_or_default(),
+            expected_seq,
+            checkpoint.as_ref().map_or_else(String::new, |c| c.id.clone()),
+            checkpoint.as_ref().map(|c| c.seq.to_string()).unwrap_or_default(),
+            flag(step == Step::End),
+            flag(clears_identifying),
+            (fields.len() * 2).to_string(),
+        ]);
+        for (name, value) in fields {
+            strings.push(name.to_owned());
+            strings.push(value);
         }
-        .invocation();
         match step {
             Step::Move => self.position.written = Some(checkpoint),
             Step::End => self.position.written = Some(None),
             Step::Keep => {}
         }
-        invocation
+        Planned(strings)
     }
 
     fn unexpected(&self, what: &str) -> Error {
@@ -655,6 +661,11 @@ impl StreamSink {
 pub(crate) fn unix_millis(at: std::time::SystemTime) -> u64 {
     at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
+
+/// One entry of a publish, as the publish script takes it: `expect`, `expected_id`,
+/// `expected_seq`, `id`, `seq`, `ends_session`, `clears_identifying`, the count of the
+/// entry's field strings, then its field names and values.
+struct Planned(Vec<String>);
 
 /// What a sink publishes.
 #[derive(Debug, Clone, Copy)]

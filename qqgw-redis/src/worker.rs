@@ -32,7 +32,8 @@ pub struct WorkerConfig {
     /// Give a name that is stable *and* unique (a StatefulSet pod's name) to read them back
     /// at once on restart.
     pub consumer: String,
-    /// The most entries one read returns. Default 128.
+    /// The most entries one read takes from each stream (`COUNT`); they are handled, then
+    /// acknowledged with one `XACK` a stream. Default 512.
     pub batch: usize,
     /// How long one read waits for new entries (`BLOCK`). Default 1 s.
     pub block: Duration,
@@ -62,7 +63,7 @@ impl Default for WorkerConfig {
         Self {
             group: "workers".into(),
             consumer: default_consumer_name(),
-            batch: 128,
+            batch: 512,
             block: Duration::from_secs(1),
             claim_idle: Duration::from_secs(30),
             consumer_expiry: DEFAULT_CONSUMER_EXPIRY,
@@ -154,6 +155,8 @@ pub struct Worker {
     seen: RecentSet,
     /// Whether this consumer's own pending entries were read back already.
     own_pending_read: bool,
+    /// Whether the read's script is known to be loaded in Redis (else each read sends it).
+    read_script_loaded: bool,
     /// When pending entries were last claimed, on the runtime's clock.
     last_claim: Option<std::time::Instant>,
     /// The last entry id of each stream, as last read: what a wait for new entries waits
@@ -208,6 +211,7 @@ impl Worker {
             streams,
             seen,
             own_pending_read: false,
+            read_script_loaded: false,
             last_claim: None,
             last_ids: HashMap::new(),
             last_forget: None,
@@ -241,10 +245,19 @@ impl Worker {
                 self.own_pending_read = false;
                 return Ok(Vec::new());
             }
+            Err(Error::Redis(error)) if error.kind() == redis::ErrorKind::NoScriptError => {
+                // Redis lost the read's script (a restart, SCRIPT FLUSH): the next read
+                // loads it. Reads of the transaction that ran gave their entries to this
+                // consumer: they are read back from its pending list.
+                self.read_script_loaded = false;
+                self.own_pending_read = false;
+                return Ok(Vec::new());
+            }
             Err(error) => {
                 // A read whose answer was lost still gave its entries to this consumer:
                 // they are read back from its pending list.
                 self.own_pending_read = false;
+                self.read_script_loaded = false;
                 return Err(error);
             }
         };
@@ -284,30 +297,53 @@ impl Worker {
         Ok(entries)
     }
 
-    /// The new entries of every stream (one script each, in one round trip, none
-    /// blocking), each stream's preceded by a `trimmed` gap if entries were trimmed from it
-    /// before the group read them.
+    /// The new entries of every stream, in one round trip and one transaction
+    /// (`MULTI`/`EXEC`, none blocking): for each stream, a script that tells whether
+    /// entries were trimmed from it before the group read them, its `XREADGROUP`, and its
+    /// last entry id. The transaction keeps a trim from coming between the check and the
+    /// read; the entries go from Redis to the worker without passing through Lua. Each
+    /// stream's entries are preceded by a `trimmed` gap if entries were lost to the group.
     async fn read_new(&mut self) -> Result<Vec<Delivery>, Error> {
         let mut pipe = redis::pipe();
-        pipe.load_script(WorkerRead::script()).ignore();
+        pipe.atomic();
+        if !self.read_script_loaded {
+            pipe.load_script(WorkerRead::script()).ignore();
+        }
         for (key, shard) in &self.streams {
-            let read = WorkerRead {
+            let check = WorkerRead {
                 stream: key,
                 trimmed: &self.redis.keys().trimmed(*shard),
                 group: &self.config.group,
-                consumer: &self.config.consumer,
-                count: self.config.batch,
             }
             .invocation();
-            pipe.invoke_script(&read);
+            pipe.invoke_script(&check);
+            pipe.cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg(&self.config.group)
+                .arg(&self.config.consumer)
+                .arg("COUNT")
+                .arg(self.config.batch)
+                .arg("STREAMS")
+                .arg(key)
+                .arg(">");
+            pipe.cmd("XREVRANGE").arg(key).arg("+").arg("-").arg("COUNT").arg(1);
         }
+        // A missing stream or group fails the XREADGROUP, and the call, with NOGROUP
+        // (handled by `next_batch`).
         let answers: Vec<Value> =
             self.redis.run("read", None, |mut c| async move { pipe.query_async(&mut c).await }).await?;
+        self.read_script_loaded = true;
         let mut out = Vec::new();
         let mut missing_group = false;
-        for ((key, shard), answer) in self.streams.iter().zip(answers) {
-            let Value::Array(parts) = answer else { continue };
-            let [status, lost, entries, last] = parts.as_slice() else {
+        for ((key, shard), answer) in self.streams.iter().zip(answers.chunks(3)) {
+            let [check, entries, last] = answer else {
+                return Err(Error::Decode {
+                    key: key.clone(),
+                    reason: format!("the read answered {answer:?}"),
+                });
+            };
+            let Value::Array(parts) = check else { continue };
+            let [status, lost] = parts.as_slice() else {
                 missing_group |= matches!(parts.first(), Some(Value::Int(-1)));
                 continue;
             };
@@ -343,9 +379,10 @@ impl Worker {
             for stream in reply.map(|r| r.keys).unwrap_or_default() {
                 out.extend(stream.ids.iter().map(|entry| Self::decode(*shard, entry, false)));
             }
-            if let Ok(last) = redis::from_redis_value::<String>(last) {
-                self.last_ids.insert(key.clone(), last);
-            }
+            let last: redis::streams::StreamRangeReply = redis::from_redis_value(last)
+                .map_err(|e| Error::Decode { key: key.clone(), reason: format!("XREVRANGE answered {e}") })?;
+            let last = last.ids.first().map_or_else(|| "0-0".to_owned(), |entry| entry.id.clone());
+            self.last_ids.insert(key.clone(), last);
         }
         if missing_group {
             tracing::warn!(group = %self.config.group, "a stream or its consumer group is gone from redis: creating it again");

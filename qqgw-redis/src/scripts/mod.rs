@@ -110,36 +110,29 @@ scripts! {
         lua: ["fence.lua", "session_clear.lua"],
     }
 
-    /// Appends the entry `fields` to `stream` and moves the checkpoint to `id`/`seq` (when
-    /// both are given), or deletes it (`ends_session` is `"1"`), fenced, and — when
-    /// `expect` is `"1"` — only if the checkpoint is `expected_id`/`expected_seq` (both
-    /// empty: none); then bounds the stream to `max_len`. `{1, entry id}`, `{-1}` when
-    /// fenced, `{-2, id, seq}` (the checkpoint found) when not the expected one.
+    /// Appends a batch of entries to `stream`, each moving the checkpoint to its `id`/`seq`
+    /// (when both are given) or deleting it (it ends the session), and — when its `expect`
+    /// is `"1"` — only if the checkpoint is the one its writer expected: as if each entry
+    /// were a script of its own run in order, in one atomic step, fenced by `token`; then
+    /// bounds the stream to `max_len`. `entries` holds, per entry, `expect`, `expected_id`,
+    /// `expected_seq`, `id`, `seq`, `ends_session`, `clears_identifying`, the count of its
+    /// field strings and those strings. Answers one `{1, entry id}` per entry written,
+    /// ending at the first not written: `{-1}` when fenced (none is), `{-2, id, seq}` (the
+    /// checkpoint found) when it is not the expected one.
     Publish {
         keys: [session, fence, stream, trimmed, identifying],
-        args: [
-            token: &'a str,
-            expect: &'a str,
-            expected_id: &'a str,
-            expected_seq: &'a str,
-            id: &'a str,
-            seq: &'a str,
-            shard: &'a str,
-            ttl_ms: u64,
-            max_len: u64,
-            ends_session: &'a str,
-            clears_identifying: &'a str,
-        ],
-        tail: fields,
+        args: [token: &'a str, shard: &'a str, ttl_ms: u64, max_len: u64],
+        tail: entries,
         lua: ["fence.lua", "publish.lua"],
     }
 
-    /// Reads new entries of `stream` for `consumer` of `group`, and whether entries were
-    /// trimmed before the group read them: `{-1}` without the stream or the group, else
-    /// `{1, lost (false or {delivered, cut}), entries, last entry id}`.
+    /// Whether entries of `stream` were trimmed before `group` read them: `{1, lost (false
+    /// or {delivered, cut})}`, or `{-1}` without the stream or the group (looked for only
+    /// once the stream was trimmed: the `XREADGROUP` fails without them anyway). Run in
+    /// one transaction with the group's `XREADGROUP`.
     WorkerRead {
         keys: [stream, trimmed],
-        args: [group: &'a str, consumer: &'a str, count: usize],
+        args: [group: &'a str],
         lua: ["worker_read.lua"],
     }
 

@@ -1,9 +1,14 @@
--- Reads new entries of `stream` for `consumer` of `group` (XREADGROUP, without blocking),
--- and tells whether entries were trimmed from the stream before the group read them: the
--- group's last delivered entry is before the last one the sink trimmed (`trimmed`, field
--- `cut`). Answers {-1} when the stream or the group is missing, else
--- {1, lost, entries, last}: `lost` the group's last delivered id and the last trimmed id
--- (or false), `entries` XREADGROUP's answer, `last` the stream's last entry id.
+-- Tells whether entries were trimmed from `stream` before `group` read them: the group's
+-- last delivered entry is before the last one the sink trimmed (`trimmed`, field `cut`).
+-- Answers {-1} when the stream or the group is missing, else {1, lost}: `lost` the group's
+-- last delivered id and the last trimmed id (or false). The worker runs it in one
+-- transaction (MULTI/EXEC) with the XREADGROUP that reads the new entries, so that nothing
+-- is trimmed in between; the entries then go from the stream to the worker without passing
+-- through Lua. A stream the sink never trimmed answers at once.
+local cut = redis.call('HGET', trimmed, 'cut')
+if not cut then
+  return {1, false}
+end
 if redis.call('EXISTS', stream) == 0 then
   return {-1}
 end
@@ -27,12 +32,7 @@ if not delivered then
   return {-1}
 end
 local lost = false
-local cut = redis.call('HGET', trimmed, 'cut')
-if cut and before(delivered, cut) then
+if before(delivered, cut) then
   lost = {delivered, cut}
 end
-local entries = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, '>')
-local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
-local last_id = '0-0'
-if last[1] then last_id = last[1][1] end
-return {1, lost, entries, last_id}
+return {1, lost}
