@@ -11,9 +11,9 @@
 //!
 //! Labels are bounded: `shard` is `<id>/<total>` of the bot's shards, `type` an event name
 //! of QQ's documented table (`unknown` for any other, so a server cannot make up label
-//! values), `cause` a variant of [`DisconnectCause`], `code` a documented close code (or
-//! `other`), `route` a route name of QQ's OpenAPI table, `outcome` `ok` or a class of its
-//! error code table. No user, group or message id is ever a label.
+//! values), `cause` a variant of [`DisconnectCause`](qqgw_proto::DisconnectCause), `code`
+//! a documented close code (or `other`), `route` a route name of QQ's OpenAPI table,
+//! `outcome` `ok` or a class of its error code table. No user, group or message id is ever a label.
 //!
 //! | metric | type | labels | what |
 //! |---|---|---|---|

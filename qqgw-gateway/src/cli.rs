@@ -37,7 +37,7 @@ pub(crate) struct Args {
     #[arg(long, env = "QQGW_WEBHOOK_PATH", value_name = "PATH")]
     pub(crate) webhook_path: Option<String>,
 
-    /// The prefix of every Redis key (default: qqgw:<app id>).
+    /// The prefix of every Redis key (default: qqgw:APP_ID).
     #[arg(long, env = "QQGW_PREFIX", value_name = "PREFIX")]
     pub(crate) prefix: Option<String>,
 
