@@ -344,6 +344,8 @@ impl Handling {
                 .entry(label)
                 .or_insert_with(|| metrics::histogram!(HANDLER_DURATION, "type" => label))
                 .clone();
+            // The wall time of the user's callback, for an operator's histogram, not a
+            // deadline: the runner (`run_handler_concurrently`, public) has no runtime.
             Timing { started: Some((std::time::Instant::now(), histogram, handled)) }
         }
         #[cfg(not(feature = "metrics"))]

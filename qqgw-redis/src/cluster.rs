@@ -536,9 +536,9 @@ async fn pump<R: Runtime>(runtime: &R, mut sink: StreamSink, mut events: qqgw_cl
             }
         }
         while !batch.is_empty() {
-            let started = std::time::Instant::now();
+            let started = runtime.now();
             let (done, error) = sink.publish_events_received(&batch, received_at).await;
-            metrics.published(started.elapsed());
+            metrics.published(runtime.now().saturating_duration_since(started));
             for event in batch.drain(..done) {
                 event.ack();
                 metrics.handled(&event);

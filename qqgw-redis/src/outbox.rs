@@ -189,12 +189,12 @@ impl Outbox {
         let mut stopping = false;
         loop {
             if !unanswered.is_empty() {
-                self.write_answers(&mut unanswered).await;
+                self.write_answers(runtime, &mut unanswered).await;
             }
             let free = self.config.concurrency.saturating_sub(running.len() + unanswered.len());
             let mut took = 0;
             if !stopping && free > 0 {
-                let now = std::time::Instant::now();
+                let now = runtime.now();
                 let claim_due =
                     last_claim.is_none_or(|at| now.duration_since(at) >= self.config.claim_idle / 4);
                 let mode = if claim_due { "claim" } else { "new" };
@@ -279,7 +279,7 @@ impl Outbox {
         let deadline = runtime.now() + self.config.drain;
         loop {
             if !unanswered.is_empty() {
-                self.write_answers(&mut unanswered).await;
+                self.write_answers(runtime, &mut unanswered).await;
             }
             if running.is_empty() && unanswered.is_empty() {
                 break;
@@ -385,7 +385,7 @@ impl Outbox {
     }
 
     /// Writes the answers, in one round trip; those that could not be written stay.
-    async fn write_answers(&mut self, answers: &mut Vec<Answer>) {
+    async fn write_answers<R: Runtime>(&mut self, runtime: &R, answers: &mut Vec<Answer>) {
         let keys = self.redis.keys();
         let mut pipe = redis::pipe();
         pipe.load_script(OutboxAnswer::script()).ignore();
@@ -412,7 +412,8 @@ impl Outbox {
             Ok(_) => {
                 for answer in answers.drain(..) {
                     self.stats.executed += 1;
-                    crate::metrics::outbox_answered(answer.op, answer.outcome, answer.taken_at.elapsed());
+                    let took = runtime.now().saturating_duration_since(answer.taken_at);
+                    crate::metrics::outbox_answered(answer.op, answer.outcome, took);
                     tracing::debug!(id = %answer.id, op = answer.op, outcome = answer.outcome, "outbox: answered");
                 }
             }
@@ -428,7 +429,7 @@ use futures_util::FutureExt;
 
 /// Executes one request, within `timeout`; its answer.
 async fn execute<R: Runtime>(runtime: &R, api: Api, timeout: Duration, taken: Taken) -> Answer {
-    let taken_at = std::time::Instant::now();
+    let taken_at = runtime.now();
     let (op, outcome, result) = match serde_json::from_str::<Request>(&taken.request) {
         Err(error) => {
             let message = format!("unreadable request: {error}");

@@ -337,7 +337,7 @@ impl Api {
     /// Sends `request` and parses the answer with `parse`, retrying as the module docs
     /// say; counts the call in the metrics.
     async fn execute<T>(&self, request: HttpRequest, parse: Parse<T>) -> Result<T, CallError> {
-        let (route, started) = (request.route.name(), std::time::Instant::now());
+        let (route, started) = (request.route.name(), self.now());
         let result = self.execute_retrying(request, parse).await;
         let outcome = match &result {
             Ok(_) => "ok",
@@ -346,7 +346,7 @@ impl Api {
             Err(CallError::Token(_)) => "no_token",
             Err(_) => "not_sent",
         };
-        crate::metrics::api_call(route, outcome, started.elapsed());
+        crate::metrics::api_call(route, outcome, self.now().saturating_duration_since(started));
         result
     }
 
